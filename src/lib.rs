@@ -1,0 +1,2 @@
+//! fidoflow: a FIDO server and self-service flow engine.
+pub mod domain;
