@@ -266,7 +266,10 @@ mod tests {
 
     #[test]
     fn usernames_are_normalised_with_nfkc_and_lowercase() {
-        assert_eq!(Username::parse(" Ａlice@Example.COM ").unwrap().as_str(), "alice@example.com");
+        assert_eq!(
+            Username::parse(" Ａlice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
     }
 
     #[test]
@@ -279,7 +282,10 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_refuse_bidi_and_controls() {
-        assert_eq!(DisplayName::parse("  YubiKey  ").unwrap().as_str(), "YubiKey");
+        assert_eq!(
+            DisplayName::parse("  YubiKey  ").unwrap().as_str(),
+            "YubiKey"
+        );
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse("evil\u{202E}txt").is_err());
         assert!(DisplayName::parse("a\u{0007}b").is_err());

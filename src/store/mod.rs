@@ -1,0 +1,263 @@
+//! Durable state: users, credentials, lock state, ceremony state, server-side sessions and the
+//! audit log. The capability traits below are what the engine sees; `sled_store` implements them
+//! on sled with one named tree per keyspace (key encodings are written next to each tree) and
+//! index trees updated in the same transaction. Every mutating call that the contract names as
+//! durable is flushed before it returns. Imports only `domain`.
+
+mod sessions;
+mod sled_store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
+
+pub use sessions::SledSessionStore;
+pub use sled_store::SledStore;
+
+/// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the user already exists")]
+    UserExists,
+    #[error("the credential id is already registered")]
+    CredentialExists,
+    #[error("not found")]
+    NotFound,
+    #[error("the data directory holds schema version {found}, this build reads {expected}")]
+    SchemaVersion { found: u32, expected: u32 },
+    #[error("a stored record could not be decoded: {0}")]
+    Corrupt(String),
+    #[error("storage failed: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub username: Username,
+    pub handle: UserHandle,
+    pub display_name: Option<DisplayName>,
+    /// An argon2id PHC string; `None` for passkey-only users.
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledBy {
+    User,
+    Helpdesk,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialRecord {
+    pub id: CredentialId,
+    pub username: Username,
+    pub user_handle: UserHandle,
+    /// The COSE_Key exactly as the attested credential data carried it.
+    #[serde(with = "b64")]
+    pub public_key: Vec<u8>,
+    pub algorithm: i64,
+    pub sign_count: u32,
+    /// Lowercase hyphenated UUID.
+    pub aaguid: String,
+    pub authenticator_name: Option<String>,
+    pub attestation_format: String,
+    pub attestation_trusted: bool,
+    /// Kept so trust can be re-evaluated later.
+    #[serde(with = "b64")]
+    pub attestation_object: Vec<u8>,
+    #[serde(with = "b64")]
+    pub client_data_json: Vec<u8>,
+    pub transports: Vec<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub user_verified: bool,
+    pub discoverable: Option<bool>,
+    pub display_name: DisplayName,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub enabled: bool,
+    pub disabled_by: Option<DisabledBy>,
+}
+
+/// Server-side state of one WebAuthn ceremony, taken out exactly once before verification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ceremony {
+    #[serde(with = "b64")]
+    pub challenge: Vec<u8>,
+    pub purpose: CeremonyPurpose,
+    pub username: Option<Username>,
+    pub user_handle: Option<UserHandle>,
+    /// The name the new credential will carry (registration).
+    pub credential_name: Option<DisplayName>,
+    pub require_user_verification: bool,
+    pub algorithms: Vec<i64>,
+    pub allowed_credentials: Vec<CredentialId>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CeremonyPurpose {
+    Registration,
+    Authentication,
+    Approval,
+}
+
+/// The outcome of reserving a password or FIDO attempt for a username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may go ahead; it already counts as a failure until `attempt_succeeded`.
+    Granted,
+    /// The username is locked until then.
+    Locked(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LockPolicy {
+    pub max_failures: u32,
+    pub lock_duration: chrono::Duration,
+    pub table_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditKind {
+    PasswordCheck,
+    FidoAuthentication,
+    FidoRegistration,
+    FidoApproval,
+    FidoAbort,
+    SignUp,
+    Logout,
+    UserLocked,
+    UserUnlocked,
+    UserCreated,
+    UserDeleted,
+    CredentialRenamed,
+    CredentialDisabled,
+    CredentialEnabled,
+    CredentialDeleted,
+    SignCounterRegression,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Assigned by the log: strictly increasing.
+    #[serde(default)]
+    pub seq: u64,
+    pub time: DateTime<Utc>,
+    pub event: AuditKind,
+    /// `user:NAME`, `token:NAME` or `anonymous`.
+    pub actor: String,
+    pub username: Option<Username>,
+    pub credential_id: Option<CredentialId>,
+    pub outcome: Outcome,
+    pub detail: String,
+    pub remote_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+pub trait UserStore {
+    /// Insert-if-absent: `UserExists` when the username (or, by chance, the handle) is taken.
+    fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    fn user(&self, username: &Username) -> StoreResult<Option<UserRecord>>;
+    fn user_by_handle(&self, handle: &UserHandle) -> StoreResult<Option<UserRecord>>;
+    /// Users in username order, starting with `prefix`, after `after`.
+    fn list_users(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&Username>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserRecord>>;
+    /// Deletes the user and all their credentials in one transaction.
+    fn delete_user(&self, username: &Username) -> StoreResult<Vec<CredentialId>>;
+}
+
+pub trait CredentialStore {
+    /// Inserts the credential if its id is registered to nobody and its user still exists, in
+    /// one transaction with the user's index.
+    fn insert_credential(&self, credential: &CredentialRecord) -> StoreResult<()>;
+    fn credential(&self, id: &CredentialId) -> StoreResult<Option<CredentialRecord>>;
+    /// The user's credentials, oldest first.
+    fn credentials_of(&self, username: &Username) -> StoreResult<Vec<CredentialRecord>>;
+    /// Compare-and-swap update: `change` sees the current record and may refuse with an error;
+    /// retried if another writer got there first.
+    fn update_credential(
+        &self,
+        id: &CredentialId,
+        change: &mut dyn FnMut(&mut CredentialRecord) -> StoreResult<()>,
+    ) -> StoreResult<CredentialRecord>;
+}
+
+pub trait LockStore {
+    /// Counts an attempt for `username` before it is verified (so parallel guesses cannot exceed
+    /// the limit); refuses while the name is locked, and locks it when the limit is reached.
+    fn reserve_attempt(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> StoreResult<Reservation>;
+    /// A verified attempt: the count starts again.
+    fn attempt_succeeded(&self, username: &Username) -> StoreResult<()>;
+    /// The lock's expiry if the name is locked at `now`.
+    fn locked_until(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    fn unlock(&self, username: &Username) -> StoreResult<bool>;
+}
+
+pub trait CeremonyStore {
+    /// Stores ceremony state under a new random id and returns the id.
+    fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String>;
+    /// Takes the ceremony out; a second take of the same id finds nothing.
+    fn take_ceremony(&self, id: &str) -> StoreResult<Option<Ceremony>>;
+}
+
+pub trait AuditLog {
+    fn append(&self, event: AuditEvent) -> StoreResult<u64>;
+    /// Newest first, optionally only one user's, with `seq` below `before`.
+    fn events(
+        &self,
+        username: Option<&Username>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Everything the engine needs from storage.
+pub trait Storage:
+    UserStore + CredentialStore + LockStore + CeremonyStore + AuditLog + Send + Sync
+{
+    /// Removes expired ceremonies (and sessions); returns how many.
+    fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
+}
+
+/// Byte strings in records are kept as base64url text.
+mod b64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::domain::b64url(bytes))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::domain::b64url_decode(&text).map_err(serde::de::Error::custom)
+    }
+}
