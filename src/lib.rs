@@ -2,4 +2,5 @@
 #![forbid(unsafe_code)]
 pub mod clock;
 pub mod domain;
+pub mod flow;
 pub mod store;

@@ -1,0 +1,190 @@
+//! The serde model of `flows/*.toml`. A file holds `[[application]]` tables (authentication
+//! flows) and `[[flow]]` tables (self-service and sign-up flows); each has an id, conditions and
+//! an ordered list of steps from the catalogue below. Unknown keys are refused.
+
+use serde::Deserialize;
+
+use super::Age;
+use crate::domain::{FlowId, Tag};
+
+/// One flow file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowFile {
+    #[serde(default)]
+    pub application: Vec<Application>,
+    #[serde(default)]
+    pub flow: Vec<FlowDefinition>,
+}
+
+/// An authentication application: the flow that makes a session authenticated for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub id: FlowId,
+    /// How long a completed login satisfies the application.
+    pub max_age: Age,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowKind {
+    /// Runs under `/rest/protected/self-service` for a signed-in user.
+    SelfService,
+    /// Runs under `/rest/public/user-self-registration` for an anonymous visitor.
+    UserSelfRegistration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDefinition {
+    pub id: FlowId,
+    pub kind: FlowKind,
+    /// Whether the flow is offered to this user at all (`403 PRECONDITION_NOT_FULFILLED`).
+    #[serde(default)]
+    pub access: Vec<Condition>,
+    /// Whether the session's login is recent and strong enough (`403 NOT_AUTHORIZED`).
+    #[serde(default)]
+    pub authorization: Vec<Condition>,
+    pub steps: Vec<Step>,
+}
+
+/// The condition catalogue. A list of conditions holds when every one holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Condition {
+    /// The session's login completed within `max_age`.
+    AuthenticatedWithin { max_age: Age },
+    /// The session holds `tag`, granted within `max_age` when given.
+    Tag { tag: Tag, max_age: Option<Age> },
+    /// At least one of the nested conditions holds.
+    AnyOf { conditions: Vec<Condition> },
+    /// The user has a password.
+    UserHasPassword,
+    /// The user has at least one enabled FIDO credential.
+    UserHasCredential,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserVerification {
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl UserVerification {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResidentKey {
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl ResidentKey {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conveyance {
+    None,
+    Indirect,
+    Direct,
+    Enterprise,
+}
+
+impl Conveyance {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Indirect => "indirect",
+            Self::Direct => "direct",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+fn default_preferred() -> UserVerification {
+    UserVerification::Preferred
+}
+fn default_resident_key() -> ResidentKey {
+    ResidentKey::Preferred
+}
+fn default_conveyance() -> Conveyance {
+    Conveyance::None
+}
+fn default_timeout() -> Age {
+    Age(std::time::Duration::from_secs(300))
+}
+
+/// The step catalogue. Each step's options default to the contract's ceremony defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Step {
+    /// Username and password (authentication applications).
+    Password {
+        #[serde(default)]
+        grants: Vec<Tag>,
+        /// Also offer a conditional-mediation FIDO challenge (passkey autofill) in this step.
+        #[serde(default)]
+        conditional_mediation: bool,
+    },
+    /// A FIDO assertion by the user identified so far (authentication applications). Skipped
+    /// for users without credentials.
+    FidoAuthentication {
+        #[serde(default)]
+        grants: Vec<Tag>,
+        #[serde(default = "default_preferred")]
+        user_verification: UserVerification,
+        #[serde(default = "default_timeout")]
+        timeout: Age,
+    },
+    /// Registration of a new FIDO credential (self-service and sign-up flows).
+    FidoRegistration {
+        #[serde(default = "default_preferred")]
+        user_verification: UserVerification,
+        #[serde(default = "default_resident_key")]
+        resident_key: ResidentKey,
+        #[serde(default = "default_conveyance")]
+        attestation: Conveyance,
+        #[serde(default = "default_timeout")]
+        timeout: Age,
+    },
+}
+
+impl Step {
+    /// The name used in flow files and error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Step::Password { .. } => "password",
+            Step::FidoAuthentication { .. } => "fido-authentication",
+            Step::FidoRegistration { .. } => "fido-registration",
+        }
+    }
+
+    /// Tags this step grants when it succeeds.
+    pub fn grants(&self) -> &[Tag] {
+        match self {
+            Step::Password { grants, .. } | Step::FidoAuthentication { grants, .. } => grants,
+            Step::FidoRegistration { .. } => &[],
+        }
+    }
+}

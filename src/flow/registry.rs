@@ -1,0 +1,295 @@
+//! Loads every `*.toml` in the flows folder at start and validates it; a broken file stops the
+//! start with its name and the reason.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::definitions::{Application, Condition, FlowDefinition, FlowFile, FlowKind, Step};
+use crate::domain::FlowId;
+
+/// The application `/password/check` starts.
+pub const DEFAULT_APPLICATION: &str = "default";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", file.display())]
+pub struct RegistryError {
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+/// Every application and flow, validated.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    applications: BTreeMap<FlowId, Application>,
+    flows: BTreeMap<FlowId, FlowDefinition>,
+}
+
+impl Registry {
+    /// Reads every `*.toml` in `dir`, in name order.
+    pub fn load(dir: &Path) -> Result<Self, RegistryError> {
+        let fail = |file: &Path, reason: String| RegistryError {
+            file: file.to_path_buf(),
+            reason,
+        };
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| fail(dir, format!("cannot read the flows folder: {e}")))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut parsed = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|e| fail(&file, e.to_string()))?;
+            parsed.push((file, text));
+        }
+        Self::from_sources(parsed.iter().map(|(f, t)| (f.as_path(), t.as_str()))).and_then(|r| {
+            if r.applications.is_empty() && r.flows.is_empty() {
+                Err(fail(dir, "no flow files (*.toml) found".into()))
+            } else {
+                Ok(r)
+            }
+        })
+    }
+
+    /// Builds the registry from (file name, TOML text) pairs.
+    pub fn from_sources<'a>(
+        sources: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    ) -> Result<Self, RegistryError> {
+        let mut registry = Registry {
+            applications: BTreeMap::new(),
+            flows: BTreeMap::new(),
+        };
+        let mut last_file = PathBuf::from("flows");
+        for (file, text) in sources {
+            let fail = |reason: String| RegistryError {
+                file: file.to_path_buf(),
+                reason,
+            };
+            last_file = file.to_path_buf();
+            let parsed: FlowFile =
+                toml::from_str(text).map_err(|e| fail(e.message().to_string()))?;
+            for app in parsed.application {
+                validate_application(&app).map_err(fail)?;
+                if registry.applications.contains_key(&app.id) {
+                    return Err(fail(format!("duplicate application id `{}`", app.id)));
+                }
+                registry.applications.insert(app.id.clone(), app);
+            }
+            for flow in parsed.flow {
+                validate_flow(&flow).map_err(fail)?;
+                if registry.flows.contains_key(&flow.id) {
+                    return Err(fail(format!("duplicate flow id `{}`", flow.id)));
+                }
+                registry.flows.insert(flow.id.clone(), flow);
+            }
+        }
+        if !registry.applications.is_empty()
+            && !registry
+                .applications
+                .keys()
+                .any(|id| id.as_str() == DEFAULT_APPLICATION)
+        {
+            return Err(RegistryError {
+                file: last_file,
+                reason: format!(
+                    "no application `{DEFAULT_APPLICATION}`: the password check starts it"
+                ),
+            });
+        }
+        Ok(registry)
+    }
+
+    pub fn application(&self, id: &str) -> Option<&Application> {
+        self.applications.values().find(|a| a.id.as_str() == id)
+    }
+
+    pub fn flow(&self, id: &str) -> Option<&FlowDefinition> {
+        self.flows.values().find(|f| f.id.as_str() == id)
+    }
+
+    pub fn flows(&self) -> impl Iterator<Item = &FlowDefinition> {
+        self.flows.values()
+    }
+
+    pub fn applications(&self) -> impl Iterator<Item = &Application> {
+        self.applications.values()
+    }
+}
+
+fn validate_application(app: &Application) -> Result<(), String> {
+    let at = |reason: String| format!("application `{}`: {reason}", app.id);
+    if app.steps.is_empty() {
+        return Err(at("it has no steps".into()));
+    }
+    for (i, step) in app.steps.iter().enumerate() {
+        match step {
+            Step::Password { .. } if i != 0 => {
+                return Err(at("a `password` step must come first".into()))
+            }
+            Step::Password { .. } | Step::FidoAuthentication { .. } => {}
+            other => {
+                return Err(at(format!(
+                    "step type `{}` cannot run in an authentication application",
+                    other.type_name()
+                )))
+            }
+        }
+    }
+    if !app.steps.iter().any(|s| matches!(s, Step::Password { .. })) {
+        // Without a step that names the user, a FIDO step would have nobody to ask for.
+        return Err(at("it needs a `password` step to identify the user".into()));
+    }
+    if app.steps.iter().all(|s| s.grants().is_empty()) {
+        return Err(at(
+            "no step grants a tag, so no session could ever satisfy it".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
+    let at = |reason: String| format!("flow `{}`: {reason}", flow.id);
+    if flow.steps.is_empty() {
+        return Err(at("it has no steps".into()));
+    }
+    for step in &flow.steps {
+        if !matches!(step, Step::FidoRegistration { .. }) {
+            return Err(at(format!(
+                "step type `{}` cannot run in a {} flow",
+                step.type_name(),
+                match flow.kind {
+                    FlowKind::SelfService => "self-service",
+                    FlowKind::UserSelfRegistration => "user-self-registration",
+                }
+            )));
+        }
+    }
+    for condition in flow.access.iter().chain(&flow.authorization) {
+        validate_condition(condition).map_err(at)?;
+    }
+    if flow.kind == FlowKind::SelfService && flow.authorization.is_empty() {
+        return Err(at(
+            "a self-service flow needs an authorization condition (e.g. authenticated-within)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_condition(condition: &Condition) -> Result<(), String> {
+    match condition {
+        Condition::AnyOf { conditions } if conditions.is_empty() => {
+            Err("an `any-of` condition needs at least one condition".into())
+        }
+        Condition::AnyOf { conditions } => conditions.iter().try_for_each(validate_condition),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(files: &[(&str, &str)]) -> Result<Registry, RegistryError> {
+        Registry::from_sources(files.iter().map(|(f, t)| (Path::new(*f), *t)))
+    }
+
+    const APP: &str = r#"
+[[application]]
+id = "default"
+max_age = "8h"
+steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
+"#;
+
+    #[test]
+    fn every_shipped_flow_file_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+        let registry = Registry::load(&dir).unwrap();
+        assert!(registry.application("default").is_some());
+        assert!(registry.flow("fido-registration").is_some());
+    }
+
+    #[test]
+    fn an_unknown_step_type_is_refused_with_the_file_name() {
+        let err = load(&[
+            ("flows/a.toml", APP),
+            (
+                "flows/b.toml",
+                r#"
+[[flow]]
+id = "x"
+kind = "self-service"
+authorization = [{ type = "authenticated-within", max_age = "10m" }]
+steps = [{ type = "teleport" }]
+"#,
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(err.file, Path::new("flows/b.toml"));
+        assert!(err.reason.contains("teleport"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_condition_is_refused() {
+        let err = load(&[("flows/a.toml", &format!(
+            "{APP}\n[[flow]]\nid = \"x\"\nkind = \"self-service\"\nauthorization = [{{ type = \"moon-phase\" }}]\nsteps = [{{ type = \"fido-registration\" }}]\n"
+        ))])
+        .unwrap_err();
+        assert!(err.reason.contains("moon-phase"), "{err}");
+    }
+
+    #[test]
+    fn a_duplicate_id_is_refused() {
+        let err = load(&[("flows/a.toml", APP), ("flows/b.toml", APP)]).unwrap_err();
+        assert_eq!(err.file, Path::new("flows/b.toml"));
+        assert!(
+            err.reason.contains("duplicate application id `default`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let err = load(&[("flows/a.toml", &APP.replace("max_age", "max_agee"))]).unwrap_err();
+        assert!(err.reason.contains("max_agee"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_duration_is_refused() {
+        let err = load(&[("flows/a.toml", &APP.replace("8h", "0s"))]).unwrap_err();
+        assert!(err.reason.contains("greater than zero"), "{err}");
+    }
+
+    #[test]
+    fn a_registration_step_in_an_application_is_refused() {
+        let err = load(&[(
+            "flows/a.toml",
+            &APP.replace(
+                r#"{ type = "password", grants = ["PASSWORD_VERIFIED"] }"#,
+                r#"{ type = "password", grants = ["P"] }, { type = "fido-registration" }"#,
+            ),
+        )])
+        .unwrap_err();
+        assert!(
+            err.reason
+                .contains("cannot run in an authentication application"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_default_application_is_refused() {
+        let err = load(&[("flows/a.toml", &APP.replace("\"default\"", "\"other\""))]).unwrap_err();
+        assert!(err.reason.contains("no application `default`"), "{err}");
+    }
+
+    #[test]
+    fn a_self_service_flow_without_authorization_is_refused() {
+        let err = load(&[("flows/a.toml", &format!(
+            "{APP}\n[[flow]]\nid = \"x\"\nkind = \"self-service\"\nsteps = [{{ type = \"fido-registration\" }}]\n"
+        ))])
+        .unwrap_err();
+        assert!(err.reason.contains("authorization"), "{err}");
+    }
+}
