@@ -188,3 +188,36 @@ impl Step {
         }
     }
 }
+
+/// What a condition is evaluated against.
+#[derive(Debug, Clone, Copy)]
+pub struct ConditionContext<'a> {
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// When the session's login completed, if it is authenticated.
+    pub authenticated_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub tags: &'a [(Tag, chrono::DateTime<chrono::Utc>)],
+    pub user_has_password: bool,
+    pub user_has_enabled_credential: bool,
+}
+
+impl Condition {
+    pub fn holds(&self, cx: &ConditionContext<'_>) -> bool {
+        let fresh = |at: chrono::DateTime<chrono::Utc>, max_age: &Age| cx.now - at <= max_age.chrono();
+        match self {
+            Condition::AuthenticatedWithin { max_age } => {
+                cx.authenticated_at.is_some_and(|at| fresh(at, max_age))
+            }
+            Condition::Tag { tag, max_age } => cx.tags.iter().any(|(t, at)| {
+                t == tag && max_age.as_ref().is_none_or(|max| fresh(*at, max))
+            }),
+            Condition::AnyOf { conditions } => conditions.iter().any(|c| c.holds(cx)),
+            Condition::UserHasPassword => cx.user_has_password,
+            Condition::UserHasCredential => cx.user_has_enabled_credential,
+        }
+    }
+
+    /// Every condition of a list holds (an empty list always holds).
+    pub fn all_hold(conditions: &[Condition], cx: &ConditionContext<'_>) -> bool {
+        conditions.iter().all(|c| c.holds(cx))
+    }
+}

@@ -7,7 +7,7 @@ pub mod definitions;
 pub mod machine;
 pub mod registry;
 
-pub use definitions::{Application, Condition, FlowDefinition, FlowKind, Step};
+pub use definitions::{Application, Condition, ConditionContext, FlowDefinition, FlowKind, Step};
 pub use machine::{Call, Facts, Progress, RunningFlow, Unexpected};
 pub use registry::{Registry, RegistryError};
 

@@ -1,0 +1,43 @@
+//! WebAuthn relying-party verification: client data, authenticator data, COSE keys, attestation
+//! formats (`none`, `packed`, `fido-u2f`) and attestation trust paths, for registration and
+//! authentication responses. Pure functions of their inputs (time included); this module owns
+//! WebAuthn verification and imports nothing from `flow`, `store`, `engine` or `api`.
+
+mod attestation;
+mod auth_data;
+mod cbor;
+mod client_data;
+mod cose;
+mod error;
+mod json;
+mod registration;
+mod trust;
+
+pub use attestation::AttestationType;
+pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
+pub use registration::{verify_registration, RegistrationExpectations, VerifiedRegistration};
+pub use trust::TrustAnchors;
+
+/// COSE algorithm EdDSA (Ed25519).
+pub const ALG_EDDSA: i64 = -8;
+/// COSE algorithm ES256 (ECDSA P-256 with SHA-256).
+pub const ALG_ES256: i64 = -7;
+/// COSE algorithm RS256 (RSASSA-PKCS1-v1_5 with SHA-256).
+pub const ALG_RS256: i64 = -257;
+/// COSE algorithm ES384 (ECDSA P-384 with SHA-384).
+pub const ALG_ES384: i64 = -35;
+/// COSE algorithm ES512 (ECDSA P-521 with SHA-512).
+pub const ALG_ES512: i64 = -36;
+/// COSE algorithm PS256 (RSASSA-PSS with SHA-256).
+pub const ALG_PS256: i64 = -37;
+
+/// How much attestation the server demands at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestationPolicy {
+    /// Any verified attestation is accepted; `attestation_trusted` says whether it chained to
+    /// an anchor.
+    AcceptAny,
+    /// Only attestations whose certificate chain validates to a configured anchor.
+    RequireTrusted,
+}

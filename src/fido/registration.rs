@@ -1,0 +1,172 @@
+//! Registration ceremony verification (§7.1).
+
+use chrono::{DateTime, Utc};
+use ciborium::value::Value;
+use serde_json::Value as Json;
+
+use super::attestation::{self, AttestationType, Statement};
+use super::auth_data::AuthData;
+use super::cbor;
+use super::client_data::{self, Expected};
+use super::cose::CoseKey;
+use super::error::Common;
+use super::json;
+use super::{AttestationPolicy, RegistrationError, TrustAnchors};
+
+/// What the server expects of a registration response.
+pub struct RegistrationExpectations<'a> {
+    /// The challenge the server issued (compared in constant time).
+    pub challenge: &'a [u8],
+    pub rp_id: &'a str,
+    /// Allowed origins, exact string match.
+    pub origins: &'a [String],
+    /// If false, `crossOrigin: true` or a `topOrigin` in the client data is refused.
+    pub allow_cross_origin: bool,
+    /// With `allow_cross_origin`, a present `topOrigin` must be one of these (empty: any).
+    pub top_origins: &'a [String],
+    pub require_user_verification: bool,
+    /// The offered COSE algorithms; the credential's must be one of them.
+    pub algorithms: &'a [i64],
+    pub policy: AttestationPolicy,
+    pub trust_anchors: &'a TrustAnchors,
+    /// Certificate validity is evaluated at this instant.
+    pub now: DateTime<Utc>,
+}
+
+/// A verified registration: what the server stores about the new credential.
+#[derive(Debug, Clone)]
+pub struct VerifiedRegistration {
+    pub credential_id: Vec<u8>,
+    /// The COSE_Key bytes exactly as in the attested credential data.
+    pub public_key: Vec<u8>,
+    pub algorithm: i64,
+    pub sign_count: u32,
+    pub aaguid: [u8; 16],
+    /// The attestation format: "none", "packed", "fido-u2f".
+    pub format: String,
+    pub attestation_type: AttestationType,
+    /// True only when an x5c chain validated to a configured anchor.
+    pub attestation_trusted: bool,
+    /// `response.transports`, only known values, deduplicated.
+    pub transports: Vec<String>,
+    pub user_present: bool,
+    pub user_verified: bool,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    /// `clientExtensionResults.credProps.rk` when given.
+    pub discoverable: Option<bool>,
+    pub authenticator_attachment: Option<String>,
+    pub attestation_object: Vec<u8>,
+    pub client_data_json: Vec<u8>,
+}
+
+const KNOWN_TRANSPORTS: [&str; 6] = ["usb", "nfc", "ble", "smart-card", "hybrid", "internal"];
+
+/// Verifies a `RegistrationResponseJSON` (the `PublicKeyCredential.toJSON()` shape) against
+/// what the server expects. Key, algorithm and authenticator data are read only from the
+/// attestation object; the convenience members `publicKey`, `publicKeyAlgorithm` and
+/// `authenticatorData` are ignored.
+pub fn verify_registration(
+    credential: &Json,
+    exp: &RegistrationExpectations,
+) -> Result<VerifiedRegistration, RegistrationError> {
+    let raw_id = json::credential_id(credential)?;
+    let response = json::response(credential)?;
+    let client_data_json = json::bytes(response, "clientDataJSON")?;
+    let attestation_object = json::bytes(response, "attestationObject")?;
+
+    client_data::verify(
+        &client_data_json,
+        &Expected {
+            kind: "webauthn.create",
+            challenge: exp.challenge,
+            origins: exp.origins,
+            allow_cross_origin: exp.allow_cross_origin,
+            top_origins: exp.top_origins,
+        },
+    )?;
+
+    let object = cbor::read_exact(&attestation_object)
+        .map_err(|e| malformed(&format!("the attestation object is {e}")))?;
+    let entries =
+        cbor::map(&object).ok_or_else(|| malformed("the attestation object is not a map"))?;
+    let fmt = match cbor::text_key(entries, "fmt") {
+        Some(Value::Text(fmt)) => fmt.as_str(),
+        _ => return Err(malformed("the attestation object has no text \"fmt\"")),
+    };
+    let att_stmt = cbor::text_key(entries, "attStmt")
+        .and_then(cbor::map)
+        .ok_or_else(|| malformed("the attestation object has no \"attStmt\" map"))?;
+    let auth_data_bytes = cbor::text_key(entries, "authData")
+        .and_then(cbor::byte_string)
+        .ok_or_else(|| malformed("the attestation object has no \"authData\" byte string"))?;
+
+    let auth_data = AuthData::parse(auth_data_bytes)?;
+    auth_data.check(exp.rp_id, exp.require_user_verification)?;
+    let attested = auth_data
+        .attested
+        .as_ref()
+        .ok_or(RegistrationError::AttestedDataMissing)?;
+    if attested.credential_id != raw_id {
+        return Err(RegistrationError::IdMismatch);
+    }
+    let key = CoseKey::from_value(&attested.public_key_value)
+        .map_err(RegistrationError::InvalidPublicKey)?;
+    if !exp.algorithms.contains(&key.alg) {
+        return Err(RegistrationError::AlgorithmNotAllowed(key.alg));
+    }
+
+    let client_data_hash = ring::digest::digest(&ring::digest::SHA256, &client_data_json);
+    let outcome = attestation::verify(
+        fmt,
+        &Statement {
+            att_stmt,
+            auth_data: auth_data_bytes,
+            client_data_hash: client_data_hash.as_ref(),
+            rp_id_hash: &auth_data.rp_id_hash,
+            credential: attested,
+            key: &key,
+        },
+        exp.policy,
+        exp.trust_anchors,
+        exp.now,
+    )?;
+
+    Ok(VerifiedRegistration {
+        credential_id: raw_id,
+        public_key: attested.public_key.clone(),
+        algorithm: key.alg,
+        sign_count: auth_data.sign_count,
+        aaguid: attested.aaguid,
+        format: fmt.to_string(),
+        attestation_type: outcome.kind,
+        attestation_trusted: outcome.trusted,
+        transports: transports(response),
+        user_present: auth_data.user_present(),
+        user_verified: auth_data.user_verified(),
+        backup_eligible: auth_data.backup_eligible(),
+        backup_state: auth_data.backup_state(),
+        discoverable: credential
+            .pointer("/clientExtensionResults/credProps/rk")
+            .and_then(Json::as_bool),
+        authenticator_attachment: json::attachment(credential),
+        attestation_object,
+        client_data_json,
+    })
+}
+
+fn malformed(reason: &str) -> RegistrationError {
+    Common::Malformed(reason.to_string()).into()
+}
+
+/// The known transports of `response.transports`, in order, without duplicates.
+fn transports(response: &Json) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let listed = response.get("transports").and_then(Json::as_array);
+    for t in listed.into_iter().flatten().filter_map(Json::as_str) {
+        if KNOWN_TRANSPORTS.contains(&t) && !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
