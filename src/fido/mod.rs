@@ -10,6 +10,7 @@ mod client_data;
 mod cose;
 mod error;
 mod json;
+pub mod options;
 mod registration;
 mod trust;
 

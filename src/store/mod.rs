@@ -212,6 +212,14 @@ pub trait LockStore {
         now: DateTime<Utc>,
         policy: &LockPolicy,
     ) -> StoreResult<Reservation>;
+    /// A failed attempt (already counted by its reservation): locks the name when the count
+    /// reached the limit, returning the lock's expiry.
+    fn attempt_failed(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
     /// A verified attempt: the count starts again.
     fn attempt_succeeded(&self, username: &Username) -> StoreResult<()>;
     /// The lock's expiry if the name is locked at `now`.

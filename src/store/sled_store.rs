@@ -347,6 +347,40 @@ impl LockStore for SledStore {
         }
     }
 
+    fn attempt_failed(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let key = username.as_str();
+        loop {
+            let current = self.locks.get(key)?;
+            let mut state: LockState = match &current {
+                Some(v) => decode(v)?,
+                None => return Ok(None),
+            };
+            if let Some(until) = state.locked_until.filter(|t| *t > now) {
+                return Ok(Some(until));
+            }
+            if state.failures < policy.max_failures {
+                return Ok(None);
+            }
+            let until = now + policy.lock_duration;
+            state.locked_until = Some(until);
+            state.failures = 0;
+            state.updated_at = Some(now);
+            if self
+                .locks
+                .compare_and_swap(key, current, Some(encode(&state)?))?
+                .is_ok()
+            {
+                self.flush()?;
+                return Ok(Some(until));
+            }
+        }
+    }
+
     fn attempt_succeeded(&self, username: &Username) -> StoreResult<()> {
         if self.locks.remove(username.as_str())?.is_some() {
             self.flush()?;
@@ -603,6 +637,21 @@ mod tests {
             s.reserve_attempt(&name, later, &policy).unwrap(),
             Reservation::Granted
         );
+    }
+
+    #[test]
+    fn parallel_reservations_cannot_exceed_the_limit() {
+        let s = store();
+        let name = Username::parse("bob").unwrap();
+        let policy = LockPolicy {
+            max_failures: 2,
+            lock_duration: chrono::Duration::minutes(5),
+            table_size: 100,
+        };
+        let now = Utc::now();
+        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), Reservation::Granted);
+        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), Reservation::Granted);
+        assert!(matches!(s.reserve_attempt(&name, now, &policy).unwrap(), Reservation::Locked(_)));
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! Builders of the WebAuthn Level 3 JSON options the browser passes to
+//! `PublicKeyCredential.parseCreationOptionsFromJSON()` / `parseRequestOptionsFromJSON()`.
+//! All byte strings are base64url without padding.
+
+use serde_json::{json, Value};
+
+use super::{ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_RS256};
+use crate::domain::b64url;
+
+/// The algorithms offered at registration, in the contract's order.
+pub const OFFERED_ALGORITHMS: [i64; 5] = [ALG_EDDSA, ALG_ES256, ALG_RS256, ALG_ES384, ALG_ES512];
+
+/// A credential the client may use or must not re-register.
+pub struct CredentialDescriptor<'a> {
+    pub id: &'a [u8],
+    pub transports: &'a [String],
+}
+
+fn descriptors(list: &[CredentialDescriptor<'_>]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|d| {
+                let mut v = json!({"type": "public-key", "id": b64url(d.id)});
+                if !d.transports.is_empty() {
+                    v["transports"] = json!(d.transports);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+pub struct CreationOptions<'a> {
+    pub rp_id: &'a str,
+    pub rp_name: &'a str,
+    pub user_handle: &'a [u8],
+    pub user_name: &'a str,
+    pub user_display_name: &'a str,
+    pub challenge: &'a [u8],
+    pub algorithms: &'a [i64],
+    pub timeout_ms: u64,
+    pub exclude: &'a [CredentialDescriptor<'a>],
+    /// "required", "preferred" or "discouraged".
+    pub resident_key: &'a str,
+    pub user_verification: &'a str,
+    /// "none", "indirect", "direct" or "enterprise".
+    pub attestation: &'a str,
+}
+
+/// `PublicKeyCredentialCreationOptionsJSON`.
+pub fn creation_options(o: &CreationOptions<'_>) -> Value {
+    json!({
+        "rp": {"id": o.rp_id, "name": o.rp_name},
+        "user": {"id": b64url(o.user_handle), "name": o.user_name, "displayName": o.user_display_name},
+        "challenge": b64url(o.challenge),
+        "pubKeyCredParams": o.algorithms.iter().map(|alg| json!({"type": "public-key", "alg": alg})).collect::<Vec<_>>(),
+        "timeout": o.timeout_ms,
+        "excludeCredentials": descriptors(o.exclude),
+        "authenticatorSelection": {
+            "residentKey": o.resident_key,
+            "requireResidentKey": o.resident_key == "required",
+            "userVerification": o.user_verification,
+        },
+        "attestation": o.attestation,
+        "extensions": {"credProps": true},
+    })
+}
+
+pub struct RequestOptions<'a> {
+    pub rp_id: &'a str,
+    pub challenge: &'a [u8],
+    pub timeout_ms: u64,
+    pub allow: &'a [CredentialDescriptor<'a>],
+    pub user_verification: &'a str,
+}
+
+/// `PublicKeyCredentialRequestOptionsJSON`; `allowCredentials` is left out when empty
+/// (discoverable credentials and conditional mediation).
+pub fn request_options(o: &RequestOptions<'_>) -> Value {
+    let mut v = json!({
+        "challenge": b64url(o.challenge),
+        "timeout": o.timeout_ms,
+        "rpId": o.rp_id,
+        "userVerification": o.user_verification,
+    });
+    if !o.allow.is_empty() {
+        v["allowCredentials"] = descriptors(o.allow);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creation_options_follow_the_contract_defaults() {
+        let t = vec!["usb".to_string()];
+        let exclude = [CredentialDescriptor { id: b"abc", transports: &t }];
+        let v = creation_options(&CreationOptions {
+            rp_id: "example.org",
+            rp_name: "Example",
+            user_handle: &[1; 64],
+            user_name: "alice",
+            user_display_name: "Alice",
+            challenge: &[2; 32],
+            algorithms: &OFFERED_ALGORITHMS,
+            timeout_ms: 300_000,
+            exclude: &exclude,
+            resident_key: "preferred",
+            user_verification: "preferred",
+            attestation: "none",
+        });
+        let algs: Vec<i64> = v["pubKeyCredParams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["alg"].as_i64().unwrap())
+            .collect();
+        assert_eq!(algs, [-8, -7, -257, -35, -36]);
+        assert_eq!(v["excludeCredentials"][0]["id"], "YWJj");
+        assert_eq!(v["excludeCredentials"][0]["transports"][0], "usb");
+        assert_eq!(v["authenticatorSelection"]["requireResidentKey"], false);
+        assert_eq!(v["extensions"]["credProps"], true);
+        assert_eq!(v["timeout"], 300_000);
+    }
+}
