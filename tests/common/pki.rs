@@ -114,7 +114,8 @@ pub struct LeafOptions {
 /// directly: shift rcgen's own epoch value by a std duration.
 fn shift<T>(epoch: T, t: DateTime<Utc>) -> T
 where
-    T: std::ops::Add<std::time::Duration, Output = T> + std::ops::Sub<std::time::Duration, Output = T>,
+    T: std::ops::Add<std::time::Duration, Output = T>
+        + std::ops::Sub<std::time::Duration, Output = T>,
 {
     let secs = t.timestamp();
     if secs >= 0 {
@@ -206,7 +207,9 @@ pub fn attestation_chain(
     dn.push(DnType::OrganizationName, "fidoflow tests");
     dn.push(
         DnType::OrganizationalUnitName,
-        opts.organizational_unit.as_deref().unwrap_or(ATTESTATION_OU),
+        opts.organizational_unit
+            .as_deref()
+            .unwrap_or(ATTESTATION_OU),
     );
     dn.push(
         DnType::CommonName,

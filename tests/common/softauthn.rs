@@ -306,7 +306,11 @@ impl CredKey {
     }
 }
 
-fn ecdsa_sign(sa: &'static ring::signature::EcdsaSigningAlgorithm, pkcs8: &[u8], msg: &[u8]) -> Vec<u8> {
+fn ecdsa_sign(
+    sa: &'static ring::signature::EcdsaSigningAlgorithm,
+    pkcs8: &[u8],
+    msg: &[u8],
+) -> Vec<u8> {
     let rng = SystemRandom::new();
     let kp = EcdsaKeyPair::from_pkcs8(sa, pkcs8, &rng).expect("parse ECDSA key");
     kp.sign(&rng, msg).expect("ECDSA sign").as_ref().to_vec()
@@ -370,7 +374,8 @@ fn origin_host(origin: &str) -> String {
 }
 
 fn decode_id(v: &Value) -> Option<Vec<u8>> {
-    v.as_str().map(|s| b64url_decode(s).unwrap_or_else(|| s.as_bytes().to_vec()))
+    v.as_str()
+        .map(|s| b64url_decode(s).unwrap_or_else(|| s.as_bytes().to_vec()))
 }
 
 fn json_str(s: &str) -> String {
@@ -568,8 +573,11 @@ impl SoftAuthenticator {
                 )
             }
             AttestationMode::PackedX5c { chain } => {
-                let mut sig =
-                    ecdsa_sign(&ECDSA_P256_SHA256_ASN1_SIGNING, &chain.leaf_key_pkcs8, &signed);
+                let mut sig = ecdsa_sign(
+                    &ECDSA_P256_SHA256_ASN1_SIGNING,
+                    &chain.leaf_key_pkcs8,
+                    &signed,
+                );
                 if t.flip_signature_byte {
                     flip(&mut sig);
                 }
@@ -588,7 +596,8 @@ impl SoftAuthenticator {
                 msg.extend_from_slice(&cdh);
                 msg.extend_from_slice(&cred_id);
                 msg.extend_from_slice(&key.public);
-                let mut sig = ecdsa_sign(&ECDSA_P256_SHA256_ASN1_SIGNING, &chain.leaf_key_pkcs8, &msg);
+                let mut sig =
+                    ecdsa_sign(&ECDSA_P256_SHA256_ASN1_SIGNING, &chain.leaf_key_pkcs8, &msg);
                 if t.flip_signature_byte {
                     flip(&mut sig);
                 }
@@ -715,9 +724,17 @@ impl SoftAuthenticator {
             (Some(i), id) => {
                 let c = &self.credentials[i];
                 let handle = c.discoverable.then(|| c.user_handle.clone());
-                (id.clone().unwrap_or_else(|| c.id.clone()), c.key.clone(), handle)
+                (
+                    id.clone().unwrap_or_else(|| c.id.clone()),
+                    c.key.clone(),
+                    handle,
+                )
             }
-            (None, Some(id)) => (id.clone(), CredKey::generate(t.alg.unwrap_or(self.alg)), None),
+            (None, Some(id)) => (
+                id.clone(),
+                CredKey::generate(t.alg.unwrap_or(self.alg)),
+                None,
+            ),
             (None, None) => {
                 return Err(format!(
                     "no credential for rp id {rp_id:?} matching the options (have {:?})",
