@@ -1,0 +1,255 @@
+//! Attestation PKI for the integration tests: root and intermediate CAs and
+//! WebAuthn §8.2.1 attestation leaf certificates, made with rcgen (ring backend).
+//!
+//! Every certificate gets a random serial number, so chains made in the same
+//! test never collide.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use rcgen::{
+    BasicConstraints, Certificate, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    IsCa, KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P256_SHA256,
+};
+
+/// OID of the FIDO AAGUID certificate extension (id-fido-gen-ce-aaguid).
+pub const FIDO_AAGUID_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];
+/// A private-arc OID nobody understands, used for the unknown critical extension.
+pub const UNKNOWN_CRITICAL_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 99999, 42, 1];
+/// The OU that WebAuthn §8.2.1 requires in a packed attestation leaf.
+pub const ATTESTATION_OU: &str = "Authenticator Attestation";
+
+/// A certificate authority: its certificate plus what rcgen needs to sign children.
+pub struct Ca {
+    pub cert_der: Vec<u8>,
+    pub cert_pem: String,
+    /// The CA's P-256 key as PKCS#8 DER.
+    pub key_pkcs8: Vec<u8>,
+    cert: Certificate,
+    key: KeyPair,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An attestation key and its certificate chain, as it goes into `x5c`.
+#[derive(Clone, Debug)]
+pub struct AttestationChain {
+    /// The leaf's P-256 private key as PKCS#8 DER (for ring's ECDSA_P256_SHA256_ASN1_SIGNING).
+    pub leaf_key_pkcs8: Vec<u8>,
+    /// DER certificates: the leaf first, then the intermediates given to [`attestation_chain`].
+    pub x5c: Vec<Vec<u8>>,
+}
+
+impl AttestationChain {
+    /// The leaf certificate (DER).
+    pub fn leaf_der(&self) -> &[u8] {
+        &self.x5c[0]
+    }
+}
+
+/// A validity period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+impl Validity {
+    /// Valid from a day ago until five years from now.
+    pub fn current() -> Self {
+        let now = Utc::now();
+        Validity {
+            not_before: now - Duration::days(1),
+            not_after: now + Duration::days(5 * 365),
+        }
+    }
+
+    /// Valid from two years ago until yesterday.
+    pub fn expired() -> Self {
+        let now = Utc::now();
+        Validity {
+            not_before: now - Duration::days(2 * 365),
+            not_after: now - Duration::days(1),
+        }
+    }
+
+    /// Valid only from a year from now.
+    pub fn not_yet_valid() -> Self {
+        let now = Utc::now();
+        Validity {
+            not_before: now + Duration::days(365),
+            not_after: now + Duration::days(2 * 365),
+        }
+    }
+
+    fn apply(&self, params: &mut CertificateParams) {
+        params.not_before = shift(rcgen::date_time_ymd(1970, 1, 1), self.not_before);
+        params.not_after = shift(rcgen::date_time_ymd(1970, 1, 1), self.not_after);
+    }
+}
+
+/// Options for the attestation leaf certificate.
+#[derive(Clone, Debug, Default)]
+pub struct LeafOptions {
+    /// Add the FIDO AAGUID extension (1.3.6.1.4.1.45724.1.1.4, value `04 10 <aaguid>`).
+    pub aaguid_extension: Option<[u8; 16]>,
+    /// Wrongly mark the leaf as a CA (BasicConstraints CA=true).
+    pub ca: bool,
+    /// Validity; default [`Validity::current`].
+    pub validity: Option<Validity>,
+    /// Add a critical extension with an unknown OID.
+    pub unknown_critical_extension: bool,
+    /// Subject CN; default "fidoflow test attestation".
+    pub common_name: Option<String>,
+    /// Subject OU; default "Authenticator Attestation" (set something else to break §8.2.1).
+    pub organizational_unit: Option<String>,
+}
+
+/// chrono → rcgen's `time::OffsetDateTime`, without depending on the `time` crate
+/// directly: shift rcgen's own epoch value by a std duration.
+fn shift<T>(epoch: T, t: DateTime<Utc>) -> T
+where
+    T: std::ops::Add<std::time::Duration, Output = T>
+        + std::ops::Sub<std::time::Duration, Output = T>,
+{
+    let secs = t.timestamp();
+    if secs >= 0 {
+        epoch + std::time::Duration::from_secs(secs as u64)
+    } else {
+        epoch - std::time::Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+fn random_serial() -> SerialNumber {
+    let mut s = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut s);
+    s[0] &= 0x7f; // positive
+    s[0] |= 0x01; // no leading zero byte
+    SerialNumber::from(s.to_vec())
+}
+
+fn ca_dn(name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "SE");
+    dn.push(DnType::OrganizationName, "fidoflow tests");
+    dn.push(DnType::CommonName, name);
+    dn
+}
+
+fn ca_params(name: &str, validity: Validity) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = ca_dn(name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.serial_number = Some(random_serial());
+    params.use_authority_key_identifier_extension = true;
+    validity.apply(&mut params);
+    params
+}
+
+fn new_key() -> KeyPair {
+    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("generate P-256 key")
+}
+
+fn finish(cert: Certificate, key: KeyPair) -> Ca {
+    Ca {
+        cert_der: cert.der().to_vec(),
+        cert_pem: cert.pem(),
+        key_pkcs8: key.serialize_der(),
+        cert,
+        key,
+    }
+}
+
+/// A self-signed root CA (P-256), valid from a year ago until ten years from now.
+pub fn root_ca(name: &str) -> Ca {
+    let now = Utc::now();
+    let validity = Validity {
+        not_before: now - Duration::days(365),
+        not_after: now + Duration::days(3650),
+    };
+    let mut params = ca_params(name, validity);
+    params.use_authority_key_identifier_extension = false;
+    let key = new_key();
+    let cert = params.self_signed(&key).expect("self-sign root CA");
+    finish(cert, key)
+}
+
+/// An intermediate CA (P-256) signed by `parent`.
+pub fn intermediate_ca(parent: &Ca, name: &str, validity: Validity) -> Ca {
+    let params = ca_params(name, validity);
+    let key = new_key();
+    let cert = params
+        .signed_by(&key, &parent.cert, &parent.key)
+        .expect("sign intermediate CA");
+    finish(cert, key)
+}
+
+/// A P-256 attestation leaf signed by `issuer`; `x5c` is the leaf followed by
+/// `intermediates_in_x5c` (in the given order; the root normally isn't included).
+pub fn attestation_chain(
+    issuer: &Ca,
+    intermediates_in_x5c: &[&Ca],
+    opts: LeafOptions,
+) -> AttestationChain {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "SE");
+    dn.push(DnType::OrganizationName, "fidoflow tests");
+    dn.push(
+        DnType::OrganizationalUnitName,
+        opts.organizational_unit
+            .as_deref()
+            .unwrap_or(ATTESTATION_OU),
+    );
+    dn.push(
+        DnType::CommonName,
+        opts.common_name
+            .as_deref()
+            .unwrap_or("fidoflow test attestation"),
+    );
+    params.distinguished_name = dn;
+    params.is_ca = if opts.ca {
+        IsCa::Ca(BasicConstraints::Unconstrained)
+    } else {
+        IsCa::ExplicitNoCa
+    };
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.serial_number = Some(random_serial());
+    params.use_authority_key_identifier_extension = true;
+    opts.validity
+        .unwrap_or_else(Validity::current)
+        .apply(&mut params);
+    if let Some(aaguid) = opts.aaguid_extension {
+        let mut value = vec![0x04, 0x10];
+        value.extend_from_slice(&aaguid);
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(FIDO_AAGUID_OID, value));
+    }
+    if opts.unknown_critical_extension {
+        // DER NULL as the value.
+        let mut ext = CustomExtension::from_oid_content(UNKNOWN_CRITICAL_OID, vec![0x05, 0x00]);
+        ext.set_criticality(true);
+        params.custom_extensions.push(ext);
+    }
+    let key = new_key();
+    let cert = params
+        .signed_by(&key, &issuer.cert, &issuer.key)
+        .expect("sign attestation leaf");
+    let mut x5c = vec![cert.der().to_vec()];
+    x5c.extend(intermediates_in_x5c.iter().map(|ca| ca.cert_der.clone()));
+    AttestationChain {
+        leaf_key_pkcs8: key.serialize_der(),
+        x5c,
+    }
+}
