@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 
-pub use sessions::SledSessionStore;
+pub use sessions::{SledSessionStore, AUTHENTICATED_KEY};
 pub use sled_store::SledStore;
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.

@@ -1,0 +1,327 @@
+//! Public authentication: the password step, application access, the session view, ending a
+//! flow and logout.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{
+    random_id, rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, Login,
+    NextStep, RequestCtx, SessionData,
+};
+use crate::domain::Username;
+use crate::flow::machine::{self, Advance, Call, Facts, RunningFlow};
+use crate::flow::registry::DEFAULT_APPLICATION;
+use crate::flow::{Application, Step};
+use crate::store::{AuditKind, LockPolicy, Outcome, Reservation};
+
+const SESSION_DOC: &str = "authentication.session";
+const WRONG: &str = "the username or the password is wrong";
+
+impl Engine {
+    fn application_of(&self, flow: &RunningFlow) -> Option<&Application> {
+        self.inner.registry.application(flow.id.as_str())
+    }
+
+    fn lock_policy(&self) -> LockPolicy {
+        let l = &self.inner.settings.lockout;
+        LockPolicy {
+            max_failures: l.max_failures,
+            lock_duration: chrono::Duration::from_std(l.lock_duration)
+                .unwrap_or(chrono::Duration::minutes(5)),
+            table_size: l.table_size,
+        }
+    }
+
+    fn start_application(&self, app: &Application, user: Option<Username>) -> RunningFlow {
+        machine::start(app.id.clone(), &app.steps, random_id(), user)
+    }
+
+    /// `POST /password/check`.
+    pub fn password_check(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        username: &str,
+        password: &str,
+    ) -> EngineResult {
+        let now = self.now();
+        let default = self
+            .inner
+            .registry
+            .application(DEFAULT_APPLICATION)
+            .ok_or_else(|| EngineError::Internal("no default application".into()))?;
+        // Continue the running flow if it waits for a password; otherwise start `default`.
+        let flow = match s.auth_flow.take() {
+            Some(f)
+                if self
+                    .application_of(&f)
+                    .is_some_and(|app| machine::accept(&app.steps, &f, Call::PasswordCheck).is_ok()) =>
+            {
+                f
+            }
+            _ => self.start_application(default, None),
+        };
+        let app = self.application_of(&flow).unwrap_or(default);
+        s.auth_flow = Some(flow.clone());
+        let wrong = || EngineError::UsernamePasswordWrong {
+            detail: WRONG.into(),
+            next_auth_step: Some("PASSWORD_REQUIRED"),
+        };
+
+        let name = Username::parse(username).ok();
+        self.inner.limits.check(
+            Limited::Attempt,
+            cx.remote_address.as_deref(),
+            Some(name.as_ref().map_or(username, |n| n.as_str())),
+            now,
+        )?;
+        let permit = self.inner.passwords.reserve()?;
+        let Some(name) = name else {
+            // Not a possible username: nobody can have it, but it costs the same.
+            self.inner.passwords.verify(None, password);
+            return Err(wrong());
+        };
+        let policy = self.lock_policy();
+        if let Reservation::Locked(until) = self.store().reserve_attempt(&name, now, &policy)? {
+            self.inner.passwords.verify(None, password);
+            s.auth_flow = None;
+            self.audit_password(cx, &name, Outcome::Failure, "refused: the username is locked")?;
+            return Err(EngineError::UserLocked { until });
+        }
+        let user = self.store().user(&name)?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verified = self.inner.passwords.verify(hash, password);
+        drop(permit);
+
+        if !verified {
+            self.audit_password(cx, &name, Outcome::Failure, WRONG)?;
+            if let Some(until) = self.store().attempt_failed(&name, now, &policy)? {
+                s.auth_flow = None;
+                self.audit(AuditDraft {
+                    kind: AuditKind::UserLocked,
+                    actor: "anonymous".into(),
+                    username: Some(&name),
+                    credential_id: None,
+                    outcome: Outcome::Success,
+                    detail: format!("locked until {} after repeated failures", rfc3339(until)),
+                    cx,
+                })?;
+                return Err(EngineError::UserLocked { until });
+            }
+            return Err(wrong());
+        }
+        self.store().attempt_succeeded(&name)?;
+        if s.username().is_some_and(|u| *u != name) {
+            self.audit_password(cx, &name, Outcome::Failure, "a different user is signed in")?;
+            return Err(EngineError::UsernamePasswordWrong {
+                detail: "a different user is signed in; sign out first".into(),
+                next_auth_step: Some("PASSWORD_REQUIRED"),
+            });
+        }
+        self.audit_password(cx, &name, Outcome::Success, "password verified")?;
+        let mut flow = flow;
+        flow.user = Some(name.clone());
+        let facts = self.facts(&name)?;
+        self.after_step(s, app, flow, facts, now)
+    }
+
+    fn audit_password(
+        &self,
+        cx: &RequestCtx,
+        name: &Username,
+        outcome: Outcome,
+        detail: &str,
+    ) -> EngineResult<()> {
+        self.audit(AuditDraft {
+            kind: AuditKind::PasswordCheck,
+            actor: "anonymous".into(),
+            username: Some(name),
+            credential_id: None,
+            outcome,
+            detail: detail.into(),
+            cx,
+        })
+    }
+
+    fn facts(&self, name: &Username) -> EngineResult<Facts> {
+        let credentials = self.store().credentials_of(name)?;
+        Ok(Facts {
+            has_credentials: !credentials.is_empty(),
+            has_enabled_credentials: credentials.iter().any(|c| c.enabled),
+        })
+    }
+
+    /// Moves an authentication flow on after a successful step, completing the login when it
+    /// was the last one.
+    fn after_step(
+        &self,
+        s: &mut SessionData,
+        app: &Application,
+        flow: RunningFlow,
+        facts: Facts,
+        now: DateTime<Utc>,
+    ) -> EngineResult {
+        match machine::advance(&app.steps, flow, facts, now) {
+            Advance::Next(next) => {
+                let step = machine::next_step_name(&app.steps, &next);
+                let id = next.instance.clone();
+                s.auth_flow = Some(next);
+                Ok(Answer::one(SESSION_DOC, id, json!({ "nextAuthStep": step })))
+            }
+            Advance::Completed(done) => {
+                let id = done.instance.clone();
+                self.complete_login(s, done, now)?;
+                Ok(Answer::one(SESSION_DOC, id, json!({})))
+            }
+            Advance::NoValidToken => {
+                s.auth_flow = None;
+                Err(EngineError::NoValidToken)
+            }
+        }
+    }
+
+    /// The flow completed: the session becomes (or stays) authenticated for its user, the
+    /// flow's tags start to count, and the session key is renewed.
+    fn complete_login(&self, s: &mut SessionData, flow: RunningFlow, now: DateTime<Utc>) -> EngineResult<()> {
+        let Some(user) = flow.user.clone() else {
+            return Err(EngineError::Internal("a completed flow without a user".into()));
+        };
+        let mut login = match s.login.take() {
+            Some(l) if l.username == user => l,
+            _ => Login {
+                username: user,
+                authenticated_at: now,
+                tags: Vec::new(),
+                applications: Vec::new(),
+            },
+        };
+        login.authenticated_at = now;
+        for (tag, at) in flow.granted {
+            login.tags.retain(|(t, _)| *t != tag);
+            login.tags.push((tag, at));
+        }
+        login.applications.retain(|(a, _)| *a != flow.id);
+        login.applications.push((flow.id, now));
+        s.login = Some(login);
+        s.auth_flow = None;
+        s.renew = true;
+        Ok(())
+    }
+
+    /// Whether the session satisfies `app`: its flow completed within `max_age`, or the
+    /// session holds every tag the flow grants, each within `max_age`.
+    fn satisfies(&self, s: &SessionData, app: &Application, now: DateTime<Utc>) -> bool {
+        let Some(login) = &s.login else { return false };
+        let max_age = app.max_age.chrono();
+        let fresh = |at: &DateTime<Utc>| now - *at <= max_age;
+        if login
+            .applications
+            .iter()
+            .any(|(id, at)| *id == app.id && fresh(at))
+        {
+            return true;
+        }
+        app.steps.iter().flat_map(Step::grants).all(|tag| {
+            login
+                .tags
+                .iter()
+                .any(|(t, at)| t == tag && fresh(at))
+        })
+    }
+
+    /// `POST /applications/{id}/access`.
+    pub fn application_access(&self, s: &mut SessionData, id: &str) -> EngineResult {
+        let now = self.now();
+        let app = self
+            .inner
+            .registry
+            .application(id)
+            .ok_or_else(|| EngineError::ApplicationNotFound(id.to_string()))?;
+        if self.satisfies(s, app, now) {
+            let instance = s.auth_flow.as_ref().map_or_else(random_id, |f| f.instance.clone());
+            return Ok(Answer::one(SESSION_DOC, instance, json!({})));
+        }
+        let flow = self.start_application(app, None);
+        let next = machine::next_step_name(&app.steps, &flow);
+        s.auth_flow = Some(flow);
+        Err(EngineError::NotAuthorized {
+            detail: format!("the session is not authenticated for `{id}`; follow nextAuthStep"),
+            next_auth_step: next,
+        })
+    }
+
+    /// `GET /session`.
+    pub fn session_info(&self, s: &SessionData) -> EngineResult {
+        let id = s.auth_flow.as_ref().map_or_else(random_id, |f| f.instance.clone());
+        let mut attributes = json!({ "authenticated": s.login.is_some(), "tags": [] });
+        if let Some(login) = &s.login {
+            attributes["username"] = json!(login.username);
+            attributes["authenticatedAt"] = json!(rfc3339(login.authenticated_at));
+            attributes["tags"] = json!(login
+                .tags
+                .iter()
+                .map(|(t, at)| json!({ "name": t, "grantedAt": rfc3339(*at) }))
+                .collect::<Vec<_>>());
+        }
+        if let Some(flow) = &s.auth_flow {
+            if let Some(app) = self.application_of(flow) {
+                attributes["nextAuthStep"] = json!(machine::next_step_name(&app.steps, flow));
+            }
+        }
+        Ok(Answer::one(SESSION_DOC, id, attributes))
+    }
+
+    /// `DELETE /rest/public/authentication/flow`: ends an unfinished authentication flow.
+    pub fn end_authentication_flow(&self, s: &mut SessionData) -> EngineResult {
+        if let Some(flow) = s.auth_flow.take() {
+            self.spend_ceremony_of(&flow)?;
+        }
+        Ok(Answer::one(SESSION_DOC, random_id(), json!({})))
+    }
+
+    /// `POST /logout`.
+    pub fn logout(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult {
+        if let Some(login) = &s.login {
+            self.audit(AuditDraft {
+                kind: AuditKind::Logout,
+                actor: s.actor(),
+                username: Some(&login.username),
+                credential_id: None,
+                outcome: Outcome::Success,
+                detail: "signed out".into(),
+                cx,
+            })?;
+        }
+        for flow in [s.auth_flow.take(), s.self_service.take()].into_iter().flatten() {
+            self.spend_ceremony_of(&flow)?;
+        }
+        *s = SessionData {
+            purge: true,
+            ..SessionData::default()
+        };
+        Ok(Answer::one(SESSION_DOC, random_id(), json!({})))
+    }
+
+    /// A flow that ends takes its pending ceremony with it.
+    pub(super) fn spend_ceremony_of(&self, flow: &RunningFlow) -> EngineResult<()> {
+        if let machine::Progress::ResponseRequired { ceremony } = &flow.progress {
+            self.store().take_ceremony(ceremony)?;
+        }
+        Ok(())
+    }
+
+    /// The error for a call that does not fit the running authentication flow.
+    pub(super) fn unexpected_auth(&self, s: &SessionData) -> EngineError {
+        let next = s.auth_flow.as_ref().and_then(|f| {
+            self.application_of(f)
+                .and_then(|app| machine::next_step_name(&app.steps, f))
+        });
+        EngineError::UnexpectedCall {
+            detail: match next {
+                Some(step) => format!("this call does not fit the current step ({step})"),
+                None => "no authentication flow is running; start one first".into(),
+            },
+            next: next.map(NextStep::AuthStep),
+        }
+    }
+}

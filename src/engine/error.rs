@@ -1,0 +1,81 @@
+//! The engine's one error enum. `api/error.rs` maps each variant to its HTTP status and its
+//! stable code; the `Display` text is the `detail` the client sees.
+
+use chrono::{DateTime, Utc};
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidDisplayName(String),
+    #[error("{0}")]
+    InvalidUsername(String),
+    #[error("{0}")]
+    InvalidPassword(String),
+    #[error("{detail}")]
+    UsernamePasswordWrong {
+        detail: String,
+        next_auth_step: Option<&'static str>,
+    },
+    #[error("too many failed attempts: this account is temporarily locked")]
+    UserLocked { until: DateTime<Utc> },
+    #[error("{detail}")]
+    UnexpectedCall {
+        detail: String,
+        next: Option<NextStep>,
+    },
+    /// No authenticated session (401), or an application that is not satisfied yet.
+    #[error("{detail}")]
+    NotAuthorized {
+        detail: String,
+        next_auth_step: Option<&'static str>,
+    },
+    /// Authenticated, but the login is too old or too weak for the flow (403).
+    #[error("{0}")]
+    StepUpRequired(String),
+    #[error("{0}")]
+    PreconditionNotFulfilled(String),
+    #[error("there is no flow `{0}`")]
+    FlowNotFound(String),
+    #[error("there is no application `{0}`")]
+    ApplicationNotFound(String),
+    #[error("{detail}")]
+    FidoRegistrationFailed { detail: String, next: NextStep },
+    #[error("the registration took too long and its challenge expired; retrieve a new challenge")]
+    FidoRegistrationTimeout { next: NextStep },
+    #[error("{detail}")]
+    FidoAuthenticationFailed { detail: String, next: NextStep },
+    #[error("the sign-in took too long and its challenge expired; retrieve a new challenge")]
+    FidoAuthenticationTimeout { next: NextStep },
+    #[error("all of this account's authenticators are disabled; ask the helpdesk for help")]
+    NoValidToken,
+    #[error("too many requests; try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
+    #[error("the server is busy; try again in a moment")]
+    ServerBusy,
+    #[error("a request of this session is still in progress; wait for it to finish")]
+    ConcurrentAccess,
+    #[error("a valid administration token is required (Authorization: Bearer …)")]
+    AdminTokenInvalid,
+    #[error("this token's role may not do that")]
+    AdminRoleMissing,
+    #[error("a user with this username already exists")]
+    UserExists,
+    #[error("there is no user `{0}`")]
+    UserNotFound(String),
+    #[error("internal error")]
+    Storage(#[from] StoreError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// Where the client goes next after an error: `nextStep` (self-service, sign-up) or
+/// `nextAuthStep` (authentication), carried in the error document's `meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Step(&'static str),
+    AuthStep(&'static str),
+}

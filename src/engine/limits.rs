@@ -1,0 +1,149 @@
+//! Rate limits per client address and per username (fixed windows, a bounded table), and the
+//! bound on concurrent password hashing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::EngineError;
+use crate::config::RateLimitSettings;
+
+/// Above this many tracked keys, expired windows are dropped.
+const TABLE_BOUND: usize = 100_000;
+
+pub struct RateLimiter {
+    enabled: bool,
+    window: Duration,
+    per_address: u32,
+    per_username: u32,
+    windows: Mutex<HashMap<String, (DateTime<Utc>, u32)>>,
+}
+
+/// What is being limited; each has its own counters.
+#[derive(Debug, Clone, Copy)]
+pub enum Limited {
+    Attempt,
+    Challenge,
+    SignUp,
+}
+
+impl RateLimiter {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        Self {
+            enabled: settings.enabled,
+            window: Duration::from_std(settings.window).unwrap_or(Duration::seconds(60)),
+            per_address: settings.per_address,
+            per_username: settings.per_username,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request of `kind` from `address` (and for `username`); refuses it with
+    /// `TOO_MANY_REQUESTS` over either limit.
+    pub fn check(
+        &self,
+        kind: Limited,
+        address: Option<&str>,
+        username: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() > TABLE_BOUND {
+            let window = self.window;
+            windows.retain(|_, (start, _)| now - *start < window);
+        }
+        let mut keys = Vec::new();
+        if let Some(a) = address {
+            keys.push((format!("{kind:?}/addr/{a}"), self.per_address));
+        }
+        if let Some(u) = username {
+            keys.push((format!("{kind:?}/user/{u}"), self.per_username));
+        }
+        for (key, limit) in keys {
+            let entry = windows.entry(key).or_insert((now, 0));
+            if now - entry.0 >= self.window {
+                *entry = (now, 0);
+            }
+            if entry.1 >= limit {
+                let retry = (entry.0 + self.window - now).num_seconds().max(1) as u64;
+                return Err(EngineError::TooManyRequests { retry_after: retry });
+            }
+            entry.1 += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Bounded concurrency for password hashing: beyond it, `SERVER_BUSY`.
+pub struct Permits {
+    max: usize,
+    used: AtomicUsize,
+}
+
+pub struct Permit<'a>(&'a Permits);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Permits {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn acquire(&self) -> Result<Permit<'_>, EngineError> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .map(|_| Permit(self))
+            .map_err(|_| EngineError::ServerBusy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter() -> RateLimiter {
+        RateLimiter {
+            enabled: true,
+            window: Duration::seconds(60),
+            per_address: 3,
+            per_username: 2,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn a_username_over_its_limit_is_refused_until_the_window_ends() {
+        let l = limiter();
+        let now = Utc::now();
+        l.check(Limited::Attempt, None, Some("a"), now).unwrap();
+        l.check(Limited::Attempt, None, Some("a"), now).unwrap();
+        assert!(matches!(
+            l.check(Limited::Attempt, None, Some("a"), now),
+            Err(EngineError::TooManyRequests { retry_after: 60 })
+        ));
+        l.check(Limited::Attempt, None, Some("a"), now + Duration::seconds(61)).unwrap();
+    }
+
+    #[test]
+    fn permits_are_bounded_and_returned() {
+        let p = Permits::new(1);
+        let first = p.acquire().unwrap();
+        assert!(matches!(p.acquire(), Err(EngineError::ServerBusy)));
+        drop(first);
+        assert!(p.acquire().is_ok());
+    }
+}

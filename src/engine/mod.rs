@@ -1,0 +1,248 @@
+//! Use cases, one function per REST step: load the session's state, ask `flow::machine` whether
+//! the call fits, run `fido` verification, write to `store`, append to the audit log, and say
+//! what comes next. Every function is synchronous and is called off the async threads (sled
+//! and argon2 block). Imports `flow`, `fido`, `store`, `config`, `clock` and `domain`; never
+//! `api`.
+
+mod admin;
+mod authentication;
+mod error;
+mod limits;
+mod models;
+mod passwords;
+mod self_service;
+mod session;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use admin::{Actor, NewUser};
+pub use error::{EngineError, NextStep};
+pub use limits::Limited;
+pub use models::{aaguid_string, model_name};
+pub use session::{Login, SessionData};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::{CredentialId, Username};
+use crate::fido::TrustAnchors;
+use crate::flow::Registry;
+use crate::store::{AuditEvent, AuditKind, Outcome, SledStore, Storage};
+use limits::RateLimiter;
+use passwords::Passwords;
+
+/// Who sent the request, for rate limits and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCtx {
+    pub remote_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+}
+
+/// A successful answer: one JSON:API resource (or a list of them).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub data: Data,
+}
+
+#[derive(Debug, Clone)]
+pub enum Data {
+    One(Resource),
+    Many(Vec<Resource>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub doc_type: &'static str,
+    pub id: String,
+    pub attributes: Value,
+}
+
+impl Answer {
+    pub fn one(doc_type: &'static str, id: impl Into<String>, attributes: Value) -> Self {
+        Self {
+            status: 200,
+            data: Data::One(Resource {
+                doc_type,
+                id: id.into(),
+                attributes,
+            }),
+        }
+    }
+
+    pub fn many(resources: Vec<Resource>) -> Self {
+        Self {
+            status: 200,
+            data: Data::Many(resources),
+        }
+    }
+
+    pub fn created(mut self) -> Self {
+        self.status = 201;
+        self
+    }
+}
+
+pub type EngineResult<T = Answer> = Result<T, EngineError>;
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    registry: Registry,
+    store: Arc<dyn Storage>,
+    clock: Clock,
+    trust: TrustAnchors,
+    passwords: Passwords,
+    limits: RateLimiter,
+    in_progress: Mutex<HashSet<String>>,
+}
+
+/// Held while a session's request runs; a second request of the same session is refused.
+pub struct SessionGuard {
+    engine: Engine,
+    sid: Option<String>,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if let Some(sid) = &self.sid {
+            self.engine
+                .inner
+                .in_progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(sid);
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(
+        settings: Settings,
+        registry: Registry,
+        store: SledStore,
+        clock: Clock,
+        trust: TrustAnchors,
+    ) -> EngineResult<Self> {
+        let passwords = Passwords::new(settings.rate_limits.password_hash_concurrency)?;
+        let limits = RateLimiter::new(&settings.rate_limits);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                registry,
+                store: Arc::new(store),
+                clock,
+                trust,
+                passwords,
+                limits,
+                in_progress: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    fn store(&self) -> &dyn Storage {
+        self.inner.store.as_ref()
+    }
+
+    /// Starts a request of a session: gives a new session its id and creation time, ends one
+    /// past its absolute lifetime, and refuses a request while another of the same session
+    /// runs (`CONCURRENT_ACCESS`).
+    pub fn begin(&self, session: &mut SessionData) -> EngineResult<SessionGuard> {
+        let now = self.now();
+        let max = chrono::Duration::from_std(self.inner.settings.session.max_lifetime)
+            .unwrap_or(chrono::Duration::MAX);
+        if session.created_at.is_some_and(|c| now - c >= max) {
+            *session = SessionData {
+                purge: true,
+                ..SessionData::default()
+            };
+        }
+        if session.sid.is_none() {
+            session.sid = Some(random_id());
+            session.created_at = Some(now);
+        }
+        let sid = session.sid.clone();
+        let mut busy = self
+            .inner
+            .in_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(sid) = &sid {
+            if !busy.insert(sid.clone()) {
+                return Err(EngineError::ConcurrentAccess);
+            }
+        }
+        Ok(SessionGuard {
+            engine: self.clone(),
+            sid,
+        })
+    }
+
+    /// Removes expired ceremonies and sessions; run periodically.
+    pub fn purge_expired(&self) -> EngineResult<usize> {
+        Ok(self.store().purge_expired(self.now())?)
+    }
+
+    fn audit(&self, event: AuditDraft<'_>) -> EngineResult<()> {
+        self.store().append(AuditEvent {
+            seq: 0,
+            time: self.now(),
+            event: event.kind,
+            actor: event.actor,
+            username: event.username.cloned(),
+            credential_id: event.credential_id.cloned(),
+            outcome: event.outcome,
+            detail: event.detail,
+            remote_address: event.cx.remote_address.clone(),
+            user_agent: event.cx.user_agent.clone(),
+            request_id: Some(event.cx.request_id.clone()),
+        })?;
+        Ok(())
+    }
+}
+
+/// An audit event before the log stamps it.
+struct AuditDraft<'a> {
+    kind: AuditKind,
+    actor: String,
+    username: Option<&'a Username>,
+    credential_id: Option<&'a CredentialId>,
+    outcome: Outcome,
+    detail: String,
+    cx: &'a RequestCtx,
+}
+
+/// 16 random bytes as 32 hex characters: flow instance ids and session ids.
+pub fn random_id() -> String {
+    let mut raw = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 32 random bytes: a WebAuthn challenge.
+fn new_challenge() -> Vec<u8> {
+    let mut raw = vec![0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    raw
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
