@@ -3,7 +3,9 @@
 //! Dependencies run one way: `api -> engine -> {flow, fido, store} -> domain`.
 #![forbid(unsafe_code)]
 pub mod clock;
+pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod fido;
 pub mod flow;
 pub mod store;
