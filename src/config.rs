@@ -1,7 +1,7 @@
 //! The `Settings` tree: the defaults built in from `fidoflow.toml`, then the operator's file, then
 //! the `FIDOFLOW_*` environment, validated once at start and passed by value from there on (no
 //! globals, so two servers can run in one process). Every refusal names the key it is about.
-//! Secrets are redacted in `Debug`. Imports nothing from the rest of the crate.
+//! Secrets are redacted in `Debug`. Imports nothing of the crate but `domain`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -1195,6 +1195,31 @@ mod tests {
         assert!(raw.relying_party.top_origins.is_some());
         assert!(raw.attestation.trust_anchors_dir.is_none());
         assert!(raw.admin.bind.is_none() && raw.admin.tokens.is_none());
+    }
+
+    #[test]
+    fn the_shipped_file_with_its_examples_uncommented_still_parses() {
+        let uncommented: String = DEFAULTS
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("[[")
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                        }) =>
+                {
+                    rest.replace("<64 hex characters>", HASH_A)
+                }
+                _ => line.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw = parse_raw("uncommented", &uncommented).unwrap();
+        assert!(raw.attestation.trust_anchors_dir.is_some());
+        assert!(raw.admin.bind.is_some());
+        assert_eq!(raw.admin.tokens.map(|tokens| tokens.len()), Some(1));
+        assert!(parse(DEFAULTS).is_ok());
     }
 
     #[test]
