@@ -9,3 +9,5 @@ pub mod engine;
 pub mod fido;
 pub mod flow;
 pub mod store;
+pub mod api;
+pub mod startup;

@@ -1,1 +1,21 @@
-fn main() {}
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use fidoflow::{clock::Clock, config::Settings, startup::Application};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let file = env.get("FIDOFLOW_CONFIG").map(PathBuf::from).or_else(|| {
+        let default = PathBuf::from("fidoflow.toml");
+        default.exists().then_some(default)
+    });
+    let settings = Settings::load(file.as_deref(), &env)?;
+    let app = Application::build(settings, Clock::system())?;
+    tracing::info!(port = app.port(), "fidoflow listening");
+    app.run_until_stopped().await?;
+    Ok(())
+}

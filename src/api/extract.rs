@@ -1,0 +1,194 @@
+//! Extractors: the JSON body (64 KiB, an object), who sent the request, the session's state and
+//! the admin bearer token.
+
+use std::net::IpAddr;
+
+use actix_session::Session;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::ApiError;
+use crate::engine::{Engine, Login, RequestCtx, SessionData};
+use crate::flow::RunningFlow;
+
+/// The largest body any endpoint reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A request body that is a JSON object (an empty body counts as `{}`).
+pub struct JsonBody(pub Value);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared: Option<usize> = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let content_type = req.content_type().to_ascii_lowercase();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(ApiError::RequestTooLarge);
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|_| ApiError::InvalidRequest("the request body could not be read".into()))?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::RequestTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(JsonBody(Value::Object(Default::default())));
+            }
+            if !content_type.is_empty()
+                && content_type != "application/json"
+                && content_type != "application/vnd.api+json"
+            {
+                return Err(ApiError::InvalidRequest(
+                    "send the body as Content-Type: application/json".into(),
+                ));
+            }
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::InvalidRequest(format!("the body is not valid JSON: {e}")))?;
+            if !value.is_object() {
+                return Err(ApiError::InvalidRequest("the body must be a JSON object".into()));
+            }
+            Ok(JsonBody(value))
+        })
+    }
+}
+
+impl JsonBody {
+    pub fn required_str(&self, name: &str) -> Result<String, ApiError> {
+        match self.0.get(name) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` must be a string"))),
+            None => Err(ApiError::InvalidRequest(format!("`{name}` is required"))),
+        }
+    }
+
+    /// A string member that may be absent or `null`.
+    pub fn optional_str(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` must be a string"))),
+        }
+    }
+
+    pub fn required_object(&self, name: &str) -> Result<Value, ApiError> {
+        match self.0.get(name) {
+            Some(v @ Value::Object(_)) => Ok(v.clone()),
+            Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` must be an object"))),
+            None => Err(ApiError::InvalidRequest(format!("`{name}` is required"))),
+        }
+    }
+}
+
+/// The request's client address (trusting `X-Forwarded-For` only from configured proxies), user
+/// agent and request id.
+pub fn request_ctx(req: &HttpRequest, engine: &Engine) -> RequestCtx {
+    let trusted = &engine.settings().proxy.trusted_proxies;
+    let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
+    let mut address = peer;
+    if peer.is_some_and(|p| trusted.contains(&p)) {
+        if let Some(forwarded) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            // The rightmost address that is not one of our proxies is the client.
+            address = forwarded
+                .split(',')
+                .rev()
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .find(|a| !trusted.contains(a))
+                .or(address);
+        }
+    }
+    RequestCtx {
+        remote_address: address.map(|a| a.to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+        request_id: req
+            .extensions()
+            .get::<super::middleware::RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn get<T: DeserializeOwned>(session: &Session, key: &str) -> Option<T> {
+    session.get::<T>(key).ok().flatten()
+}
+
+/// Reads the session's state; a field that does not decode counts as absent.
+pub fn load_session(session: &Session) -> SessionData {
+    SessionData {
+        sid: get(session, SessionData::KEY_SID),
+        created_at: get(session, SessionData::KEY_CREATED),
+        login: get::<Login>(session, SessionData::KEY_LOGIN),
+        auth_flow: get::<RunningFlow>(session, SessionData::KEY_AUTH_FLOW),
+        self_service: get::<RunningFlow>(session, SessionData::KEY_SELF_SERVICE),
+        renew: false,
+        purge: false,
+    }
+}
+
+fn put<T: serde::Serialize>(session: &Session, key: &str, value: &Option<T>) -> Result<(), ApiError> {
+    match value {
+        Some(v) => session
+            .insert(key, v)
+            .map_err(|e| ApiError::Internal(format!("session state: {e}"))),
+        None => {
+            session.remove(key);
+            Ok(())
+        }
+    }
+}
+
+/// Writes the state back, renewing the session key when the engine asked for it and
+/// destroying the session on logout.
+pub fn store_session(session: &Session, data: &SessionData) -> Result<(), ApiError> {
+    if data.purge && data.sid.is_none() {
+        session.purge();
+        return Ok(());
+    }
+    if data.purge {
+        // Ended by its lifetime: a fresh session under a new key.
+        session.clear();
+        session.renew();
+    }
+    if data.renew {
+        session.renew();
+    }
+    put(session, SessionData::KEY_SID, &data.sid)?;
+    put(session, SessionData::KEY_CREATED, &data.created_at)?;
+    put(session, SessionData::KEY_LOGIN, &data.login)?;
+    put(session, SessionData::KEY_AUTH_FLOW, &data.auth_flow)?;
+    put(session, SessionData::KEY_SELF_SERVICE, &data.self_service)?;
+    Ok(())
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}

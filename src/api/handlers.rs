@@ -1,0 +1,102 @@
+//! Handlers: extract, call one engine function off the async threads, wrap the answer.
+
+use actix_session::Session;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+
+use super::document::respond;
+use super::error::ApiError;
+use super::extract::{bearer, load_session, request_ctx, store_session, JsonBody};
+use crate::engine::{Engine, EngineResult, NewUser, RequestCtx, SessionData};
+
+type Reply = Result<HttpResponse, ApiError>;
+
+/// Runs one session-bound engine call on the blocking pool. The in-progress guard lives in the
+/// request's extensions, so it is released only after the session state has been saved.
+async fn run<F>(req: HttpRequest, engine: web::Data<Engine>, session: Session, call: F) -> Reply
+where
+    F: FnOnce(&Engine, &mut SessionData, &RequestCtx) -> EngineResult + Send + 'static,
+{
+    let mut data = load_session(&session);
+    let guard = engine.begin(&mut data)?;
+    req.extensions_mut().insert(std::rc::Rc::new(guard));
+    let cx = request_ctx(&req, &engine);
+    let engine = engine.get_ref().clone();
+    let (data, result) = web::block(move || {
+        let mut data = data;
+        let result = call(&engine, &mut data, &cx);
+        (data, result)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    store_session(&session, &data)?;
+    Ok(respond(result?))
+}
+
+// ---- /rest/public/authentication ----
+
+pub async fn password_check(req: HttpRequest, e: web::Data<Engine>, s: Session, body: JsonBody) -> Reply {
+    let username = body.required_str("username")?;
+    let password = body.required_str("password")?;
+    run(req, e, s, move |e, s, cx| e.password_check(s, cx, &username, &password)).await
+}
+
+pub async fn application_access(req: HttpRequest, e: web::Data<Engine>, s: Session, id: web::Path<String>) -> Reply {
+    run(req, e, s, move |e, s, _| e.application_access(s, &id)).await
+}
+
+pub async fn session_info(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, _| e.session_info(s)).await
+}
+
+pub async fn end_authentication_flow(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, _| e.end_authentication_flow(s)).await
+}
+
+pub async fn logout(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, cx| e.logout(s, cx)).await
+}
+
+// ---- /rest/protected/self-service ----
+
+pub async fn list_flows(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, _| e.list_flows(s)).await
+}
+
+pub async fn end_self_service_flow(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, _| e.end_self_service_flow(s)).await
+}
+
+pub async fn select_flow(req: HttpRequest, e: web::Data<Engine>, s: Session, id: web::Path<String>) -> Reply {
+    run(req, e, s, move |e, s, _| e.select_flow(s, &id)).await
+}
+
+pub async fn registration_challenge(req: HttpRequest, e: web::Data<Engine>, s: Session, body: JsonBody) -> Reply {
+    let display_name = body.optional_str("displayName")?;
+    run(req, e, s, move |e, s, cx| e.registration_challenge(s, cx, display_name.as_deref())).await
+}
+
+pub async fn attestation_response(req: HttpRequest, e: web::Data<Engine>, s: Session, body: JsonBody) -> Reply {
+    let credential = body.required_object("publicKeyCredential")?;
+    run(req, e, s, move |e, s, cx| e.attestation_response(s, cx, &credential)).await
+}
+
+pub async fn my_credentials(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, _| e.my_credentials(s)).await
+}
+
+// ---- /rest/admin ----
+
+pub async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
+    let actor = e.admin_actor(bearer(&req).as_deref())?;
+    let new = NewUser {
+        username: body.required_str("username")?,
+        display_name: body.optional_str("displayName")?,
+        password: body.optional_str("password")?,
+    };
+    let cx = request_ctx(&req, &e);
+    let engine = e.get_ref().clone();
+    let answer = web::block(move || engine.create_user(&actor, &cx, new))
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))??;
+    Ok(respond(answer))
+}

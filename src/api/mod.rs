@@ -1,0 +1,59 @@
+//! The HTTP edge: the route table, JSON:API documents, extractors and the one error mapping.
+//! Handlers extract, call one engine function and wrap the result; no business decisions here.
+//! Imports `engine` (and its types), never `store`, `fido` or `flow` internals.
+
+pub mod document;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod middleware;
+
+use actix_web::web::{self, ServiceConfig};
+
+use handlers as h;
+use middleware::method_not_allowed;
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// Routes of the public listener: the browser-facing REST API (and, unless `admin.bind` puts
+/// it elsewhere, the admin API).
+pub fn public_routes(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/rest/public/authentication")
+            .service(resource("/password/check").route(web::post().to(h::password_check)))
+            .service(resource("/session").route(web::get().to(h::session_info)))
+            .service(resource("/logout").route(web::post().to(h::logout)))
+            .service(resource("/flow").route(web::delete().to(h::end_authentication_flow)))
+            .service(
+                resource("/applications/{id}/access").route(web::post().to(h::application_access)),
+            ),
+    )
+    .service(
+        web::scope("/rest/protected/self-service")
+            .service(resource("/flows").route(web::get().to(h::list_flows)))
+            .service(resource("/flow").route(web::delete().to(h::end_self_service_flow)))
+            .service(resource("/flows/{id}/select").route(web::post().to(h::select_flow)))
+            .service(
+                resource("/fido/registration/challenge/retrieve")
+                    .route(web::post().to(h::registration_challenge)),
+            )
+            .service(
+                resource("/fido/registration/attestation-response/check")
+                    .route(web::post().to(h::attestation_response)),
+            )
+            .service(
+                resource("/fido/credentials")
+                    .route(web::get().to(h::my_credentials))
+                    .route(web::post().to(h::my_credentials)),
+            ),
+    );
+}
+
+/// Routes of the administration API.
+pub fn admin_routes(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/rest/admin").service(resource("/users").route(web::post().to(h::create_user))),
+    );
+}

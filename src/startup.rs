@@ -1,0 +1,217 @@
+//! Builds the application from settings: data directory, store, flows, trust anchors, the
+//! session cookie key, the engine and the HTTP listeners (port 0 in tests).
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::Path;
+
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpServer};
+use anyhow::{bail, Context};
+
+use crate::api;
+use crate::clock::Clock;
+use crate::config::{AttestationPolicyKind, Settings};
+use crate::engine::Engine;
+use crate::fido::TrustAnchors;
+use crate::flow::definitions::{Conveyance, Step};
+use crate::flow::Registry;
+use crate::store::{SledSessionStore, SledStore};
+
+pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    admin_port: Option<u16>,
+    server: Server,
+    admin_server: Option<Server>,
+    engine: Engine,
+}
+
+impl Application {
+    pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let data_dir = settings.server.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("server.data_dir: cannot create {}", data_dir.display()))?;
+        let registry = Registry::load(&settings.server.flows_dir)?;
+        check_attestation_policy(&settings, &registry)?;
+        let trust = match &settings.attestation.trust_anchors_dir {
+            Some(dir) => TrustAnchors::from_dir(dir)
+                .with_context(|| format!("attestation.trust_anchors_dir: {}", dir.display()))?,
+            None => TrustAnchors::empty(),
+        };
+        let store = SledStore::open(&data_dir).with_context(|| {
+            format!("server.data_dir: cannot open the store in {}", data_dir.display())
+        })?;
+        let key = cookie_key(&data_dir)?;
+        let sessions = SledSessionStore::new(store.clone(), clock.clone());
+        let engine = Engine::new(settings.clone(), registry, store, clock, trust)?;
+
+        let public = TcpListener::bind(settings.server.bind)
+            .with_context(|| format!("server.bind: cannot listen on {}", settings.server.bind))?;
+        let port = public.local_addr()?.port();
+        let admin_listener = match settings.admin.bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("admin.bind: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        let admin_port = match &admin_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
+        let admin_inline = admin_listener.is_none();
+
+        let idle = actix_web::cookie::time::Duration::seconds(
+            settings.session.idle_timeout.as_secs() as i64,
+        );
+        let secure = !settings.session.insecure_cookies;
+        let data = web::Data::new(engine.clone());
+        let server = {
+            let data = data.clone();
+            HttpServer::new(move || {
+                let session = SessionMiddleware::builder(sessions.clone(), key.clone())
+                    .cookie_name(SESSION_COOKIE.into())
+                    .cookie_secure(secure)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Strict)
+                    .cookie_path("/".into())
+                    .cookie_domain(None)
+                    .cookie_content_security(CookieContentSecurity::Private)
+                    .session_lifecycle(
+                        BrowserSession::default()
+                            .state_ttl(idle)
+                            .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                    )
+                    .build();
+                let mut app = App::new()
+                    .app_data(data.clone())
+                    .configure(api::public_routes);
+                if admin_inline {
+                    app = app.configure(api::admin_routes);
+                }
+                app.default_service(web::to(api::middleware::not_found))
+                    .wrap(session)
+                    .wrap(from_fn(api::middleware::rest_rules))
+                    .wrap(NormalizePath::new(TrailingSlash::Trim))
+            })
+            .listen(public)?
+            .run()
+        };
+        let admin_server = match admin_listener {
+            Some(listener) => {
+                let data = data.clone();
+                Some(
+                    HttpServer::new(move || {
+                        App::new()
+                            .app_data(data.clone())
+                            .configure(api::admin_routes)
+                            .default_service(web::to(api::middleware::not_found))
+                            .wrap(from_fn(api::middleware::rest_rules))
+                            .wrap(NormalizePath::new(TrailingSlash::Trim))
+                    })
+                    .listen(listener)?
+                    .run(),
+                )
+            }
+            None => None,
+        };
+        Ok(Self {
+            port,
+            admin_port,
+            server,
+            admin_server,
+            engine,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_port
+    }
+
+    /// Handles to stop the listeners.
+    pub fn handles(&self) -> Vec<ServerHandle> {
+        let mut handles = vec![self.server.handle()];
+        handles.extend(self.admin_server.as_ref().map(Server::handle));
+        handles
+    }
+
+    /// Serves until stopped, purging expired sessions and ceremonies every minute.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let engine = self.engine.clone();
+        let purger = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let engine = engine.clone();
+                match web::block(move || engine.purge_expired()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::debug!(purged = n, "expired state purged"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
+                    _ => {}
+                }
+            }
+        });
+        let result = match self.admin_server {
+            Some(admin) => futures_util::future::try_join(self.server, admin).await.map(|_| ()),
+            None => self.server.await,
+        };
+        purger.abort();
+        result
+    }
+}
+
+/// `require-trusted` can never be satisfied by a step that asks for `attestation: "none"`.
+fn check_attestation_policy(settings: &Settings, registry: &Registry) -> anyhow::Result<()> {
+    if settings.attestation.policy != AttestationPolicyKind::RequireTrusted {
+        return Ok(());
+    }
+    for flow in registry.flows() {
+        for step in &flow.steps {
+            if let Step::FidoRegistration { attestation, .. } = step {
+                if matches!(attestation, Conveyance::None | Conveyance::Indirect) {
+                    bail!(
+                        "attestation.policy: \"require-trusted\" can never be satisfied by flow `{}`, \
+                         whose registration step asks for attestation \"{}\"; set it to \"direct\" or \"enterprise\"",
+                        flow.id,
+                        attestation.as_str()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The session cookie key: 64 random bytes in `session.key` in the data directory, created on
+/// first start with mode 0600, so sessions survive a restart.
+fn cookie_key(data_dir: &Path) -> anyhow::Result<Key> {
+    let path = data_dir.join("session.key");
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == 64 => return Ok(Key::from(&bytes)),
+        Ok(_) => bail!("{}: the session key must hold 64 bytes", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let mut bytes = [0u8; 64];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    Ok(Key::from(&bytes))
+}
