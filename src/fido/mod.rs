@@ -13,6 +13,9 @@ mod json;
 mod registration;
 mod trust;
 
+#[cfg(test)]
+mod tests;
+
 pub use attestation::AttestationType;
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
 pub use registration::{verify_registration, RegistrationExpectations, VerifiedRegistration};

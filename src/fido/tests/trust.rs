@@ -1,0 +1,1 @@
+//! Trust path tests.
