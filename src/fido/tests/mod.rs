@@ -1,5 +1,6 @@
 //! Unit tests of WebAuthn verification with self-made authenticators and certificate chains.
 
+mod authentication;
 mod registration;
 mod trust;
 
