@@ -350,3 +350,49 @@ fn a_self_attestation_with_another_algorithm_is_refused() {
     let reg = Reg::with(Att::SelfPacked { alg: -257 });
     assert_eq!(refused(&reg.json()), "attestationStatement");
 }
+
+#[test]
+fn hostile_cbor_lengths_are_refused_without_allocating_them() {
+    let reg = Reg::new();
+    // A map claiming 2^32 entries, an array claiming 2^32 items, a byte string claiming 2^40 bytes.
+    for object in [
+        vec![0xba, 0xff, 0xff, 0xff, 0xff, 0x63, 0x66],
+        vec![0x9a, 0xff, 0xff, 0xff, 0xff, 0x00],
+        vec![0x5b, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ] {
+        let mut json = reg.json();
+        json["response"]["attestationObject"] = json!(b64url(&object));
+        assert_eq!(refused(&json), "malformed");
+    }
+    let mut deep = vec![0x81; 10_000];
+    deep.push(0x00);
+    let mut json = reg.json();
+    json["response"]["attestationObject"] = json!(b64url(&deep));
+    assert_eq!(refused(&json), "malformed");
+}
+
+#[test]
+fn every_single_byte_corruption_of_the_attestation_object_is_handled_without_panicking() {
+    let reg = Reg::with(Att::SelfPacked { alg: -7 });
+    let object = reg.attestation_object();
+    let json = reg.json();
+    for i in 0..object.len() {
+        for mask in [0x01, 0x80, 0xff] {
+            let mut spoiled = object.clone();
+            spoiled[i] ^= mask;
+            let mut json = json.clone();
+            json["response"]["attestationObject"] = json!(b64url(&spoiled));
+            let _ = verify(&json);
+        }
+        let mut json = json.clone();
+        json["response"]["attestationObject"] = json!(b64url(&object[..i]));
+        assert!(verify(&json).is_err());
+    }
+}
+
+#[test]
+fn an_unknown_authenticator_attachment_is_dropped() {
+    let mut json = Reg::new().json();
+    json["authenticatorAttachment"] = json!("<script>");
+    assert_eq!(verify(&json).unwrap().authenticator_attachment, None);
+}
