@@ -370,7 +370,11 @@ fn a_fido_u2f_attestation_with_two_certificates_is_refused() {
 #[test]
 fn trust_anchors_load_from_pem_text_and_folders() {
     let pki = Pki::new();
-    let both = format!("{}\n{}", pki.root.pem(), pki.intermediate.pem());
+    let both = format!(
+        "subject=CN = Test Root\n{}\nsome comment\n{}",
+        pki.root.pem(),
+        pki.intermediate.pem()
+    );
     assert_eq!(TrustAnchors::from_pem(&both).unwrap().len(), 2);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("root.pem"), pki.root.pem()).unwrap();
@@ -390,7 +394,11 @@ fn trust_anchors_load_from_pem_text_and_folders() {
 fn pem_text_without_a_certificate_is_refused() {
     assert!(matches!(
         TrustAnchors::from_pem("hello"),
-        Err(TrustAnchorError::NoCertificate(None) | TrustAnchorError::InvalidCertificate { .. })
+        Err(TrustAnchorError::NoCertificate(None))
+    ));
+    assert!(matches!(
+        TrustAnchors::from_pem("-----BEGIN CERTIFICATE-----\nMIIB\n"),
+        Err(TrustAnchorError::InvalidCertificate { .. })
     ));
     assert!(TrustAnchors::empty().is_empty());
 }
