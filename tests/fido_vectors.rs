@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use fidoflow::domain::{b64url, b64url_decode};
 use fidoflow::fido::{
-    verify_registration, AttestationPolicy, RegistrationError, RegistrationExpectations,
-    TrustAnchors, VerifiedRegistration, ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_PS256,
-    ALG_RS256,
+    verify_authentication, verify_registration, AttestationPolicy, AuthenticationError,
+    AuthenticationExpectations, RegistrationError, RegistrationExpectations, TrustAnchors,
+    VerifiedAuthentication, VerifiedRegistration, ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512,
+    ALG_PS256, ALG_RS256,
 };
 use serde_json::Value;
 
@@ -269,4 +270,152 @@ fn s16_16_fido_u2f_registration_verifies_and_chains_to_the_w3c_root() {
 fn the_w3c_root_loads_from_its_folder() {
     let anchors = TrustAnchors::from_dir(&folder()).expect("folder");
     assert_eq!(anchors.len(), 1);
+}
+
+fn authenticate(v: &Value) -> Result<VerifiedAuthentication, AuthenticationError> {
+    let challenge = b64url_decode(v["challenge"].as_str().expect("challenge")).expect("b64");
+    let origins = strings(&v["origins"]);
+    let p = &v["policy"];
+    let top_origins = strings(&p["topOrigins"]);
+    let key = b64url_decode(v["credentialPublicKey"].as_str().expect("key")).expect("b64");
+    let id = b64url_decode(v["expect"]["credentialId"].as_str().expect("id")).expect("b64");
+    let exp = AuthenticationExpectations {
+        challenge: &challenge,
+        rp_id: v["rpId"].as_str().expect("rpId"),
+        origins: &origins,
+        allow_cross_origin: p["allowCrossOrigin"].as_bool().unwrap_or(false),
+        top_origins: &top_origins,
+        require_user_verification: p["requireUserVerification"].as_bool().unwrap_or(false),
+        public_key: &key,
+        credential_id: &id,
+    };
+    verify_authentication(&v["response"], &exp)
+}
+
+/// An assertion expected to pass verifies and reports the vector's counter and flags.
+fn authentication_passes(file: &str) {
+    let v = load(file);
+    assert_eq!(
+        v["expect"]["ok"],
+        Value::Bool(true),
+        "{file} is expected to pass"
+    );
+    let r = authenticate(&v).unwrap_or_else(|e| panic!("{file}: {e} ({})", e.check()));
+    let e = &v["expect"];
+    assert_eq!(
+        b64url(&r.credential_id),
+        e["credentialId"].as_str().expect("id")
+    );
+    assert_eq!(
+        u64::from(r.sign_count),
+        e["signCount"].as_u64().expect("count")
+    );
+    let f = &e["flags"];
+    assert_eq!(r.user_present, f["up"].as_bool().expect("up"));
+    assert_eq!(r.user_verified, f["uv"].as_bool().expect("uv"));
+    assert_eq!(r.backup_eligible, f["be"].as_bool().expect("be"));
+    assert_eq!(r.backup_state, f["bs"].as_bool().expect("bs"));
+    assert_eq!(r.user_handle, None);
+}
+
+/// An assertion expected to fail is refused by the named check.
+fn authentication_fails(file: &str, check: &str) {
+    let v = load(file);
+    assert_eq!(
+        v["expect"]["ok"],
+        Value::Bool(false),
+        "{file} is expected to fail"
+    );
+    let err = authenticate(&v).expect_err("the vector must be refused");
+    assert_eq!(err.check(), check, "{file}: {err}");
+}
+
+#[test]
+fn s16_02_none_es256_assertion_verifies() {
+    authentication_passes("s16_02-none-attestation-es256.authentication.json");
+}
+
+#[test]
+fn s16_03_packed_self_es256_assertion_verifies() {
+    authentication_passes("s16_03-self-attestation-packed-es256.authentication.json");
+}
+
+#[test]
+fn s16_04_cross_origin_assertion_is_refused_when_the_rp_forbids_it() {
+    authentication_fails(
+        "s16_04-none-attestation-es256-cross-origin-rp-rejects-crossorigin.authentication.json",
+        "crossOrigin",
+    );
+}
+
+#[test]
+fn s16_04_cross_origin_assertion_verifies_when_the_rp_allows_it() {
+    authentication_passes(
+        "s16_04-none-attestation-es256-cross-origin-rp-allows-crossorigin.authentication.json",
+    );
+}
+
+#[test]
+fn s16_05_top_origin_assertion_is_refused_when_the_rp_forbids_cross_origin() {
+    authentication_fails(
+        "s16_05-none-attestation-es256-top-origin-rp-rejects-crossorigin.authentication.json",
+        "crossOrigin",
+    );
+}
+
+#[test]
+fn s16_05_top_origin_assertion_verifies_when_the_rp_allows_it() {
+    authentication_passes(
+        "s16_05-none-attestation-es256-top-origin-rp-allows-crossorigin.authentication.json",
+    );
+}
+
+#[test]
+fn s16_06_long_credential_id_assertion_verifies() {
+    authentication_passes("s16_06-none-attestation-es256-long-credential-id.authentication.json");
+}
+
+#[test]
+fn s16_07_es256_assertion_verifies() {
+    authentication_passes("s16_07-packed-attestation-es256.authentication.json");
+}
+
+#[test]
+fn s16_08_es384_assertion_verifies() {
+    authentication_passes("s16_08-packed-attestation-es384.authentication.json");
+}
+
+#[test]
+fn s16_09_es512_assertion_verifies() {
+    authentication_passes("s16_09-packed-attestation-es512.authentication.json");
+}
+
+#[test]
+fn s16_10_rs256_assertion_verifies() {
+    authentication_passes("s16_10-packed-attestation-rs256.authentication.json");
+}
+
+#[test]
+fn s16_11_eddsa_assertion_verifies() {
+    authentication_passes("s16_11-packed-attestation-eddsa.authentication.json");
+}
+
+#[test]
+fn s16_13_assertion_of_a_tpm_credential_verifies() {
+    authentication_passes("s16_13-tpm-attestation-es256.authentication.json");
+}
+
+#[test]
+fn s16_14_assertion_of_an_android_key_credential_verifies() {
+    authentication_passes("s16_14-android-key-attestation-es256.authentication.json");
+}
+
+#[test]
+fn s16_15_assertion_of_an_apple_credential_verifies() {
+    authentication_passes("s16_15-apple-anonymous-attestation-es256.authentication.json");
+}
+
+#[test]
+fn s16_16_assertion_of_a_u2f_credential_verifies() {
+    authentication_passes("s16_16-fido-u2f-attestation-es256.authentication.json");
 }

@@ -20,10 +20,14 @@ pub(crate) fn read_exact(bytes: &[u8]) -> Result<Value, String> {
     Ok(value)
 }
 
-/// The entries of a map, refusing duplicate keys.
+/// The most entries a map we inspect may have (COSE keys, statements and extension maps are
+/// small); it also bounds the quadratic duplicate check.
+const MAX_MAP_ENTRIES: usize = 64;
+
+/// The entries of a map, refusing duplicate keys and oversized maps.
 pub(crate) fn map(value: &Value) -> Option<&[(Value, Value)]> {
     let entries = match value {
-        Value::Map(entries) => entries.as_slice(),
+        Value::Map(entries) if entries.len() <= MAX_MAP_ENTRIES => entries.as_slice(),
         _ => return None,
     };
     for (i, (key, _)) in entries.iter().enumerate() {

@@ -60,10 +60,10 @@ pub(crate) fn credential_id(credential: &Value) -> Result<Vec<u8>, Common> {
     Ok(raw_id)
 }
 
-/// `authenticatorAttachment` when it is a string.
+/// `authenticatorAttachment` when it is one of the known values.
 pub(crate) fn attachment(credential: &Value) -> Option<String> {
     match credential.get("authenticatorAttachment") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.chars().take(40).collect()),
+        Some(Value::String(s)) if s == "platform" || s == "cross-platform" => Some(s.clone()),
         _ => None,
     }
 }

@@ -5,6 +5,7 @@
 
 mod attestation;
 mod auth_data;
+mod authentication;
 mod cbor;
 mod client_data;
 mod cose;
@@ -14,7 +15,13 @@ pub mod options;
 mod registration;
 mod trust;
 
+#[cfg(test)]
+mod tests;
+
 pub use attestation::AttestationType;
+pub use authentication::{
+    assertion_ids, verify_authentication, AuthenticationExpectations, VerifiedAuthentication,
+};
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
 pub use registration::{verify_registration, RegistrationExpectations, VerifiedRegistration};
 pub use trust::TrustAnchors;

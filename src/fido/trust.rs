@@ -117,13 +117,42 @@ impl TrustAnchors {
     }
 }
 
+/// Every `CERTIFICATE` block of PEM text; text around the blocks (comments, OpenSSL bag
+/// attributes) is ignored.
 fn parse_pem(text: &str, file: Option<String>) -> Result<Vec<Certificate>, TrustAnchorError> {
-    let certs = Certificate::load_pem_chain(text.trim().as_bytes()).map_err(|e| {
-        TrustAnchorError::InvalidCertificate {
-            file: file.clone(),
-            reason: e.to_string(),
-        }
-    })?;
+    use base64::Engine as _;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let invalid = |reason: String| TrustAnchorError::InvalidCertificate {
+        file: file.clone(),
+        reason,
+    };
+    let mut certs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let body = rest.get(start + BEGIN.len()..).unwrap_or_default();
+        let end = body
+            .find(END)
+            .ok_or_else(|| invalid("a certificate block has no END line".into()))?;
+        let b64: String = body
+            .get(..end)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| {
+                invalid(format!(
+                    "certificate {} is not base64: {e}",
+                    certs.len() + 1
+                ))
+            })?;
+        let cert = Certificate::from_der(&der)
+            .map_err(|e| invalid(format!("certificate {} is not X.509: {e}", certs.len() + 1)))?;
+        certs.push(cert);
+        rest = body.get(end + END.len()..).unwrap_or_default();
+    }
     if certs.is_empty() {
         return Err(TrustAnchorError::NoCertificate(file));
     }

@@ -96,7 +96,7 @@ pub(crate) fn verify(
 }
 
 /// The `sig` byte string of a statement.
-fn signature<'a>(att_stmt: &'a [(Value, Value)]) -> Result<&'a [u8], RegistrationError> {
+fn signature(att_stmt: &[(Value, Value)]) -> Result<&[u8], RegistrationError> {
     super::cbor::text_key(att_stmt, "sig")
         .and_then(super::cbor::byte_string)
         .ok_or_else(|| invalid("it has no \"sig\" byte string"))

@@ -1,0 +1,110 @@
+//! Authentication ceremony verification (§7.2). The sign-counter policy and the check that
+//! backup eligibility did not change belong to the caller; the values are reported.
+
+use serde_json::Value as Json;
+
+use super::auth_data::AuthData;
+use super::client_data::{self, Expected};
+use super::cose::CoseKey;
+use super::error::Common;
+use super::json;
+use super::AuthenticationError;
+
+/// What the server expects of an authentication response.
+pub struct AuthenticationExpectations<'a> {
+    /// The challenge the server issued (compared in constant time).
+    pub challenge: &'a [u8],
+    pub rp_id: &'a str,
+    /// Allowed origins, exact string match.
+    pub origins: &'a [String],
+    /// If false, `crossOrigin: true` or a `topOrigin` in the client data is refused.
+    pub allow_cross_origin: bool,
+    /// With `allow_cross_origin`, a present `topOrigin` must be one of these (empty: any).
+    pub top_origins: &'a [String],
+    pub require_user_verification: bool,
+    /// The stored COSE_Key of the credential.
+    pub public_key: &'a [u8],
+    /// The stored credential id the caller looked up; the response's `id` and `rawId` must
+    /// equal it.
+    pub credential_id: &'a [u8],
+}
+
+/// A verified assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAuthentication {
+    pub credential_id: Vec<u8>,
+    pub sign_count: u32,
+    pub user_present: bool,
+    pub user_verified: bool,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    /// `response.userHandle`; `null` or `""` is `None`.
+    pub user_handle: Option<Vec<u8>>,
+}
+
+/// Reads the credential id and the user handle of an assertion before verifying it, so the
+/// caller can look up the key. Checks `type` and that `id` equals `rawId`.
+pub fn assertion_ids(credential: &Json) -> Result<(Vec<u8>, Option<Vec<u8>>), AuthenticationError> {
+    let id = json::credential_id(credential)?;
+    let handle = user_handle(json::response(credential)?)?;
+    Ok((id, handle))
+}
+
+/// Verifies an `AuthenticationResponseJSON` (the `PublicKeyCredential.toJSON()` shape) against
+/// the stored credential and what the server expects.
+pub fn verify_authentication(
+    credential: &Json,
+    exp: &AuthenticationExpectations,
+) -> Result<VerifiedAuthentication, AuthenticationError> {
+    let raw_id = json::credential_id(credential)?;
+    if raw_id != exp.credential_id {
+        return Err(AuthenticationError::CredentialMismatch);
+    }
+    let response = json::response(credential)?;
+    let client_data_json = json::bytes(response, "clientDataJSON")?;
+    let auth_data_bytes = json::bytes(response, "authenticatorData")?;
+    let signature = json::bytes(response, "signature")?;
+    let user_handle = user_handle(response)?;
+
+    client_data::verify(
+        &client_data_json,
+        &Expected {
+            kind: "webauthn.get",
+            challenge: exp.challenge,
+            origins: exp.origins,
+            allow_cross_origin: exp.allow_cross_origin,
+            top_origins: exp.top_origins,
+        },
+    )?;
+    let auth_data = AuthData::parse(&auth_data_bytes)?;
+    auth_data.check(exp.rp_id, exp.require_user_verification)?;
+
+    let key = CoseKey::from_bytes(exp.public_key).map_err(AuthenticationError::StoredKeyInvalid)?;
+    let mut signed = auth_data_bytes;
+    signed
+        .extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &client_data_json).as_ref());
+    if !key.verify(&signed, &signature) {
+        return Err(AuthenticationError::SignatureInvalid);
+    }
+    Ok(VerifiedAuthentication {
+        credential_id: raw_id,
+        sign_count: auth_data.sign_count,
+        user_present: auth_data.user_present(),
+        user_verified: auth_data.user_verified(),
+        backup_eligible: auth_data.backup_eligible(),
+        backup_state: auth_data.backup_state(),
+        user_handle,
+    })
+}
+
+/// `response.userHandle`: absent, `null` or `""` is `None`.
+fn user_handle(response: &Json) -> Result<Option<Vec<u8>>, Common> {
+    match response.get("userHandle") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) if s.is_empty() => Ok(None),
+        Some(Json::String(_)) => json::bytes(response, "userHandle").map(Some),
+        Some(_) => Err(Common::Malformed(
+            "the member \"userHandle\" is not a string".into(),
+        )),
+    }
+}

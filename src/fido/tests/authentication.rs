@@ -1,0 +1,254 @@
+use serde_json::{json, Value};
+
+use super::*;
+use crate::fido::{
+    assertion_ids, verify_authentication, AuthenticationError, AuthenticationExpectations,
+    VerifiedAuthentication,
+};
+
+const CREDENTIAL_ID: [u8; 16] = [0xc1; 16];
+
+/// An assertion under construction.
+struct Assertion {
+    key: Key,
+    client_type: String,
+    challenge: Vec<u8>,
+    origin: String,
+    rp_id: String,
+    flags: u8,
+    sign_count: u32,
+    trailing: Vec<u8>,
+    user_handle: Value,
+    tamper_signature: bool,
+}
+
+impl Assertion {
+    fn new() -> Self {
+        Self {
+            key: Key::generate(),
+            client_type: "webauthn.get".into(),
+            challenge: CHALLENGE.to_vec(),
+            origin: ORIGIN.into(),
+            rp_id: RP_ID.into(),
+            flags: UP | UV,
+            sign_count: 42,
+            trailing: Vec::new(),
+            user_handle: json!(b64url(b"user-handle")),
+            tamper_signature: false,
+        }
+    }
+
+    fn json(&self) -> Value {
+        let client_data = serde_json::to_vec(&json!({
+            "type": self.client_type,
+            "challenge": b64url(&self.challenge),
+            "origin": self.origin,
+            "crossOrigin": false,
+        }))
+        .unwrap();
+        let mut auth_data = sha256(self.rp_id.as_bytes());
+        auth_data.push(self.flags);
+        auth_data.extend_from_slice(&self.sign_count.to_be_bytes());
+        auth_data.extend_from_slice(&self.trailing);
+        let mut signed = auth_data.clone();
+        signed.extend_from_slice(&sha256(&client_data));
+        let mut signature = self.key.sign(&signed);
+        if self.tamper_signature {
+            signature[10] ^= 1;
+        }
+        json!({
+            "id": b64url(&CREDENTIAL_ID),
+            "rawId": b64url(&CREDENTIAL_ID),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64url(&client_data),
+                "authenticatorData": b64url(&auth_data),
+                "signature": b64url(&signature),
+                "userHandle": self.user_handle,
+            },
+            "clientExtensionResults": {},
+        })
+    }
+
+    fn verify(&self, uv: bool) -> Result<VerifiedAuthentication, AuthenticationError> {
+        let origins = origins();
+        let key = self.key.cose(-7);
+        verify_authentication(
+            &self.json(),
+            &AuthenticationExpectations {
+                challenge: &CHALLENGE,
+                rp_id: RP_ID,
+                origins: &origins,
+                allow_cross_origin: false,
+                top_origins: &[],
+                require_user_verification: uv,
+                public_key: &key,
+                credential_id: &CREDENTIAL_ID,
+            },
+        )
+    }
+
+    fn refused(&self) -> &'static str {
+        self.verify(false).expect_err("must be refused").check()
+    }
+}
+
+#[test]
+fn a_valid_assertion_verifies() {
+    let a = Assertion::new();
+    let ok = a.verify(true).unwrap();
+    assert_eq!(ok.credential_id, CREDENTIAL_ID);
+    assert_eq!(ok.sign_count, 42);
+    assert!(ok.user_present && ok.user_verified && !ok.backup_eligible && !ok.backup_state);
+    assert_eq!(ok.user_handle.as_deref(), Some(&b"user-handle"[..]));
+}
+
+#[test]
+fn a_user_handle_of_null_or_empty_is_absent() {
+    let mut a = Assertion::new();
+    for handle in [json!(null), json!("")] {
+        a.user_handle = handle;
+        assert_eq!(a.verify(false).unwrap().user_handle, None);
+        assert_eq!(assertion_ids(&a.json()).unwrap().1, None);
+    }
+}
+
+#[test]
+fn assertion_ids_reads_the_id_and_user_handle() {
+    let a = Assertion::new();
+    let (id, handle) = assertion_ids(&a.json()).unwrap();
+    assert_eq!(id, CREDENTIAL_ID);
+    assert_eq!(handle.as_deref(), Some(&b"user-handle"[..]));
+    let mut json = a.json();
+    json["id"] = json!(b64url(b"other"));
+    assert_eq!(assertion_ids(&json).unwrap_err().check(), "id");
+    json["response"]["userHandle"] = json!(7);
+    assert!(assertion_ids(&json).is_err());
+}
+
+#[test]
+fn an_assertion_by_another_credential_is_refused() {
+    let a = Assertion::new();
+    let mut json = a.json();
+    json["id"] = json!(b64url(b"other"));
+    json["rawId"] = json!(b64url(b"other"));
+    let key = a.key.cose(-7);
+    let origins = origins();
+    let err = verify_authentication(
+        &json,
+        &AuthenticationExpectations {
+            challenge: &CHALLENGE,
+            rp_id: RP_ID,
+            origins: &origins,
+            allow_cross_origin: false,
+            top_origins: &[],
+            require_user_verification: false,
+            public_key: &key,
+            credential_id: &CREDENTIAL_ID,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.check(), "credentialId");
+}
+
+#[test]
+fn a_tampered_assertion_signature_is_refused() {
+    let mut a = Assertion::new();
+    a.tamper_signature = true;
+    assert_eq!(a.refused(), "signature");
+}
+
+#[test]
+fn an_assertion_signed_by_another_key_is_refused() {
+    let a = Assertion::new();
+    let other = Key::generate().cose(-7);
+    let origins = origins();
+    let err = verify_authentication(
+        &a.json(),
+        &AuthenticationExpectations {
+            challenge: &CHALLENGE,
+            rp_id: RP_ID,
+            origins: &origins,
+            allow_cross_origin: false,
+            top_origins: &[],
+            require_user_verification: false,
+            public_key: &other,
+            credential_id: &CREDENTIAL_ID,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.check(), "signature");
+}
+
+#[test]
+fn each_assertion_check_refuses_what_it_guards() {
+    type Spoil = fn(&mut Assertion);
+    let cases: Vec<(Spoil, &str)> = vec![
+        (|a| a.client_type = "webauthn.create".into(), "type"),
+        (|a| a.challenge = vec![1; 32], "challenge"),
+        (|a| a.origin = "https://evil.example".into(), "origin"),
+        (|a| a.rp_id = "evil.example".into(), "rpIdHash"),
+        (|a| a.flags = UV, "userPresent"),
+        (|a| a.flags = UP | UV | BS, "backupState"),
+        (|a| a.trailing = vec![0], "authenticatorDataLength"),
+        (|a| a.flags = UP | UV | ED, "extensions"),
+    ];
+    for (spoil, check) in cases {
+        let mut a = Assertion::new();
+        spoil(&mut a);
+        assert_eq!(a.refused(), check);
+    }
+}
+
+#[test]
+fn an_assertion_without_user_verification_is_refused_when_it_is_required() {
+    let mut a = Assertion::new();
+    a.flags = UP;
+    a.verify(false).unwrap();
+    assert_eq!(a.verify(true).unwrap_err().check(), "userVerified");
+}
+
+#[test]
+fn a_stored_key_that_cannot_be_parsed_is_refused() {
+    let a = Assertion::new();
+    let origins = origins();
+    let err = verify_authentication(
+        &a.json(),
+        &AuthenticationExpectations {
+            challenge: &CHALLENGE,
+            rp_id: RP_ID,
+            origins: &origins,
+            allow_cross_origin: false,
+            top_origins: &[],
+            require_user_verification: false,
+            public_key: &[0xa0],
+            credential_id: &CREDENTIAL_ID,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.check(), "publicKey");
+}
+
+#[test]
+fn a_malformed_signature_member_is_refused() {
+    let a = Assertion::new();
+    let mut json = a.json();
+    json["response"]["signature"] = json!("!!");
+    let key = a.key.cose(-7);
+    let origins = origins();
+    let err = verify_authentication(
+        &json,
+        &AuthenticationExpectations {
+            challenge: &CHALLENGE,
+            rp_id: RP_ID,
+            origins: &origins,
+            allow_cross_origin: false,
+            top_origins: &[],
+            require_user_verification: false,
+            public_key: &key,
+            credential_id: &CREDENTIAL_ID,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.check(), "malformed");
+}

@@ -1,0 +1,398 @@
+use serde_json::{json, Value};
+
+use super::*;
+use crate::fido::{
+    verify_registration, AttestationType, RegistrationError, TrustAnchors, VerifiedRegistration,
+};
+
+fn verify(reg: &Value) -> Result<VerifiedRegistration, RegistrationError> {
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    verify_registration(reg, &expectations(&origins, &anchors))
+}
+
+fn refused(reg: &Value) -> &'static str {
+    verify(reg).expect_err("must be refused").check()
+}
+
+#[test]
+fn a_well_formed_none_registration_verifies() {
+    let reg = Reg::new();
+    let ok = verify(&reg.json()).unwrap();
+    assert_eq!(ok.credential_id, reg.credential_id);
+    assert_eq!(ok.public_key, reg.cose_key());
+    assert_eq!(ok.algorithm, -7);
+    assert_eq!(ok.aaguid, AAGUID);
+    assert_eq!(ok.format, "none");
+    assert_eq!(ok.attestation_type, AttestationType::None);
+    assert!(!ok.attestation_trusted);
+    assert_eq!(ok.transports, ["usb", "internal"]);
+    assert!(ok.user_present && ok.user_verified && !ok.backup_eligible && !ok.backup_state);
+    assert_eq!(ok.discoverable, Some(true));
+    assert_eq!(
+        ok.authenticator_attachment.as_deref(),
+        Some("cross-platform")
+    );
+    assert_eq!(ok.client_data_json, reg.client_data());
+}
+
+#[test]
+fn a_none_attestation_is_refused_when_trusted_attestation_is_required() {
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut exp = expectations(&origins, &anchors);
+    exp.policy = AttestationPolicy::RequireTrusted;
+    let err = verify_registration(&Reg::new().json(), &exp).unwrap_err();
+    assert!(matches!(err, RegistrationError::UntrustedAttestation(_)));
+}
+
+#[test]
+fn a_credential_type_other_than_public_key_is_refused() {
+    let mut reg = Reg::new().json();
+    reg["type"] = json!("password");
+    assert_eq!(refused(&reg), "credentialType");
+}
+
+#[test]
+fn a_client_data_type_other_than_create_is_refused() {
+    let mut reg = Reg::new();
+    reg.client_type = "webauthn.get".into();
+    assert_eq!(refused(&reg.json()), "type");
+}
+
+#[test]
+fn a_challenge_that_differs_is_refused() {
+    let mut reg = Reg::new();
+    reg.challenge = vec![8; 32];
+    assert_eq!(refused(&reg.json()), "challenge");
+    reg.challenge = CHALLENGE[..31].to_vec();
+    assert_eq!(refused(&reg.json()), "challenge");
+}
+
+#[test]
+fn an_origin_not_in_the_list_is_refused() {
+    let mut reg = Reg::new();
+    reg.origin = "https://evil.example".into();
+    let err = verify(&reg.json()).unwrap_err();
+    assert_eq!(err.check(), "origin");
+    assert!(err.to_string().contains("https://evil.example"));
+}
+
+#[test]
+fn a_cross_origin_ceremony_is_refused_unless_allowed() {
+    let mut reg = Reg::new();
+    reg.cross_origin = Some(true);
+    assert_eq!(refused(&reg.json()), "crossOrigin");
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut exp = expectations(&origins, &anchors);
+    exp.allow_cross_origin = true;
+    verify_registration(&reg.json(), &exp).unwrap();
+}
+
+#[test]
+fn a_top_origin_is_refused_unless_cross_origin_is_allowed_and_it_is_listed() {
+    let mut reg = Reg::new();
+    reg.cross_origin = Some(true);
+    reg.top_origin = Some("https://shop.example".into());
+    assert_eq!(refused(&reg.json()), "crossOrigin");
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let listed = vec!["https://other.example".to_string()];
+    let mut exp = expectations(&origins, &anchors);
+    exp.allow_cross_origin = true;
+    exp.top_origins = &listed;
+    let err = verify_registration(&reg.json(), &exp).unwrap_err();
+    assert_eq!(err.check(), "topOrigin");
+    exp.top_origins = &[];
+    verify_registration(&reg.json(), &exp).unwrap();
+}
+
+#[test]
+fn authenticator_data_for_another_site_is_refused() {
+    let mut reg = Reg::new();
+    reg.rp_id = "evil.example".into();
+    assert_eq!(refused(&reg.json()), "rpIdHash");
+}
+
+#[test]
+fn a_response_without_user_presence_is_refused() {
+    let mut reg = Reg::new();
+    reg.flags = UV | AT;
+    assert_eq!(refused(&reg.json()), "userPresent");
+}
+
+#[test]
+fn a_response_without_user_verification_is_refused_when_it_is_required() {
+    let mut reg = Reg::new();
+    reg.flags = UP | AT;
+    verify(&reg.json()).unwrap();
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut exp = expectations(&origins, &anchors);
+    exp.require_user_verification = true;
+    let err = verify_registration(&reg.json(), &exp).unwrap_err();
+    assert_eq!(err.check(), "userVerified");
+}
+
+#[test]
+fn backup_state_without_backup_eligibility_is_refused() {
+    let mut reg = Reg::new();
+    reg.flags = UP | UV | AT | BS;
+    assert_eq!(refused(&reg.json()), "backupState");
+    reg.flags |= BE;
+    let ok = verify(&reg.json()).unwrap();
+    assert!(ok.backup_eligible && ok.backup_state);
+}
+
+#[test]
+fn an_algorithm_that_was_not_offered_is_refused() {
+    let reg = Reg::new();
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut exp = expectations(&origins, &anchors);
+    exp.algorithms = &[-8, -257];
+    let err = verify_registration(&reg.json(), &exp).unwrap_err();
+    assert!(matches!(err, RegistrationError::AlgorithmNotAllowed(-7)));
+}
+
+#[test]
+fn an_id_that_differs_from_raw_id_is_refused() {
+    let mut reg = Reg::new().json();
+    reg["id"] = json!(b64url(&[0xc2; 32]));
+    assert_eq!(refused(&reg), "credentialId");
+}
+
+#[test]
+fn a_credential_id_in_authenticator_data_that_differs_from_the_id_is_refused() {
+    let reg = Reg::new();
+    let mut json = reg.json();
+    let other = b64url(&[0xc2; 32]);
+    json["id"] = json!(other);
+    json["rawId"] = json!(other);
+    assert_eq!(refused(&json), "credentialId");
+}
+
+#[test]
+fn trailing_bytes_after_the_authenticator_data_are_refused() {
+    let mut reg = Reg::new();
+    reg.trailing = vec![0];
+    assert_eq!(refused(&reg.json()), "authenticatorDataLength");
+}
+
+#[test]
+fn authenticator_data_without_attested_credential_data_is_refused() {
+    let mut reg = Reg::new();
+    reg.flags = UP | UV;
+    assert_eq!(refused(&reg.json()), "attestedCredentialData");
+}
+
+#[test]
+fn an_extension_flag_without_extension_data_is_refused() {
+    let mut reg = Reg::new();
+    reg.flags |= ED;
+    assert_eq!(refused(&reg.json()), "extensions");
+}
+
+#[test]
+fn extension_data_without_the_extension_flag_is_refused() {
+    let mut reg = Reg::new();
+    reg.extensions = Some(cbor(&Cbor::Map(vec![(text("credProtect"), int(1))])));
+    assert_eq!(refused(&reg.json()), "authenticatorDataLength");
+    reg.flags |= ED;
+    verify(&reg.json()).unwrap();
+    reg.trailing = vec![0xff];
+    assert_eq!(refused(&reg.json()), "authenticatorDataLength");
+}
+
+#[test]
+fn a_credential_id_of_1024_bytes_is_refused() {
+    let mut reg = Reg::new();
+    reg.credential_id = vec![0xaa; 1024];
+    assert_eq!(refused(&reg.json()), "credentialIdLength");
+    reg.credential_id = vec![0xaa; 1023];
+    verify(&reg.json()).unwrap();
+}
+
+#[test]
+fn a_cose_key_whose_curve_does_not_fit_its_algorithm_is_refused() {
+    let mut reg = Reg::new();
+    reg.cose_alg = -35;
+    assert_eq!(refused(&reg.json()), "publicKey");
+}
+
+#[test]
+fn a_cose_key_that_is_not_a_map_is_refused() {
+    let mut reg = Reg::new();
+    reg.cose_key = Some(cbor(&int(5)));
+    assert_eq!(refused(&reg.json()), "publicKey");
+}
+
+#[test]
+fn a_public_key_convenience_member_that_disagrees_is_ignored() {
+    let reg = Reg::new();
+    let mut json = reg.json();
+    let other = Key::generate();
+    json["response"]["publicKey"] = json!(b64url(other.point()));
+    json["response"]["publicKeyAlgorithm"] = json!(-8);
+    json["response"]["authenticatorData"] = json!(b64url(&[0; 37]));
+    let ok = verify(&json).unwrap();
+    assert_eq!(ok.public_key, reg.cose_key());
+    assert_eq!(ok.algorithm, -7);
+}
+
+#[test]
+fn malformed_base64url_is_refused() {
+    let mut json = Reg::new().json();
+    json["response"]["attestationObject"] = json!("not base64url!");
+    assert_eq!(refused(&json), "malformed");
+    let mut json = Reg::new().json();
+    json["rawId"] = json!("a+b/");
+    assert_eq!(refused(&json), "malformed");
+}
+
+#[test]
+fn a_malformed_attestation_object_is_refused() {
+    let mut json = Reg::new().json();
+    json["response"]["attestationObject"] = json!(b64url(&[0xa3, 0x63, 0x66]));
+    assert_eq!(refused(&json), "malformed");
+    let mut object = Reg::new().attestation_object();
+    object.push(0);
+    let mut json = Reg::new().json();
+    json["response"]["attestationObject"] = json!(b64url(&object));
+    assert_eq!(refused(&json), "malformed");
+}
+
+#[test]
+fn malformed_client_data_json_is_refused() {
+    let mut json = Reg::new().json();
+    json["response"]["clientDataJSON"] = json!(b64url(b"{\"type\": "));
+    assert_eq!(refused(&json), "malformed");
+    json["response"]["clientDataJSON"] = json!(b64url(&[0xff, 0xfe]));
+    assert_eq!(refused(&json), "malformed");
+}
+
+#[test]
+fn a_missing_member_is_refused() {
+    for pointer in ["id", "rawId", "type", "response"] {
+        let mut json = Reg::new().json();
+        json.as_object_mut().unwrap().remove(pointer);
+        assert_eq!(refused(&json), "malformed", "{pointer}");
+    }
+    let mut json = Reg::new().json();
+    json["response"]
+        .as_object_mut()
+        .unwrap()
+        .remove("clientDataJSON");
+    assert_eq!(refused(&json), "malformed");
+    assert_eq!(refused(&json!(null)), "malformed");
+}
+
+#[test]
+fn truncated_authenticator_data_is_refused_without_panicking() {
+    let reg = Reg::new();
+    let auth_data = reg.auth_data();
+    for len in [0, 10, 36, 37, 50, 55, 70, auth_data.len() - 1] {
+        let object = cbor(&Cbor::Map(vec![
+            (text("fmt"), text("none")),
+            (text("attStmt"), Cbor::Map(vec![])),
+            (text("authData"), Cbor::Bytes(auth_data[..len].to_vec())),
+        ]));
+        let mut json = reg.json();
+        json["response"]["attestationObject"] = json!(b64url(&object));
+        assert!(verify(&json).is_err(), "length {len}");
+    }
+}
+
+#[test]
+fn a_none_attestation_with_a_statement_is_refused() {
+    let reg = Reg::with(Att::Raw {
+        fmt: "none".into(),
+        stmt: Cbor::Map(vec![(text("sig"), Cbor::Bytes(vec![1]))]),
+    });
+    assert_eq!(refused(&reg.json()), "attestationStatement");
+}
+
+#[test]
+fn an_unsupported_format_is_refused() {
+    let reg = Reg::with(Att::Raw {
+        fmt: "tpm".into(),
+        stmt: Cbor::Map(vec![]),
+    });
+    let err = verify(&reg.json()).unwrap_err();
+    assert!(matches!(err, RegistrationError::UnsupportedFormat(ref f) if f == "tpm"));
+}
+
+#[test]
+fn a_packed_self_attestation_verifies_but_is_not_trusted() {
+    let reg = Reg::with(Att::SelfPacked { alg: -7 });
+    let ok = verify(&reg.json()).unwrap();
+    assert_eq!(ok.format, "packed");
+    assert_eq!(ok.attestation_type, AttestationType::Self_);
+    assert!(!ok.attestation_trusted);
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut exp = expectations(&origins, &anchors);
+    exp.policy = AttestationPolicy::RequireTrusted;
+    let err = verify_registration(&reg.json(), &exp).unwrap_err();
+    assert_eq!(err.check(), "attestationTrust");
+}
+
+#[test]
+fn a_tampered_attestation_signature_is_refused() {
+    let mut reg = Reg::with(Att::SelfPacked { alg: -7 });
+    reg.tamper_signature = true;
+    assert_eq!(refused(&reg.json()), "attestationSignature");
+}
+
+#[test]
+fn a_self_attestation_with_another_algorithm_is_refused() {
+    let reg = Reg::with(Att::SelfPacked { alg: -257 });
+    assert_eq!(refused(&reg.json()), "attestationStatement");
+}
+
+#[test]
+fn hostile_cbor_lengths_are_refused_without_allocating_them() {
+    let reg = Reg::new();
+    // A map claiming 2^32 entries, an array claiming 2^32 items, a byte string claiming 2^40 bytes.
+    for object in [
+        vec![0xba, 0xff, 0xff, 0xff, 0xff, 0x63, 0x66],
+        vec![0x9a, 0xff, 0xff, 0xff, 0xff, 0x00],
+        vec![0x5b, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ] {
+        let mut json = reg.json();
+        json["response"]["attestationObject"] = json!(b64url(&object));
+        assert_eq!(refused(&json), "malformed");
+    }
+    let mut deep = vec![0x81; 10_000];
+    deep.push(0x00);
+    let mut json = reg.json();
+    json["response"]["attestationObject"] = json!(b64url(&deep));
+    assert_eq!(refused(&json), "malformed");
+}
+
+#[test]
+fn every_single_byte_corruption_of_the_attestation_object_is_handled_without_panicking() {
+    let reg = Reg::with(Att::SelfPacked { alg: -7 });
+    let object = reg.attestation_object();
+    let json = reg.json();
+    for i in 0..object.len() {
+        for mask in [0x01, 0x80, 0xff] {
+            let mut spoiled = object.clone();
+            spoiled[i] ^= mask;
+            let mut json = json.clone();
+            json["response"]["attestationObject"] = json!(b64url(&spoiled));
+            let _ = verify(&json);
+        }
+        let mut json = json.clone();
+        json["response"]["attestationObject"] = json!(b64url(&object[..i]));
+        assert!(verify(&json).is_err());
+    }
+}
+
+#[test]
+fn an_unknown_authenticator_attachment_is_dropped() {
+    let mut json = Reg::new().json();
+    json["authenticatorAttachment"] = json!("<script>");
+    assert_eq!(verify(&json).unwrap().authenticator_attachment, None);
+}
