@@ -2,12 +2,12 @@
 //!
 //! Dependencies run one way: `api -> engine -> {flow, fido, store} -> domain`.
 #![forbid(unsafe_code)]
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod fido;
 pub mod flow;
-pub mod store;
-pub mod api;
 pub mod startup;
+pub mod store;

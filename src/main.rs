@@ -6,7 +6,10 @@ use fidoflow::{clock::Clock, config::Settings, startup::Application};
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let env: HashMap<String, String> = std::env::vars().collect();
     let file = env.get("FIDOFLOW_CONFIG").map(PathBuf::from).or_else(|| {

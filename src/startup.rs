@@ -46,7 +46,10 @@ impl Application {
             None => TrustAnchors::empty(),
         };
         let store = SledStore::open(&data_dir).with_context(|| {
-            format!("server.data_dir: cannot open the store in {}", data_dir.display())
+            format!(
+                "server.data_dir: cannot open the store in {}",
+                data_dir.display()
+            )
         })?;
         let key = cookie_key(&data_dir)?;
         let sessions = SledSessionStore::new(store.clone(), clock.clone());
@@ -162,7 +165,9 @@ impl Application {
             }
         });
         let result = match self.admin_server {
-            Some(admin) => futures_util::future::try_join(self.server, admin).await.map(|_| ()),
+            Some(admin) => futures_util::future::try_join(self.server, admin)
+                .await
+                .map(|_| ()),
             None => self.server.await,
         };
         purger.abort();

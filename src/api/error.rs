@@ -90,9 +90,8 @@ impl ApiError {
         let mut m = Map::new();
         let ApiError::Engine(e) = self else { return m };
         let next = match e {
-            E::UsernamePasswordWrong { next_auth_step, .. } | E::NotAuthorized { next_auth_step, .. } => {
-                next_auth_step.map(NextStep::AuthStep)
-            }
+            E::UsernamePasswordWrong { next_auth_step, .. }
+            | E::NotAuthorized { next_auth_step, .. } => next_auth_step.map(NextStep::AuthStep),
             E::UnexpectedCall { next, .. } => *next,
             E::FidoRegistrationFailed { next, .. }
             | E::FidoRegistrationTimeout { next }

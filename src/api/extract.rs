@@ -41,8 +41,9 @@ impl FromRequest for JsonBody {
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| ApiError::InvalidRequest("the request body could not be read".into()))?;
+                let chunk = chunk.map_err(|_| {
+                    ApiError::InvalidRequest("the request body could not be read".into())
+                })?;
                 if body.len() + chunk.len() > BODY_LIMIT {
                     return Err(ApiError::RequestTooLarge);
                 }
@@ -59,10 +60,13 @@ impl FromRequest for JsonBody {
                     "send the body as Content-Type: application/json".into(),
                 ));
             }
-            let value: Value = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::InvalidRequest(format!("the body is not valid JSON: {e}")))?;
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::InvalidRequest(format!("the body is not valid JSON: {e}"))
+            })?;
             if !value.is_object() {
-                return Err(ApiError::InvalidRequest("the body must be a JSON object".into()));
+                return Err(ApiError::InvalidRequest(
+                    "the body must be a JSON object".into(),
+                ));
             }
             Ok(JsonBody(value))
         })
@@ -73,7 +77,9 @@ impl JsonBody {
     pub fn required_str(&self, name: &str) -> Result<String, ApiError> {
         match self.0.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` must be a string"))),
+            Some(_) => Err(ApiError::InvalidRequest(format!(
+                "`{name}` must be a string"
+            ))),
             None => Err(ApiError::InvalidRequest(format!("`{name}` is required"))),
         }
     }
@@ -83,14 +89,18 @@ impl JsonBody {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` must be a string"))),
+            Some(_) => Err(ApiError::InvalidRequest(format!(
+                "`{name}` must be a string"
+            ))),
         }
     }
 
     pub fn required_object(&self, name: &str) -> Result<Value, ApiError> {
         match self.0.get(name) {
             Some(v @ Value::Object(_)) => Ok(v.clone()),
-            Some(_) => Err(ApiError::InvalidRequest(format!("`{name}` must be an object"))),
+            Some(_) => Err(ApiError::InvalidRequest(format!(
+                "`{name}` must be an object"
+            ))),
             None => Err(ApiError::InvalidRequest(format!("`{name}` is required"))),
         }
     }
@@ -149,7 +159,11 @@ pub fn load_session(session: &Session) -> SessionData {
     }
 }
 
-fn put<T: serde::Serialize>(session: &Session, key: &str, value: &Option<T>) -> Result<(), ApiError> {
+fn put<T: serde::Serialize>(
+    session: &Session,
+    key: &str,
+    value: &Option<T>,
+) -> Result<(), ApiError> {
     match value {
         Some(v) => session
             .insert(key, v)

@@ -34,13 +34,26 @@ where
 
 // ---- /rest/public/authentication ----
 
-pub async fn password_check(req: HttpRequest, e: web::Data<Engine>, s: Session, body: JsonBody) -> Reply {
+pub async fn password_check(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
     let username = body.required_str("username")?;
     let password = body.required_str("password")?;
-    run(req, e, s, move |e, s, cx| e.password_check(s, cx, &username, &password)).await
+    run(req, e, s, move |e, s, cx| {
+        e.password_check(s, cx, &username, &password)
+    })
+    .await
 }
 
-pub async fn application_access(req: HttpRequest, e: web::Data<Engine>, s: Session, id: web::Path<String>) -> Reply {
+pub async fn application_access(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    id: web::Path<String>,
+) -> Reply {
     run(req, e, s, move |e, s, _| e.application_access(s, &id)).await
 }
 
@@ -66,18 +79,39 @@ pub async fn end_self_service_flow(req: HttpRequest, e: web::Data<Engine>, s: Se
     run(req, e, s, |e, s, _| e.end_self_service_flow(s)).await
 }
 
-pub async fn select_flow(req: HttpRequest, e: web::Data<Engine>, s: Session, id: web::Path<String>) -> Reply {
+pub async fn select_flow(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    id: web::Path<String>,
+) -> Reply {
     run(req, e, s, move |e, s, _| e.select_flow(s, &id)).await
 }
 
-pub async fn registration_challenge(req: HttpRequest, e: web::Data<Engine>, s: Session, body: JsonBody) -> Reply {
+pub async fn registration_challenge(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
     let display_name = body.optional_str("displayName")?;
-    run(req, e, s, move |e, s, cx| e.registration_challenge(s, cx, display_name.as_deref())).await
+    run(req, e, s, move |e, s, cx| {
+        e.registration_challenge(s, cx, display_name.as_deref())
+    })
+    .await
 }
 
-pub async fn attestation_response(req: HttpRequest, e: web::Data<Engine>, s: Session, body: JsonBody) -> Reply {
+pub async fn attestation_response(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
     let credential = body.required_object("publicKeyCredential")?;
-    run(req, e, s, move |e, s, cx| e.attestation_response(s, cx, &credential)).await
+    run(req, e, s, move |e, s, cx| {
+        e.attestation_response(s, cx, &credential)
+    })
+    .await
 }
 
 pub async fn my_credentials(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {

@@ -48,7 +48,10 @@ pub async fn rest_rules(
                 response
                     .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o.as_str()))
                     .insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"))
-                    .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PATCH, DELETE"))
+                    .insert_header((
+                        header::ACCESS_CONTROL_ALLOW_METHODS,
+                        "GET, POST, PATCH, DELETE",
+                    ))
                     .insert_header((
                         header::ACCESS_CONTROL_ALLOW_HEADERS,
                         "Content-Type, X-Same-Domain, Authorization",
@@ -82,7 +85,10 @@ pub async fn rest_rules(
     let mut response = next.call(req).await?.map_into_boxed_body();
     if path.starts_with("/rest/") {
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
         if let Some(o) = cors_origin.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
             headers.insert(

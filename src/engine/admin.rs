@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::AdminRole;
-use crate::domain::{DisplayName, Username, UserHandle};
+use crate::domain::{DisplayName, UserHandle, Username};
 use crate::store::{AuditKind, Outcome, StoreError, UserRecord};
 
 /// An authenticated administration token.

@@ -53,9 +53,9 @@ impl Engine {
         // Continue the running flow if it waits for a password; otherwise start `default`.
         let flow = match s.auth_flow.take() {
             Some(f)
-                if self
-                    .application_of(&f)
-                    .is_some_and(|app| machine::accept(&app.steps, &f, Call::PasswordCheck).is_ok()) =>
+                if self.application_of(&f).is_some_and(|app| {
+                    machine::accept(&app.steps, &f, Call::PasswordCheck).is_ok()
+                }) =>
             {
                 f
             }
@@ -85,7 +85,12 @@ impl Engine {
         if let Reservation::Locked(until) = self.store().reserve_attempt(&name, now, &policy)? {
             self.inner.passwords.verify(None, password);
             s.auth_flow = None;
-            self.audit_password(cx, &name, Outcome::Failure, "refused: the username is locked")?;
+            self.audit_password(
+                cx,
+                &name,
+                Outcome::Failure,
+                "refused: the username is locked",
+            )?;
             return Err(EngineError::UserLocked { until });
         }
         let user = self.store().user(&name)?;
@@ -166,7 +171,11 @@ impl Engine {
                 let step = machine::next_step_name(&app.steps, &next);
                 let id = next.instance.clone();
                 s.auth_flow = Some(next);
-                Ok(Answer::one(SESSION_DOC, id, json!({ "nextAuthStep": step })))
+                Ok(Answer::one(
+                    SESSION_DOC,
+                    id,
+                    json!({ "nextAuthStep": step }),
+                ))
             }
             Advance::Completed(done) => {
                 let id = done.instance.clone();
@@ -182,9 +191,16 @@ impl Engine {
 
     /// The flow completed: the session becomes (or stays) authenticated for its user, the
     /// flow's tags start to count, and the session key is renewed.
-    fn complete_login(&self, s: &mut SessionData, flow: RunningFlow, now: DateTime<Utc>) -> EngineResult<()> {
+    fn complete_login(
+        &self,
+        s: &mut SessionData,
+        flow: RunningFlow,
+        now: DateTime<Utc>,
+    ) -> EngineResult<()> {
         let Some(user) = flow.user.clone() else {
-            return Err(EngineError::Internal("a completed flow without a user".into()));
+            return Err(EngineError::Internal(
+                "a completed flow without a user".into(),
+            ));
         };
         let mut login = match s.login.take() {
             Some(l) if l.username == user => l,
@@ -221,12 +237,10 @@ impl Engine {
         {
             return true;
         }
-        app.steps.iter().flat_map(Step::grants).all(|tag| {
-            login
-                .tags
-                .iter()
-                .any(|(t, at)| t == tag && fresh(at))
-        })
+        app.steps
+            .iter()
+            .flat_map(Step::grants)
+            .all(|tag| login.tags.iter().any(|(t, at)| t == tag && fresh(at)))
     }
 
     /// `POST /applications/{id}/access`.
@@ -238,7 +252,10 @@ impl Engine {
             .application(id)
             .ok_or_else(|| EngineError::ApplicationNotFound(id.to_string()))?;
         if self.satisfies(s, app, now) {
-            let instance = s.auth_flow.as_ref().map_or_else(random_id, |f| f.instance.clone());
+            let instance = s
+                .auth_flow
+                .as_ref()
+                .map_or_else(random_id, |f| f.instance.clone());
             return Ok(Answer::one(SESSION_DOC, instance, json!({})));
         }
         let flow = self.start_application(app, None);
@@ -252,7 +269,10 @@ impl Engine {
 
     /// `GET /session`.
     pub fn session_info(&self, s: &SessionData) -> EngineResult {
-        let id = s.auth_flow.as_ref().map_or_else(random_id, |f| f.instance.clone());
+        let id = s
+            .auth_flow
+            .as_ref()
+            .map_or_else(random_id, |f| f.instance.clone());
         let mut attributes = json!({ "authenticated": s.login.is_some(), "tags": [] });
         if let Some(login) = &s.login {
             attributes["username"] = json!(login.username);
@@ -292,7 +312,10 @@ impl Engine {
                 cx,
             })?;
         }
-        for flow in [s.auth_flow.take(), s.self_service.take()].into_iter().flatten() {
+        for flow in [s.auth_flow.take(), s.self_service.take()]
+            .into_iter()
+            .flatten()
+        {
             self.spend_ceremony_of(&flow)?;
         }
         *s = SessionData {

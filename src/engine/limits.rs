@@ -135,7 +135,13 @@ mod tests {
             l.check(Limited::Attempt, None, Some("a"), now),
             Err(EngineError::TooManyRequests { retry_after: 60 })
         ));
-        l.check(Limited::Attempt, None, Some("a"), now + Duration::seconds(61)).unwrap();
+        l.check(
+            Limited::Attempt,
+            None,
+            Some("a"),
+            now + Duration::seconds(61),
+        )
+        .unwrap();
     }
 
     #[test]

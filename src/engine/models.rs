@@ -16,8 +16,14 @@ pub fn aaguid_string(aaguid: &[u8; 16]) -> String {
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "iCloud Keychain"),
-    ("dd4ec289-e01d-41c9-bb89-70fa845d4bf2", "iCloud Keychain (Managed)"),
-    ("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", "Google Password Manager"),
+    (
+        "dd4ec289-e01d-41c9-bb89-70fa845d4bf2",
+        "iCloud Keychain (Managed)",
+    ),
+    (
+        "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
+        "Google Password Manager",
+    ),
     ("adce0002-35bc-c60a-648b-0b25f1f05503", "Chrome on Mac"),
     ("08987058-cadc-4b81-b6e1-30de50dcbe96", "Windows Hello"),
     ("9ddd1817-af5a-4672-a2b9-3e3dd95000a9", "Windows Hello"),
@@ -27,17 +33,47 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("531126d6-e717-415c-9320-3d9aa6981239", "Dashlane"),
     ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5 Series"),
     ("ee882879-721c-4913-9775-3dfcce97072a", "YubiKey 5 Series"),
-    ("fa2b99dc-9e39-4257-8f92-4a30d23c4118", "YubiKey 5 Series with NFC"),
-    ("2fc0579f-8113-47ea-b116-bb5a8db9202a", "YubiKey 5 Series with NFC"),
+    (
+        "fa2b99dc-9e39-4257-8f92-4a30d23c4118",
+        "YubiKey 5 Series with NFC",
+    ),
+    (
+        "2fc0579f-8113-47ea-b116-bb5a8db9202a",
+        "YubiKey 5 Series with NFC",
+    ),
     ("c5ef55ff-ad9a-4b9f-b580-adebafe026d0", "YubiKey 5Ci"),
-    ("73bb0cd4-e502-49b8-9c6f-b59445bf720b", "YubiKey 5 FIPS Series"),
-    ("a4e9fc6d-4cbe-4758-b8ba-37598bb5bbaa", "Security Key NFC by Yubico"),
-    ("b92c3f9a-c014-4056-887f-140a2501163b", "Security Key by Yubico"),
-    ("149a2021-8ef6-4133-96b8-81f8d5b7f1f5", "Security Key by Yubico with NFC"),
-    ("6d44ba9b-f6ec-2e49-b930-0c8fe920cb73", "Security Key by Yubico with NFC"),
-    ("0bb43545-fd2c-4185-87dd-feb0b2916ace", "Security Key NFC by Yubico - Enterprise Edition"),
-    ("ee041bce-25e5-4cdb-8f86-897fd6418464", "Feitian ePass FIDO2-NFC Authenticator"),
-    ("42b4fb4a-2866-43b2-9bf7-6c6669c2e5d3", "Google Titan Security Key v2"),
+    (
+        "73bb0cd4-e502-49b8-9c6f-b59445bf720b",
+        "YubiKey 5 FIPS Series",
+    ),
+    (
+        "a4e9fc6d-4cbe-4758-b8ba-37598bb5bbaa",
+        "Security Key NFC by Yubico",
+    ),
+    (
+        "b92c3f9a-c014-4056-887f-140a2501163b",
+        "Security Key by Yubico",
+    ),
+    (
+        "149a2021-8ef6-4133-96b8-81f8d5b7f1f5",
+        "Security Key by Yubico with NFC",
+    ),
+    (
+        "6d44ba9b-f6ec-2e49-b930-0c8fe920cb73",
+        "Security Key by Yubico with NFC",
+    ),
+    (
+        "0bb43545-fd2c-4185-87dd-feb0b2916ace",
+        "Security Key NFC by Yubico - Enterprise Edition",
+    ),
+    (
+        "ee041bce-25e5-4cdb-8f86-897fd6418464",
+        "Feitian ePass FIDO2-NFC Authenticator",
+    ),
+    (
+        "42b4fb4a-2866-43b2-9bf7-6c6669c2e5d3",
+        "Google Titan Security Key v2",
+    ),
 ];
 
 /// The model name of an AAGUID from the built-in table, if known.

@@ -36,7 +36,11 @@ impl Passwords {
     pub fn verify(&self, stored: Option<&str>, password: &str) -> bool {
         let target = stored.unwrap_or(&self.dummy_hash);
         let ok = PasswordHash::new(target)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         ok && stored.is_some()
     }

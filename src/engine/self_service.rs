@@ -18,7 +18,8 @@ use crate::store::{
 };
 
 const SESSION_DOC: &str = "self-service.session";
-const REGISTRATION_NEXT: NextStep = NextStep::Step("FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED");
+const REGISTRATION_NEXT: NextStep =
+    NextStep::Step("FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED");
 
 impl Engine {
     /// The signed-in user, or `401 NOT_AUTHORIZED`.
@@ -28,7 +29,9 @@ impl Engine {
             next_auth_step: None,
         };
         let login = s.login.as_ref().ok_or_else(not_authorized)?;
-        self.store().user(&login.username)?.ok_or_else(not_authorized)
+        self.store()
+            .user(&login.username)?
+            .ok_or_else(not_authorized)
     }
 
     fn condition_context<'a>(
@@ -263,11 +266,7 @@ impl Engine {
             }
             Advance::Completed(_) | Advance::NoValidToken => {
                 s.self_service = None;
-                Ok(Answer::one(
-                    SESSION_DOC,
-                    record.id.to_b64url(),
-                    json!({}),
-                ))
+                Ok(Answer::one(SESSION_DOC, record.id.to_b64url(), json!({})))
             }
         }
     }
@@ -283,7 +282,10 @@ impl Engine {
         credential: &Value,
     ) -> EngineResult<CredentialRecord> {
         let now = self.now();
-        let Progress::ResponseRequired { ceremony: ceremony_id } = &flow.progress else {
+        let Progress::ResponseRequired {
+            ceremony: ceremony_id,
+        } = &flow.progress
+        else {
             return Err(EngineError::Internal("no ceremony".into()));
         };
         let ceremony = self.store().take_ceremony(ceremony_id)?;
@@ -293,10 +295,18 @@ impl Engine {
             next: REGISTRATION_NEXT,
         };
         let Some(ceremony) = ceremony else {
-            return Err(fail("the challenge was already used; retrieve a new one".into()));
+            return Err(fail(
+                "the challenge was already used; retrieve a new one".into(),
+            ));
         };
         if ceremony.expires_at <= now {
-            self.audit_registration(cx, &user.username, None, Outcome::Failure, "the challenge expired")?;
+            self.audit_registration(
+                cx,
+                &user.username,
+                None,
+                Outcome::Failure,
+                "the challenge expired",
+            )?;
             return Err(EngineError::FidoRegistrationTimeout {
                 next: REGISTRATION_NEXT,
             });
@@ -307,7 +317,9 @@ impl Engine {
         let settings = &self.inner.settings;
         let policy = match settings.attestation.policy {
             crate::config::AttestationPolicyKind::AcceptAny => AttestationPolicy::AcceptAny,
-            crate::config::AttestationPolicyKind::RequireTrusted => AttestationPolicy::RequireTrusted,
+            crate::config::AttestationPolicyKind::RequireTrusted => {
+                AttestationPolicy::RequireTrusted
+            }
         };
         let verified = webauthn::verify_registration(
             credential,
@@ -340,8 +352,9 @@ impl Engine {
         let existing = self.store().credentials_of(&user.username)?;
         let display_name = match (&ceremony.credential_name, &model) {
             (Some(name), _) => name.clone(),
-            (None, Some(model)) => DisplayName::parse(model)
-                .map_err(|e| EngineError::Internal(e.0))?,
+            (None, Some(model)) => {
+                DisplayName::parse(model).map_err(|e| EngineError::Internal(e.0))?
+            }
             (None, None) => DisplayName::parse(&format!("Passkey {}", existing.len() + 1))
                 .map_err(|e| EngineError::Internal(e.0))?,
         };
@@ -393,7 +406,11 @@ impl Engine {
                 "registered \"{}\" ({} attestation, {})",
                 record.display_name,
                 record.attestation_format,
-                if record.attestation_trusted { "trusted" } else { "untrusted" }
+                if record.attestation_trusted {
+                    "trusted"
+                } else {
+                    "untrusted"
+                }
             ),
         )?;
         Ok(record)

@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn creation_options_follow_the_contract_defaults() {
         let t = vec!["usb".to_string()];
-        let exclude = [CredentialDescriptor { id: b"abc", transports: &t }];
+        let exclude = [CredentialDescriptor {
+            id: b"abc",
+            transports: &t,
+        }];
         let v = creation_options(&CreationOptions {
             rp_id: "example.org",
             rp_name: "Example",

@@ -202,14 +202,16 @@ pub struct ConditionContext<'a> {
 
 impl Condition {
     pub fn holds(&self, cx: &ConditionContext<'_>) -> bool {
-        let fresh = |at: chrono::DateTime<chrono::Utc>, max_age: &Age| cx.now - at <= max_age.chrono();
+        let fresh =
+            |at: chrono::DateTime<chrono::Utc>, max_age: &Age| cx.now - at <= max_age.chrono();
         match self {
             Condition::AuthenticatedWithin { max_age } => {
                 cx.authenticated_at.is_some_and(|at| fresh(at, max_age))
             }
-            Condition::Tag { tag, max_age } => cx.tags.iter().any(|(t, at)| {
-                t == tag && max_age.as_ref().is_none_or(|max| fresh(*at, max))
-            }),
+            Condition::Tag { tag, max_age } => cx
+                .tags
+                .iter()
+                .any(|(t, at)| t == tag && max_age.as_ref().is_none_or(|max| fresh(*at, max))),
             Condition::AnyOf { conditions } => conditions.iter().any(|c| c.holds(cx)),
             Condition::UserHasPassword => cx.user_has_password,
             Condition::UserHasCredential => cx.user_has_enabled_credential,

@@ -649,9 +649,18 @@ mod tests {
             table_size: 100,
         };
         let now = Utc::now();
-        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), Reservation::Granted);
-        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), Reservation::Granted);
-        assert!(matches!(s.reserve_attempt(&name, now, &policy).unwrap(), Reservation::Locked(_)));
+        assert_eq!(
+            s.reserve_attempt(&name, now, &policy).unwrap(),
+            Reservation::Granted
+        );
+        assert_eq!(
+            s.reserve_attempt(&name, now, &policy).unwrap(),
+            Reservation::Granted
+        );
+        assert!(matches!(
+            s.reserve_attempt(&name, now, &policy).unwrap(),
+            Reservation::Locked(_)
+        ));
     }
 
     #[test]
