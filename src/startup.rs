@@ -152,10 +152,9 @@ impl Application {
     /// Serves until stopped, purging expired sessions and ceremonies every minute.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let engine = self.engine.clone();
-        let purger = actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        let purge = Box::pin(async move {
             loop {
-                tick.tick().await;
+                actix_web::rt::time::sleep(std::time::Duration::from_secs(60)).await;
                 let engine = engine.clone();
                 match web::block(move || engine.purge_expired()).await {
                     Ok(Ok(n)) if n > 0 => tracing::debug!(purged = n, "expired state purged"),
@@ -164,14 +163,19 @@ impl Application {
                 }
             }
         });
-        let result = match self.admin_server {
-            Some(admin) => futures_util::future::try_join(self.server, admin)
-                .await
-                .map(|_| ()),
-            None => self.server.await,
-        };
-        purger.abort();
-        result
+        let serve = Box::pin(async move {
+            match self.admin_server {
+                Some(admin) => futures_util::future::try_join(self.server, admin)
+                    .await
+                    .map(|_| ()),
+                None => self.server.await,
+            }
+        });
+        // The purge loop ends with the server: nothing outlives it to hold the store open.
+        match futures_util::future::select(serve, purge).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right((never, _)) => never,
+        }
     }
 }
 

@@ -198,6 +198,7 @@ impl Engine {
             resident_key,
             attestation,
             timeout,
+            algorithms,
         } = step
         else {
             return Err(EngineError::Internal("not a registration step".into()));
@@ -212,7 +213,7 @@ impl Engine {
             credential_name: name,
             require_user_verification: *user_verification
                 == crate::flow::definitions::UserVerification::Required,
-            algorithms: options::OFFERED_ALGORITHMS.to_vec(),
+            algorithms: algorithms.clone(),
             allowed_credentials: Vec::new(),
             expires_at: self.now() + timeout.chrono(),
         };
@@ -236,7 +237,7 @@ impl Engine {
             user_name: user.username.as_str(),
             user_display_name: person,
             challenge: &challenge,
-            algorithms: &options::OFFERED_ALGORITHMS,
+            algorithms,
             timeout_ms: timeout.0.as_millis() as u64,
             exclude: &exclude,
             resident_key: resident_key.as_str(),

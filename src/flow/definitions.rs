@@ -167,8 +167,19 @@ pub enum Step {
         attestation: Conveyance,
         #[serde(default = "default_timeout")]
         timeout: Age,
+        /// COSE algorithms offered, in order of preference; default EdDSA, ES256, RS256,
+        /// ES384, ES512.
+        #[serde(default = "default_algorithms")]
+        algorithms: Vec<i64>,
     },
 }
+
+fn default_algorithms() -> Vec<i64> {
+    vec![-8, -7, -257, -35, -36]
+}
+
+/// COSE algorithms the server can verify.
+pub const VERIFIABLE_ALGORITHMS: [i64; 6] = [-8, -7, -257, -35, -36, -37];
 
 impl Step {
     /// The name used in flow files and error messages.

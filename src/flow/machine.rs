@@ -191,6 +191,7 @@ mod tests {
             resident_key: ResidentKey::Preferred,
             attestation: Conveyance::None,
             timeout: Age(std::time::Duration::from_secs(300)),
+            algorithms: vec![-7],
         }]
     }
 

@@ -154,6 +154,21 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
         return Err(at("it has no steps".into()));
     }
     for step in &flow.steps {
+        if let Step::FidoRegistration { algorithms, .. } = step {
+            if algorithms.is_empty() {
+                return Err(at(
+                    "a `fido-registration` step must offer at least one algorithm".into(),
+                ));
+            }
+            if let Some(alg) = algorithms
+                .iter()
+                .find(|a| !super::definitions::VERIFIABLE_ALGORITHMS.contains(a))
+            {
+                return Err(at(format!(
+                    "algorithm {alg} cannot be verified (use -8, -7, -257, -35, -36 or -37)"
+                )));
+            }
+        }
         if !matches!(step, Step::FidoRegistration { .. }) {
             return Err(at(format!(
                 "step type `{}` cannot run in a {} flow",

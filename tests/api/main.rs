@@ -1,0 +1,7 @@
+//! The integration binary: every test boots the real server on port 0 with a temporary data
+//! directory and drives it over HTTP with a software authenticator.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod journeys;

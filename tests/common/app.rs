@@ -1,0 +1,308 @@
+//! `spawn_app()`: boots the real server on port 0 with a temporary data directory and a clock
+//! the test moves by hand, and browsers (reqwest clients with their own cookie jar) that speak
+//! the REST contract.
+
+use std::sync::Arc;
+
+use fidoflow::clock::Clock;
+use fidoflow::config::{AdminRole, AdminToken, Settings};
+use fidoflow::startup::Application;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::softauthn::SoftAuthenticator;
+
+/// The origin every browser claims (the configured one; the port the server listens on does not
+/// matter to WebAuthn).
+pub const ORIGIN: &str = "http://localhost:8080";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
+pub const HELPDESK_TOKEN: &str = "test-helpdesk-token-0123456789abcdefghijklmnopqrstuvwxyz";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub data_dir: Arc<tempfile::TempDir>,
+    handles: Vec<actix_web::dev::ServerHandle>,
+    join: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut settings = Settings::for_tests(data_dir.path());
+    settings.admin.tokens = vec![
+        AdminToken::from_token("test-admin", AdminRole::Admin, ADMIN_TOKEN),
+        AdminToken::from_token("test-helpdesk", AdminRole::Helpdesk, HELPDESK_TOKEN),
+    ];
+    change(&mut settings);
+    let clock = Clock::manual(chrono::Utc::now());
+    start(settings, clock, data_dir).await
+}
+
+async fn start(settings: Settings, clock: Clock, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+    // A restarted server may have to wait until the previous one let go of the store.
+    let mut tries = 0;
+    let app = loop {
+        match Application::build(settings.clone(), clock.clone()) {
+            Ok(app) => break app,
+            Err(e) if tries < 100 => {
+                tries += 1;
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the server did not start: {e:#}"),
+        }
+    };
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handles = app.handles();
+    let join = tokio::spawn(async move {
+        let _ = app.run_until_stopped().await;
+    });
+    TestApp {
+        base,
+        clock,
+        settings,
+        data_dir,
+        handles,
+        join: Some(join),
+    }
+}
+
+impl TestApp {
+    /// Stops the server and starts a new one on the same data directory and clock.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        start(
+            self.settings.clone(),
+            self.clock.clone(),
+            self.data_dir.clone(),
+        )
+        .await
+    }
+
+    pub async fn stop(&mut self) {
+        for h in &self.handles {
+            h.stop(true).await;
+        }
+        if let Some(join) = self.join.take() {
+            let _ = join.await;
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: self.base.clone(),
+            authenticator: SoftAuthenticator::new(),
+        }
+    }
+
+    /// A browser that keeps the cookies (and authenticator) of `other`, pointed at this server.
+    pub fn same_browser(&self, other: Browser) -> Browser {
+        Browser {
+            base: self.base.clone(),
+            ..other
+        }
+    }
+
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        decode(req.send().await.expect("request")).await
+    }
+
+    /// Creates a user with the admin API and returns the username.
+    pub async fn create_user(&self, username: &str, password: Option<&str>) -> String {
+        let mut body =
+            json!({ "username": username, "displayName": format!("{username} (person)") });
+        if let Some(p) = password {
+            body["password"] = json!(p);
+        }
+        let (status, doc) = self
+            .admin(
+                reqwest::Method::POST,
+                "/rest/admin/users",
+                Some(ADMIN_TOKEN),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{doc}");
+        username.to_string()
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            let h = h.clone();
+            // Stop without waiting: the runtime may be gone already.
+            drop(h.stop(false));
+        }
+    }
+}
+
+pub async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, value)
+}
+
+/// A browser: its own cookie jar and software authenticator.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub authenticator: SoftAuthenticator,
+}
+
+impl Browser {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Same-Domain", "1")
+            .header("Origin", ORIGIN)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        decode(
+            self.request(reqwest::Method::POST, path)
+                .json(&body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        decode(
+            self.request(reqwest::Method::GET, path)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        decode(
+            self.request(reqwest::Method::DELETE, path)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Password login that must complete (a user without credentials).
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let (status, doc) = self
+            .post(
+                "/rest/public/authentication/password/check",
+                json!({ "username": username, "password": password }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        doc
+    }
+
+    /// Selects `fido-registration` and retrieves a challenge; returns the creation options.
+    pub async fn start_registration(&self, display_name: Option<&str>) -> Value {
+        let (status, doc) = self
+            .post(
+                "/rest/protected/self-service/flows/fido-registration/select",
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        assert_eq!(
+            doc["data"]["attributes"]["nextStep"],
+            "FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED"
+        );
+        self.registration_challenge(display_name).await
+    }
+
+    pub async fn registration_challenge(&self, display_name: Option<&str>) -> Value {
+        let body = match display_name {
+            Some(n) => json!({ "displayName": n }),
+            None => json!({}),
+        };
+        let (status, doc) = self
+            .post(
+                "/rest/protected/self-service/fido/registration/challenge/retrieve",
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        assert_eq!(
+            doc["data"]["type"],
+            "self-service.fido.registration.challenge"
+        );
+        doc["data"]["attributes"]["publicKeyCredentialCreationOptions"].clone()
+    }
+
+    pub async fn send_attestation(&self, credential: Value) -> (StatusCode, Value) {
+        self.post(
+            "/rest/protected/self-service/fido/registration/attestation-response/check",
+            json!({ "publicKeyCredential": credential }),
+        )
+        .await
+    }
+
+    /// A whole honest registration; returns the credential id.
+    pub async fn register(&mut self, display_name: Option<&str>) -> String {
+        let options = self.start_registration(display_name).await;
+        let credential = self.authenticator.register(&options, ORIGIN);
+        let id = credential["id"].as_str().expect("id").to_string();
+        let (status, doc) = self.send_attestation(credential).await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        id
+    }
+
+    pub async fn credentials(&self) -> Vec<Value> {
+        let (status, doc) = self
+            .get("/rest/protected/self-service/fido/credentials")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        doc["data"].as_array().expect("list").clone()
+    }
+}
+
+/// The first error's code of an error document.
+pub fn code(doc: &Value) -> &str {
+    doc["errors"][0]["code"]
+        .as_str()
+        .unwrap_or("<no error code>")
+}
+
+pub fn detail(doc: &Value) -> &str {
+    doc["errors"][0]["detail"].as_str().unwrap_or("")
+}
