@@ -69,7 +69,58 @@ pub async fn logout(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply
     run(req, e, s, |e, s, cx| e.logout(s, cx)).await
 }
 
+pub async fn authentication_challenge(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    // `mediation` is read for the contract's shape; conditional mediation lives in the
+    // password step of applications that enable it.
+    let _mediation = body.optional_str("mediation")?;
+    run(req, e, s, |e, s, cx| e.authentication_challenge(s, cx)).await
+}
+
+pub async fn assertion_response(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let credential = body.required_object("publicKeyCredential")?;
+    run(req, e, s, move |e, s, cx| {
+        e.assertion_response(s, cx, &credential)
+    })
+    .await
+}
+
+pub async fn abort_authentication(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let reason = body.required_str("reason")?;
+    run(req, e, s, move |e, s, cx| {
+        e.abort_authentication(s, cx, &reason)
+    })
+    .await
+}
+
 // ---- /rest/protected/self-service ----
+
+pub async fn abort_self_service(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let reason = body.required_str("reason")?;
+    run(req, e, s, move |e, s, cx| {
+        e.abort_self_service(s, cx, &reason)
+    })
+    .await
+}
 
 pub async fn list_flows(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
     run(req, e, s, |e, s, _| e.list_flows(s)).await

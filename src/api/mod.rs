@@ -27,6 +27,15 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
             .service(resource("/logout").route(web::post().to(h::logout)))
             .service(resource("/flow").route(web::delete().to(h::end_authentication_flow)))
             .service(
+                resource("/fido/challenge/retrieve")
+                    .route(web::post().to(h::authentication_challenge)),
+            )
+            .service(
+                resource("/fido/assertion-response/check")
+                    .route(web::post().to(h::assertion_response)),
+            )
+            .service(resource("/fido/abort").route(web::post().to(h::abort_authentication)))
+            .service(
                 resource("/applications/{id}/access").route(web::post().to(h::application_access)),
             ),
     )
@@ -43,6 +52,7 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
                 resource("/fido/registration/attestation-response/check")
                     .route(web::post().to(h::attestation_response)),
             )
+            .service(resource("/fido/abort").route(web::post().to(h::abort_self_service)))
             .service(
                 resource("/fido/credentials")
                     .route(web::get().to(h::my_credentials))

@@ -22,7 +22,7 @@ impl Engine {
         self.inner.registry.application(flow.id.as_str())
     }
 
-    fn lock_policy(&self) -> LockPolicy {
+    pub(super) fn lock_policy(&self) -> LockPolicy {
         let l = &self.inner.settings.lockout;
         LockPolicy {
             max_failures: l.max_failures,
@@ -102,15 +102,7 @@ impl Engine {
             self.audit_password(cx, &name, Outcome::Failure, WRONG)?;
             if let Some(until) = self.store().attempt_failed(&name, now, &policy)? {
                 s.auth_flow = None;
-                self.audit(AuditDraft {
-                    kind: AuditKind::UserLocked,
-                    actor: "anonymous".into(),
-                    username: Some(&name),
-                    credential_id: None,
-                    outcome: Outcome::Success,
-                    detail: format!("locked until {} after repeated failures", rfc3339(until)),
-                    cx,
-                })?;
+                self.audit_lock(cx, &name, until)?;
                 return Err(EngineError::UserLocked { until });
             }
             return Err(wrong());
@@ -148,7 +140,7 @@ impl Engine {
         })
     }
 
-    fn facts(&self, name: &Username) -> EngineResult<Facts> {
+    pub(super) fn facts(&self, name: &Username) -> EngineResult<Facts> {
         let credentials = self.store().credentials_of(name)?;
         Ok(Facts {
             has_credentials: !credentials.is_empty(),
@@ -158,7 +150,7 @@ impl Engine {
 
     /// Moves an authentication flow on after a successful step, completing the login when it
     /// was the last one.
-    fn after_step(
+    pub(super) fn after_step(
         &self,
         s: &mut SessionData,
         app: &Application,

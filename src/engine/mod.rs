@@ -7,6 +7,7 @@
 mod admin;
 mod authentication;
 mod error;
+mod fido_login;
 mod limits;
 mod models;
 mod passwords;

@@ -26,6 +26,9 @@ pub enum StoreError {
     CredentialExists,
     #[error("not found")]
     NotFound,
+    /// A compare-and-swap change refused by its own check (e.g. a sign counter that regressed).
+    #[error("{0}")]
+    Refused(String),
     #[error("the data directory holds schema version {found}, this build reads {expected}")]
     SchemaVersion { found: u32, expected: u32 },
     #[error("a stored record could not be decoded: {0}")]

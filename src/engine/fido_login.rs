@@ -1,0 +1,447 @@
+//! The FIDO steps of authentication flows: challenge retrieval, the assertion check and a
+//! cancelled ceremony (`fido/abort`), for the running authentication or self-service flow.
+
+use serde_json::{json, Value};
+
+use super::{
+    new_challenge, Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep,
+    RequestCtx, SessionData,
+};
+use crate::domain::{CredentialId, Username};
+use crate::fido::options::{self, CredentialDescriptor};
+use crate::fido::{self as webauthn, AuthenticationExpectations};
+use crate::flow::definitions::{Step, UserVerification};
+use crate::flow::machine::{self, Call, Progress};
+use crate::store::{
+    AuditKind, Ceremony, CeremonyPurpose, CredentialRecord, Outcome, Reservation, StoreError,
+};
+
+const CHALLENGE_NEXT: NextStep =
+    NextStep::AuthStep("FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED");
+
+/// The reasons a browser may report for a cancelled ceremony.
+pub const ABORT_REASONS: [&str; 4] = [
+    "ABORTED",
+    "NOT_ALLOWED",
+    "TIMEOUT",
+    "WEB_AUTHN_NOT_AVAILABLE",
+];
+
+impl Engine {
+    /// `POST /rest/public/authentication/fido/challenge/retrieve`.
+    pub fn authentication_challenge(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult {
+        let now = self.now();
+        let (mut flow, step) = self.running_auth_step(s, Call::AuthenticationChallenge)?;
+        let Step::FidoAuthentication {
+            user_verification,
+            timeout,
+            ..
+        } = step
+        else {
+            return Err(self.unexpected_auth(s));
+        };
+        let Some(username) = flow.user.clone() else {
+            return Err(self.unexpected_auth(s));
+        };
+        self.inner.limits.check(
+            Limited::Challenge,
+            cx.remote_address.as_deref(),
+            Some(username.as_str()),
+            now,
+        )?;
+        self.spend_ceremony_of(&flow)?;
+        let credentials: Vec<CredentialRecord> = self
+            .store()
+            .credentials_of(&username)?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .collect();
+        if credentials.is_empty() {
+            s.auth_flow = None;
+            return Err(EngineError::NoValidToken);
+        }
+        let challenge = new_challenge();
+        let ceremony = Ceremony {
+            challenge: challenge.clone(),
+            purpose: CeremonyPurpose::Authentication,
+            username: Some(username),
+            user_handle: None,
+            credential_name: None,
+            require_user_verification: user_verification == UserVerification::Required,
+            algorithms: Vec::new(),
+            allowed_credentials: credentials.iter().map(|c| c.id.clone()).collect(),
+            expires_at: now + timeout.chrono(),
+        };
+        let ceremony_id = self.store().put_ceremony(&ceremony)?;
+        let allow: Vec<CredentialDescriptor<'_>> = credentials
+            .iter()
+            .map(|c| CredentialDescriptor {
+                id: c.id.as_bytes(),
+                transports: &c.transports,
+            })
+            .collect();
+        let request = options::request_options(&options::RequestOptions {
+            rp_id: &self.inner.settings.relying_party.id,
+            challenge: &challenge,
+            timeout_ms: timeout.0.as_millis() as u64,
+            allow: &allow,
+            user_verification: user_verification.as_str(),
+        });
+        flow.progress = Progress::ResponseRequired {
+            ceremony: ceremony_id,
+        };
+        let id = flow.instance.clone();
+        s.auth_flow = Some(flow);
+        Ok(Answer::one(
+            "authentication.fido.challenge",
+            id,
+            json!({ "publicKeyCredentialRequestOptions": request }),
+        ))
+    }
+
+    fn running_auth_step(
+        &self,
+        s: &SessionData,
+        call: Call,
+    ) -> EngineResult<(machine::RunningFlow, Step)> {
+        let flow = s.auth_flow.clone().ok_or_else(|| self.unexpected_auth(s))?;
+        let app = self
+            .inner
+            .registry
+            .application(flow.id.as_str())
+            .ok_or_else(|| self.unexpected_auth(s))?;
+        let step = machine::accept(&app.steps, &flow, call)
+            .map_err(|_| self.unexpected_auth(s))?
+            .clone();
+        Ok((flow, step))
+    }
+
+    /// `POST /rest/public/authentication/fido/assertion-response/check`.
+    pub fn assertion_response(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        credential: &Value,
+    ) -> EngineResult {
+        let now = self.now();
+        let (flow, _) = self.running_auth_step(s, Call::AssertionResponse)?;
+        let Progress::ResponseRequired {
+            ceremony: ceremony_id,
+        } = &flow.progress
+        else {
+            return Err(self.unexpected_auth(s));
+        };
+        // The challenge is spent whatever happens next.
+        let ceremony = self.store().take_ceremony(ceremony_id)?;
+        let flow = machine::back_to_challenge(flow);
+        s.auth_flow = Some(flow.clone());
+        let fail = |detail: String| EngineError::FidoAuthenticationFailed {
+            detail,
+            next: CHALLENGE_NEXT,
+        };
+        let Some(ceremony) = ceremony else {
+            return Err(fail(
+                "the challenge was already used; retrieve a new one".into(),
+            ));
+        };
+        let Some(username) = ceremony.username.clone() else {
+            return Err(fail("the challenge was issued for no user".into()));
+        };
+        if ceremony.expires_at <= now {
+            self.audit_fido_login(
+                cx,
+                &username,
+                None,
+                Outcome::Failure,
+                "the challenge expired",
+            )?;
+            return Err(EngineError::FidoAuthenticationTimeout {
+                next: CHALLENGE_NEXT,
+            });
+        }
+        let policy = self.lock_policy();
+        if let Reservation::Locked(until) = self.store().reserve_attempt(&username, now, &policy)? {
+            s.auth_flow = None;
+            self.audit_fido_login(
+                cx,
+                &username,
+                None,
+                Outcome::Failure,
+                "refused: the username is locked",
+            )?;
+            return Err(EngineError::UserLocked { until });
+        }
+        match self.verify_assertion(cx, &ceremony, &username, credential) {
+            Ok(()) => {}
+            Err(EngineError::FidoAuthenticationFailed { detail, next }) => {
+                if let Some(until) = self.store().attempt_failed(&username, now, &policy)? {
+                    s.auth_flow = None;
+                    self.audit_lock(cx, &username, until)?;
+                    return Err(EngineError::UserLocked { until });
+                }
+                return Err(EngineError::FidoAuthenticationFailed { detail, next });
+            }
+            Err(other) => return Err(other),
+        }
+        self.store().attempt_succeeded(&username)?;
+        let app = self
+            .inner
+            .registry
+            .application(flow.id.as_str())
+            .ok_or_else(|| self.unexpected_auth(s))?;
+        let facts = self.facts(&username)?;
+        self.after_step(s, app, flow, facts, now)
+    }
+
+    /// Checks the assertion against the stored credential and updates counter, backup state,
+    /// UV and last use in one compare-and-swap.
+    fn verify_assertion(
+        &self,
+        cx: &RequestCtx,
+        ceremony: &Ceremony,
+        username: &Username,
+        credential: &Value,
+    ) -> EngineResult<()> {
+        let fail = |detail: String| EngineError::FidoAuthenticationFailed {
+            detail,
+            next: CHALLENGE_NEXT,
+        };
+        let refuse = |credential_id: Option<&CredentialId>, detail: String| -> EngineError {
+            if let Err(e) =
+                self.audit_fido_login(cx, username, credential_id, Outcome::Failure, &detail)
+            {
+                return e;
+            }
+            fail(detail)
+        };
+        let (raw_id, user_handle) = match webauthn::assertion_ids(credential) {
+            Ok(ids) => ids,
+            Err(e) => {
+                return Err(refuse(
+                    None,
+                    format!("sign-in refused ({}): {e}", e.check()),
+                ))
+            }
+        };
+        let id = CredentialId::from_bytes(raw_id)
+            .map_err(|e| refuse(None, format!("sign-in refused (credentialId): {}", e.0)))?;
+        if !ceremony.allowed_credentials.contains(&id) {
+            return Err(refuse(
+                None,
+                "sign-in refused (credentialId): this credential was not one the challenge allowed"
+                    .into(),
+            ));
+        }
+        let record = self
+            .store()
+            .credential(&id)?
+            .filter(|c| c.username == *username)
+            .ok_or_else(|| {
+                refuse(
+                    None,
+                    "sign-in refused (credentialId): the credential is not registered to this user"
+                        .into(),
+                )
+            })?;
+        if !record.enabled {
+            return Err(refuse(
+                Some(&id),
+                "sign-in refused (credential): this credential is disabled".into(),
+            ));
+        }
+        if user_handle
+            .as_deref()
+            .is_some_and(|h| h != record.user_handle.as_bytes())
+        {
+            return Err(refuse(
+                Some(&id),
+                "sign-in refused (userHandle): the user handle does not belong to this credential"
+                    .into(),
+            ));
+        }
+        let settings = &self.inner.settings;
+        let verified = webauthn::verify_authentication(
+            credential,
+            &AuthenticationExpectations {
+                challenge: &ceremony.challenge,
+                rp_id: &settings.relying_party.id,
+                origins: &settings.relying_party.origins,
+                allow_cross_origin: settings.relying_party.allow_cross_origin,
+                top_origins: &settings.relying_party.top_origins,
+                require_user_verification: ceremony.require_user_verification,
+                public_key: &record.public_key,
+                credential_id: id.as_bytes(),
+            },
+        )
+        .map_err(|e| refuse(Some(&id), format!("sign-in refused ({}): {e}", e.check())))?;
+        if verified.backup_eligible != record.backup_eligible {
+            return Err(refuse(Some(&id), "sign-in refused (backupEligible): the backup eligibility changed since registration".into()));
+        }
+        let now = self.now();
+        let update = self.store().update_credential(&id, &mut |current| {
+            let (stored, new) = (current.sign_count, verified.sign_count);
+            if (stored != 0 || new != 0) && new <= stored {
+                return Err(StoreError::Refused(format!(
+                    "the signature counter did not grow ({new} after {stored}); the authenticator may be cloned"
+                )));
+            }
+            if !current.enabled {
+                return Err(StoreError::Refused("this credential is disabled".into()));
+            }
+            current.sign_count = new;
+            current.backup_state = verified.backup_state;
+            current.user_verified = verified.user_verified;
+            current.last_used_at = Some(now);
+            Ok(())
+        });
+        match update {
+            Ok(_) => {}
+            Err(StoreError::Refused(why)) => {
+                if why.contains("counter") {
+                    self.audit(AuditDraft {
+                        kind: AuditKind::SignCounterRegression,
+                        actor: format!("user:{username}"),
+                        username: Some(username),
+                        credential_id: Some(&id),
+                        outcome: Outcome::Failure,
+                        detail: why.clone(),
+                        cx,
+                    })?;
+                }
+                return Err(refuse(Some(&id), format!("sign-in refused: {why}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit_fido_login(
+            cx,
+            username,
+            Some(&id),
+            Outcome::Success,
+            "signed in with a FIDO credential",
+        )
+    }
+
+    fn audit_fido_login(
+        &self,
+        cx: &RequestCtx,
+        username: &Username,
+        credential: Option<&CredentialId>,
+        outcome: Outcome,
+        detail: &str,
+    ) -> EngineResult<()> {
+        self.audit(AuditDraft {
+            kind: AuditKind::FidoAuthentication,
+            actor: "anonymous".into(),
+            username: Some(username),
+            credential_id: credential,
+            outcome,
+            detail: detail.into(),
+            cx,
+        })
+    }
+
+    pub(super) fn audit_lock(
+        &self,
+        cx: &RequestCtx,
+        username: &Username,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> EngineResult<()> {
+        self.audit(AuditDraft {
+            kind: AuditKind::UserLocked,
+            actor: "anonymous".into(),
+            username: Some(username),
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail: format!(
+                "locked until {} after repeated failures",
+                super::rfc3339(until)
+            ),
+            cx,
+        })
+    }
+
+    /// `POST /rest/public/authentication/fido/abort`: the browser reports a cancelled
+    /// ceremony; the challenge is spent and the step waits for a new one.
+    pub fn abort_authentication(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        reason: &str,
+    ) -> EngineResult {
+        check_reason(reason)?;
+        let (flow, _) = self.running_auth_step(s, Call::Abort)?;
+        self.spend_ceremony_of(&flow)?;
+        let flow = machine::back_to_challenge(flow);
+        self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
+        let id = flow.instance.clone();
+        s.auth_flow = Some(flow);
+        Ok(Answer::one(
+            "authentication.session",
+            id,
+            json!({ "nextAuthStep": "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED" }),
+        ))
+    }
+
+    pub(super) fn audit_abort(
+        &self,
+        cx: &RequestCtx,
+        actor: String,
+        username: Option<&Username>,
+        reason: &str,
+    ) -> EngineResult<()> {
+        self.audit(AuditDraft {
+            kind: AuditKind::FidoAbort,
+            actor,
+            username,
+            credential_id: None,
+            outcome: Outcome::Failure,
+            detail: format!("the browser reported {reason}"),
+            cx,
+        })
+    }
+}
+
+pub(super) fn check_reason(reason: &str) -> EngineResult<()> {
+    if ABORT_REASONS.contains(&reason) {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidRequest(format!(
+            "`reason` must be one of {}",
+            ABORT_REASONS.join(", ")
+        )))
+    }
+}
+
+impl Engine {
+    /// `POST /rest/protected/self-service/fido/abort`: a cancelled registration ceremony.
+    pub fn abort_self_service(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        reason: &str,
+    ) -> EngineResult {
+        check_reason(reason)?;
+        let unexpected = || EngineError::UnexpectedCall {
+            detail: "no FIDO ceremony of a self-service flow is waiting".into(),
+            next: None,
+        };
+        let flow = s.self_service.clone().ok_or_else(unexpected)?;
+        let def = self
+            .inner
+            .registry
+            .flow(flow.id.as_str())
+            .ok_or_else(unexpected)?;
+        machine::accept(&def.steps, &flow, Call::Abort).map_err(|_| unexpected())?;
+        self.spend_ceremony_of(&flow)?;
+        let flow = machine::back_to_challenge(flow);
+        self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
+        let next = machine::next_step_name(&def.steps, &flow);
+        let id = flow.instance.clone();
+        s.self_service = Some(flow);
+        Ok(Answer::one(
+            "self-service.session",
+            id,
+            json!({ "nextStep": next }),
+        ))
+    }
+}
