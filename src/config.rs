@@ -1842,7 +1842,7 @@ mod tests {
         assert_eq!(token.sha256, sha256(b"secret"));
     }
 
-    /// Every key, as written in the file and in docs/config.md.
+    /// Every key, as written in the file and in the README.
     const KEYS: &[&str] = &[
         "server.bind",
         "server.data_dir",
@@ -1876,11 +1876,11 @@ mod tests {
 
     #[test]
     fn every_key_and_variable_is_in_the_default_file_and_the_documentation() {
-        let docs = include_str!("../docs/config.md");
+        let docs = include_str!("../README.md");
         for key in KEYS {
             assert!(
                 docs.contains(&format!("`{key}`")),
-                "docs/config.md lacks `{key}`"
+                "README.md lacks `{key}`"
             );
             let (section, leaf) = key.split_once('.').unwrap();
             assert!(
@@ -1893,10 +1893,7 @@ mod tests {
             );
         }
         for name in ENVIRONMENT {
-            assert!(
-                docs.contains(&format!("`{name}")),
-                "docs/config.md lacks {name}"
-            );
+            assert!(docs.contains(&format!("`{name}")), "README.md lacks {name}");
         }
     }
 }

@@ -43,6 +43,7 @@ impl Engine {
         let Some(username) = flow.user.clone() else {
             return Err(self.unexpected_auth(s));
         };
+        let timeout = self.ceremony_timeout(timeout);
         self.inner.limits.check(
             Limited::Challenge,
             cx.remote_address.as_deref(),
@@ -70,7 +71,7 @@ impl Engine {
             require_user_verification: user_verification == UserVerification::Required,
             algorithms: Vec::new(),
             allowed_credentials: credentials.iter().map(|c| c.id.clone()).collect(),
-            expires_at: now + timeout.chrono(),
+            expires_at: now + timeout,
         };
         let ceremony_id = self.store().put_ceremony(&ceremony)?;
         let allow: Vec<CredentialDescriptor<'_>> = credentials
@@ -83,7 +84,7 @@ impl Engine {
         let request = options::request_options(&options::RequestOptions {
             rp_id: &self.inner.settings.relying_party.id,
             challenge: &challenge,
-            timeout_ms: timeout.0.as_millis() as u64,
+            timeout_ms: timeout.num_milliseconds() as u64,
             allow: &allow,
             user_verification: user_verification.as_str(),
         });

@@ -158,6 +158,12 @@ impl Engine {
         &self.inner.settings
     }
 
+    /// A step's ceremony timeout, or the configured default.
+    fn ceremony_timeout(&self, step: Option<crate::flow::Age>) -> chrono::Duration {
+        let std = step.map_or(self.inner.settings.ceremony.timeout, |a| a.0);
+        chrono::Duration::from_std(std).unwrap_or(chrono::Duration::minutes(5))
+    }
+
     fn store(&self) -> &dyn Storage {
         self.inner.store.as_ref()
     }

@@ -203,6 +203,7 @@ impl Engine {
         else {
             return Err(EngineError::Internal("not a registration step".into()));
         };
+        let timeout = self.ceremony_timeout(*timeout);
         let existing = self.store().credentials_of(&user.username)?;
         let challenge = new_challenge();
         let ceremony = Ceremony {
@@ -215,7 +216,7 @@ impl Engine {
                 == crate::flow::definitions::UserVerification::Required,
             algorithms: algorithms.clone(),
             allowed_credentials: Vec::new(),
-            expires_at: self.now() + timeout.chrono(),
+            expires_at: self.now() + timeout,
         };
         let ceremony_id = self.store().put_ceremony(&ceremony)?;
         let exclude: Vec<CredentialDescriptor<'_>> = existing
@@ -238,7 +239,7 @@ impl Engine {
             user_display_name: person,
             challenge: &challenge,
             algorithms,
-            timeout_ms: timeout.0.as_millis() as u64,
+            timeout_ms: timeout.num_milliseconds() as u64,
             exclude: &exclude,
             resident_key: resident_key.as_str(),
             user_verification: user_verification.as_str(),

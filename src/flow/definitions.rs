@@ -131,9 +131,6 @@ fn default_resident_key() -> ResidentKey {
 fn default_conveyance() -> Conveyance {
     Conveyance::None
 }
-fn default_timeout() -> Age {
-    Age(std::time::Duration::from_secs(300))
-}
 
 /// The step catalogue. Each step's options default to the contract's ceremony defaults.
 #[derive(Debug, Clone, Deserialize)]
@@ -154,8 +151,8 @@ pub enum Step {
         grants: Vec<Tag>,
         #[serde(default = "default_preferred")]
         user_verification: UserVerification,
-        #[serde(default = "default_timeout")]
-        timeout: Age,
+        /// Defaults to `ceremony.timeout` of the configuration.
+        timeout: Option<Age>,
     },
     /// Registration of a new FIDO credential (self-service and sign-up flows).
     FidoRegistration {
@@ -165,8 +162,8 @@ pub enum Step {
         resident_key: ResidentKey,
         #[serde(default = "default_conveyance")]
         attestation: Conveyance,
-        #[serde(default = "default_timeout")]
-        timeout: Age,
+        /// Defaults to `ceremony.timeout` of the configuration.
+        timeout: Option<Age>,
         /// COSE algorithms offered, in order of preference; default EdDSA, ES256, RS256,
         /// ES384, ES512.
         #[serde(default = "default_algorithms")]

@@ -165,7 +165,6 @@ pub fn back_to_challenge(mut flow: RunningFlow) -> RunningFlow {
 mod tests {
     use super::*;
     use crate::flow::definitions::{Conveyance, ResidentKey, UserVerification};
-    use crate::flow::Age;
 
     fn tag(t: &str) -> Tag {
         Tag::parse(t).unwrap()
@@ -180,7 +179,7 @@ mod tests {
             Step::FidoAuthentication {
                 grants: vec![tag("FIDO_VERIFIED")],
                 user_verification: UserVerification::Preferred,
-                timeout: Age(std::time::Duration::from_secs(300)),
+                timeout: None,
             },
         ]
     }
@@ -190,7 +189,7 @@ mod tests {
             user_verification: UserVerification::Preferred,
             resident_key: ResidentKey::Preferred,
             attestation: Conveyance::None,
-            timeout: Age(std::time::Duration::from_secs(300)),
+            timeout: None,
             algorithms: vec![-7],
         }]
     }
