@@ -1,0 +1,93 @@
+//! The durability rule: what the contract names is on disk before the answer goes out, so a
+//! `kill -9` of the real binary right after a `200` loses nothing.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::app::{Browser, ADMIN_TOKEN, PASSWORD};
+use crate::common::softauthn::SoftAuthenticator;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fidoflow"))
+        .env("FIDOFLOW_BIND", "127.0.0.1:0")
+        .env("FIDOFLOW_DATA_DIR", data_dir)
+        .env(
+            "FIDOFLOW_FLOWS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/flows"),
+        )
+        .env("FIDOFLOW_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("FIDOFLOW_RATE_LIMITS", "off")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the fidoflow binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut port = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("log line");
+        if let Some(rest) = line.split("port=").nth(1) {
+            port = rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    let port = port.expect("the server logs the port it listens on");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+#[tokio::test]
+async fn a_kill_9_right_after_the_answers_loses_no_user_credential_or_session() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start(data.path());
+    let (status, doc) = crate::common::app::decode(
+        reqwest::Client::new()
+            .post(format!("{}/rest/admin/users", server.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"username": "erin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    let mut browser = Browser {
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base: server.base.clone(),
+        authenticator: SoftAuthenticator::new(),
+    };
+    browser.login("erin", PASSWORD).await;
+    let id = browser.register(Some("Kept")).await;
+
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+
+    let mut server = start(data.path());
+    browser.base = server.base.clone();
+    let list = browser.credentials().await;
+    assert_eq!(
+        list.len(),
+        1,
+        "the signed-in session and the credential survive"
+    );
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["attributes"]["displayName"], "Kept");
+    server.child.kill().ok();
+    server.child.wait().ok();
+}
