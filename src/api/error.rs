@@ -69,6 +69,16 @@ impl ApiError {
                 E::FidoAuthenticationTimeout { .. } => {
                     (StatusCode::BAD_REQUEST, "FIDO_AUTHENTICATION_TIMEOUT")
                 }
+                E::FidoApprovalFailed { .. } => (StatusCode::BAD_REQUEST, "FIDO_APPROVAL_FAILED"),
+                E::FidoApprovalTimeout { .. } => (StatusCode::BAD_REQUEST, "FIDO_APPROVAL_TIMEOUT"),
+                E::UsernameNotAvailable { .. } => {
+                    (StatusCode::BAD_REQUEST, "USERNAME_NOT_AVAILABLE")
+                }
+                E::FidoCredentialNotFound => (StatusCode::BAD_REQUEST, "FIDO_CREDENTIAL_NOT_FOUND"),
+                E::FidoCredentialChangeNotAllowed(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "FIDO_CREDENTIAL_CHANGE_NOT_ALLOWED",
+                ),
                 E::NoValidToken => (StatusCode::BAD_REQUEST, "NO_VALID_TOKEN"),
                 E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
                 E::ServerBusy => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
@@ -92,11 +102,13 @@ impl ApiError {
         let next = match e {
             E::UsernamePasswordWrong { next_auth_step, .. }
             | E::NotAuthorized { next_auth_step, .. } => next_auth_step.map(NextStep::AuthStep),
-            E::UnexpectedCall { next, .. } => *next,
+            E::UnexpectedCall { next, .. } | E::UsernameNotAvailable { next, .. } => *next,
             E::FidoRegistrationFailed { next, .. }
             | E::FidoRegistrationTimeout { next }
             | E::FidoAuthenticationFailed { next, .. }
-            | E::FidoAuthenticationTimeout { next } => Some(*next),
+            | E::FidoAuthenticationTimeout { next }
+            | E::FidoApprovalFailed { next, .. }
+            | E::FidoApprovalTimeout { next } => Some(*next),
             _ => None,
         };
         match next {

@@ -75,10 +75,11 @@ pub async fn authentication_challenge(
     s: Session,
     body: JsonBody,
 ) -> Reply {
-    // `mediation` is read for the contract's shape; conditional mediation lives in the
-    // password step of applications that enable it.
-    let _mediation = body.optional_str("mediation")?;
-    run(req, e, s, |e, s, cx| e.authentication_challenge(s, cx)).await
+    let mediation = body.optional_str("mediation")?;
+    run(req, e, s, move |e, s, cx| {
+        e.authentication_challenge(s, cx, mediation.as_deref())
+    })
+    .await
 }
 
 pub async fn assertion_response(

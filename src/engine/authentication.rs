@@ -183,7 +183,7 @@ impl Engine {
 
     /// The flow completed: the session becomes (or stays) authenticated for its user, the
     /// flow's tags start to count, and the session key is renewed.
-    fn complete_login(
+    pub(super) fn complete_login(
         &self,
         s: &mut SessionData,
         flow: RunningFlow,

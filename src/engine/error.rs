@@ -50,6 +50,19 @@ pub enum EngineError {
     FidoAuthenticationFailed { detail: String, next: NextStep },
     #[error("the sign-in took too long and its challenge expired; retrieve a new challenge")]
     FidoAuthenticationTimeout { next: NextStep },
+    #[error("{detail}")]
+    FidoApprovalFailed { detail: String, next: NextStep },
+    #[error("the approval took too long and its challenge expired; retrieve a new challenge")]
+    FidoApprovalTimeout { next: NextStep },
+    #[error("{detail}")]
+    UsernameNotAvailable {
+        detail: String,
+        next: Option<NextStep>,
+    },
+    #[error("this account has no such credential")]
+    FidoCredentialNotFound,
+    #[error("{0}")]
+    FidoCredentialChangeNotAllowed(String),
     #[error("all of this account's authenticators are disabled; ask the helpdesk for help")]
     NoValidToken,
     #[error("too many requests; try again in {retry_after} seconds")]

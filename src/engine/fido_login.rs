@@ -18,6 +18,7 @@ use crate::store::{
 
 const CHALLENGE_NEXT: NextStep =
     NextStep::AuthStep("FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED");
+const APPROVAL_NEXT: NextStep = NextStep::Step("FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED");
 
 /// The reasons a browser may report for a cancelled ceremony.
 pub const ABORT_REASONS: [&str; 4] = [
@@ -27,51 +28,183 @@ pub const ABORT_REASONS: [&str; 4] = [
     "WEB_AUTHN_NOT_AVAILABLE",
 ];
 
+/// Why an assertion is asked for: it decides the error codes and the audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Login,
+    Approval,
+}
+
+impl Purpose {
+    fn fail(self, detail: String) -> EngineError {
+        match self {
+            Purpose::Login => EngineError::FidoAuthenticationFailed {
+                detail,
+                next: CHALLENGE_NEXT,
+            },
+            Purpose::Approval => EngineError::FidoApprovalFailed {
+                detail,
+                next: APPROVAL_NEXT,
+            },
+        }
+    }
+
+    fn timeout(self) -> EngineError {
+        match self {
+            Purpose::Login => EngineError::FidoAuthenticationTimeout {
+                next: CHALLENGE_NEXT,
+            },
+            Purpose::Approval => EngineError::FidoApprovalTimeout {
+                next: APPROVAL_NEXT,
+            },
+        }
+    }
+
+    fn audit_kind(self) -> AuditKind {
+        match self {
+            Purpose::Login => AuditKind::FidoAuthentication,
+            Purpose::Approval => AuditKind::FidoApproval,
+        }
+    }
+
+    fn ceremony(self) -> CeremonyPurpose {
+        match self {
+            Purpose::Login => CeremonyPurpose::Authentication,
+            Purpose::Approval => CeremonyPurpose::Approval,
+        }
+    }
+}
+
 impl Engine {
     /// `POST /rest/public/authentication/fido/challenge/retrieve`.
-    pub fn authentication_challenge(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult {
-        let now = self.now();
+    pub fn authentication_challenge(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        mediation: Option<&str>,
+    ) -> EngineResult {
         let (mut flow, step) = self.running_auth_step(s, Call::AuthenticationChallenge)?;
-        let Step::FidoAuthentication {
-            user_verification,
-            timeout,
-            ..
-        } = step
-        else {
-            return Err(self.unexpected_auth(s));
+        let conditional = match mediation {
+            None => false,
+            Some("conditional") => true,
+            Some(other) => {
+                return Err(EngineError::InvalidRequest(format!(
+                    "`mediation` may only be \"conditional\", not \"{other}\""
+                )))
+            }
         };
-        let Some(username) = flow.user.clone() else {
-            return Err(self.unexpected_auth(s));
+        let settings_conditional = self.inner.settings.ceremony.conditional_timeout;
+        let conditional_lifetime = chrono::Duration::from_std(settings_conditional)
+            .unwrap_or(chrono::Duration::minutes(10));
+        // Who must answer: nobody yet (discoverable), the user identified so far, or the
+        // signed-in user (a FIDO step that starts the flow: step-up).
+        let (username, uv, lifetime) = match &step {
+            Step::Password { .. } => {
+                if !conditional {
+                    return Err(EngineError::InvalidRequest(
+                        "the password step offers only a conditional-mediation challenge: send {\"mediation\": \"conditional\"}".into(),
+                    ));
+                }
+                (None, UserVerification::Required, conditional_lifetime)
+            }
+            Step::FidoPasswordless {
+                user_verification,
+                timeout,
+                ..
+            } => (
+                None,
+                *user_verification,
+                if conditional {
+                    conditional_lifetime
+                } else {
+                    self.ceremony_timeout(*timeout)
+                },
+            ),
+            Step::FidoAuthentication {
+                user_verification,
+                timeout,
+                ..
+            } => {
+                let user = flow
+                    .user
+                    .clone()
+                    .or_else(|| s.username().cloned())
+                    .ok_or_else(|| EngineError::NotAuthorized {
+                        detail: "sign in first: this step confirms the signed-in user".into(),
+                        next_auth_step: None,
+                    })?;
+                flow.user = Some(user.clone());
+                (
+                    Some(user),
+                    *user_verification,
+                    self.ceremony_timeout(*timeout),
+                )
+            }
+            _ => return Err(self.unexpected_auth(s)),
         };
-        let timeout = self.ceremony_timeout(timeout);
         self.inner.limits.check(
             Limited::Challenge,
             cx.remote_address.as_deref(),
-            Some(username.as_str()),
-            now,
+            username.as_ref().map(Username::as_str),
+            self.now(),
         )?;
         self.spend_ceremony_of(&flow)?;
-        let credentials: Vec<CredentialRecord> = self
-            .store()
-            .credentials_of(&username)?
-            .into_iter()
-            .filter(|c| c.enabled)
-            .collect();
-        if credentials.is_empty() {
-            s.auth_flow = None;
-            return Err(EngineError::NoValidToken);
-        }
+        let issued = self.issue_request(username.as_ref(), uv, lifetime, Purpose::Login);
+        let (options, ceremony_id) = match issued {
+            Ok(v) => v,
+            Err(EngineError::NoValidToken) => {
+                s.auth_flow = None;
+                return Err(EngineError::NoValidToken);
+            }
+            Err(e) => return Err(e),
+        };
+        flow.progress = Progress::ResponseRequired {
+            ceremony: ceremony_id,
+        };
+        let id = flow.instance.clone();
+        s.auth_flow = Some(flow);
+        Ok(Answer::one(
+            "authentication.fido.challenge",
+            id,
+            json!({ "publicKeyCredentialRequestOptions": options }),
+        ))
+    }
+
+    /// Stores an assertion ceremony and builds its request options: `allowCredentials` are the
+    /// enabled credentials of `username`, or none for a discoverable credential.
+    pub(super) fn issue_request(
+        &self,
+        username: Option<&Username>,
+        uv: UserVerification,
+        lifetime: chrono::Duration,
+        purpose: Purpose,
+    ) -> EngineResult<(Value, String)> {
+        let credentials: Vec<CredentialRecord> = match username {
+            Some(name) => {
+                let enabled: Vec<CredentialRecord> = self
+                    .store()
+                    .credentials_of(name)?
+                    .into_iter()
+                    .filter(|c| c.enabled)
+                    .collect();
+                if enabled.is_empty() {
+                    return Err(EngineError::NoValidToken);
+                }
+                enabled
+            }
+            None => Vec::new(),
+        };
         let challenge = new_challenge();
         let ceremony = Ceremony {
             challenge: challenge.clone(),
-            purpose: CeremonyPurpose::Authentication,
-            username: Some(username),
+            purpose: purpose.ceremony(),
+            username: username.cloned(),
             user_handle: None,
             credential_name: None,
-            require_user_verification: user_verification == UserVerification::Required,
+            require_user_verification: uv == UserVerification::Required,
             algorithms: Vec::new(),
             allowed_credentials: credentials.iter().map(|c| c.id.clone()).collect(),
-            expires_at: now + timeout,
+            expires_at: self.now() + lifetime,
         };
         let ceremony_id = self.store().put_ceremony(&ceremony)?;
         let allow: Vec<CredentialDescriptor<'_>> = credentials
@@ -81,23 +214,14 @@ impl Engine {
                 transports: &c.transports,
             })
             .collect();
-        let request = options::request_options(&options::RequestOptions {
+        let options = options::request_options(&options::RequestOptions {
             rp_id: &self.inner.settings.relying_party.id,
             challenge: &challenge,
-            timeout_ms: timeout.num_milliseconds() as u64,
+            timeout_ms: lifetime.num_milliseconds().max(0) as u64,
             allow: &allow,
-            user_verification: user_verification.as_str(),
+            user_verification: uv.as_str(),
         });
-        flow.progress = Progress::ResponseRequired {
-            ceremony: ceremony_id,
-        };
-        let id = flow.instance.clone();
-        s.auth_flow = Some(flow);
-        Ok(Answer::one(
-            "authentication.fido.challenge",
-            id,
-            json!({ "publicKeyCredentialRequestOptions": request }),
-        ))
+        Ok((options, ceremony_id))
     }
 
     fn running_auth_step(
@@ -125,7 +249,7 @@ impl Engine {
         credential: &Value,
     ) -> EngineResult {
         let now = self.now();
-        let (flow, _) = self.running_auth_step(s, Call::AssertionResponse)?;
+        let (flow, step) = self.running_auth_step(s, Call::AssertionResponse)?;
         let Progress::ResponseRequired {
             ceremony: ceremony_id,
         } = &flow.progress
@@ -134,37 +258,78 @@ impl Engine {
         };
         // The challenge is spent whatever happens next.
         let ceremony = self.store().take_ceremony(ceremony_id)?;
-        let flow = machine::back_to_challenge(flow);
+        let mut flow = machine::back_to_challenge(flow);
         s.auth_flow = Some(flow.clone());
-        let fail = |detail: String| EngineError::FidoAuthenticationFailed {
-            detail,
-            next: CHALLENGE_NEXT,
+        let username = match self.check_assertion(cx, ceremony, credential, Purpose::Login) {
+            Ok(u) => u,
+            Err(e @ EngineError::UserLocked { .. }) => {
+                s.auth_flow = None;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         };
+        if s.username().is_some_and(|u| *u != username) {
+            let detail = "sign-in refused: a different user is signed in; sign out first";
+            self.audit_assertion(
+                cx,
+                Purpose::Login,
+                &username,
+                None,
+                Outcome::Failure,
+                detail,
+            )?;
+            return Err(Purpose::Login.fail(detail.into()));
+        }
+        flow.user = Some(username.clone());
+        let app = self
+            .inner
+            .registry
+            .application(flow.id.as_str())
+            .ok_or_else(|| self.unexpected_auth(s))?;
+        if matches!(step, Step::Password { .. }) {
+            let id = flow.instance.clone();
+            let done = machine::complete_with_passkey(&app.steps, flow, now);
+            self.complete_login(s, done, now)?;
+            return Ok(Answer::one("authentication.session", id, json!({})));
+        }
+        let facts = self.facts(&username)?;
+        self.after_step(s, app, flow, facts, now)
+    }
+
+    /// Checks an assertion against the ceremony it answers: identifies the user (the one the
+    /// ceremony names, or the owner of the `userHandle`), counts the attempt against the lock,
+    /// verifies, and updates the credential. Returns the user.
+    pub(super) fn check_assertion(
+        &self,
+        cx: &RequestCtx,
+        ceremony: Option<Ceremony>,
+        credential: &Value,
+        purpose: Purpose,
+    ) -> EngineResult<Username> {
+        let now = self.now();
         let Some(ceremony) = ceremony else {
-            return Err(fail(
-                "the challenge was already used; retrieve a new one".into(),
-            ));
+            return Err(purpose.fail("the challenge was already used; retrieve a new one".into()));
         };
-        let Some(username) = ceremony.username.clone() else {
-            return Err(fail("the challenge was issued for no user".into()));
+        let username = match &ceremony.username {
+            Some(u) => u.clone(),
+            None => self.user_of_passkey(credential, purpose)?,
         };
         if ceremony.expires_at <= now {
-            self.audit_fido_login(
+            self.audit_assertion(
                 cx,
+                purpose,
                 &username,
                 None,
                 Outcome::Failure,
                 "the challenge expired",
             )?;
-            return Err(EngineError::FidoAuthenticationTimeout {
-                next: CHALLENGE_NEXT,
-            });
+            return Err(purpose.timeout());
         }
         let policy = self.lock_policy();
         if let Reservation::Locked(until) = self.store().reserve_attempt(&username, now, &policy)? {
-            s.auth_flow = None;
-            self.audit_fido_login(
+            self.audit_assertion(
                 cx,
+                purpose,
                 &username,
                 None,
                 Outcome::Failure,
@@ -172,26 +337,33 @@ impl Engine {
             )?;
             return Err(EngineError::UserLocked { until });
         }
-        match self.verify_assertion(cx, &ceremony, &username, credential) {
-            Ok(()) => {}
-            Err(EngineError::FidoAuthenticationFailed { detail, next }) => {
-                if let Some(until) = self.store().attempt_failed(&username, now, &policy)? {
-                    s.auth_flow = None;
-                    self.audit_lock(cx, &username, until)?;
-                    return Err(EngineError::UserLocked { until });
-                }
-                return Err(EngineError::FidoAuthenticationFailed { detail, next });
+        if let Err(e) = self.verify_assertion(cx, &ceremony, &username, credential, purpose) {
+            if let Some(until) = self.store().attempt_failed(&username, now, &policy)? {
+                self.audit_lock(cx, &username, until)?;
+                return Err(EngineError::UserLocked { until });
             }
-            Err(other) => return Err(other),
+            return Err(e);
         }
         self.store().attempt_succeeded(&username)?;
-        let app = self
-            .inner
-            .registry
-            .application(flow.id.as_str())
-            .ok_or_else(|| self.unexpected_auth(s))?;
-        let facts = self.facts(&username)?;
-        self.after_step(s, app, flow, facts, now)
+        Ok(username)
+    }
+
+    /// The owner of a discoverable credential, found by the assertion's `userHandle`.
+    fn user_of_passkey(&self, credential: &Value, purpose: Purpose) -> EngineResult<Username> {
+        let (_, handle) = webauthn::assertion_ids(credential)
+            .map_err(|e| purpose.fail(format!("sign-in refused ({}): {e}", e.check())))?;
+        let handle = handle.ok_or_else(|| {
+            purpose.fail("sign-in refused (userHandle): a passkey sign-in needs the userHandle; use a discoverable credential".into())
+        })?;
+        let unknown = || {
+            purpose.fail("sign-in refused (userHandle): this passkey is not registered here".into())
+        };
+        let handle = crate::domain::UserHandle::from_bytes(&handle).map_err(|_| unknown())?;
+        Ok(self
+            .store()
+            .user_by_handle(&handle)?
+            .ok_or_else(unknown)?
+            .username)
     }
 
     /// Checks the assertion against the stored credential and updates counter, backup state,
@@ -202,18 +374,20 @@ impl Engine {
         ceremony: &Ceremony,
         username: &Username,
         credential: &Value,
+        purpose: Purpose,
     ) -> EngineResult<()> {
-        let fail = |detail: String| EngineError::FidoAuthenticationFailed {
-            detail,
-            next: CHALLENGE_NEXT,
-        };
         let refuse = |credential_id: Option<&CredentialId>, detail: String| -> EngineError {
-            if let Err(e) =
-                self.audit_fido_login(cx, username, credential_id, Outcome::Failure, &detail)
-            {
+            if let Err(e) = self.audit_assertion(
+                cx,
+                purpose,
+                username,
+                credential_id,
+                Outcome::Failure,
+                &detail,
+            ) {
                 return e;
             }
-            fail(detail)
+            purpose.fail(detail)
         };
         let (raw_id, user_handle) = match webauthn::assertion_ids(credential) {
             Ok(ids) => ids,
@@ -226,7 +400,7 @@ impl Engine {
         };
         let id = CredentialId::from_bytes(raw_id)
             .map_err(|e| refuse(None, format!("sign-in refused (credentialId): {}", e.0)))?;
-        if !ceremony.allowed_credentials.contains(&id) {
+        if !ceremony.allowed_credentials.is_empty() && !ceremony.allowed_credentials.contains(&id) {
             return Err(refuse(
                 None,
                 "sign-in refused (credentialId): this credential was not one the challenge allowed"
@@ -313,26 +487,28 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         }
-        self.audit_fido_login(
-            cx,
-            username,
-            Some(&id),
-            Outcome::Success,
-            "signed in with a FIDO credential",
-        )
+        let detail = match purpose {
+            Purpose::Login => "signed in with a FIDO credential",
+            Purpose::Approval => "approved with a FIDO credential",
+        };
+        self.audit_assertion(cx, purpose, username, Some(&id), Outcome::Success, detail)
     }
 
-    fn audit_fido_login(
+    fn audit_assertion(
         &self,
         cx: &RequestCtx,
+        purpose: Purpose,
         username: &Username,
         credential: Option<&CredentialId>,
         outcome: Outcome,
         detail: &str,
     ) -> EngineResult<()> {
         self.audit(AuditDraft {
-            kind: AuditKind::FidoAuthentication,
-            actor: "anonymous".into(),
+            kind: purpose.audit_kind(),
+            actor: match purpose {
+                Purpose::Login => "anonymous".into(),
+                Purpose::Approval => format!("user:{username}"),
+            },
             username: Some(username),
             credential_id: credential,
             outcome,

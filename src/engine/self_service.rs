@@ -199,6 +199,7 @@ impl Engine {
             attestation,
             timeout,
             algorithms,
+            ..
         } = step
         else {
             return Err(EngineError::Internal("not a registration step".into()));

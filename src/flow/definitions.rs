@@ -132,26 +132,61 @@ fn default_conveyance() -> Conveyance {
     Conveyance::None
 }
 
+/// What an `apply` step does to the selected credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Rename,
+    Delete,
+    Disable,
+    Enable,
+}
+
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Rename => "rename",
+            Action::Delete => "delete",
+            Action::Disable => "disable",
+            Action::Enable => "enable",
+        }
+    }
+}
+
+fn default_required() -> UserVerification {
+    UserVerification::Required
+}
+
 /// The step catalogue. Each step's options default to the contract's ceremony defaults.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Step {
-    /// Username and password (authentication applications).
+    /// Username and password (authentication applications, first step).
     Password {
         #[serde(default)]
         grants: Vec<Tag>,
-        /// Also offer a conditional-mediation FIDO challenge (passkey autofill) in this step.
+        /// Also accept a conditional-mediation FIDO challenge (passkey autofill) in this step;
+        /// a passkey assertion then completes the whole flow.
         #[serde(default)]
         conditional_mediation: bool,
     },
-    /// A FIDO assertion by the user identified so far (authentication applications). Skipped
-    /// for users without credentials.
+    /// A FIDO assertion by the user identified so far, or, as the first step, by the signed-in
+    /// user (step-up). Skipped for users without credentials.
     FidoAuthentication {
         #[serde(default)]
         grants: Vec<Tag>,
         #[serde(default = "default_preferred")]
         user_verification: UserVerification,
         /// Defaults to `ceremony.timeout` of the configuration.
+        timeout: Option<Age>,
+    },
+    /// A discoverable-credential assertion that identifies the user by its `userHandle`
+    /// (authentication applications, first step).
+    FidoPasswordless {
+        #[serde(default)]
+        grants: Vec<Tag>,
+        #[serde(default = "default_required")]
+        user_verification: UserVerification,
         timeout: Option<Age>,
     },
     /// Registration of a new FIDO credential (self-service and sign-up flows).
@@ -168,6 +203,29 @@ pub enum Step {
         /// ES384, ES512.
         #[serde(default = "default_algorithms")]
         algorithms: Vec<i64>,
+        /// Tags a sign-up grants when the new account's session becomes authenticated.
+        #[serde(default)]
+        grants: Vec<Tag>,
+    },
+    /// The new user's username and display name (sign-up flows, first step).
+    UserData,
+    /// The user picks one of their credentials (management flows, first step).
+    CredentialSelection,
+    /// The user gives the selected credential a new name.
+    DisplayNameChange,
+    /// Re-authentication with one of the user's enabled credentials before a change.
+    FidoApproval {
+        #[serde(default = "default_required")]
+        user_verification: UserVerification,
+        timeout: Option<Age>,
+    },
+    /// Applies the change to the selected credential; runs without a client call.
+    Apply {
+        action: Action,
+        /// Whether the last enabled credential of a user who has a password may be deleted or
+        /// disabled (never for a user without a password).
+        #[serde(default)]
+        allow_last_credential: bool,
     },
 }
 
@@ -184,15 +242,24 @@ impl Step {
         match self {
             Step::Password { .. } => "password",
             Step::FidoAuthentication { .. } => "fido-authentication",
+            Step::FidoPasswordless { .. } => "fido-passwordless",
             Step::FidoRegistration { .. } => "fido-registration",
+            Step::UserData => "user-data",
+            Step::CredentialSelection => "credential-selection",
+            Step::DisplayNameChange => "display-name-change",
+            Step::FidoApproval { .. } => "fido-approval",
+            Step::Apply { .. } => "apply",
         }
     }
 
     /// Tags this step grants when it succeeds.
     pub fn grants(&self) -> &[Tag] {
         match self {
-            Step::Password { grants, .. } | Step::FidoAuthentication { grants, .. } => grants,
-            Step::FidoRegistration { .. } => &[],
+            Step::Password { grants, .. }
+            | Step::FidoAuthentication { grants, .. }
+            | Step::FidoPasswordless { grants, .. }
+            | Step::FidoRegistration { grants, .. } => grants,
+            _ => &[],
         }
     }
 }

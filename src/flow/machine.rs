@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::definitions::Step;
-use crate::domain::{FlowId, Tag, Username};
+use crate::domain::{CredentialId, DisplayName, FlowId, Tag, UserHandle, Username};
 
 /// A flow running in a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,22 @@ pub struct RunningFlow {
     pub user: Option<Username>,
     /// Tags granted by completed steps; they count only once the flow completes.
     pub granted: Vec<(Tag, DateTime<Utc>)>,
+    /// The credential a management flow works on.
+    #[serde(default)]
+    pub selected: Option<CredentialId>,
+    /// The new name chosen in a display-name step.
+    #[serde(default)]
+    pub new_display_name: Option<DisplayName>,
+    /// A sign-up's new account, before it exists.
+    #[serde(default)]
+    pub signup: Option<Signup>,
+}
+
+/// The account a sign-up flow will create when its passkey is registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signup {
+    pub handle: UserHandle,
+    pub display_name: Option<DisplayName>,
 }
 
 /// Where the current step stands.
@@ -44,6 +60,11 @@ pub enum Call {
     RegistrationChallenge,
     AttestationResponse,
     Abort,
+    UserData,
+    CredentialSelect,
+    DisplayNameChange,
+    ApprovalChallenge,
+    ApprovalResponse,
 }
 
 /// The call does not fit the running flow's current step.
@@ -69,9 +90,7 @@ pub enum Advance {
 fn initial_progress(step: &Step) -> Progress {
     match step {
         Step::Password { .. } => Progress::PasswordRequired,
-        Step::FidoAuthentication { .. } | Step::FidoRegistration { .. } => {
-            Progress::ChallengeRequired
-        }
+        _ => Progress::ChallengeRequired,
     }
 }
 
@@ -87,6 +106,9 @@ pub fn start(id: FlowId, steps: &[Step], instance: String, user: Option<Username
             .unwrap_or(Progress::ChallengeRequired),
         user,
         granted: Vec::new(),
+        selected: None,
+        new_display_name: None,
+        signup: None,
     }
 }
 
@@ -99,12 +121,36 @@ pub fn accept<'a>(
     let step = steps.get(flow.step).ok_or(Unexpected)?;
     let waiting_for_response = matches!(flow.progress, Progress::ResponseRequired { .. });
     let fits = match (step, call) {
-        (Step::Password { .. }, Call::PasswordCheck) => flow.progress == Progress::PasswordRequired,
-        (Step::FidoAuthentication { .. }, Call::AuthenticationChallenge)
-        | (Step::FidoRegistration { .. }, Call::RegistrationChallenge) => true,
-        (Step::FidoAuthentication { .. }, Call::AssertionResponse)
-        | (Step::FidoRegistration { .. }, Call::AttestationResponse) => waiting_for_response,
-        (Step::FidoAuthentication { .. } | Step::FidoRegistration { .. }, Call::Abort) => true,
+        (Step::Password { .. }, Call::PasswordCheck) => true,
+        (
+            Step::Password {
+                conditional_mediation,
+                ..
+            },
+            Call::AuthenticationChallenge,
+        ) => *conditional_mediation,
+        (
+            Step::Password {
+                conditional_mediation,
+                ..
+            },
+            Call::AssertionResponse | Call::Abort,
+        ) => *conditional_mediation && waiting_for_response,
+        (
+            Step::FidoAuthentication { .. } | Step::FidoPasswordless { .. },
+            Call::AuthenticationChallenge | Call::Abort,
+        )
+        | (Step::FidoRegistration { .. }, Call::RegistrationChallenge | Call::Abort)
+        | (Step::FidoApproval { .. }, Call::ApprovalChallenge | Call::Abort)
+        | (Step::UserData, Call::UserData)
+        | (Step::CredentialSelection, Call::CredentialSelect)
+        | (Step::DisplayNameChange, Call::DisplayNameChange) => true,
+        (
+            Step::FidoAuthentication { .. } | Step::FidoPasswordless { .. },
+            Call::AssertionResponse,
+        )
+        | (Step::FidoRegistration { .. }, Call::AttestationResponse)
+        | (Step::FidoApproval { .. }, Call::ApprovalResponse) => waiting_for_response,
         _ => false,
     };
     if fits {
@@ -118,8 +164,15 @@ pub fn accept<'a>(
 pub fn next_step_name(steps: &[Step], flow: &RunningFlow) -> Option<&'static str> {
     Some(match steps.get(flow.step)? {
         Step::Password { .. } => "PASSWORD_REQUIRED",
-        Step::FidoAuthentication { .. } => "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED",
+        Step::FidoAuthentication { .. } | Step::FidoPasswordless { .. } => {
+            "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED"
+        }
         Step::FidoRegistration { .. } => "FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED",
+        Step::UserData => "USER_DATA_REQUIRED",
+        Step::CredentialSelection => "FIDO_CREDENTIAL_SELECTION_REQUIRED",
+        Step::DisplayNameChange => "FIDO_DISPLAY_NAME_CHANGE_REQUIRED",
+        Step::FidoApproval { .. } => "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED",
+        Step::Apply { .. } => return None,
     })
 }
 
@@ -150,6 +203,28 @@ pub fn advance(steps: &[Step], mut flow: RunningFlow, facts: Facts, now: DateTim
         }
         None => Advance::Completed(flow),
     }
+}
+
+/// A passkey assertion answered the password step's conditional-mediation challenge: it
+/// stands for every step of the flow, which completes with the tags of its FIDO steps.
+pub fn complete_with_passkey(
+    steps: &[Step],
+    mut flow: RunningFlow,
+    now: DateTime<Utc>,
+) -> RunningFlow {
+    for step in steps {
+        if matches!(
+            step,
+            Step::FidoAuthentication { .. } | Step::FidoPasswordless { .. }
+        ) {
+            for tag in step.grants() {
+                flow.granted.retain(|(t, _)| t != tag);
+                flow.granted.push((tag.clone(), now));
+            }
+        }
+    }
+    flow.step = steps.len();
+    flow
 }
 
 /// A FIDO step's response failed or its ceremony was cancelled: the step waits for a new

@@ -119,15 +119,26 @@ impl Registry {
 
 fn validate_application(app: &Application) -> Result<(), String> {
     let at = |reason: String| format!("application `{}`: {reason}", app.id);
-    if app.steps.is_empty() {
+    let Some(first) = app.steps.first() else {
         return Err(at("it has no steps".into()));
+    };
+    if !matches!(
+        first,
+        Step::Password { .. } | Step::FidoPasswordless { .. } | Step::FidoAuthentication { .. }
+    ) {
+        return Err(at(format!(
+            "it cannot start with a `{}` step",
+            first.type_name()
+        )));
     }
     for (i, step) in app.steps.iter().enumerate() {
         match step {
-            Step::Password { .. } if i != 0 => {
-                return Err(at("a `password` step must come first".into()))
+            Step::Password { .. } | Step::FidoPasswordless { .. } if i != 0 => {
+                return Err(at(format!("a `{}` step must come first", step.type_name())))
             }
-            Step::Password { .. } | Step::FidoAuthentication { .. } => {}
+            Step::Password { .. }
+            | Step::FidoAuthentication { .. }
+            | Step::FidoPasswordless { .. } => {}
             other => {
                 return Err(at(format!(
                     "step type `{}` cannot run in an authentication application",
@@ -135,10 +146,6 @@ fn validate_application(app: &Application) -> Result<(), String> {
                 )))
             }
         }
-    }
-    if !app.steps.iter().any(|s| matches!(s, Step::Password { .. })) {
-        // Without a step that names the user, a FIDO step would have nobody to ask for.
-        return Err(at("it needs a `password` step to identify the user".into()));
     }
     if app.steps.iter().all(|s| s.grants().is_empty()) {
         return Err(at(
@@ -153,32 +160,65 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
     if flow.steps.is_empty() {
         return Err(at("it has no steps".into()));
     }
-    for step in &flow.steps {
-        if let Step::FidoRegistration { algorithms, .. } = step {
-            if algorithms.is_empty() {
-                return Err(at(
-                    "a `fido-registration` step must offer at least one algorithm".into(),
-                ));
-            }
-            if let Some(alg) = algorithms
-                .iter()
-                .find(|a| !super::definitions::VERIFIABLE_ALGORITHMS.contains(a))
-            {
-                return Err(at(format!(
-                    "algorithm {alg} cannot be verified (use -8, -7, -257, -35, -36 or -37)"
-                )));
-            }
+    let kind_name = match flow.kind {
+        FlowKind::SelfService => "self-service",
+        FlowKind::UserSelfRegistration => "user-self-registration",
+    };
+    let (mut selected, mut named, mut applied) = (false, false, false);
+    for (i, step) in flow.steps.iter().enumerate() {
+        if applied {
+            return Err(at("nothing may follow an `apply` step".into()));
         }
-        if !matches!(step, Step::FidoRegistration { .. }) {
+        let fits = match (flow.kind, step) {
+            (FlowKind::UserSelfRegistration, Step::UserData) => i == 0,
+            (FlowKind::UserSelfRegistration, Step::FidoRegistration { .. }) => i == 1,
+            (FlowKind::SelfService, Step::FidoRegistration { .. }) => !selected,
+            (FlowKind::SelfService, Step::CredentialSelection) => i == 0,
+            (FlowKind::SelfService, Step::DisplayNameChange) => selected,
+            (FlowKind::SelfService, Step::FidoApproval { .. }) => true,
+            (FlowKind::SelfService, Step::Apply { action, .. }) => {
+                selected && (*action != super::definitions::Action::Rename || named)
+            }
+            _ => false,
+        };
+        if !fits {
             return Err(at(format!(
-                "step type `{}` cannot run in a {} flow",
+                "step type `{}` cannot run at position {} of a {kind_name} flow",
                 step.type_name(),
-                match flow.kind {
-                    FlowKind::SelfService => "self-service",
-                    FlowKind::UserSelfRegistration => "user-self-registration",
-                }
+                i + 1
             )));
         }
+        match step {
+            Step::CredentialSelection => selected = true,
+            Step::DisplayNameChange => named = true,
+            Step::Apply { .. } => applied = true,
+            Step::FidoRegistration { algorithms, .. } => {
+                if algorithms.is_empty() {
+                    return Err(at(
+                        "a `fido-registration` step must offer at least one algorithm".into(),
+                    ));
+                }
+                if let Some(alg) = algorithms
+                    .iter()
+                    .find(|a| !super::definitions::VERIFIABLE_ALGORITHMS.contains(a))
+                {
+                    return Err(at(format!(
+                        "algorithm {alg} cannot be verified (use -8, -7, -257, -35, -36 or -37)"
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    if flow.kind == FlowKind::UserSelfRegistration && flow.steps.len() != 2 {
+        return Err(at(
+            "a sign-up flow is a `user-data` step then a `fido-registration` step".into(),
+        ));
+    }
+    if selected && !applied {
+        return Err(at(
+            "a flow that selects a credential must end with an `apply` step".into(),
+        ));
     }
     for condition in flow.access.iter().chain(&flow.authorization) {
         validate_condition(condition).map_err(at)?;

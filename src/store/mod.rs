@@ -186,6 +186,13 @@ pub trait UserStore {
         after: Option<&Username>,
         limit: usize,
     ) -> StoreResult<Vec<UserRecord>>;
+    /// Creates a user together with their first credential (passkey sign-up), in one
+    /// transaction: `UserExists` or `CredentialExists` and nothing is written.
+    fn insert_user_with_credential(
+        &self,
+        user: &UserRecord,
+        credential: &CredentialRecord,
+    ) -> StoreResult<()>;
     /// Deletes the user and all their credentials in one transaction.
     fn delete_user(&self, username: &Username) -> StoreResult<Vec<CredentialId>>;
 }
@@ -204,6 +211,14 @@ pub trait CredentialStore {
         id: &CredentialId,
         change: &mut dyn FnMut(&mut CredentialRecord) -> StoreResult<()>,
     ) -> StoreResult<CredentialRecord>;
+    /// Changes a user's credentials as one unit: `change` sees all of them (oldest first), may
+    /// edit, remove or refuse; what it removed is deleted and what it edited is written, while
+    /// no other credential change of the store runs.
+    fn modify_user_credentials(
+        &self,
+        username: &Username,
+        change: &mut dyn FnMut(&mut Vec<CredentialRecord>) -> StoreResult<()>,
+    ) -> StoreResult<()>;
 }
 
 pub trait LockStore {

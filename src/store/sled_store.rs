@@ -35,6 +35,9 @@ pub struct SledStore {
     audit: sled::Tree,
     audit_by_user: sled::Tree,
     pub(super) sessions: sled::Tree,
+    /// Serialises credential changes that must see all of a user's credentials at once (the
+    /// last-credential rules) against every other credential write.
+    credential_changes: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -91,6 +94,7 @@ impl SledStore {
             audit: db.open_tree("audit")?,
             audit_by_user: db.open_tree("audit_by_user")?,
             sessions: db.open_tree("sessions")?,
+            credential_changes: Default::default(),
             db,
         };
         match store.meta.get("schema_version")? {
@@ -203,7 +207,43 @@ impl UserStore for SledStore {
         Ok(out)
     }
 
+    fn insert_user_with_credential(
+        &self,
+        user: &UserRecord,
+        credential: &CredentialRecord,
+    ) -> StoreResult<()> {
+        let user_value = encode(user)?;
+        let credential_value = encode(credential)?;
+        let name = user.username.as_str().as_bytes();
+        let id = credential.id.as_bytes();
+        let index = user_key(&user.username, id);
+        tx((
+            &self.users,
+            &self.users_by_handle,
+            &self.credentials,
+            &self.credentials_by_user,
+        )
+            .transaction(|(users, by_handle, creds, by_user)| {
+                if users.get(name)?.is_some() || by_handle.get(user.handle.as_bytes())?.is_some() {
+                    return abort(StoreError::UserExists);
+                }
+                if creds.get(id)?.is_some() {
+                    return abort(StoreError::CredentialExists);
+                }
+                users.insert(name, user_value.as_slice())?;
+                by_handle.insert(user.handle.as_bytes(), name)?;
+                creds.insert(id, credential_value.as_slice())?;
+                by_user.insert(index.as_slice(), &[])?;
+                Ok(())
+            }))?;
+        self.flush()
+    }
+
     fn delete_user(&self, username: &Username) -> StoreResult<Vec<CredentialId>> {
+        let _serial = self
+            .credential_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let index_keys: Vec<sled::IVec> = self
             .credentials_by_user
             .scan_prefix(user_key(username, b""))
@@ -241,6 +281,10 @@ impl UserStore for SledStore {
 
 impl CredentialStore for SledStore {
     fn insert_credential(&self, credential: &CredentialRecord) -> StoreResult<()> {
+        let _serial = self
+            .credential_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let value = encode(credential)?;
         let id = credential.id.as_bytes();
         let index = user_key(&credential.username, id);
@@ -287,6 +331,10 @@ impl CredentialStore for SledStore {
         id: &CredentialId,
         change: &mut dyn FnMut(&mut CredentialRecord) -> StoreResult<()>,
     ) -> StoreResult<CredentialRecord> {
+        let _serial = self
+            .credential_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         loop {
             let Some(current) = self.credentials.get(id.as_bytes())? else {
                 return Err(StoreError::NotFound);
@@ -303,6 +351,55 @@ impl CredentialStore for SledStore {
                 return Ok(record);
             }
         }
+    }
+
+    fn modify_user_credentials(
+        &self,
+        username: &Username,
+        change: &mut dyn FnMut(&mut Vec<CredentialRecord>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let _serial = self
+            .credential_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.modify_user_credentials_serialised(username, change)
+    }
+}
+
+impl SledStore {
+    /// See [`CredentialStore::modify_user_credentials`]; the caller holds the change lock.
+    fn modify_user_credentials_serialised(
+        &self,
+        username: &Username,
+        change: &mut dyn FnMut(&mut Vec<CredentialRecord>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let before = self.credentials_of(username)?;
+        let mut after = before.clone();
+        change(&mut after)?;
+        let mut batch_creds = sled::Batch::default();
+        let mut batch_index = sled::Batch::default();
+        for old in &before {
+            match after.iter().find(|c| c.id == old.id) {
+                None => {
+                    batch_creds.remove(old.id.as_bytes());
+                    batch_index.remove(user_key(username, old.id.as_bytes()));
+                }
+                Some(new) => {
+                    let (old_v, new_v) = (encode(old)?, encode(new)?);
+                    if old_v != new_v {
+                        batch_creds.insert(old.id.as_bytes(), new_v);
+                    }
+                }
+            }
+        }
+        tx(
+            (&self.credentials, &self.credentials_by_user).transaction(|(creds, by_user)| {
+                creds.apply_batch(&batch_creds)?;
+                by_user.apply_batch(&batch_index)?;
+                Ok(())
+            }),
+        )?;
+        self.flush()
     }
 }
 
