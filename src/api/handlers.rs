@@ -186,3 +186,96 @@ pub async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody)
         .map_err(|err| ApiError::Internal(err.to_string()))??;
     Ok(respond(answer))
 }
+
+// ---- credential management steps ----
+
+pub async fn credential_select(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let id = body.required_str("credentialId")?;
+    run(req, e, s, move |e, s, cx| e.credential_select(s, cx, &id)).await
+}
+
+pub async fn display_name_change(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let name = body.required_str("displayName")?;
+    run(req, e, s, move |e, s, cx| {
+        e.display_name_change(s, cx, &name)
+    })
+    .await
+}
+
+pub async fn approval_challenge(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    run(req, e, s, |e, s, cx| e.approval_challenge(s, cx)).await
+}
+
+pub async fn approval_response(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let credential = body.required_object("publicKeyCredential")?;
+    run(req, e, s, move |e, s, cx| {
+        e.approval_response(s, cx, &credential)
+    })
+    .await
+}
+
+// ---- /rest/public/user-self-registration ----
+
+pub async fn signup_select(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    id: web::Path<String>,
+) -> Reply {
+    run(req, e, s, move |e, s, _| e.signup_select(s, &id)).await
+}
+
+pub async fn signup_user_data(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let username = body.required_str("username")?;
+    let display_name = body.optional_str("displayName")?;
+    run(req, e, s, move |e, s, cx| {
+        e.signup_user_data(s, cx, &username, display_name.as_deref())
+    })
+    .await
+}
+
+pub async fn signup_registration_challenge(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let display_name = body.optional_str("displayName")?;
+    run(req, e, s, move |e, s, cx| {
+        e.signup_registration_challenge(s, cx, display_name.as_deref())
+    })
+    .await
+}
+
+pub async fn signup_attestation_response(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    s: Session,
+    body: JsonBody,
+) -> Reply {
+    let credential = body.required_object("publicKeyCredential")?;
+    run(req, e, s, move |e, s, cx| {
+        e.signup_attestation_response(s, cx, &credential)
+    })
+    .await
+}

@@ -40,6 +40,19 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
             ),
     )
     .service(
+        web::scope("/rest/public/user-self-registration")
+            .service(resource("/user-data/continue").route(web::post().to(h::signup_user_data)))
+            .service(
+                resource("/fido/registration/challenge/retrieve")
+                    .route(web::post().to(h::signup_registration_challenge)),
+            )
+            .service(
+                resource("/fido/registration/attestation-response/check")
+                    .route(web::post().to(h::signup_attestation_response)),
+            )
+            .service(resource("/{id}/select").route(web::post().to(h::signup_select))),
+    )
+    .service(
         web::scope("/rest/protected/self-service")
             .service(resource("/flows").route(web::get().to(h::list_flows)))
             .service(resource("/flow").route(web::delete().to(h::end_self_service_flow)))
@@ -53,6 +66,20 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
                     .route(web::post().to(h::attestation_response)),
             )
             .service(resource("/fido/abort").route(web::post().to(h::abort_self_service)))
+            .service(
+                resource("/fido/credential/select").route(web::post().to(h::credential_select)),
+            )
+            .service(
+                resource("/fido/display-name/change").route(web::post().to(h::display_name_change)),
+            )
+            .service(
+                resource("/fido/approval/challenge/retrieve")
+                    .route(web::post().to(h::approval_challenge)),
+            )
+            .service(
+                resource("/fido/approval/assertion-response/check")
+                    .route(web::post().to(h::approval_response)),
+            )
             .service(
                 resource("/fido/credentials")
                     .route(web::get().to(h::my_credentials))

@@ -9,10 +9,12 @@ mod authentication;
 mod error;
 mod fido_login;
 mod limits;
+mod manage;
 mod models;
 mod passwords;
 mod self_service;
 mod session;
+mod signup;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -21,9 +21,16 @@ const SESSION_DOC: &str = "self-service.session";
 const REGISTRATION_NEXT: NextStep =
     NextStep::Step("FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED");
 
+pub(super) fn registration_failed(detail: String) -> EngineError {
+    EngineError::FidoRegistrationFailed {
+        detail,
+        next: REGISTRATION_NEXT,
+    }
+}
+
 impl Engine {
     /// The signed-in user, or `401 NOT_AUTHORIZED`.
-    fn signed_in(&self, s: &SessionData) -> EngineResult<UserRecord> {
+    pub(super) fn signed_in(&self, s: &SessionData) -> EngineResult<UserRecord> {
         let not_authorized = || EngineError::NotAuthorized {
             detail: "sign in first: this needs an authenticated session".into(),
             next_auth_step: None,
@@ -126,16 +133,17 @@ impl Engine {
         machine::next_step_name(&def.steps, flow)
     }
 
-    /// The running self-service flow and its current step, if `call` fits it.
-    fn running_step(
+    /// The running flow of `kind` and its current step, if `call` fits it.
+    pub(super) fn running_step(
         &self,
         s: &SessionData,
         call: Call,
+        kind: FlowKind,
     ) -> EngineResult<(RunningFlow, &FlowDefinition, Step)> {
         let unexpected = |next: Option<&'static str>| EngineError::UnexpectedCall {
             detail: match next {
                 Some(step) => format!("this call does not fit the current step ({step})"),
-                None => "no self-service flow is running; select one first".into(),
+                None => "no flow of this kind is running; select one first".into(),
             },
             next: next.map(NextStep::Step),
         };
@@ -144,6 +152,7 @@ impl Engine {
             .inner
             .registry
             .flow(flow.id.as_str())
+            .filter(|d| d.kind == kind)
             .ok_or_else(|| unexpected(None))?;
         let step = machine::accept(&def.steps, &flow, call)
             .map_err(|_| unexpected(machine::next_step_name(&def.steps, &flow)))?
@@ -151,7 +160,7 @@ impl Engine {
         Ok((flow, def, step))
     }
 
-    /// `POST /fido/registration/challenge/retrieve`.
+    /// `POST /rest/protected/self-service/fido/registration/challenge/retrieve`.
     pub fn registration_challenge(
         &self,
         s: &mut SessionData,
@@ -159,7 +168,29 @@ impl Engine {
         display_name: Option<&str>,
     ) -> EngineResult {
         let user = self.signed_in(s)?;
-        let (mut flow, _, step) = self.running_step(s, Call::RegistrationChallenge)?;
+        let (flow, _, step) =
+            self.running_step(s, Call::RegistrationChallenge, FlowKind::SelfService)?;
+        let options = self.issue_registration(s, cx, flow, &step, &user, display_name)?;
+        Ok(Answer::one(
+            "self-service.fido.registration.challenge",
+            s.self_service
+                .as_ref()
+                .map_or_else(String::new, |f| f.instance.clone()),
+            json!({ "publicKeyCredentialCreationOptions": options }),
+        ))
+    }
+
+    /// Spends the flow's previous challenge, stores a new registration ceremony for `user` and
+    /// returns its creation options; the flow then waits for the response.
+    pub(super) fn issue_registration(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        mut flow: RunningFlow,
+        step: &Step,
+        user: &UserRecord,
+        display_name: Option<&str>,
+    ) -> EngineResult<Value> {
         let name = display_name
             .map(DisplayName::parse)
             .transpose()
@@ -170,19 +201,11 @@ impl Engine {
             Some(user.username.as_str()),
             self.now(),
         )?;
-        // A new challenge spends the previous one.
         self.spend_ceremony_of(&flow)?;
-        let options = self.creation_options(&user, &step, name)?;
-        flow.progress = Progress::ResponseRequired {
-            ceremony: options.1,
-        };
-        let id = flow.instance.clone();
+        let (options, ceremony) = self.creation_options(user, step, name)?;
+        flow.progress = Progress::ResponseRequired { ceremony };
         s.self_service = Some(flow);
-        Ok(Answer::one(
-            "self-service.fido.registration.challenge",
-            id,
-            json!({ "publicKeyCredentialCreationOptions": options.0 }),
-        ))
+        Ok(options)
     }
 
     /// Builds creation options for `user` and stores the ceremony; returns the options and the
@@ -249,7 +272,7 @@ impl Engine {
         Ok((value, ceremony_id))
     }
 
-    /// `POST /fido/registration/attestation-response/check`.
+    /// `POST /rest/protected/self-service/fido/registration/attestation-response/check`.
     pub fn attestation_response(
         &self,
         s: &mut SessionData,
@@ -257,34 +280,36 @@ impl Engine {
         credential: &Value,
     ) -> EngineResult {
         let user = self.signed_in(s)?;
-        let (flow, def, _) = self.running_step(s, Call::AttestationResponse)?;
-        let record = self.verify_and_store_registration(s, cx, &user, flow.clone(), credential)?;
-        let flow = machine::back_to_challenge(flow);
-        match machine::advance(&def.steps, flow, Facts::default(), self.now()) {
-            Advance::Next(next) => {
-                let step = machine::next_step_name(&def.steps, &next);
-                let id = next.instance.clone();
-                s.self_service = Some(next);
-                Ok(Answer::one(SESSION_DOC, id, json!({ "nextStep": step })))
+        let (flow, def, _) =
+            self.running_step(s, Call::AttestationResponse, FlowKind::SelfService)?;
+        let ceremony = self.take_registration_ceremony(s, cx, &flow, &user.username)?;
+        let record =
+            self.verified_credential(cx, &ceremony, &user.username, &user.handle, credential)?;
+        match self.store().insert_credential(&record) {
+            Ok(()) => {}
+            Err(StoreError::CredentialExists) => return Err(self.already_registered(cx, &record)?),
+            Err(StoreError::NotFound) => {
+                return Err(EngineError::NotAuthorized {
+                    detail: "the account no longer exists".into(),
+                    next_auth_step: None,
+                })
             }
-            Advance::Completed(_) | Advance::NoValidToken => {
-                s.self_service = None;
-                Ok(Answer::one(SESSION_DOC, record.id.to_b64url(), json!({})))
-            }
+            Err(e) => return Err(e.into()),
         }
+        self.audit_registered(cx, &record)?;
+        let flow = machine::back_to_challenge(flow);
+        self.advance_flow(s, cx, def, flow, SESSION_DOC)
     }
 
-    /// Takes the flow's ceremony (spent whatever happens next), verifies the response and
-    /// stores the credential. On failure the step waits for a new challenge.
-    fn verify_and_store_registration(
+    /// Takes the flow's registration ceremony out (spent whatever happens next); the step then
+    /// waits for a new challenge. Refuses an expired or foreign one.
+    pub(super) fn take_registration_ceremony(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
-        user: &UserRecord,
-        flow: RunningFlow,
-        credential: &Value,
-    ) -> EngineResult<CredentialRecord> {
-        let now = self.now();
+        flow: &RunningFlow,
+        username: &Username,
+    ) -> EngineResult<Ceremony> {
         let Progress::ResponseRequired {
             ceremony: ceremony_id,
         } = &flow.progress
@@ -293,19 +318,15 @@ impl Engine {
         };
         let ceremony = self.store().take_ceremony(ceremony_id)?;
         s.self_service = Some(machine::back_to_challenge(flow.clone()));
-        let fail = |detail: String| EngineError::FidoRegistrationFailed {
-            detail,
-            next: REGISTRATION_NEXT,
-        };
         let Some(ceremony) = ceremony else {
-            return Err(fail(
+            return Err(registration_failed(
                 "the challenge was already used; retrieve a new one".into(),
             ));
         };
-        if ceremony.expires_at <= now {
+        if ceremony.expires_at <= self.now() {
             self.audit_registration(
                 cx,
-                &user.username,
+                username,
                 None,
                 Outcome::Failure,
                 "the challenge expired",
@@ -314,9 +335,25 @@ impl Engine {
                 next: REGISTRATION_NEXT,
             });
         }
-        if ceremony.username.as_ref() != Some(&user.username) {
-            return Err(fail("the challenge was issued to another user".into()));
+        if ceremony.username.as_ref() != Some(username) {
+            return Err(registration_failed(
+                "the challenge was issued to another user".into(),
+            ));
         }
+        Ok(ceremony)
+    }
+
+    /// Verifies a registration response against its ceremony and builds the credential record
+    /// (not yet stored).
+    pub(super) fn verified_credential(
+        &self,
+        cx: &RequestCtx,
+        ceremony: &Ceremony,
+        username: &Username,
+        handle: &crate::domain::UserHandle,
+        credential: &Value,
+    ) -> EngineResult<CredentialRecord> {
+        let now = self.now();
         let settings = &self.inner.settings;
         let policy = match settings.attestation.policy {
             crate::config::AttestationPolicyKind::AcceptAny => AttestationPolicy::AcceptAny,
@@ -344,15 +381,16 @@ impl Engine {
             Err(e) => {
                 tracing::info!(check = e.check(), "registration refused");
                 let detail = format!("registration refused ({}): {e}", e.check());
-                self.audit_registration(cx, &user.username, None, Outcome::Failure, &detail)?;
-                return Err(fail(detail));
+                self.audit_registration(cx, username, None, Outcome::Failure, &detail)?;
+                return Err(registration_failed(detail));
             }
         };
-        let id = CredentialId::from_bytes(verified.credential_id.clone())
-            .map_err(|e| fail(format!("registration refused (credentialId): {}", e.0)))?;
+        let id = CredentialId::from_bytes(verified.credential_id.clone()).map_err(|e| {
+            registration_failed(format!("registration refused (credentialId): {}", e.0))
+        })?;
         let aaguid = aaguid_string(&verified.aaguid);
         let model = model_name(&aaguid).map(str::to_string);
-        let existing = self.store().credentials_of(&user.username)?;
+        let existing = self.store().credentials_of(username)?;
         let display_name = match (&ceremony.credential_name, &model) {
             (Some(name), _) => name.clone(),
             (None, Some(model)) => {
@@ -361,10 +399,10 @@ impl Engine {
             (None, None) => DisplayName::parse(&format!("Passkey {}", existing.len() + 1))
                 .map_err(|e| EngineError::Internal(e.0))?,
         };
-        let record = CredentialRecord {
-            id: id.clone(),
-            username: user.username.clone(),
-            user_handle: user.handle.clone(),
+        Ok(CredentialRecord {
+            id,
+            username: username.clone(),
+            user_handle: handle.clone(),
             public_key: verified.public_key,
             algorithm: verified.algorithm,
             sign_count: verified.sign_count,
@@ -384,26 +422,35 @@ impl Engine {
             last_used_at: None,
             enabled: true,
             disabled_by: None,
-        };
-        match self.store().insert_credential(&record) {
-            Ok(()) => {}
-            Err(StoreError::CredentialExists) => {
-                let detail = "registration refused (credentialId): this authenticator's credential is already registered";
-                self.audit_registration(cx, &user.username, Some(&id), Outcome::Failure, detail)?;
-                return Err(fail(detail.into()));
-            }
-            Err(StoreError::NotFound) => {
-                return Err(EngineError::NotAuthorized {
-                    detail: "the account no longer exists".into(),
-                    next_auth_step: None,
-                })
-            }
-            Err(e) => return Err(e.into()),
-        }
+        })
+    }
+
+    /// The refusal of a credential id that is registered already (to anyone), audited.
+    pub(super) fn already_registered(
+        &self,
+        cx: &RequestCtx,
+        record: &CredentialRecord,
+    ) -> EngineResult<EngineError> {
+        let detail = "registration refused (credentialId): this authenticator's credential is already registered";
         self.audit_registration(
             cx,
-            &user.username,
-            Some(&id),
+            &record.username,
+            Some(&record.id),
+            Outcome::Failure,
+            detail,
+        )?;
+        Ok(registration_failed(detail.into()))
+    }
+
+    pub(super) fn audit_registered(
+        &self,
+        cx: &RequestCtx,
+        record: &CredentialRecord,
+    ) -> EngineResult<()> {
+        self.audit_registration(
+            cx,
+            &record.username,
+            Some(&record.id),
             Outcome::Success,
             &format!(
                 "registered \"{}\" ({} attestation, {})",
@@ -415,11 +462,47 @@ impl Engine {
                     "untrusted"
                 }
             ),
-        )?;
-        Ok(record)
+        )
     }
 
-    fn audit_registration(
+    /// Moves a self-service or sign-up flow on after a successful step, running `apply` steps
+    /// as they come; answers the next step, or `{}` when the flow is done.
+    pub(super) fn advance_flow(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        def: &FlowDefinition,
+        flow: RunningFlow,
+        doc_type: &'static str,
+    ) -> EngineResult {
+        let instance = flow.instance.clone();
+        let mut next = match machine::advance(&def.steps, flow, Facts::default(), self.now()) {
+            Advance::Next(next) => next,
+            Advance::Completed(_) | Advance::NoValidToken => {
+                s.self_service = None;
+                return Ok(Answer::one(doc_type, instance, json!({})));
+            }
+        };
+        while let Some(Step::Apply {
+            action,
+            allow_last_credential,
+        }) = def.steps.get(next.step)
+        {
+            s.self_service = None;
+            self.apply_change(s, cx, &next, *action, *allow_last_credential)?;
+            next = match machine::advance(&def.steps, next, Facts::default(), self.now()) {
+                Advance::Next(n) => n,
+                Advance::Completed(_) | Advance::NoValidToken => {
+                    return Ok(Answer::one(doc_type, instance, json!({})));
+                }
+            };
+        }
+        let step = machine::next_step_name(&def.steps, &next);
+        s.self_service = Some(next);
+        Ok(Answer::one(doc_type, instance, json!({ "nextStep": step })))
+    }
+
+    pub(super) fn audit_registration(
         &self,
         cx: &RequestCtx,
         username: &Username,

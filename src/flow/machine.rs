@@ -266,6 +266,7 @@ mod tests {
             attestation: Conveyance::None,
             timeout: None,
             algorithms: vec![-7],
+            grants: vec![],
         }]
     }
 

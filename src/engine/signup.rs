@@ -1,0 +1,165 @@
+//! Passkey sign-up (`/rest/public/user-self-registration`): a visitor picks a username, registers
+//! a passkey, and the account is created with it in one transaction; the session is then
+//! authenticated.
+
+use serde_json::{json, Value};
+
+use super::{
+    random_id, Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep,
+    RequestCtx, SessionData,
+};
+use crate::domain::{DisplayName, UserHandle, Username};
+use crate::flow::machine::{self, Call, Signup};
+use crate::flow::FlowKind;
+use crate::store::{AuditKind, Outcome, StoreError, UserRecord};
+
+const SESSION_DOC: &str = "user-self-registration.session";
+const USER_DATA_NEXT: NextStep = NextStep::Step("USER_DATA_REQUIRED");
+
+impl Engine {
+    /// `POST /rest/public/user-self-registration/{flowId}/select`.
+    pub fn signup_select(&self, s: &mut SessionData, flow_id: &str) -> EngineResult {
+        let def = self
+            .inner
+            .registry
+            .flow(flow_id)
+            .filter(|f| f.kind == FlowKind::UserSelfRegistration)
+            .ok_or_else(|| EngineError::FlowNotFound(flow_id.to_string()))?;
+        if s.login.is_some() {
+            return Err(EngineError::UnexpectedCall {
+                detail: "a user is signed in; sign out before creating a new account".into(),
+                next: None,
+            });
+        }
+        if let Some(previous) = s.self_service.take() {
+            self.spend_ceremony_of(&previous)?;
+        }
+        let flow = machine::start(def.id.clone(), &def.steps, random_id(), None);
+        let next = machine::next_step_name(&def.steps, &flow);
+        let id = flow.instance.clone();
+        s.self_service = Some(flow);
+        Ok(Answer::one(SESSION_DOC, id, json!({ "nextStep": next })))
+    }
+
+    /// `POST /rest/public/user-self-registration/user-data/continue`.
+    pub fn signup_user_data(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> EngineResult {
+        let (mut flow, def, _) =
+            self.running_step(s, Call::UserData, FlowKind::UserSelfRegistration)?;
+        self.inner.limits.check(
+            Limited::SignUp,
+            cx.remote_address.as_deref(),
+            None,
+            self.now(),
+        )?;
+        let name = Username::parse(username).map_err(|e| EngineError::InvalidUsername(e.0))?;
+        let display_name = display_name
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|e| EngineError::InvalidDisplayName(e.0))?;
+        if self.store().user(&name)?.is_some() {
+            return Err(EngineError::UsernameNotAvailable {
+                detail: "this username is taken; choose another".into(),
+                next: Some(USER_DATA_NEXT),
+            });
+        }
+        flow.user = Some(name);
+        flow.signup = Some(Signup {
+            handle: UserHandle::random(),
+            display_name,
+        });
+        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+    }
+
+    /// The account a sign-up will create, as far as the flow knows it.
+    fn signup_user(&self, flow: &machine::RunningFlow) -> EngineResult<UserRecord> {
+        match (&flow.user, &flow.signup) {
+            (Some(username), Some(signup)) => Ok(UserRecord {
+                username: username.clone(),
+                handle: signup.handle.clone(),
+                display_name: signup.display_name.clone(),
+                password_hash: None,
+                created_at: self.now(),
+            }),
+            _ => Err(EngineError::Internal("a sign-up without user data".into())),
+        }
+    }
+
+    /// `POST /rest/public/user-self-registration/fido/registration/challenge/retrieve`.
+    pub fn signup_registration_challenge(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        display_name: Option<&str>,
+    ) -> EngineResult {
+        let (flow, _, step) = self.running_step(
+            s,
+            Call::RegistrationChallenge,
+            FlowKind::UserSelfRegistration,
+        )?;
+        let user = self.signup_user(&flow)?;
+        let instance = flow.instance.clone();
+        let options = self.issue_registration(s, cx, flow, &step, &user, display_name)?;
+        Ok(Answer::one(
+            "user-self-registration.fido.registration.challenge",
+            instance,
+            json!({ "publicKeyCredentialCreationOptions": options }),
+        ))
+    }
+
+    /// `POST /rest/public/user-self-registration/fido/registration/attestation-response/check`.
+    pub fn signup_attestation_response(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        credential: &Value,
+    ) -> EngineResult {
+        let now = self.now();
+        let (flow, def, step) =
+            self.running_step(s, Call::AttestationResponse, FlowKind::UserSelfRegistration)?;
+        let user = self.signup_user(&flow)?;
+        let ceremony = self.take_registration_ceremony(s, cx, &flow, &user.username)?;
+        let record =
+            self.verified_credential(cx, &ceremony, &user.username, &user.handle, credential)?;
+        match self.store().insert_user_with_credential(&user, &record) {
+            Ok(()) => {}
+            Err(StoreError::UserExists) => {
+                // Someone took the name meanwhile: back to the user data.
+                let mut back =
+                    machine::start(def.id.clone(), &def.steps, flow.instance.clone(), None);
+                back.signup = None;
+                s.self_service = Some(back);
+                return Err(EngineError::UsernameNotAvailable {
+                    detail: "this username was taken meanwhile; choose another".into(),
+                    next: Some(USER_DATA_NEXT),
+                });
+            }
+            Err(StoreError::CredentialExists) => return Err(self.already_registered(cx, &record)?),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(AuditDraft {
+            kind: AuditKind::SignUp,
+            actor: format!("user:{}", user.username),
+            username: Some(&user.username),
+            credential_id: Some(&record.id),
+            outcome: Outcome::Success,
+            detail: "account created with a passkey".into(),
+            cx,
+        })?;
+        self.audit_registered(cx, &record)?;
+        let mut done = flow;
+        done.progress = machine::Progress::ChallengeRequired;
+        for tag in step.grants() {
+            done.granted.push((tag.clone(), now));
+        }
+        let instance = done.instance.clone();
+        self.complete_login(s, done, now)?;
+        s.self_service = None;
+        Ok(Answer::one(SESSION_DOC, instance, json!({})))
+    }
+}
