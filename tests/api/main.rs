@@ -6,4 +6,5 @@ mod common;
 
 mod durability;
 mod journeys;
+mod lifecycle;
 mod startup;

@@ -1,0 +1,625 @@
+//! The life of an authenticator: passwordless and autofill sign-in, sign-up, step-up, and the
+//! management flows with their approval and last-credential rules.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::app::{code, detail, spawn_app, Browser, TestApp, ORIGIN, PASSWORD};
+
+const AUTH: &str = "/rest/public/authentication";
+const SS: &str = "/rest/protected/self-service";
+const SIGNUP: &str = "/rest/public/user-self-registration";
+
+/// Signs up `name` with a passkey in a new browser; the browser stays signed in.
+async fn sign_up(app: &TestApp, name: &str) -> Browser {
+    let mut b = app.browser();
+    let (status, doc) = b
+        .post(&format!("{SIGNUP}/passkey-signup/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["type"], "user-self-registration.session");
+    assert_eq!(doc["data"]["attributes"]["nextStep"], "USER_DATA_REQUIRED");
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/user-data/continue"),
+            json!({"username": name, "displayName": "New Person"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"]["attributes"]["nextStep"],
+        "FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/fido/registration/challenge/retrieve"),
+            json!({"displayName": "Phone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialCreationOptions"].clone();
+    assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(
+        options["authenticatorSelection"]["requireResidentKey"],
+        true
+    );
+    assert_eq!(options["user"]["name"], name);
+    assert_eq!(options["user"]["displayName"], "New Person");
+    let credential = b.authenticator.register(&options, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/fido/registration/attestation-response/check"),
+            json!({ "publicKeyCredential": credential }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none());
+    b
+}
+
+async fn passwordless(b: &mut Browser) -> (StatusCode, Value) {
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/applications/fido-passwordless/access"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
+    assert_eq!(
+        doc["meta"]["nextAuthStep"],
+        "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = b
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert!(options.get("allowCredentials").is_none(), "{options}");
+    assert_eq!(options["userVerification"], "required");
+    let assertion = b.authenticator.authenticate(&options, ORIGIN);
+    b.post(
+        &format!("{AUTH}/fido/assertion-response/check"),
+        json!({ "publicKeyCredential": assertion }),
+    )
+    .await
+}
+
+async fn logout(b: &Browser) {
+    let (status, _) = b.post(&format!("{AUTH}/logout"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn session_user(b: &Browser) -> Option<String> {
+    let (_, doc) = b.get(&format!("{AUTH}/session")).await;
+    doc["data"]["attributes"]["username"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Runs a management flow up to (not including) approval; returns the select answer.
+async fn select_credential(b: &Browser, flow: &str, id: &str) -> (StatusCode, Value) {
+    let (status, doc) = b
+        .post(&format!("{SS}/flows/{flow}/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"]["attributes"]["nextStep"],
+        "FIDO_CREDENTIAL_SELECTION_REQUIRED"
+    );
+    b.post(
+        &format!("{SS}/fido/credential/select"),
+        json!({ "credentialId": id }),
+    )
+    .await
+}
+
+async fn approve(b: &mut Browser) -> (StatusCode, Value) {
+    let (status, doc) = b
+        .post(&format!("{SS}/fido/approval/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["type"], "self-service.fido.approval.challenge");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert_eq!(options["userVerification"], "required");
+    let assertion = b.authenticator.authenticate(&options, ORIGIN);
+    b.post(
+        &format!("{SS}/fido/approval/assertion-response/check"),
+        json!({ "publicKeyCredential": assertion }),
+    )
+    .await
+}
+
+async fn approve_with(b: &mut Browser, credential_id: &str) -> (StatusCode, Value) {
+    let (status, doc) = b
+        .post(&format!("{SS}/fido/approval/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    let assertion = b.authenticator.authenticate_with(
+        &options,
+        ORIGIN,
+        &crate::common::softauthn::Tamper {
+            credential_id: Some(crate::common::softauthn::b64url_decode(credential_id).unwrap()),
+            ..Default::default()
+        },
+    );
+    b.post(
+        &format!("{SS}/fido/approval/assertion-response/check"),
+        json!({ "publicKeyCredential": assertion }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_visitor_signs_up_with_a_passkey_and_signs_in_with_it_passwordless() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "newbie").await;
+    assert_eq!(session_user(&b).await.as_deref(), Some("newbie"));
+    let list = b.credentials().await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["attributes"]["displayName"], "Phone");
+
+    logout(&b).await;
+    assert_eq!(session_user(&b).await, None);
+    let (status, doc) = passwordless(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(session_user(&b).await.as_deref(), Some("newbie"));
+    let (status, _) = b
+        .post(
+            &format!("{AUTH}/applications/fido-passwordless/access"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_taken_username_is_not_available_for_sign_up() {
+    let app = spawn_app().await;
+    app.create_user("taken", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.post(&format!("{SIGNUP}/passkey-signup/select"), json!({}))
+        .await;
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/user-data/continue"),
+            json!({"username": "TAKEN"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "USERNAME_NOT_AVAILABLE");
+    assert_eq!(doc["meta"]["nextStep"], "USER_DATA_REQUIRED");
+}
+
+#[tokio::test]
+async fn a_conditional_mediation_challenge_is_answered_after_the_modal_timeout() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "autofill").await;
+    logout(&b).await;
+    // The sign-in page: a password field with passkey autofill, in the `default` application.
+    let (status, doc) = b
+        .post(&format!("{AUTH}/applications/default/access"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(doc["meta"]["nextAuthStep"], "PASSWORD_REQUIRED");
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/challenge/retrieve"),
+            json!({"mediation": "conditional"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert!(options.get("allowCredentials").is_none());
+    // The user picks the passkey from autofill six minutes later.
+    app.advance(chrono::Duration::minutes(6));
+    let assertion = b.authenticator.authenticate(&options, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextAuthStep").is_none());
+    assert_eq!(session_user(&b).await.as_deref(), Some("autofill"));
+}
+
+#[tokio::test]
+async fn a_conditional_mediation_challenge_expires_after_ten_minutes() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "slowpoke").await;
+    logout(&b).await;
+    b.post(&format!("{AUTH}/applications/default/access"), json!({}))
+        .await;
+    let (_, doc) = b
+        .post(
+            &format!("{AUTH}/fido/challenge/retrieve"),
+            json!({"mediation": "conditional"}),
+        )
+        .await;
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    app.advance(chrono::Duration::minutes(11));
+    let assertion = b.authenticator.authenticate(&options, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "FIDO_AUTHENTICATION_TIMEOUT");
+}
+
+#[tokio::test]
+async fn a_stale_login_needs_a_step_up_which_lets_the_user_in() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "stepper").await;
+    app.advance(chrono::Duration::minutes(11));
+    let (status, doc) = b
+        .post(&format!("{SS}/flows/fido-registration/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code(&doc), "NOT_AUTHORIZED");
+
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/applications/fido-step-up/access"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
+    assert_eq!(
+        doc["meta"]["nextAuthStep"],
+        "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = b
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert_eq!(options["userVerification"], "required");
+    assert_eq!(options["allowCredentials"].as_array().unwrap().len(), 1);
+    let assertion = b.authenticator.authenticate(&options, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = b
+        .post(&format!("{SS}/flows/fido-registration/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+}
+
+#[tokio::test]
+async fn a_credential_is_renamed() {
+    let app = spawn_app().await;
+    let b = sign_up(&app, "renamer").await;
+    let id = b.authenticator.credential_ids()[0].clone();
+    let (status, doc) = select_credential(&b, "fido-credential-rename", &id).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"]["attributes"]["nextStep"],
+        "FIDO_DISPLAY_NAME_CHANGE_REQUIRED"
+    );
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/fido/display-name/change"),
+            json!({"displayName": "  Work phone "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+    assert_eq!(
+        b.credentials().await[0]["attributes"]["displayName"],
+        "Work phone"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_credential_needs_approval_and_the_last_one_of_a_passkey_user_is_kept() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "deleter").await;
+    let first = b.authenticator.credential_ids()[0].clone();
+    // The only credential of an account without a password cannot go.
+    let (status, doc) = select_credential(&b, "fido-credential-deletion", &first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "FIDO_CREDENTIAL_CHANGE_NOT_ALLOWED");
+    b.delete(&format!("{SS}/flow")).await;
+
+    let second = b.register(Some("Backup key")).await;
+    let (status, doc) = select_credential(&b, "fido-credential-deletion", &first).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"]["attributes"]["nextStep"],
+        "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+    let list = b.credentials().await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], second.as_str());
+}
+
+#[tokio::test]
+async fn a_credential_of_another_user_cannot_be_selected() {
+    let app = spawn_app().await;
+    let b = sign_up(&app, "owner").await;
+    let other = sign_up(&app, "intruder").await;
+    let id = b.authenticator.credential_ids()[0].clone();
+    let (status, doc) = select_credential(&other, "fido-credential-rename", &id).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "FIDO_CREDENTIAL_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_disabled_credential_is_refused_at_login_and_can_be_enabled_again() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "toggler").await;
+    let first = b.authenticator.credential_ids()[0].clone();
+    b.register(Some("Second")).await;
+
+    let (status, doc) = select_credential(&b, "fido-credential-disable", &first).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let list = b.credentials().await;
+    let disabled = list.iter().find(|c| c["id"] == first.as_str()).unwrap();
+    assert_eq!(disabled["attributes"]["enabled"], false);
+    assert_eq!(disabled["attributes"]["disabledBy"], "user");
+
+    // A passwordless sign-in with the disabled credential is refused.
+    logout(&b).await;
+    b.post(
+        &format!("{AUTH}/applications/fido-passwordless/access"),
+        json!({}),
+    )
+    .await;
+    let (_, doc) = b
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    let assertion = b.authenticator.authenticate_with(
+        &options,
+        ORIGIN,
+        &crate::common::softauthn::Tamper {
+            credential_id: Some(crate::common::softauthn::b64url_decode(&first).unwrap()),
+            ..Default::default()
+        },
+    );
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED");
+    assert!(detail(&doc).contains("disabled"), "{doc}");
+
+    // With the other passkey the user gets in and enables the first one again.
+    let (status, doc) = passwordless(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = select_credential(&b, "fido-credential-enable", &first).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+    let list = b.credentials().await;
+    assert!(list.iter().all(|c| c["attributes"]["enabled"] == true));
+}
+
+#[tokio::test]
+async fn two_concurrent_deletions_cannot_remove_the_last_two_credentials() {
+    let app = spawn_app().await;
+    let mut a = sign_up(&app, "racer").await;
+    let ids = {
+        a.register(Some("Second")).await;
+        a.authenticator.credential_ids()
+    };
+    // A second signed-in session of the same user (a passkey sign-in in another browser).
+    let mut b = app.browser();
+    b.authenticator = a.authenticator.clone();
+    let (status, doc) = passwordless(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    a.authenticator = b.authenticator.clone();
+
+    // Both select a different credential for deletion while both still exist.
+    let (s1, d1) = select_credential(&a, "fido-credential-deletion", &ids[0]).await;
+    let (s2, d2) = select_credential(&b, "fido-credential-deletion", &ids[1]).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{d1} {d2}");
+    // Each approves with the credential the other deletes, so their counters do not collide.
+    let (r1, r2) = tokio::join!(approve_with(&mut a, &ids[1]), approve_with(&mut b, &ids[0]));
+    let outcomes = [r1, r2];
+    let ok = outcomes
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .count();
+    assert!(ok <= 1, "{outcomes:?}");
+    let refused = outcomes
+        .iter()
+        .filter(|(_, d)| {
+            code(d) == "FIDO_CREDENTIAL_CHANGE_NOT_ALLOWED" || code(d) == "NOT_AUTHORIZED"
+        })
+        .count();
+    assert!(ok + refused == 2, "{outcomes:?}");
+
+    // Whoever is still signed in sees exactly one credential left.
+    let mut remaining = None;
+    for browser in [&a, &b] {
+        let (status, doc) = browser.get(&format!("{SS}/fido/credentials")).await;
+        if status == StatusCode::OK {
+            remaining = Some(doc["data"].as_array().unwrap().len());
+        }
+    }
+    assert_eq!(remaining, Some(1));
+}
+
+#[tokio::test]
+async fn the_second_factor_cannot_be_skipped_by_registering_a_passkey() {
+    let app = spawn_app().await;
+    app.create_user("half", Some(PASSWORD)).await;
+    let mut b = app.browser();
+    b.login("half", PASSWORD).await;
+    b.register(None).await;
+    logout(&b).await;
+
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/password/check"),
+            json!({"username": "half", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        doc["data"]["attributes"]["nextAuthStep"],
+        "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = b
+        .post(&format!("{SS}/flows/fido-registration/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
+    assert_eq!(code(&doc), "NOT_AUTHORIZED");
+    let (status, _) = b
+        .post(
+            &format!("{SS}/fido/registration/challenge/retrieve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_passwordless_assertion_of_another_user_inside_a_signed_in_session_is_refused() {
+    let app = spawn_app().await;
+    let mut victim_browser = sign_up(&app, "victim").await;
+    app.create_user("attacker", Some(PASSWORD)).await;
+    let mut attacker = app.browser();
+    attacker.login("attacker", PASSWORD).await;
+    // The attacker's browser holds the victim's passkey too (e.g. a shared device).
+    attacker.authenticator = victim_browser.authenticator.clone();
+    let (status, doc) = passwordless(&mut attacker).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED");
+    assert!(detail(&doc).contains("different user"), "{doc}");
+    assert_eq!(session_user(&attacker).await.as_deref(), Some("attacker"));
+    logout(&victim_browser).await;
+    victim_browser.authenticator = attacker.authenticator.clone();
+    let (status, doc) = passwordless(&mut victim_browser).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+}
+
+#[tokio::test]
+async fn a_step_up_assertion_of_another_user_is_refused() {
+    let app = spawn_app().await;
+    let victim = sign_up(&app, "victim2").await;
+    let mut attacker = sign_up(&app, "attacker2").await;
+    app.advance(chrono::Duration::minutes(11));
+    let (status, _) = attacker
+        .post(
+            &format!("{AUTH}/applications/fido-step-up/access"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, doc) = attacker
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    let victim_id = victim.authenticator.credential_ids()[0].clone();
+    attacker.authenticator = victim.authenticator.clone();
+    let assertion = attacker.authenticator.authenticate_with(
+        &options,
+        ORIGIN,
+        &crate::common::softauthn::Tamper {
+            credential_id: Some(crate::common::softauthn::b64url_decode(&victim_id).unwrap()),
+            ..Default::default()
+        },
+    );
+    let (status, doc) = attacker
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED");
+    let (status, _) = attacker
+        .post(&format!("{SS}/flows/fido-registration/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn twenty_parallel_wrong_passwords_get_no_more_tries_than_the_lock_allows() {
+    let app = spawn_app().await;
+    app.create_user("target", Some(PASSWORD)).await;
+    let browsers: Vec<Browser> = (0..20).map(|_| app.browser()).collect();
+    let path = format!("{AUTH}/password/check");
+    let mut wrong = 0;
+    let mut locked = false;
+    for _ in 0..10 {
+        let answers = futures_util::future::join_all(browsers.iter().map(|b| {
+            b.post(
+                &path,
+                json!({"username": "target", "password": "wrong password"}),
+            )
+        }))
+        .await;
+        for (_, d) in &answers {
+            assert!(
+                ["USERNAME_PASSWORD_WRONG", "USER_LOCKED", "SERVER_BUSY"].contains(&code(d)),
+                "{d}"
+            );
+        }
+        wrong += answers
+            .iter()
+            .filter(|(_, d)| code(d) == "USERNAME_PASSWORD_WRONG")
+            .count();
+        locked |= answers.iter().any(|(_, d)| code(d) == "USER_LOCKED");
+        if locked {
+            break;
+        }
+    }
+    assert!(locked, "the lock engaged");
+    assert!(
+        wrong <= 4,
+        "at most max_failures - 1 plain refusals before the lock: {wrong}"
+    );
+    let b = app.browser();
+    let (status, doc) = b
+        .post(&path, json!({"username": "target", "password": PASSWORD}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code(&doc), "USER_LOCKED");
+}
+
+#[tokio::test]
+async fn an_unknown_username_locks_and_answers_exactly_like_a_real_one() {
+    let app = spawn_app().await;
+    app.create_user("realuser", Some(PASSWORD)).await;
+    let b = app.browser();
+    let mut shapes = Vec::new();
+    for name in ["realuser", "ghostuser"] {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let (status, doc) = b
+                .post(
+                    &format!("{AUTH}/password/check"),
+                    json!({"username": name, "password": "nope nope"}),
+                )
+                .await;
+            seen.push((
+                status,
+                code(&doc).to_string(),
+                detail(&doc).to_string(),
+                doc["meta"].get("temporaryLockExpiry").is_some(),
+            ));
+        }
+        shapes.push(seen);
+    }
+    assert_eq!(shapes[0], shapes[1]);
+    assert_eq!(shapes[0][5].1, "USER_LOCKED");
+}
