@@ -6,3 +6,4 @@ mod common;
 
 mod journeys;
 mod refusals;
+mod rules;
