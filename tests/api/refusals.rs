@@ -15,6 +15,7 @@ use fidoflow::config::AttestationPolicyKind;
 
 const CHECK: &str = "/rest/protected/self-service/fido/registration/attestation-response/check";
 const CHALLENGE: &str = "/rest/protected/self-service/fido/registration/challenge/retrieve";
+const SELECT: &str = "/rest/protected/self-service/flows/fido-registration/select";
 const NEXT: &str = "FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED";
 
 /// A browser signed in as a new user with a password and no credential.
@@ -733,4 +734,86 @@ async fn the_requested_display_name_names_the_credential_not_the_user() {
     let options = browser.start_registration(Some("Work key")).await;
     assert_eq!(options["user"]["displayName"], "alice (person)");
     assert!(!options.to_string().contains("Work key"), "{options}");
+}
+
+#[tokio::test]
+async fn a_new_challenge_spends_the_previous_one() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, "alice").await;
+    let first = browser.start_registration(None).await;
+    let stale = browser.authenticator.register_with(
+        &first,
+        ORIGIN,
+        &Tamper {
+            forget: true,
+            ..Tamper::default()
+        },
+    );
+    let second = browser.registration_challenge(None).await;
+    assert_ne!(first["challenge"], second["challenge"]);
+    let (status, doc) = browser.send_attestation(stale).await;
+    assert_refused(status, &doc, "challenge");
+    assert_nothing_stored_and_recovers(&mut browser).await;
+}
+
+#[tokio::test]
+async fn a_display_name_that_is_not_a_string_is_an_invalid_request() {
+    let app = spawn_app().await;
+    let browser = signed_in(&app, "alice").await;
+    let (status, doc) = browser.post(SELECT, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = browser.post(CHALLENGE, json!({ "displayName": 42 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "INVALID_REQUEST", "{doc}");
+    assert!(detail(&doc).contains("displayName"), "{doc}");
+}
+
+#[tokio::test]
+async fn a_display_name_is_kept_in_nfc() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, "alice").await;
+    browser.register(Some("Cafe\u{301} key")).await;
+    let list = browser.credentials().await;
+    assert_eq!(list[0]["attributes"]["displayName"], "Caf\u{e9} key");
+}
+
+#[tokio::test]
+async fn an_unnamed_credential_of_a_known_model_is_named_after_it() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, "alice").await;
+    // cb69481e-8ff7-4039-93ec-0a2729a154a8: YubiKey 5 Series.
+    browser.authenticator.aaguid = [
+        0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39, 0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54,
+        0xa8,
+    ];
+    browser.register(None).await;
+    let a = &browser.credentials().await[0]["attributes"];
+    assert_eq!(a["displayName"], "YubiKey 5 Series");
+    assert_eq!(a["authenticatorName"], "YubiKey 5 Series");
+    assert_eq!(a["aaguid"], "cb69481e-8ff7-4039-93ec-0a2729a154a8");
+    assert_eq!(a["attestationTrusted"], false, "only what it claims");
+}
+
+#[tokio::test]
+async fn the_options_exclude_the_users_credentials_with_their_transports() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, "alice").await;
+    let id = browser.register(None).await;
+    let options = browser.start_registration(None).await;
+    assert_eq!(
+        options["excludeCredentials"],
+        json!([{"type": "public-key", "id": id, "transports": ["internal"]}])
+    );
+}
+
+#[tokio::test]
+async fn extension_outputs_the_server_did_not_request_are_ignored() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, "alice").await;
+    let options = browser.start_registration(None).await;
+    let mut credential = browser.authenticator.register(&options, ORIGIN);
+    credential["clientExtensionResults"]["appidExclude"] = json!(true);
+    credential["clientExtensionResults"]["somethingElse"] = json!({"x": [1, 2, 3]});
+    let (status, doc) = browser.send_attestation(credential).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
 }

@@ -811,3 +811,125 @@ async fn parallel_requests_of_one_session_are_refused_as_concurrent_access() {
     }
     assert!(concurrent >= 1, "no request was refused as concurrent");
 }
+
+#[tokio::test]
+async fn a_password_alone_does_not_authenticate_a_user_with_a_passkey() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice", Some(PASSWORD)).await;
+    let mut browser = app.browser();
+    browser.login(&alice, PASSWORD).await;
+    browser.register(None).await;
+
+    let other = app.browser();
+    let (status, doc) = password_check(&other, "alice", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"]["attributes"]["nextAuthStep"],
+        "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED",
+        "{doc}"
+    );
+    let (status, doc) = other.get(FLOWS).await;
+    assert_not_authorized(status, &doc);
+    let (status, doc) = other.get(SESSION).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["authenticated"], false, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["tags"], json!([]), "{doc}");
+}
+
+#[tokio::test]
+async fn another_user_cannot_sign_in_over_a_signed_in_session() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice", Some(PASSWORD)).await;
+    app.create_user("bob", Some(PASSWORD)).await;
+    let browser = app.browser();
+    browser.login(&alice, PASSWORD).await;
+    let (status, doc) = password_check(&browser, "bob", PASSWORD).await;
+    assert_wrong_password(status, &doc);
+    assert!(
+        detail(&doc).contains("a different user is signed in"),
+        "{doc}"
+    );
+    let (status, doc) = browser.get(SESSION).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["username"], "alice", "{doc}");
+}
+
+#[tokio::test]
+async fn the_json_api_media_type_is_accepted() {
+    let app = spawn_app().await;
+    app.create_user("alice", Some(PASSWORD)).await;
+    let response = raw(&app, Method::POST, PASSWORD_CHECK, None)
+        .header("Content-Type", "application/vnd.api+json")
+        .body(json!({"username": "alice", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let (status, doc) = decode(response).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_check_without_a_username_is_an_invalid_request() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let (status, doc) = browser
+        .post(PASSWORD_CHECK, json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "INVALID_REQUEST", "{doc}");
+    assert!(detail(&doc).contains("username"), "{doc}");
+    let (status, doc) = browser
+        .post(
+            PASSWORD_CHECK,
+            json!({"username": "alice", "password": 12345678}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "INVALID_REQUEST", "{doc}");
+    assert!(detail(&doc).contains("password"), "{doc}");
+}
+
+#[tokio::test]
+async fn a_session_ends_after_eight_hours_however_active() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice", Some(PASSWORD)).await;
+    let browser = app.browser();
+    browser.login(&alice, PASSWORD).await;
+    // 34 × 14 min = 7 h 56 min of steady activity.
+    for _ in 0..34 {
+        app.advance(chrono::Duration::minutes(14));
+        let (status, doc) = browser.get(FLOWS).await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+    }
+    app.advance(chrono::Duration::minutes(5));
+    let (status, doc) = browser.get(FLOWS).await;
+    assert_not_authorized(status, &doc);
+}
+
+#[tokio::test]
+async fn registration_challenges_are_rate_limited_per_username() {
+    let app = spawn_app_with(|s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.per_username = 3;
+    })
+    .await;
+    let alice = app.create_user("alice", Some(PASSWORD)).await;
+    let browser = app.browser();
+    browser.login(&alice, PASSWORD).await;
+    browser.start_registration(None).await;
+    browser.registration_challenge(None).await;
+    browser.registration_challenge(None).await;
+    let (status, doc) = browser.post(CHALLENGE, json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{doc}");
+    assert_eq!(code(&doc), "TOO_MANY_REQUESTS", "{doc}");
+}
