@@ -379,6 +379,13 @@ async fn five_failures_lock_the_username_even_against_the_right_password() {
     let (status, doc) = password_check(&app.browser(), "ALICE", PASSWORD).await;
     assert_locked(status, &doc);
     assert!(!browser.get(FLOWS).await.0.is_success());
+    // The lock ended the running flow.
+    let (status, doc) = browser.get(SESSION).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(
+        doc["data"]["attributes"].get("nextAuthStep").is_none(),
+        "{doc}"
+    );
 
     app.advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(1));
     let (status, doc) = password_check(&browser, "alice", PASSWORD).await;
@@ -810,6 +817,10 @@ async fn parallel_requests_of_one_session_are_refused_as_concurrent_access() {
         }
     }
     assert!(concurrent >= 1, "no request was refused as concurrent");
+    // The refusals left nothing behind: the session answers again.
+    let (status, doc) = browser.get(SESSION).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["username"], "alice", "{doc}");
 }
 
 #[tokio::test]
@@ -932,4 +943,68 @@ async fn registration_challenges_are_rate_limited_per_username() {
     let (status, doc) = browser.post(CHALLENGE, json!({})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{doc}");
     assert_eq!(code(&doc), "TOO_MANY_REQUESTS", "{doc}");
+}
+
+#[tokio::test]
+async fn parallel_failures_never_get_past_the_lock() {
+    // Enough hashing capacity that all twelve are checked at once.
+    let app = spawn_app_with(|s| s.rate_limits.password_hash_concurrency = 32).await;
+    app.create_user("alice", Some(PASSWORD)).await;
+    let requests: Vec<_> = (0..12)
+        .map(|_| {
+            let browser = app.browser();
+            tokio::spawn(async move { password_check(&browser, "alice", "not the password").await })
+        })
+        .collect();
+    let mut wrong = 0;
+    for handle in requests {
+        let (status, doc) = handle.await.unwrap();
+        match (status, code(&doc)) {
+            (StatusCode::BAD_REQUEST, "USERNAME_PASSWORD_WRONG") => wrong += 1,
+            (StatusCode::FORBIDDEN, "USER_LOCKED") => {}
+            _ => panic!("unexpected answer {status}: {doc}"),
+        }
+    }
+    assert!(
+        wrong <= 4,
+        "{wrong} attempts were verified past the limit of 5"
+    );
+    let (status, doc) = password_check(&app.browser(), "alice", PASSWORD).await;
+    assert_locked(status, &doc);
+}
+
+#[tokio::test]
+async fn usernames_are_normalised_the_same_way_everywhere() {
+    let app = spawn_app().await;
+    app.create_user("alice", Some(PASSWORD)).await;
+    // Fullwidth capitals: NFKC, then lowercase.
+    let fancy = "\u{FF21}LICE";
+    let (status, doc) = app
+        .admin(
+            Method::POST,
+            "/rest/admin/users",
+            Some(ADMIN_TOKEN),
+            Some(json!({ "username": fancy })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{doc}");
+    assert_eq!(code(&doc), "USER_EXISTS", "{doc}");
+    let browser = app.browser();
+    let (status, doc) = password_check(&browser, fancy, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (_, doc) = browser.get(SESSION).await;
+    assert_eq!(doc["data"]["attributes"]["username"], "alice", "{doc}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_cookie_key_is_kept_private_in_the_data_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let key = app.data_dir.path().join("session.key");
+    let mode = std::fs::metadata(&key)
+        .expect("session.key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
