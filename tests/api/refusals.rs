@@ -817,3 +817,77 @@ async fn extension_outputs_the_server_did_not_request_are_ignored() {
     let (status, doc) = browser.send_attestation(credential).await;
     assert_eq!(status, StatusCode::OK, "{doc}");
 }
+
+#[tokio::test]
+async fn a_body_that_is_json_but_not_an_object_is_invalid_and_spends_nothing() {
+    invalid_request("[]".into(), "object").await;
+}
+
+#[tokio::test]
+async fn an_unattested_registration_is_refused_when_trust_is_required() {
+    let root = pki::root_ca("fidoflow test root");
+    let (app, _anchors, _flows) = require_trusted(&root).await;
+    let mut browser = signed_in(&app, "alice").await;
+    for mode in [AttestationMode::None, AttestationMode::PackedSelf] {
+        browser.authenticator.attestation = mode;
+        let options = browser.start_registration(None).await;
+        let credential = browser.authenticator.register(&options, ORIGIN);
+        let (status, doc) = browser.send_attestation(credential).await;
+        assert_refused(status, &doc, "attestationTrust");
+    }
+    assert!(browser.credentials().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_fido_u2f_attestation_from_the_configured_root_is_trusted() {
+    let root = pki::root_ca("fidoflow test root");
+    let (app, _anchors, _flows) = require_trusted(&root).await;
+    let mut browser = signed_in(&app, "alice").await;
+    browser.authenticator.attestation = AttestationMode::FidoU2f {
+        chain: pki::attestation_chain(&root, &[], LeafOptions::default()),
+    };
+    browser.register(None).await;
+    let a = &browser.credentials().await[0]["attributes"];
+    assert_eq!(a["attestationFormat"], "fido-u2f");
+    assert_eq!(a["attestationTrusted"], true);
+    assert_eq!(a["aaguid"], "00000000-0000-0000-0000-000000000000");
+}
+
+#[tokio::test]
+async fn selecting_another_flow_while_one_runs_is_out_of_turn() {
+    let flows = flows_with_registration_step("");
+    let second = r#"
+[[flow]]
+id = "fido-registration-strict"
+kind = "self-service"
+authorization = [{ type = "authenticated-within", max_age = "10m" }]
+
+[[flow.steps]]
+type = "fido-registration"
+user_verification = "required"
+"#;
+    std::fs::write(flows.path().join("second.toml"), second).expect("write flow");
+    let app = spawn_app_with(|s| s.server.flows_dir = flows.path().to_owned()).await;
+    let mut browser = signed_in(&app, "alice").await;
+    let options = browser.start_registration(None).await;
+    let (status, doc) = browser
+        .post(
+            "/rest/protected/self-service/flows/fido-registration-strict/select",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
+    // The running flow stayed where it was: its challenge still works.
+    let credential = browser.authenticator.register(&options, ORIGIN);
+    let (status, doc) = browser.send_attestation(credential).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    // Once it is done, the other flow may start.
+    let (status, doc) = browser
+        .post(
+            "/rest/protected/self-service/flows/fido-registration-strict/select",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+}
