@@ -7,4 +7,6 @@ mod common;
 mod durability;
 mod journeys;
 mod lifecycle;
+mod refusals;
+mod rules;
 mod startup;
