@@ -36,6 +36,20 @@ impl Engine {
         machine::start(app.id.clone(), &app.steps, random_id(), user)
     }
 
+    /// Starts the `default` application in the session (replacing an unfinished flow).
+    pub(super) fn start_default(&self, s: &mut SessionData) -> EngineResult<()> {
+        let default = self
+            .inner
+            .registry
+            .application(DEFAULT_APPLICATION)
+            .ok_or_else(|| EngineError::Internal("no default application".into()))?;
+        if let Some(previous) = s.auth_flow.take() {
+            self.spend_ceremony_of(&previous)?;
+        }
+        s.auth_flow = Some(self.start_application(default, None));
+        Ok(())
+    }
+
     /// `POST /password/check`.
     pub fn password_check(
         &self,
@@ -249,6 +263,9 @@ impl Engine {
                 .as_ref()
                 .map_or_else(random_id, |f| f.instance.clone());
             return Ok(Answer::one(SESSION_DOC, instance, json!({})));
+        }
+        if let Some(previous) = s.auth_flow.take() {
+            self.spend_ceremony_of(&previous)?;
         }
         let flow = self.start_application(app, None);
         let next = machine::next_step_name(&app.steps, &flow);

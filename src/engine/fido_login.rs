@@ -83,7 +83,6 @@ impl Engine {
         cx: &RequestCtx,
         mediation: Option<&str>,
     ) -> EngineResult {
-        let (mut flow, step) = self.running_auth_step(s, Call::AuthenticationChallenge)?;
         let conditional = match mediation {
             None => false,
             Some("conditional") => true,
@@ -93,6 +92,11 @@ impl Engine {
                 )))
             }
         };
+        if conditional && s.auth_flow.is_none() {
+            // A sign-in page offering passkey autofill starts the password application.
+            self.start_default(s)?;
+        }
+        let (mut flow, step) = self.running_auth_step(s, Call::AuthenticationChallenge)?;
         let settings_conditional = self.inner.settings.ceremony.conditional_timeout;
         let conditional_lifetime = chrono::Duration::from_std(settings_conditional)
             .unwrap_or(chrono::Duration::minutes(10));
@@ -551,11 +555,16 @@ impl Engine {
         let flow = machine::back_to_challenge(flow);
         self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
         let id = flow.instance.clone();
+        let next = self
+            .inner
+            .registry
+            .application(flow.id.as_str())
+            .and_then(|app| machine::next_step_name(&app.steps, &flow));
         s.auth_flow = Some(flow);
         Ok(Answer::one(
             "authentication.session",
             id,
-            json!({ "nextAuthStep": "FIDO_AUTHENTICATION_CHALLENGE_RETRIEVAL_REQUIRED" }),
+            json!({ "nextAuthStep": next }),
         ))
     }
 

@@ -4,11 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_RS256};
 use crate::domain::b64url;
-
-/// The algorithms offered at registration, in the contract's order.
-pub const OFFERED_ALGORITHMS: [i64; 5] = [ALG_EDDSA, ALG_ES256, ALG_RS256, ALG_ES384, ALG_ES512];
 
 /// A credential the client may use or must not re-register.
 pub struct CredentialDescriptor<'a> {
@@ -107,7 +103,7 @@ mod tests {
             user_name: "alice",
             user_display_name: "Alice",
             challenge: &[2; 32],
-            algorithms: &OFFERED_ALGORITHMS,
+            algorithms: &[-8, -7, -257, -35, -36],
             timeout_ms: 300_000,
             exclude: &exclude,
             resident_key: "preferred",

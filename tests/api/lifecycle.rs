@@ -226,6 +226,66 @@ async fn a_conditional_mediation_challenge_is_answered_after_the_modal_timeout()
 }
 
 #[tokio::test]
+async fn passkey_autofill_without_a_running_flow_starts_the_default_application() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "autofill2").await;
+    logout(&b).await;
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/challenge/retrieve"),
+            json!({"mediation": "conditional"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert_eq!(options["timeout"], 600000);
+    // Without mediation the password step offers no challenge.
+    let (status, doc) = b
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "INVALID_REQUEST");
+    // The user cancels autofill: the challenge is spent and the step still waits for a password.
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/abort"),
+            json!({"reason": "NOT_ALLOWED"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"]["attributes"]["nextAuthStep"],
+        "PASSWORD_REQUIRED"
+    );
+    let stale = b.authenticator.authenticate(&options, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": stale }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "UNEXPECTED_CALL");
+    let (_, doc) = b
+        .post(
+            &format!("{AUTH}/fido/challenge/retrieve"),
+            json!({"mediation": "conditional"}),
+        )
+        .await;
+    let fresh = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert_ne!(fresh["challenge"], options["challenge"]);
+    let assertion = b.authenticator.authenticate(&fresh, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(session_user(&b).await.as_deref(), Some("autofill2"));
+}
+
+#[tokio::test]
 async fn a_conditional_mediation_challenge_expires_after_ten_minutes() {
     let app = spawn_app().await;
     let mut b = sign_up(&app, "slowpoke").await;
