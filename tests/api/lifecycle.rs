@@ -683,3 +683,39 @@ async fn an_unknown_username_locks_and_answers_exactly_like_a_real_one() {
     assert_eq!(shapes[0], shapes[1]);
     assert_eq!(shapes[0][5].1, "USER_LOCKED");
 }
+
+#[tokio::test]
+async fn two_concurrent_assertions_with_the_same_counter_cannot_both_pass() {
+    let app = spawn_app().await;
+    let first = sign_up(&app, "twins").await;
+    logout(&first).await;
+    let mut browsers = [app.browser(), app.browser()];
+    let mut assertions = Vec::new();
+    for b in browsers.iter_mut() {
+        b.authenticator = first.authenticator.clone();
+        b.post(
+            &format!("{AUTH}/applications/fido-passwordless/access"),
+            json!({}),
+        )
+        .await;
+        let (_, doc) = b
+            .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+            .await;
+        let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+        // Both clones start from the same counter, so both sign counter 1.
+        assertions.push(b.authenticator.authenticate(&options, ORIGIN));
+    }
+    let path = format!("{AUTH}/fido/assertion-response/check");
+    let (a, b) = tokio::join!(
+        browsers[0].post(&path, json!({ "publicKeyCredential": assertions[0] })),
+        browsers[1].post(&path, json!({ "publicKeyCredential": assertions[1] })),
+    );
+    let passed = [&a, &b]
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .count();
+    assert_eq!(passed, 1, "{a:?} {b:?}");
+    let refused = if a.0 == StatusCode::OK { &b } else { &a };
+    assert_eq!(code(&refused.1), "FIDO_AUTHENTICATION_FAILED");
+    assert!(detail(&refused.1).contains("counter"), "{refused:?}");
+}
