@@ -9,7 +9,7 @@ use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionP
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, NormalizePath, TrailingSlash};
+use actix_web::middleware::{from_fn, Logger, NormalizePath, TrailingSlash};
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 
@@ -23,6 +23,10 @@ use crate::flow::Registry;
 use crate::store::{SledSessionStore, SledStore};
 
 pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
+
+/// The access log line: client, method and path, status, time. No headers, so no cookies or
+/// tokens.
+const ACCESS_LOG: &str = "%a \"%r\" %s %Dms";
 
 /// A built server, bound and ready to run.
 pub struct Application {
@@ -103,6 +107,7 @@ impl Application {
                     .wrap(session)
                     .wrap(from_fn(api::middleware::rest_rules))
                     .wrap(NormalizePath::new(TrailingSlash::Trim))
+                    .wrap(Logger::new(ACCESS_LOG))
             })
             .listen(public)?
             .run()
@@ -118,6 +123,7 @@ impl Application {
                             .default_service(web::to(api::middleware::not_found))
                             .wrap(from_fn(api::middleware::rest_rules))
                             .wrap(NormalizePath::new(TrailingSlash::Trim))
+                            .wrap(Logger::new(ACCESS_LOG))
                     })
                     .listen(listener)?
                     .run(),
