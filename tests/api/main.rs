@@ -5,5 +5,6 @@
 mod common;
 
 mod durability;
+mod helpdesk;
 mod journeys;
 mod startup;
