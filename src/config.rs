@@ -3,7 +3,7 @@
 //! globals, so two servers can run in one process). Every refusal names the key it is about.
 //! Secrets are redacted in `Debug`. Imports nothing of the crate but `domain`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -58,6 +58,7 @@ pub struct Settings {
     pub proxy: ProxySettings,
     pub admin: AdminSettings,
     pub ceremony: CeremonySettings,
+    pub authenticators: AuthenticatorSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +150,13 @@ pub struct AdminSettings {
 pub struct CeremonySettings {
     pub timeout: Duration,
     pub conditional_timeout: Duration,
+}
+
+/// Operator-supplied authenticator model names, consulted before the built-in table.
+#[derive(Clone, Debug, Default)]
+pub struct AuthenticatorSettings {
+    /// Lowercase hyphenated AAGUID → model name (a valid display name).
+    pub names: BTreeMap<String, String>,
 }
 
 /// A bearer token for `/rest/admin`, kept only as the SHA-256 of the token text.
@@ -351,6 +359,8 @@ struct RawFile {
     admin: RawAdmin,
     #[serde(default)]
     ceremony: RawCeremony,
+    #[serde(default)]
+    authenticators: RawAuthenticators,
 }
 
 impl RawFile {
@@ -367,6 +377,7 @@ impl RawFile {
             proxy: self.proxy.overlay(top.proxy),
             admin: self.admin.overlay(top.admin),
             ceremony: self.ceremony.overlay(top.ceremony),
+            authenticators: self.authenticators.overlay(top.authenticators),
         }
     }
 }
@@ -435,6 +446,9 @@ raw_section!(RawAdmin {
 raw_section!(RawCeremony {
     timeout: DurationText,
     conditional_timeout: DurationText,
+});
+raw_section!(RawAuthenticators {
+    names: BTreeMap<String, String>,
 });
 
 #[derive(Deserialize)]
@@ -714,6 +728,10 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         )?,
     };
 
+    let authenticators = AuthenticatorSettings {
+        names: authenticator_names(raw.authenticators.names.unwrap_or_default())?,
+    };
+
     Ok(Settings {
         server,
         relying_party,
@@ -725,7 +743,40 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         proxy,
         admin,
         ceremony,
+        authenticators,
     })
+}
+
+/// `authenticators.names`: keys are AAGUIDs (UUIDs, any case, kept lowercase), values are model
+/// names of 1–64 characters that a display name may hold.
+fn authenticator_names(
+    raw: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut names = BTreeMap::new();
+    for (aaguid, name) in raw {
+        let key = format!("authenticators.names.\"{aaguid}\"");
+        let normalised = aaguid.to_ascii_lowercase();
+        let is_uuid = normalised.len() == 36
+            && normalised.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            });
+        if !is_uuid {
+            return Err(invalid(
+                key,
+                "is not an AAGUID; write it as a UUID, e.g. \"cb69481e-8ff7-4039-93ec-0a2729a154a8\"",
+            ));
+        }
+        let name = crate::domain::DisplayName::parse(&name)
+            .map_err(|e| invalid(key.clone(), format!("the model name is refused: {}", e.0)))?;
+        if names.insert(normalised, name.as_str().to_owned()).is_some() {
+            return Err(invalid(
+                key,
+                "names an AAGUID that is already named (keys ignore case)",
+            ));
+        }
+    }
+    Ok(names)
 }
 
 fn required<T>(value: Option<T>, key: &str) -> Result<T, ConfigError> {
@@ -1837,6 +1888,47 @@ mod tests {
     }
 
     #[test]
+    fn authenticator_names_are_read_with_their_aaguids_lowercased() {
+        let s = parse(
+            "[authenticators.names]\n\"CB69481E-8FF7-4039-93EC-0A2729A154A8\" = \" Company key \"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.authenticators
+                .names
+                .get("cb69481e-8ff7-4039-93ec-0a2729a154a8"),
+            Some(&"Company key".to_string())
+        );
+        assert!(parse("").unwrap().authenticators.names.is_empty());
+    }
+
+    #[test]
+    fn an_authenticator_name_refusal_names_its_key() {
+        for (aaguid, name) in [
+            ("not-a-uuid", "Key"),
+            ("cb69481e8ff7403993ec0a2729a154a8", "Key"),
+            ("cb69481e-8ff7-4039-93ec-0a2729a154ag", "Key"),
+            ("cb69481e-8ff7-4039-93ec-0a2729a154a8", ""),
+            ("cb69481e-8ff7-4039-93ec-0a2729a154a8", "   "),
+        ] {
+            let text = format!("[authenticators.names]\n\"{aaguid}\" = \"{name}\"\n");
+            assert_eq!(
+                refusal_key(&text),
+                format!("authenticators.names.\"{aaguid}\""),
+                "{aaguid} = {name:?}"
+            );
+        }
+        let long = "x".repeat(65);
+        let text = format!(
+            "[authenticators.names]\n\"cb69481e-8ff7-4039-93ec-0a2729a154a8\" = \"{long}\"\n"
+        );
+        assert!(refusal(&text).to_string().contains("cb69481e"));
+        let text = "[authenticators.names]\n\"cb69481e-8ff7-4039-93ec-0a2729a154a8\" = \"A\"\n\
+                    \"CB69481E-8FF7-4039-93EC-0A2729A154A8\" = \"B\"\n";
+        assert!(refusal_key(text).starts_with("authenticators.names."));
+    }
+
+    #[test]
     fn from_token_hashes_the_token() {
         let token = AdminToken::from_token("t", AdminRole::Helpdesk, "secret");
         assert_eq!(token.sha256, sha256(b"secret"));
@@ -1872,6 +1964,7 @@ mod tests {
         "admin.tokens",
         "ceremony.timeout",
         "ceremony.conditional_timeout",
+        "authenticators.names",
     ];
 
     #[test]

@@ -1,7 +1,7 @@
 //! JSON:API success documents.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::engine::{Answer, Data, Resource};
@@ -26,11 +26,41 @@ fn resource(r: &Resource) -> Value {
 }
 
 pub fn respond(answer: Answer) -> HttpResponse {
+    document(answer, None)
+}
+
+/// A paged list: the next page's cursor goes to `meta.page.next`, and `links.next` is this
+/// request's path and query with `page[after]` set to it.
+pub fn respond_paged(answer: Answer, req: &HttpRequest) -> HttpResponse {
+    let link = answer.next.as_deref().map(|cursor| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+            if k != "page[after]" {
+                query.append_pair(&k, &v);
+            }
+        }
+        query.append_pair("page[after]", cursor);
+        format!("{}?{}", req.path(), query.finish())
+    });
+    document(answer, link)
+}
+
+fn document(answer: Answer, next_link: Option<String>) -> HttpResponse {
     let data = match &answer.data {
         Data::One(r) => resource(r),
         Data::Many(list) => Value::Array(list.iter().map(resource).collect()),
     };
+    let mut m = meta();
+    let mut body = Map::new();
+    if let Some(cursor) = &answer.next {
+        m.insert("page".into(), json!({ "next": cursor }));
+    }
+    body.insert("meta".into(), Value::Object(m));
+    if let Some(link) = next_link {
+        body.insert("links".into(), json!({ "next": link }));
+    }
+    body.insert("data".into(), data);
     HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "meta": meta(), "data": data }))
+        .json(Value::Object(body))
 }

@@ -87,6 +87,9 @@ impl ApiError {
                 E::AdminRoleMissing => (StatusCode::FORBIDDEN, "FORBIDDEN"),
                 E::UserExists => (StatusCode::CONFLICT, "USER_EXISTS"),
                 E::UserNotFound(_) => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
+                E::UserCredentialNotFound(_) => {
+                    (StatusCode::NOT_FOUND, "FIDO_CREDENTIAL_NOT_FOUND")
+                }
                 E::Storage(_) | E::Internal(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
                 }

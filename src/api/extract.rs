@@ -95,6 +95,17 @@ impl JsonBody {
         }
     }
 
+    /// A boolean member that may be absent or `null`.
+    pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::InvalidRequest(format!(
+                "`{name}` must be true or false"
+            ))),
+        }
+    }
+
     pub fn required_object(&self, name: &str) -> Result<Value, ApiError> {
         match self.0.get(name) {
             Some(v @ Value::Object(_)) => Ok(v.clone()),

@@ -2,6 +2,7 @@
 //! Handlers extract, call one engine function and wrap the result; no business decisions here.
 //! Imports `engine` (and its types), never `store`, `fido` or `flow` internals.
 
+pub mod admin;
 pub mod document;
 pub mod error;
 pub mod extract;
@@ -88,9 +89,7 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
     );
 }
 
-/// Routes of the administration API.
+/// Routes of the administration API (see `admin.rs`).
 pub fn admin_routes(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::scope("/rest/admin").service(resource("/users").route(web::post().to(h::create_user))),
-    );
+    admin::routes(cfg);
 }

@@ -52,6 +52,22 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The start of a username, normalised the same way (for searches): up to 64 characters
+    /// of `a-z 0-9 . _ @ -`, possibly none.
+    pub fn parse_prefix(raw: &str) -> Result<String, Invalid> {
+        let normalised: String = raw.trim().nfkc().collect::<String>().to_lowercase();
+        if normalised.chars().count() > 64
+            || !normalised
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@-".contains(c))
+        {
+            return Err(Invalid(
+                "the start of a username: at most 64 letters a-z, digits and . _ @ -".into(),
+            ));
+        }
+        Ok(normalised)
+    }
 }
 
 impl TryFrom<String> for Username {

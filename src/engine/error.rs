@@ -79,6 +79,9 @@ pub enum EngineError {
     UserExists,
     #[error("there is no user `{0}`")]
     UserNotFound(String),
+    /// Administration: the credential is not one of this user's (404).
+    #[error("user `{0}` has no credential with this id; list their credentials for the ids")]
+    UserCredentialNotFound(String),
     #[error("internal error")]
     Storage(#[from] StoreError),
     #[error("internal error")]

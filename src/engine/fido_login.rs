@@ -343,7 +343,7 @@ impl Engine {
         }
         if let Err(e) = self.verify_assertion(cx, &ceremony, &username, credential, purpose) {
             if let Some(until) = self.store().attempt_failed(&username, now, &policy)? {
-                self.audit_lock(cx, &username, until)?;
+                self.lock_engaged(cx, &username, until)?;
                 return Err(EngineError::UserLocked { until });
             }
             return Err(e);
@@ -521,7 +521,8 @@ impl Engine {
         })
     }
 
-    pub(super) fn audit_lock(
+    /// The temporary lock engaged for `username`: audited, and all their sessions end.
+    pub(super) fn lock_engaged(
         &self,
         cx: &RequestCtx,
         username: &Username,
@@ -538,7 +539,9 @@ impl Engine {
                 super::rfc3339(until)
             ),
             cx,
-        })
+        })?;
+        self.store().end_sessions_of(username, None)?;
+        Ok(())
     }
 
     /// `POST /rest/public/authentication/fido/abort`: the browser reports a cancelled

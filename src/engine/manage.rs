@@ -269,7 +269,7 @@ impl Engine {
         username: &crate::domain::Username,
         keep: Option<&str>,
     ) -> EngineResult<()> {
-        let _ = (username, keep);
+        self.store().end_sessions_of(username, keep)?;
         Ok(())
     }
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use admin::{Actor, NewUser};
+pub use admin::{Actor, CredentialChange, NewUser, Page};
 pub use error::{EngineError, NextStep};
 pub use limits::Limited;
 pub use models::{aaguid_string, model_name};
@@ -50,6 +50,8 @@ pub struct RequestCtx {
 pub struct Answer {
     pub status: u16,
     pub data: Data,
+    /// A paged list's cursor for the next page, when there is one.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,16 @@ pub struct Resource {
     pub attributes: Value,
 }
 
+impl From<Resource> for Answer {
+    fn from(resource: Resource) -> Self {
+        Self {
+            status: 200,
+            data: Data::One(resource),
+            next: None,
+        }
+    }
+}
+
 impl Answer {
     pub fn one(doc_type: &'static str, id: impl Into<String>, attributes: Value) -> Self {
         Self {
@@ -74,6 +86,7 @@ impl Answer {
                 id: id.into(),
                 attributes,
             }),
+            next: None,
         }
     }
 
@@ -81,6 +94,15 @@ impl Answer {
         Self {
             status: 200,
             data: Data::Many(resources),
+            next: None,
+        }
+    }
+
+    /// One page of a list, with the cursor of the next page if more exist.
+    pub fn page(resources: Vec<Resource>, next: Option<String>) -> Self {
+        Self {
+            next,
+            ..Self::many(resources)
         }
     }
 

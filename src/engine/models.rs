@@ -1,5 +1,9 @@
-//! Authenticator model names by AAGUID: a small built-in table of common authenticators, so
-//! people see "YubiKey 5 Series" rather than a UUID.
+//! Authenticator model names by AAGUID: the operator's `authenticators.names`, then a small
+//! built-in table of common authenticators, so people see "YubiKey 5 Series" rather than a UUID.
+
+use std::collections::BTreeMap;
+
+use super::Engine;
 
 /// Formats 16 bytes as a lowercase hyphenated UUID.
 pub fn aaguid_string(aaguid: &[u8; 16]) -> String {
@@ -84,6 +88,22 @@ pub fn model_name(aaguid: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
+/// The model name of an AAGUID: from `custom` (the configured names) first, else built in.
+pub fn model_name_with<'a>(custom: &'a BTreeMap<String, String>, aaguid: &str) -> Option<&'a str> {
+    custom
+        .get(aaguid)
+        .map(String::as_str)
+        .or_else(|| model_name(aaguid))
+}
+
+impl Engine {
+    /// The model name of an AAGUID (lowercase hyphenated): the configured
+    /// `authenticators.names` first, then the built-in table.
+    pub fn model_name(&self, aaguid: &str) -> Option<String> {
+        model_name_with(&self.inner.settings.authenticators.names, aaguid).map(str::to_string)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +118,32 @@ mod tests {
         assert_eq!(s, "fbfc3007-154e-4ecc-8c0b-6e020557d7bd");
         assert_eq!(model_name(&s), Some("iCloud Keychain"));
         assert_eq!(model_name(&aaguid_string(&[0; 16])), None);
+    }
+
+    #[test]
+    fn configured_names_come_before_the_built_in_ones() {
+        let mut custom = BTreeMap::new();
+        custom.insert(
+            "fbfc3007-154e-4ecc-8c0b-6e020557d7bd".to_string(),
+            "Company Macs".to_string(),
+        );
+        custom.insert(
+            "00000000-0000-0000-0000-000000000001".to_string(),
+            "In-house key".to_string(),
+        );
+        let named = |aaguid| model_name_with(&custom, aaguid);
+        assert_eq!(
+            named("fbfc3007-154e-4ecc-8c0b-6e020557d7bd"),
+            Some("Company Macs")
+        );
+        assert_eq!(
+            named("00000000-0000-0000-0000-000000000001"),
+            Some("In-house key")
+        );
+        assert_eq!(
+            named("cb69481e-8ff7-4039-93ec-0a2729a154a8"),
+            Some("YubiKey 5 Series")
+        );
+        assert_eq!(named("00000000-0000-0000-0000-000000000000"), None);
     }
 }

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::{
-    aaguid_string, model_name, new_challenge, random_id, rfc3339, Answer, AuditDraft, Engine,
-    EngineError, EngineResult, Limited, NextStep, RequestCtx, SessionData,
+    aaguid_string, new_challenge, random_id, rfc3339, Answer, AuditDraft, Engine, EngineError,
+    EngineResult, Limited, NextStep, RequestCtx, SessionData,
 };
 use crate::domain::{CredentialId, DisplayName, Username};
 use crate::fido::options::{self, CredentialDescriptor};
@@ -389,7 +389,7 @@ impl Engine {
             registration_failed(format!("registration refused (credentialId): {}", e.0))
         })?;
         let aaguid = aaguid_string(&verified.aaguid);
-        let model = model_name(&aaguid).map(str::to_string);
+        let model = self.model_name(&aaguid);
         let existing = self.store().credentials_of(username)?;
         let display_name = match (&ceremony.credential_name, &model) {
             (Some(name), _) => name.clone(),

@@ -35,7 +35,7 @@ pub struct SessionData {
 impl SessionData {
     /// The name the session state keys are stored under (`login` marks an authenticated
     /// session for the store's flush rule).
-    pub const KEY_SID: &'static str = "sid";
+    pub const KEY_SID: &'static str = crate::store::SID_KEY;
     pub const KEY_CREATED: &'static str = "created";
     pub const KEY_LOGIN: &'static str = crate::store::AUTHENTICATED_KEY;
     pub const KEY_AUTH_FLOW: &'static str = "auth_flow";

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 
-pub use sessions::{SledSessionStore, AUTHENTICATED_KEY};
+pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
 pub use sled_store::SledStore;
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
@@ -219,6 +219,13 @@ pub trait CredentialStore {
         username: &Username,
         change: &mut dyn FnMut(&mut Vec<CredentialRecord>) -> StoreResult<()>,
     ) -> StoreResult<()>;
+    /// Deletes the credential and its index entry in one transaction, if it belongs to
+    /// `username`; `NotFound` otherwise. Returns the deleted record.
+    fn delete_credential(
+        &self,
+        username: &Username,
+        id: &CredentialId,
+    ) -> StoreResult<CredentialRecord>;
 }
 
 pub trait LockStore {
@@ -267,9 +274,18 @@ pub trait AuditLog {
     ) -> StoreResult<Vec<AuditEvent>>;
 }
 
+/// The server-side sessions as the engine sees them (the HTTP session middleware reads and writes
+/// them through `SledSessionStore`). Not to be confused with actix-session's own `SessionStore`.
+pub trait SessionStore {
+    /// Ends every session signed in as `username`, except the one whose engine session id
+    /// (`sid`) is `except_sid`; returns how many were ended. A request of an ended session that
+    /// is still running cannot revive its login.
+    fn end_sessions_of(&self, username: &Username, except_sid: Option<&str>) -> StoreResult<usize>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Storage:
-    UserStore + CredentialStore + LockStore + CeremonyStore + AuditLog + Send + Sync
+    UserStore + CredentialStore + LockStore + CeremonyStore + AuditLog + SessionStore + Send + Sync
 {
     /// Removes expired ceremonies (and sessions); returns how many.
     fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;

@@ -4,6 +4,11 @@
 //! `{"state": {...}, "expires_at": RFC 3339}`. Expired sessions are ignored on load and purged
 //! by `Storage::purge_expired`. A state that holds an authenticated login is flushed before the
 //! answer goes out, so a crash right after a login loses nothing.
+//!
+//! A session whose state holds a login (the `login` state key, JSON with `username`) also has an
+//! entry in `sessions_by_user` (username ‖ 0x00 ‖ session key → empty), written, moved or removed
+//! in the same transaction as the session itself, so `end_sessions_of` finds every session of a
+//! user. Updating a session that is gone (ended, expired, purged) never writes it back.
 
 use std::collections::HashMap;
 
@@ -12,10 +17,18 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{SledStore, StoreResult};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::sled_store::user_key;
+use super::{SledStore, StoreError, StoreResult};
 use crate::clock::Clock;
+use crate::domain::Username;
 
 type State = HashMap<String, String>;
+
+/// The state key of the engine's own session id.
+pub const SID_KEY: &str = "sid";
 
 /// The session key whose presence in the state marks a session as authenticated.
 pub const AUTHENTICATED_KEY: &str = "login";
@@ -24,6 +37,55 @@ pub const AUTHENTICATED_KEY: &str = "login";
 struct Stored {
     state: State,
     expires_at: DateTime<Utc>,
+}
+
+/// The part of the `login` state value the index needs.
+#[derive(Deserialize)]
+struct LoginName {
+    username: Username,
+}
+
+/// The user a session state is signed in as, if any (a login that does not decode counts as
+/// none, as it does when the session is loaded).
+fn signed_in_as(state: &State) -> Option<Username> {
+    let login = state.get(AUTHENTICATED_KEY)?;
+    serde_json::from_str::<LoginName>(login)
+        .ok()
+        .map(|l| l.username)
+}
+
+fn index_key(username: &Username, session_key: &str) -> Vec<u8> {
+    user_key(username, session_key.as_bytes())
+}
+
+/// The user of a stored session value, if it holds a login.
+fn stored_user(raw: &[u8]) -> Option<Username> {
+    serde_json::from_slice::<Stored>(raw)
+        .ok()
+        .and_then(|s| signed_in_as(&s.state))
+}
+
+/// Removes a session and its index entry inside a transaction.
+fn remove_session(
+    sessions: &TransactionalTree,
+    by_user: &TransactionalTree,
+    key: &[u8],
+) -> Result<bool, ConflictableTransactionError<StoreError>> {
+    let Some(raw) = sessions.remove(key)? else {
+        return Ok(false);
+    };
+    if let Some(user) = stored_user(&raw) {
+        by_user.remove(user_key(&user, key))?;
+    }
+    Ok(true)
+}
+
+fn tx<T>(result: Result<T, TransactionError<StoreError>>) -> StoreResult<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+    }
 }
 
 #[derive(Clone)]
@@ -41,19 +103,46 @@ impl SledSessionStore {
         self.clock.now() + chrono::Duration::seconds(ttl.whole_seconds().max(1))
     }
 
-    fn write(&self, key: &str, state: State, ttl: &CookieDuration) -> anyhow::Result<()> {
+    /// Writes a session and its index entry in one transaction. With `must_exist`, writes
+    /// nothing and answers `false` when the session is gone.
+    fn write(
+        &self,
+        key: &str,
+        state: State,
+        ttl: &CookieDuration,
+        must_exist: bool,
+    ) -> anyhow::Result<bool> {
+        let user = signed_in_as(&state);
         let must_flush = state.contains_key(AUTHENTICATED_KEY);
         let stored = Stored {
             state,
             expires_at: self.expiry(ttl),
         };
-        self.store
-            .sessions
-            .insert(key.as_bytes(), serde_json::to_vec(&stored)?)?;
-        if must_flush {
+        let value = serde_json::to_vec(&stored)?;
+        let new_index = user.as_ref().map(|u| index_key(u, key));
+        let store = &self.store;
+        let written = tx((&store.sessions, &store.sessions_by_user).transaction(
+            |(sessions, by_user)| {
+                let previous = sessions.get(key.as_bytes())?;
+                if must_exist && previous.is_none() {
+                    return Ok(false);
+                }
+                if let Some(old) = previous.as_deref().and_then(stored_user) {
+                    if Some(&old) != user.as_ref() {
+                        by_user.remove(index_key(&old, key))?;
+                    }
+                }
+                if let Some(index) = &new_index {
+                    by_user.insert(index.as_slice(), &[])?;
+                }
+                sessions.insert(key.as_bytes(), value.as_slice())?;
+                Ok(true)
+            },
+        ))?;
+        if written && must_flush {
             self.store.flush()?;
         }
-        Ok(())
+        Ok(written)
     }
 
     fn new_key() -> SessionKey {
@@ -70,12 +159,62 @@ impl SledStore {
             let (k, v) = item?;
             let expired =
                 serde_json::from_slice::<Stored>(&v).map_or(true, |s| s.expires_at <= now);
-            if expired {
-                self.sessions.remove(k)?;
+            if expired && self.remove_session(&k)? {
                 purged += 1;
             }
         }
         Ok(purged)
+    }
+
+    fn remove_session(&self, key: &[u8]) -> StoreResult<bool> {
+        tx((&self.sessions, &self.sessions_by_user)
+            .transaction(|(sessions, by_user)| remove_session(sessions, by_user, key)))
+    }
+
+    /// Builds `sessions_by_user` from `sessions` when it is empty (a data directory from before
+    /// the index, or one without signed-in sessions, where this finds nothing to do).
+    pub(super) fn index_sessions(&self) -> StoreResult<()> {
+        if !self.sessions_by_user.is_empty() {
+            return Ok(());
+        }
+        for item in self.sessions.iter() {
+            let (k, v) = item?;
+            if let Some(user) = stored_user(&v) {
+                self.sessions_by_user.insert(user_key(&user, &k), &[])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SledStore {
+    /// The engine's session id (`sid` in the state) of a stored session.
+    fn session_sid(&self, session_key: &[u8]) -> Option<String> {
+        let raw = self.sessions.get(session_key).ok()??;
+        let stored: Stored = serde_json::from_slice(&raw).ok()?;
+        serde_json::from_str(stored.state.get(SID_KEY)?).ok()
+    }
+}
+
+impl super::SessionStore for SledStore {
+    fn end_sessions_of(&self, username: &Username, except_sid: Option<&str>) -> StoreResult<usize> {
+        let prefix = user_key(username, b"");
+        let mut ended = 0;
+        for key in self.sessions_by_user.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let session_key = &key[prefix.len()..];
+            if except_sid.is_some_and(|sid| self.session_sid(session_key).as_deref() == Some(sid)) {
+                continue;
+            }
+            if self.remove_session(session_key)? {
+                ended += 1;
+            } else {
+                // An index entry whose session is already gone.
+                self.sessions_by_user.remove(&key)?;
+            }
+        }
+        self.flush()?;
+        Ok(ended)
     }
 }
 
@@ -97,7 +236,7 @@ impl SessionStore for SledSessionStore {
 
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
         let key = Self::new_key();
-        self.write(key.as_ref(), state, ttl)
+        self.write(key.as_ref(), state, ttl, false)
             .map_err(SaveError::Other)?;
         Ok(key)
     }
@@ -108,24 +247,22 @@ impl SessionStore for SledSessionStore {
         state: State,
         ttl: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
-        let exists = self
-            .store
-            .sessions
-            .contains_key(session_key.as_ref().as_bytes())
-            .map_err(|e| UpdateError::Other(e.into()))?;
-        if !exists {
-            // Expired, purged or ended (logout elsewhere, user deleted) meanwhile: start a new
-            // anonymous session rather than revive the old key or its login.
-            let mut state = state;
-            state.remove(AUTHENTICATED_KEY);
-            let key = Self::new_key();
-            self.write(key.as_ref(), state, ttl)
-                .map_err(UpdateError::Other)?;
-            return Ok(key);
-        }
-        self.write(session_key.as_ref(), state, ttl)
+        // The existence check and the write are one transaction, so a session ended meanwhile
+        // (logout elsewhere, user deleted, credential disabled) is never written back.
+        let written = self
+            .write(session_key.as_ref(), state.clone(), ttl, true)
             .map_err(UpdateError::Other)?;
-        Ok(session_key)
+        if written {
+            return Ok(session_key);
+        }
+        // Expired, purged or ended meanwhile: start a new anonymous session rather than revive
+        // the old key or its login.
+        let mut state = state;
+        state.remove(AUTHENTICATED_KEY);
+        let key = Self::new_key();
+        self.write(key.as_ref(), state, ttl, false)
+            .map_err(UpdateError::Other)?;
+        Ok(key)
     }
 
     async fn update_ttl(
@@ -137,18 +274,110 @@ impl SessionStore for SledSessionStore {
         if let Some(raw) = self.store.sessions.get(key)? {
             let mut stored: Stored = serde_json::from_slice(&raw)?;
             stored.expires_at = self.expiry(ttl);
-            self.store
-                .sessions
-                .insert(key, serde_json::to_vec(&stored)?)?;
+            // Only if unchanged meanwhile: an ended session is never written back.
+            let _ = self.store.sessions.compare_and_swap(
+                key,
+                Some(raw),
+                Some(serde_json::to_vec(&stored)?),
+            )?;
         }
         Ok(())
     }
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
-        self.store
-            .sessions
-            .remove(session_key.as_ref().as_bytes())?;
+        self.store.remove_session(session_key.as_ref().as_bytes())?;
         self.store.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SessionStore as _;
+
+    fn state_with_sid(username: Option<&str>, sid: &str) -> State {
+        let mut state = State::new();
+        state.insert(SID_KEY.into(), serde_json::json!(sid).to_string());
+        if let Some(u) = username {
+            state.insert(
+                AUTHENTICATED_KEY.into(),
+                serde_json::json!({ "username": u, "tags": [] }).to_string(),
+            );
+        }
+        state
+    }
+
+    fn state(username: Option<&str>) -> State {
+        state_with_sid(username, "abc")
+    }
+
+    fn sessions() -> SledSessionStore {
+        SledSessionStore::new(SledStore::temporary(), Clock::manual(Utc::now()))
+    }
+
+    const TTL: CookieDuration = CookieDuration::minutes(15);
+
+    #[tokio::test]
+    async fn ending_a_users_sessions_spares_other_users_and_the_excepted_one() {
+        let s = sessions();
+        let alice = Username::parse("alice").unwrap();
+        let a1 = s.save(state(Some("alice")), &TTL).await.unwrap();
+        let a2 = s.save(state(Some("alice")), &TTL).await.unwrap();
+        let a3 = s
+            .save(state_with_sid(Some("alice"), "keep-me"), &TTL)
+            .await
+            .unwrap();
+        let b = s.save(state(Some("bob")), &TTL).await.unwrap();
+        let anon = s.save(state(None), &TTL).await.unwrap();
+        let ended = s.store.end_sessions_of(&alice, Some("keep-me")).unwrap();
+        assert_eq!(ended, 2);
+        assert!(s.load(&a1).await.unwrap().is_none());
+        assert!(s.load(&a2).await.unwrap().is_none());
+        assert!(s.load(&a3).await.unwrap().is_some());
+        assert!(s.load(&b).await.unwrap().is_some());
+        assert!(s.load(&anon).await.unwrap().is_some());
+        assert_eq!(s.store.end_sessions_of(&alice, None).unwrap(), 1);
+        assert_eq!(
+            s.store.sessions_by_user.len(),
+            1,
+            "only bob's session is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_is_not_revived_by_a_request_that_was_still_running() {
+        let s = sessions();
+        let alice = Username::parse("alice").unwrap();
+        let key = s.save(state(Some("alice")), &TTL).await.unwrap();
+        s.store.end_sessions_of(&alice, None).unwrap();
+        s.update_ttl(&key, &TTL).await.unwrap();
+        assert!(s.load(&key).await.unwrap().is_none());
+        let old = key.as_ref().to_owned();
+        let new_key = s.update(key, state(Some("alice")), &TTL).await.unwrap();
+        assert_ne!(new_key.as_ref(), old);
+        let revived = s.load(&new_key).await.unwrap().unwrap();
+        assert!(!revived.contains_key(AUTHENTICATED_KEY));
+        assert_eq!(s.store.end_sessions_of(&alice, None).unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_index_follows_login_logout_and_purge() {
+        let s = sessions();
+        let alice = Username::parse("alice").unwrap();
+        let key = s.save(state(None), &TTL).await.unwrap();
+        assert!(s.store.sessions_by_user.is_empty());
+        let key = s.update(key, state(Some("alice")), &TTL).await.unwrap();
+        assert_eq!(s.store.sessions_by_user.len(), 1);
+        let key = s.update(key, state(None), &TTL).await.unwrap();
+        assert!(s.store.sessions_by_user.is_empty());
+        let key = s.update(key, state(Some("alice")), &TTL).await.unwrap();
+        s.delete(&key).await.unwrap();
+        assert!(s.store.sessions_by_user.is_empty());
+        s.save(state(Some("alice")), &TTL).await.unwrap();
+        s.clock.advance(chrono::Duration::hours(1));
+        assert_eq!(s.store.purge_sessions(s.clock.now()).unwrap(), 1);
+        assert!(s.store.sessions_by_user.is_empty());
+        assert_eq!(s.store.end_sessions_of(&alice, None).unwrap(), 0);
     }
 }

@@ -12,6 +12,8 @@
 //! - `audit`: sequence number (u64 big-endian) → JSON [`AuditEvent`].
 //! - `audit_by_user`: username ‖ 0x00 ‖ sequence (u64 BE) → empty.
 //! - `sessions`: see `sessions.rs`.
+//! - `sessions_by_user`: username ‖ 0x00 ‖ session key (UTF-8) → empty; one entry per session
+//!   that holds a login, written in the same transaction as the session (see `sessions.rs`).
 
 use std::path::Path;
 
@@ -38,6 +40,7 @@ pub struct SledStore {
     /// Serialises credential changes that must see all of a user's credentials at once (the
     /// last-credential rules) against every other credential write.
     credential_changes: std::sync::Arc<std::sync::Mutex<()>>,
+    pub(super) sessions_by_user: sled::Tree,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -55,7 +58,7 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn user_key(username: &Username, suffix: &[u8]) -> Vec<u8> {
+pub(super) fn user_key(username: &Username, suffix: &[u8]) -> Vec<u8> {
     let mut key = username.as_str().as_bytes().to_vec();
     key.push(0);
     key.extend_from_slice(suffix);
@@ -95,6 +98,7 @@ impl SledStore {
             audit_by_user: db.open_tree("audit_by_user")?,
             sessions: db.open_tree("sessions")?,
             credential_changes: Default::default(),
+            sessions_by_user: db.open_tree("sessions_by_user")?,
             db,
         };
         match store.meta.get("schema_version")? {
@@ -116,7 +120,14 @@ impl SledStore {
                 }
             }
         }
+        store.index_sessions()?;
         Ok(store)
+    }
+
+    /// A store in a temporary directory that disappears with it.
+    #[cfg(test)]
+    pub(super) fn temporary() -> Self {
+        Self::from_db(sled::Config::new().temporary(true).open().unwrap()).unwrap()
     }
 
     /// Writes everything to disk; called before an answer that acknowledges a durable change.
@@ -363,6 +374,35 @@ impl CredentialStore for SledStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         self.modify_user_credentials_serialised(username, change)
+    }
+
+    fn delete_credential(
+        &self,
+        username: &Username,
+        id: &CredentialId,
+    ) -> StoreResult<CredentialRecord> {
+        let _serial = self
+            .credential_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let index = user_key(username, id.as_bytes());
+        let record = tx((&self.credentials, &self.credentials_by_user).transaction(
+            |(creds, by_user)| {
+                let Some(raw) = creds.get(id.as_bytes())? else {
+                    return abort(StoreError::NotFound);
+                };
+                let record: CredentialRecord =
+                    decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                if &record.username != username {
+                    return abort(StoreError::NotFound);
+                }
+                creds.remove(id.as_bytes())?;
+                by_user.remove(index.as_slice())?;
+                Ok(record)
+            },
+        ))?;
+        self.flush()?;
+        Ok(record)
     }
 }
 
@@ -685,6 +725,27 @@ mod tests {
             .credential(&CredentialId::from_bytes(b"c1".to_vec()).unwrap())
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn a_credential_is_deleted_only_for_its_own_user() {
+        let s = store();
+        let (a, b) = (user("alice"), user("bob"));
+        s.insert_user(&a).unwrap();
+        s.insert_user(&b).unwrap();
+        s.insert_credential(&credential(&a, b"c1")).unwrap();
+        let id = CredentialId::from_bytes(b"c1".to_vec()).unwrap();
+        assert!(matches!(
+            s.delete_credential(&b.username, &id),
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.delete_credential(&a.username, &id).unwrap().id, id);
+        assert!(s.credential(&id).unwrap().is_none());
+        assert!(s.credentials_of(&a.username).unwrap().is_empty());
+        assert!(matches!(
+            s.delete_credential(&a.username, &id),
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[test]

@@ -719,3 +719,30 @@ async fn two_concurrent_assertions_with_the_same_counter_cannot_both_pass() {
     assert_eq!(code(&refused.1), "FIDO_AUTHENTICATION_FAILED");
     assert!(detail(&refused.1).contains("counter"), "{refused:?}");
 }
+
+#[tokio::test]
+async fn deleting_a_credential_ends_the_users_other_sessions_but_not_this_one() {
+    let app = spawn_app().await;
+    let mut here = sign_up(&app, "twosessions").await;
+    let doomed = here.authenticator.credential_ids()[0].clone();
+    here.register(Some("Second")).await;
+    let mut there = app.browser();
+    there.authenticator = here.authenticator.clone();
+    let (status, doc) = passwordless(&mut there).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    here.authenticator = there.authenticator.clone();
+    assert_eq!(there.credentials().await.len(), 2);
+
+    let (status, doc) = select_credential(&here, "fido-credential-deletion", &doomed).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = approve(&mut here).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+
+    assert_eq!(here.credentials().await.len(), 1, "this session goes on");
+    let (status, doc) = there.get(&format!("{SS}/fido/credentials")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the other session is gone: {doc}"
+    );
+}

@@ -5,6 +5,7 @@
 mod common;
 
 mod durability;
+mod helpdesk;
 mod journeys;
 mod lifecycle;
 mod refusals;

@@ -21,6 +21,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub base: String,
+    /// Where `/rest/admin` answers: the admin listener when `admin.bind` is set, else `base`.
+    pub admin_base: String,
     pub clock: Clock,
     pub settings: Settings,
     pub data_dir: Arc<tempfile::TempDir>,
@@ -59,12 +61,17 @@ async fn start(settings: Settings, clock: Clock, data_dir: Arc<tempfile::TempDir
         }
     };
     let base = format!("http://127.0.0.1:{}", app.port());
+    let admin_base = match app.admin_port() {
+        Some(port) => format!("http://127.0.0.1:{port}"),
+        None => base.clone(),
+    };
     let handles = app.handles();
     let join = tokio::spawn(async move {
         let _ = app.run_until_stopped().await;
     });
     TestApp {
         base,
+        admin_base,
         clock,
         settings,
         data_dir,
@@ -120,15 +127,25 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let client = reqwest::Client::new();
-        let mut req = client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
+        let mut req = self.admin_request(method, path, token);
         if let Some(b) = body {
             req = req.json(&b);
         }
         decode(req.send().await.expect("request")).await
+    }
+
+    /// An admin API request to add headers to before sending.
+    pub fn admin_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = reqwest::Client::new().request(method, format!("{}{path}", self.admin_base));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
     }
 
     /// Creates a user with the admin API and returns the username.

@@ -1,0 +1,162 @@
+//! The administration API (`/rest/admin`): its routes and handlers. Each handler checks the
+//! bearer token, extracts, runs one engine call off the async threads and wraps the answer.
+
+use std::collections::HashMap;
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::document::{respond, respond_paged};
+use super::error::ApiError;
+use super::extract::{bearer, request_ctx, JsonBody};
+use super::handlers::create_user;
+use super::middleware::method_not_allowed;
+use crate::engine::{Actor, Answer, CredentialChange, Engine, EngineResult, Page, RequestCtx};
+
+type Reply = Result<HttpResponse, ApiError>;
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/rest/admin")
+            .service(
+                resource("/users")
+                    .route(web::get().to(list_users))
+                    .route(web::post().to(create_user)),
+            )
+            .service(
+                resource("/users/{username}")
+                    .route(web::get().to(get_user))
+                    .route(web::delete().to(delete_user)),
+            )
+            .service(resource("/users/{username}/unlock").route(web::post().to(unlock_user)))
+            .service(
+                resource("/users/{username}/fido/credentials")
+                    .route(web::get().to(user_credentials)),
+            )
+            .service(
+                resource("/users/{username}/fido/credentials/{credential_id}")
+                    .route(web::patch().to(change_credential))
+                    .route(web::delete().to(delete_credential)),
+            )
+            .service(resource("/audit").route(web::get().to(audit_events))),
+    );
+}
+
+/// Checks the token, then runs `call` on the blocking pool.
+async fn run<F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<Answer, ApiError>
+where
+    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
+{
+    let actor = e.admin_actor(bearer(req).as_deref())?;
+    let cx = request_ctx(req, &e);
+    let engine = e.get_ref().clone();
+    let answer = web::block(move || call(&engine, &actor, &cx))
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))??;
+    Ok(answer)
+}
+
+/// The query string's parameters (the last of a repeated one counts).
+fn query(req: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn page(q: &mut HashMap<String, String>) -> Page {
+    Page {
+        size: q.remove("page[size]"),
+        after: q.remove("page[after]"),
+    }
+}
+
+async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    let mut q = query(&req);
+    let page = page(&mut q);
+    let prefix = q.remove("filter[username]");
+    let answer = run(&req, e, move |e, a, _| {
+        e.list_users(a, prefix.as_deref(), &page)
+    })
+    .await?;
+    Ok(respond_paged(answer, &req))
+}
+
+async fn get_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String>) -> Reply {
+    let username = path.into_inner();
+    Ok(respond(
+        run(&req, e, move |e, a, _| e.get_user(a, &username)).await?,
+    ))
+}
+
+async fn delete_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String>) -> Reply {
+    let username = path.into_inner();
+    Ok(respond(
+        run(&req, e, move |e, a, cx| e.delete_user(a, cx, &username)).await?,
+    ))
+}
+
+async fn unlock_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String>) -> Reply {
+    let username = path.into_inner();
+    Ok(respond(
+        run(&req, e, move |e, a, cx| e.unlock_user(a, cx, &username)).await?,
+    ))
+}
+
+async fn user_credentials(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    path: web::Path<String>,
+) -> Reply {
+    let username = path.into_inner();
+    Ok(respond(
+        run(&req, e, move |e, a, _| e.user_credentials(a, &username)).await?,
+    ))
+}
+
+async fn change_credential(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    path: web::Path<(String, String)>,
+    body: JsonBody,
+) -> Reply {
+    let (username, id) = path.into_inner();
+    let change = CredentialChange {
+        display_name: body.optional_str("displayName")?,
+        enabled: body.optional_bool("enabled")?,
+    };
+    Ok(respond(
+        run(&req, e, move |e, a, cx| {
+            e.change_credential(a, cx, &username, &id, change)
+        })
+        .await?,
+    ))
+}
+
+async fn delete_credential(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    path: web::Path<(String, String)>,
+) -> Reply {
+    let (username, id) = path.into_inner();
+    Ok(respond(
+        run(&req, e, move |e, a, cx| {
+            e.delete_credential(a, cx, &username, &id)
+        })
+        .await?,
+    ))
+}
+
+async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    let mut q = query(&req);
+    let page = page(&mut q);
+    let username = q.remove("username");
+    let answer = run(&req, e, move |e, a, _| {
+        e.audit_events(a, username.as_deref(), &page)
+    })
+    .await?;
+    Ok(respond_paged(answer, &req))
+}
