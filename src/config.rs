@@ -150,6 +150,21 @@ pub struct AdminSettings {
 pub struct CeremonySettings {
     pub timeout: Duration,
     pub conditional_timeout: Duration,
+    pub sign_counter_policy: SignCounterPolicy,
+}
+
+/// What to do with an assertion whose signature counter did not grow (either value non-zero):
+/// a possibly cloned authenticator. Always audited as `SIGN_COUNTER_REGRESSION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignCounterPolicy {
+    /// `"refuse"`: the assertion fails.
+    Refuse,
+    /// `"audit"`: the assertion passes; the regression is only audited.
+    Audit,
+    /// `"ignore-when-backup-eligible"`: passes for backup-eligible (synced) credentials, whose
+    /// counters need not grow; refused for the others.
+    IgnoreWhenBackupEligible,
 }
 
 /// Operator-supplied authenticator model names, consulted before the built-in table.
@@ -446,6 +461,7 @@ raw_section!(RawAdmin {
 raw_section!(RawCeremony {
     timeout: DurationText,
     conditional_timeout: DurationText,
+    sign_counter_policy: SignCounterPolicy,
 });
 raw_section!(RawAuthenticators {
     names: BTreeMap<String, String>,
@@ -725,6 +741,10 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
             raw.ceremony.conditional_timeout,
             "ceremony.conditional_timeout",
             MAX_CEREMONY_TIMEOUT,
+        )?,
+        sign_counter_policy: required(
+            raw.ceremony.sign_counter_policy,
+            "ceremony.sign_counter_policy",
         )?,
     };
 
@@ -1964,6 +1984,7 @@ mod tests {
         "admin.tokens",
         "ceremony.timeout",
         "ceremony.conditional_timeout",
+        "ceremony.sign_counter_policy",
         "authenticators.names",
     ];
 

@@ -7,6 +7,7 @@ use super::{
     new_challenge, Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep,
     RequestCtx, SessionData,
 };
+use crate::config::SignCounterPolicy;
 use crate::domain::{CredentialId, Username};
 use crate::fido::options::{self, CredentialDescriptor};
 use crate::fido::{self as webauthn, AuthenticationExpectations};
@@ -457,22 +458,45 @@ impl Engine {
             return Err(refuse(Some(&id), "sign-in refused (backupEligible): the backup eligibility changed since registration".into()));
         }
         let now = self.now();
+        let counter_policy = settings.ceremony.sign_counter_policy;
+        let mut regression = None;
         let update = self.store().update_credential(&id, &mut |current| {
             let (stored, new) = (current.sign_count, verified.sign_count);
+            regression = None;
             if (stored != 0 || new != 0) && new <= stored {
-                return Err(StoreError::Refused(format!(
+                let why = format!(
                     "the signature counter did not grow ({new} after {stored}); the authenticator may be cloned"
-                )));
+                );
+                let tolerated = match counter_policy {
+                    SignCounterPolicy::Refuse => false,
+                    SignCounterPolicy::Audit => true,
+                    SignCounterPolicy::IgnoreWhenBackupEligible => current.backup_eligible,
+                };
+                if !tolerated {
+                    return Err(StoreError::Refused(why));
+                }
+                regression = Some(why);
             }
             if !current.enabled {
                 return Err(StoreError::Refused("this credential is disabled".into()));
             }
-            current.sign_count = new;
+            current.sign_count = current.sign_count.max(new);
             current.backup_state = verified.backup_state;
             current.user_verified = verified.user_verified;
             current.last_used_at = Some(now);
             Ok(())
         });
+        if let Some(why) = regression.filter(|_| update.is_ok()) {
+            self.audit(AuditDraft {
+                kind: AuditKind::SignCounterRegression,
+                actor: format!("user:{username}"),
+                username: Some(username),
+                credential_id: Some(&id),
+                outcome: Outcome::Success,
+                detail: format!("tolerated by policy: {why}"),
+                cx,
+            })?;
+        }
         match update {
             Ok(_) => {}
             Err(StoreError::Refused(why)) => {

@@ -12,7 +12,11 @@ const SIGNUP: &str = "/rest/public/user-self-registration";
 
 /// Signs up `name` with a passkey in a new browser; the browser stays signed in.
 async fn sign_up(app: &TestApp, name: &str) -> Browser {
-    let mut b = app.browser();
+    sign_up_in(app.browser(), name).await
+}
+
+/// Signs up `name` with the passkey of browser `b`.
+async fn sign_up_in(mut b: Browser, name: &str) -> Browser {
     let (status, doc) = b
         .post(&format!("{SIGNUP}/passkey-signup/select"), json!({}))
         .await;
@@ -745,4 +749,77 @@ async fn deleting_a_credential_ends_the_users_other_sessions_but_not_this_one() 
         StatusCode::UNAUTHORIZED,
         "the other session is gone: {doc}"
     );
+}
+
+async fn audit_events(app: &TestApp, user: &str) -> Vec<Value> {
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/rest/admin/audit?username={user}&page[size]=100"),
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    doc["data"].as_array().unwrap().clone()
+}
+
+/// Signs `name` up, signs in passwordless once, then signs in again with a copy of the
+/// authenticator taken before that login, whose counter lags behind.
+async fn clone_signs_in(app: &TestApp, name: &str, backup_eligible: bool) -> (StatusCode, Value) {
+    let mut b = app.browser();
+    b.authenticator.be = backup_eligible;
+    let mut b = sign_up_in(b, name).await;
+    logout(&b).await;
+    let lagging = b.authenticator.clone();
+    let (status, doc) = passwordless(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    logout(&b).await;
+    b.authenticator = lagging;
+    passwordless(&mut b).await
+}
+
+#[tokio::test]
+async fn a_counter_regression_is_refused_and_audited_by_default() {
+    let app = spawn_app().await;
+    let (status, doc) = clone_signs_in(&app, "cloned", false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    let events = audit_events(&app, "cloned").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["attributes"]["event"] == "SIGN_COUNTER_REGRESSION"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_policy_lets_a_counter_regression_pass_and_audits_it() {
+    let app = crate::common::app::spawn_app_with(|s| {
+        s.ceremony.sign_counter_policy = fidoflow::config::SignCounterPolicy::Audit;
+    })
+    .await;
+    let (status, doc) = clone_signs_in(&app, "tolerated", false).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let events = audit_events(&app, "tolerated").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["attributes"]["event"] == "SIGN_COUNTER_REGRESSION"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn ignore_when_backup_eligible_passes_synced_passkeys_only() {
+    let app = crate::common::app::spawn_app_with(|s| {
+        s.ceremony.sign_counter_policy =
+            fidoflow::config::SignCounterPolicy::IgnoreWhenBackupEligible;
+    })
+    .await;
+    let (status, doc) = clone_signs_in(&app, "synced", true).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = clone_signs_in(&app, "devicebound", false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED");
 }
