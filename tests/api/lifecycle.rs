@@ -823,3 +823,113 @@ async fn ignore_when_backup_eligible_passes_synced_passkeys_only() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED");
 }
+
+#[tokio::test]
+async fn a_credential_the_helpdesk_disabled_cannot_be_enabled_by_its_user() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "helped").await;
+    let first = b.authenticator.credential_ids()[0].clone();
+    b.register(Some("Spare")).await;
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/rest/admin/users/helped/fido/credentials/{first}"),
+            Some(crate::common::app::HELPDESK_TOKEN),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    // The helpdesk's change ended the session; the user signs in with the spare passkey.
+    let (status, doc) = passwordless(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = select_credential(&b, "fido-credential-enable", &first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "FIDO_CREDENTIAL_CHANGE_NOT_ALLOWED");
+    assert!(detail(&doc).contains("helpdesk"), "{doc}");
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_each_event_of_a_life_with_its_actor() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "audited").await;
+    let first = b.authenticator.credential_ids()[0].clone();
+    b.register(Some("Second")).await;
+    select_credential(&b, "fido-credential-rename", &first).await;
+    b.post(
+        &format!("{SS}/fido/display-name/change"),
+        json!({"displayName": "Renamed"}),
+    )
+    .await;
+    select_credential(&b, "fido-credential-deletion", &first).await;
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    logout(&b).await;
+    app.admin(
+        reqwest::Method::POST,
+        "/rest/admin/users/audited/unlock",
+        Some(crate::common::app::HELPDESK_TOKEN),
+        None,
+    )
+    .await;
+
+    let events = audit_events(&app, "audited").await;
+    let seen: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            let a = &e["attributes"];
+            (
+                a["event"].as_str().unwrap().to_string(),
+                a["actor"].as_str().unwrap().to_string(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("SIGN_UP", "user:audited", "success"),
+        ("FIDO_REGISTRATION", "user:audited", "success"),
+        ("CREDENTIAL_RENAMED", "user:audited", "success"),
+        ("FIDO_APPROVAL", "user:audited", "success"),
+        ("CREDENTIAL_DELETED", "user:audited", "success"),
+        ("LOGOUT", "user:audited", "success"),
+        ("USER_UNLOCKED", "token:test-helpdesk", "success"),
+    ] {
+        assert!(
+            seen.iter()
+                .any(|(e, a, o)| (e.as_str(), a.as_str(), o.as_str()) == expected),
+            "{expected:?} missing from {seen:?}"
+        );
+    }
+    let deleted = events
+        .iter()
+        .find(|e| e["attributes"]["event"] == "CREDENTIAL_DELETED")
+        .unwrap();
+    assert_eq!(
+        deleted["attributes"]["credentialId"],
+        first.as_str(),
+        "the audit keeps full ids"
+    );
+}
+
+#[tokio::test]
+async fn a_passkey_only_user_answers_a_password_check_exactly_like_an_unknown_one() {
+    let app = spawn_app().await;
+    let b = sign_up(&app, "passkeyonly").await;
+    logout(&b).await;
+    let mut answers = Vec::new();
+    for name in ["passkeyonly", "nosuchuser"] {
+        let (status, doc) = b
+            .post(
+                &format!("{AUTH}/password/check"),
+                json!({"username": name, "password": "anything at all"}),
+            )
+            .await;
+        answers.push((
+            status,
+            code(&doc).to_string(),
+            detail(&doc).to_string(),
+            doc["meta"]["nextAuthStep"].clone(),
+        ));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].1, "USERNAME_PASSWORD_WRONG");
+}
