@@ -79,6 +79,7 @@ impl Application {
             settings.session.idle_timeout.as_secs() as i64,
         );
         let secure = !settings.session.insecure_cookies;
+        let static_dir = settings.server.static_dir.clone();
         let data = web::Data::new(engine.clone());
         let server = {
             let data = data.clone();
@@ -99,7 +100,8 @@ impl Application {
                     .build();
                 let mut app = App::new()
                     .app_data(data.clone())
-                    .configure(api::public_routes);
+                    .configure(api::public_routes)
+                    .configure(|cfg| api::page_routes(cfg, &static_dir));
                 if admin_inline {
                     app = app.configure(api::admin_routes);
                 }

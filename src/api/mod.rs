@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod middleware;
+pub mod pages;
 
 use actix_web::web::{self, ServiceConfig};
 
@@ -16,6 +17,13 @@ use middleware::method_not_allowed;
 
 fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// The browser pages and their assets.
+pub fn page_routes(cfg: &mut ServiceConfig, static_dir: &std::path::Path) {
+    cfg.service(web::resource("/").route(web::get().to(pages::portal)))
+        .service(web::resource("/helpdesk").route(web::get().to(pages::helpdesk)))
+        .service(pages::assets(static_dir));
 }
 
 /// Routes of the public listener: the browser-facing REST API (and, unless `admin.bind` puts

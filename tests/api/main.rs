@@ -8,6 +8,7 @@ mod durability;
 mod helpdesk;
 mod journeys;
 mod lifecycle;
+mod pages;
 mod refusals;
 mod rules;
 mod startup;
