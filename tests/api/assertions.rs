@@ -93,6 +93,12 @@ async fn assert_not_signed_in(browser: &Browser) {
         session["data"]["attributes"]["authenticated"], false,
         "{session}"
     );
+    // The password step's tag counts for nothing while the flow is unfinished.
+    assert_eq!(
+        session["data"]["attributes"]["tags"],
+        json!([]),
+        "{session}"
+    );
     let (status, doc) = browser.get(PROTECTED_FLOWS).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
     assert_eq!(code(&doc), "NOT_AUTHORIZED", "{doc}");
@@ -1011,4 +1017,105 @@ async fn five_failed_assertions_lock_the_username_and_end_the_flow() {
     app.advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(1));
     password_step(&browser, "locked").await;
     recovers(&mut browser, "locked").await;
+}
+
+// ---- races ----
+
+#[tokio::test]
+async fn the_same_counter_sent_twice_at_once_from_two_logins_is_accepted_once() {
+    let app = spawn_app().await;
+    let mut first = user_with_passkey(&app, "racer").await;
+    let mut second = app.same_browser(app.browser());
+    second.authenticator = first.authenticator.clone();
+
+    for round in 0..5u32 {
+        let a = password_then_challenge(&first, "racer").await;
+        let b = password_then_challenge(&second, "racer").await;
+        // A cloned authenticator: both answers carry the same counter.
+        let same = Tamper {
+            sign_count: Some(10 + round),
+            ..Default::default()
+        };
+        let one = tampered(&mut first, &a, same.clone());
+        let two = tampered(&mut second, &b, same);
+        let ((s1, d1), (s2, d2)) = tokio::join!(send(&first, one), send(&second, two));
+        let ok = [s1, s2].iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(ok, 1, "round {round}: {d1} / {d2}");
+        let (loser_status, loser) = if s1 == StatusCode::OK {
+            (s2, &d2)
+        } else {
+            (s1, &d1)
+        };
+        assert_failed(loser_status, loser, &["counter"]);
+        for b in [&first, &second] {
+            let (status, _) = b.post(LOGOUT, json!({})).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_assertion_sent_twice_at_once_in_one_session_signs_in_once() {
+    let app = spawn_app().await;
+    let mut browser = user_with_passkey(&app, "doubleclick").await;
+    let options = password_then_challenge(&browser, "doubleclick").await;
+    let honest = browser.authenticator.authenticate(&options, ORIGIN);
+    let ((s1, d1), (s2, d2)) = tokio::join!(
+        send(&browser, honest.clone()),
+        send(&browser, honest.clone())
+    );
+    let ok = [s1, s2].iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{d1} / {d2}");
+    let other = if s1 == StatusCode::OK { &d2 } else { &d1 };
+    assert!(
+        ["CONCURRENT_ACCESS", "UNEXPECTED_CALL"].contains(&code(other)),
+        "{other}"
+    );
+    assert_signed_in(&browser, "doubleclick").await;
+    assert_eq!(browser.credentials().await[0]["attributes"]["signCount"], 1);
+}
+
+#[tokio::test]
+async fn an_honest_assertion_is_refused_while_the_username_is_locked() {
+    let app = spawn_app().await;
+    let mut browser = user_with_passkey(&app, "lockedout").await;
+    let options = password_then_challenge(&browser, "lockedout").await;
+
+    // Meanwhile someone else guesses passwords for the same name until it locks.
+    let guesser = app.browser();
+    let mut locked = false;
+    for _ in 0..5 {
+        let (status, doc) = guesser
+            .post(
+                PASSWORD_CHECK,
+                json!({ "username": "lockedout", "password": "wrong guess" }),
+            )
+            .await;
+        match code(&doc) {
+            "USERNAME_PASSWORD_WRONG" => assert_eq!(status, StatusCode::BAD_REQUEST),
+            "USER_LOCKED" => locked = true,
+            other => panic!("{other}: {doc}"),
+        }
+    }
+    if !locked {
+        let (status, doc) = guesser
+            .post(
+                PASSWORD_CHECK,
+                json!({ "username": "lockedout", "password": "wrong guess" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+        assert_eq!(code(&doc), "USER_LOCKED", "{doc}");
+    }
+
+    let honest = browser.authenticator.authenticate(&options, ORIGIN);
+    let (status, doc) = send(&browser, honest).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "USER_LOCKED", "{doc}");
+    assert!(doc["meta"]["temporaryLockExpiry"].is_string(), "{doc}");
+    assert_not_signed_in(&browser).await;
+    // The flow ended.
+    let (status, doc) = browser.post(CHALLENGE, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
 }
