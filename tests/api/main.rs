@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod assertions;
 mod durability;
 mod helpdesk;
 mod journeys;
