@@ -43,6 +43,9 @@ pub struct SledStore {
     pub(super) sessions_by_user: sled::Tree,
 }
 
+/// How long an expired ceremony is kept before the purge removes it.
+const CEREMONY_GRACE: chrono::Duration = chrono::Duration::hours(1);
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct LockState {
     failures: u32,
@@ -613,9 +616,12 @@ impl AuditLog for SledStore {
 impl Storage for SledStore {
     fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         let mut purged = 0;
+        // An expired ceremony is kept a while, so a late answer is told it timed out rather
+        // than that its challenge was already used.
+        let keep_until = |c: Ceremony| c.expires_at + CEREMONY_GRACE;
         for item in self.ceremonies.iter() {
             let (k, v) = item?;
-            let expired = decode::<Ceremony>(&v).map_or(true, |c| c.expires_at <= now);
+            let expired = decode::<Ceremony>(&v).map_or(true, |c| keep_until(c) <= now);
             if expired {
                 self.ceremonies.remove(k)?;
                 purged += 1;
@@ -765,6 +771,44 @@ mod tests {
             })
             .unwrap();
         assert!(s.take_ceremony(&id).unwrap().is_some());
+        assert!(s.take_ceremony(&id).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_expired_ceremony_outlives_the_purge_for_an_hour_so_late_answers_are_told_it_timed_out() {
+        let s = store();
+        let expires_at = Utc::now();
+        let id = s
+            .put_ceremony(&Ceremony {
+                challenge: vec![1; 32],
+                purpose: CeremonyPurpose::Authentication,
+                username: None,
+                user_handle: None,
+                credential_name: None,
+                require_user_verification: true,
+                algorithms: vec![],
+                allowed_credentials: vec![],
+                expires_at,
+            })
+            .unwrap();
+        s.purge_expired(expires_at + chrono::Duration::minutes(59))
+            .unwrap();
+        assert!(s.take_ceremony(&id).unwrap().is_some());
+        let id = s
+            .put_ceremony(&Ceremony {
+                challenge: vec![1; 32],
+                purpose: CeremonyPurpose::Authentication,
+                username: None,
+                user_handle: None,
+                credential_name: None,
+                require_user_verification: true,
+                algorithms: vec![],
+                allowed_credentials: vec![],
+                expires_at,
+            })
+            .unwrap();
+        s.purge_expired(expires_at + chrono::Duration::minutes(61))
+            .unwrap();
         assert!(s.take_ceremony(&id).unwrap().is_none());
     }
 
