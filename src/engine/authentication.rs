@@ -36,13 +36,17 @@ impl Engine {
         machine::start(app.id.clone(), &app.steps, random_id(), user)
     }
 
-    /// Starts the `default` application in the session (replacing an unfinished flow).
-    pub(super) fn start_default(&self, s: &mut SessionData) -> EngineResult<()> {
-        let default = self
-            .inner
+    /// The application `/password/check` starts (the registry guarantees it exists).
+    fn default_application(&self) -> EngineResult<&Application> {
+        self.inner
             .registry
             .application(DEFAULT_APPLICATION)
-            .ok_or_else(|| EngineError::Internal("no default application".into()))?;
+            .ok_or_else(|| EngineError::Internal("no default application".into()))
+    }
+
+    /// Starts the `default` application in the session (replacing an unfinished flow).
+    pub(super) fn start_default(&self, s: &mut SessionData) -> EngineResult<()> {
+        let default = self.default_application()?;
         if let Some(previous) = s.auth_flow.take() {
             self.spend_ceremony_of(&previous)?;
         }
@@ -59,11 +63,7 @@ impl Engine {
         password: &str,
     ) -> EngineResult {
         let now = self.now();
-        let default = self
-            .inner
-            .registry
-            .application(DEFAULT_APPLICATION)
-            .ok_or_else(|| EngineError::Internal("no default application".into()))?;
+        let default = self.default_application()?;
         // Continue the running flow if it waits for a password; otherwise start `default`.
         let flow = match s.auth_flow.take() {
             Some(f)
