@@ -7,7 +7,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::error::ApiError;
 use crate::engine::Engine;
 
-async fn page(req: HttpRequest, engine: web::Data<Engine>, file: &str) -> Result<HttpResponse, ApiError> {
+async fn page(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    file: &str,
+) -> Result<HttpResponse, ApiError> {
     let path = engine.settings().server.static_dir.join(file);
     let named = NamedFile::open_async(&path).await.map_err(|e| {
         ApiError::Internal(format!("the page {} cannot be read: {e}", path.display()))
@@ -19,7 +23,10 @@ pub async fn portal(req: HttpRequest, engine: web::Data<Engine>) -> Result<HttpR
     page(req, engine, "index.html").await
 }
 
-pub async fn helpdesk(req: HttpRequest, engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {
+pub async fn helpdesk(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, ApiError> {
     page(req, engine, "helpdesk.html").await
 }
 
