@@ -4,7 +4,7 @@
 // errors, alerts and failed asset loads.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +17,18 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CHROMIUM = process.env.FIDOFLOW_CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOTS = join(REPO, 'target', 'browser-screenshots');
 export const PASSWORD = 'correct horse battery staple';
+
+/**
+ * `false`, or why the pages' journeys cannot run: `static/` still holds the placeholder pages
+ * (no `#signin` form in index.html, no `#token` field in helpdesk.html).
+ */
+export function portalMissing(page = 'index.html', marker = 'id="signin"') {
+  const file = join(REPO, 'static', page);
+  if (!existsSync(file)) return `static/${page} does not exist`;
+  return readFileSync(file, 'utf8').includes(marker)
+    ? false
+    : `static/${page} is still the placeholder (no ${marker}); merge the portal branch`;
+}
 
 /** How long one wait for the page may take before the test fails with a message. */
 export const STEP_TIMEOUT = 15_000;
