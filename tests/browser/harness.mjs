@@ -17,13 +17,15 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CHROMIUM = process.env.FIDOFLOW_CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOTS = join(REPO, 'target', 'browser-screenshots');
 export const PASSWORD = 'correct horse battery staple';
+/** The pages under test: the repository's `static/`, or another build of them. */
+export const STATIC_DIR = process.env.FIDOFLOW_BROWSER_STATIC_DIR || join(REPO, 'static');
 
 /**
  * `false`, or why the pages' journeys cannot run: `static/` still holds the placeholder pages
  * (no `#signin` form in index.html, no `#token` field in helpdesk.html).
  */
 export function portalMissing(page = 'index.html', marker = 'id="signin"') {
-  const file = join(REPO, 'static', page);
+  const file = join(STATIC_DIR, page);
   if (!existsSync(file)) return `static/${page} does not exist`;
   return readFileSync(file, 'utf8').includes(marker)
     ? false
@@ -79,7 +81,7 @@ export async function startServer() {
     FIDOFLOW_RP_ID: 'localhost',
     FIDOFLOW_DATA_DIR: dataDir,
     FIDOFLOW_FLOWS_DIR: join(REPO, 'flows'),
-    FIDOFLOW_STATIC_DIR: join(REPO, 'static'),
+    FIDOFLOW_STATIC_DIR: STATIC_DIR,
     FIDOFLOW_ADMIN_TOKEN: adminToken,
     FIDOFLOW_RATE_LIMITS: 'off',
     FIDOFLOW_INSECURE_COOKIES: 'true',
