@@ -1,6 +1,7 @@
-// Real Chromium WebAuthn against the REST contract, without the portal's script: the page only
-// provides the origin; the ceremonies run in it with `navigator.credentials` and the Level 3
-// JSON helpers, exactly as API.md promises a browser can use them.
+// Real Chromium WebAuthn against the REST contract, without the portal's script: a blank page on
+// the server's origin (answered by Playwright, so no page script runs beside the test), in which
+// the ceremonies run with `navigator.credentials` and the Level 3 JSON helpers, exactly as API.md
+// promises a browser can use them.
 
 import { after, before, test } from 'node:test';
 import {
@@ -30,6 +31,14 @@ const REST = `async (method, path, body) => {
   return { status: r.status, body: await r.json() };
 }`;
 
+/** Opens a blank document on the server's origin. */
+async function blank(page) {
+  await page.route('**/blank-for-tests', (route) => route.fulfill({
+    contentType: 'text/html', body: '<!doctype html><title>blank</title>',
+  }));
+  await page.goto('/blank-for-tests');
+}
+
 async function rest(page, method, path, body) {
   return page.evaluate(
     ([src, m, p, b]) => (0, eval)(`(${src})`)(m, p, b),
@@ -40,7 +49,7 @@ async function rest(page, method, path, body) {
 test('Chromium signs up with a passkey and signs in with it through the REST API', { timeout: 60_000 }, async () => {
   const p = await openPage(browser, server);
   const { page } = p;
-  await page.goto('/');
+  await blank(page);
 
   assert.equal((await rest(page, 'POST', '/rest/public/user-self-registration/passkey-signup/select')).status, 200);
   const data = await rest(page, 'POST', '/rest/public/user-self-registration/user-data/continue', {
@@ -94,7 +103,7 @@ test('Chromium answers a password-then-FIDO login of an admin-created user', { t
   await createUser(server, 'api-bob', { displayName: 'Bob', password: PASSWORD });
   const p = await openPage(browser, server, { authenticator: 'usb' });
   const { page } = p;
-  await page.goto('/');
+  await blank(page);
   const pw = await rest(page, 'POST', '/rest/public/authentication/password/check', { username: 'api-bob', password: PASSWORD });
   assert.equal(pw.status, 200, JSON.stringify(pw.body));
   // No credential yet: the password completes the login; register a security key.
