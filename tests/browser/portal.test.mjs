@@ -121,7 +121,7 @@ test('passkey autofill: the sign-in page issues a conditional request that signs
   }
 });
 
-test('a security key added, renamed (to markup, shown as text) and deleted with re-authentication', JOURNEY, async () => {
+test('a security key added, renamed (to markup, shown as text), disabled, enabled and deleted with re-authentication', JOURNEY, async () => {
   const p = await openPage(browser, server);
   const { page } = p;
   try {
@@ -150,6 +150,17 @@ test('a security key added, renamed (to markup, shown as text) and deleted with 
     const listed = await server.admin('GET', '/users/erin/fido/credentials');
     assert.equal(listed.body.data.find((c) => c.id === blueId)?.attributes.displayName, XSS_NAME);
 
+    // Disable (confirmed, approved with a FIDO assertion), then enable again.
+    await item.locator('button.toggle').click();
+    await confirmDialog(p);
+    await waitText(p, `#credentials li.credential[data-id="${blueId}"] button.toggle`, 'Enable');
+    const disabled = await server.admin('GET', '/users/erin/fido/credentials');
+    assert.equal(disabled.body.data.find((c) => c.id === blueId)?.attributes.disabledBy, 'user');
+    await item.locator('button.toggle').click();
+    await waitText(p, `#credentials li.credential[data-id="${blueId}"] button.toggle`, 'Disable');
+    const enabled = await server.admin('GET', '/users/erin/fido/credentials');
+    assert.equal(enabled.body.data.find((c) => c.id === blueId)?.attributes.enabled, true);
+
     await item.locator('button.delete').click();
     await confirmDialog(p, XSS_NAME);
     assert.equal(await page.locator('#confirm-dialog img').count(), 0, 'the confirmation shows the name as text');
@@ -158,7 +169,7 @@ test('a security key added, renamed (to markup, shown as text) and deleted with 
     const left = await server.admin('GET', '/users/erin/fido/credentials');
     assert.equal(left.body.data.length, 1, 'the server deleted the key');
     const events = await audit('erin');
-    for (const e of ['FIDO_REGISTRATION:success', 'CREDENTIAL_RENAMED:success', 'FIDO_APPROVAL:success', 'CREDENTIAL_DELETED:success']) {
+    for (const e of ['FIDO_REGISTRATION:success', 'CREDENTIAL_RENAMED:success', 'CREDENTIAL_DISABLED:success', 'CREDENTIAL_ENABLED:success', 'FIDO_APPROVAL:success', 'CREDENTIAL_DELETED:success']) {
       assert.ok(events.includes(e), `audit of erin lacks ${e}: ${events.join()}`);
     }
     await assertNoMessage(p, 'after the deletion');
