@@ -81,7 +81,7 @@ async function run(fn, { cancelled } = {}) {
   } finally {
     operation = false;
     api.busyEnd();
-    if (currentView() === "signin") startConditional();
+    if (currentView() === "signin") armConditional();
   }
 }
 
@@ -129,6 +129,28 @@ function startConditional() {
   })().catch((err) => console.error(err));
 }
 
+/**
+ * Offers passkey autofill again once the person turns to the username field. Used whenever the
+ * sign-in view comes back without a page load (after signing out, a refused password, a cancel):
+ * the page load itself starts autofill at once.
+ */
+let armed = false;
+function armConditional() {
+  if (armed || conditional) return;
+  armed = true;
+  const field = $("username");
+  const start = () => {
+    field.removeEventListener("focus", start);
+    field.removeEventListener("pointerdown", start);
+    field.removeEventListener("input", start);
+    armed = false;
+    if (currentView() === "signin" && !operation && !conditional) startConditional();
+  };
+  field.addEventListener("focus", start);
+  field.addEventListener("pointerdown", start);
+  field.addEventListener("input", start);
+}
+
 /** Stops passkey autofill and waits until the browser has let go of its request. */
 async function stopConditional() {
   const c = conditional;
@@ -151,13 +173,9 @@ async function runConditional(c, signal) {
   let assertion;
   try {
     assertion = await webauthn.get(options, { mediation: "conditional", signal });
-  } catch (err) {
-    if (signal.aborted) return;
-    if (err instanceof CeremonyCancelled) {
-      await reportAbort(AUTH, err);
-    } else {
-      showError(friendlyError(err));
-    }
+  } catch {
+    // Aborted by us (another ceremony starts), or the browser gave up on its offer. This is a
+    // background offer the person never started: nothing to report or show, and no retry loop.
     return;
   }
   if (signal.aborted || operation) return;
@@ -652,7 +670,7 @@ async function init() {
     if (operation) return;
     clearMessages();
     setView("signin");
-    startConditional();
+    armConditional();
   });
   $("fido-continue").addEventListener("click", onSecondFactor);
   $("second-factor-back").addEventListener("click", onSecondFactorBack);
