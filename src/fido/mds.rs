@@ -351,7 +351,12 @@ impl MetadataEntry {
     }
 
     fn read_statement(&mut self, statement: &Value) -> Result<(), String> {
-        let text = |key: &str| statement.get(key).and_then(Value::as_str).map(str::to_owned);
+        let text = |key: &str| {
+            statement
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         self.description = self.description.take().or_else(|| text("description"));
         self.icon = self.icon.take().or_else(|| text("icon"));
         if self.aaguid.is_none() {
@@ -518,7 +523,9 @@ pub fn verify_blob(
         .iter()
         .map(|c| c.as_str().and_then(|s| standard_b64(s).ok()))
         .collect::<Option<Vec<Vec<u8>>>>()
-        .ok_or_else(|| MdsError::Malformed("its \"x5c\" holds something other than base64".into()))?;
+        .ok_or_else(|| {
+            MdsError::Malformed("its \"x5c\" holds something other than base64".into())
+        })?;
     let refs: Vec<&[u8]> = x5c.iter().map(Vec::as_slice).collect();
     let chain = trust::parse_x5c(&refs).map_err(MdsError::Malformed)?;
     let signature = b64url(signature_b64, "signature")?;
@@ -555,10 +562,32 @@ pub fn verify_blob(
     if !valid {
         return Err(MdsError::SignatureInvalid);
     }
-    trust::validate_chain(&chain, roots, now)
-        .map_err(|e| MdsError::Untrusted(e.replace("attestation ", "")))?;
-    check_revocation(&chain, roots, crls)?;
+    check_signer_chain(&chain, roots, crls, now)?;
     parse_payload(&b64url(payload_b64, "payload")?)
+}
+
+/// Validates a BLOB signer's chain (DER, signer first) to one of `roots` at `now`, refusing a
+/// certificate that a CRL of its issuer lists.
+pub fn verify_signer_chain(
+    x5c: &[Vec<u8>],
+    roots: &TrustAnchors,
+    crls: &[Crl],
+    now: DateTime<Utc>,
+) -> Result<(), MdsError> {
+    let refs: Vec<&[u8]> = x5c.iter().map(Vec::as_slice).collect();
+    let chain = trust::parse_x5c(&refs).map_err(MdsError::Malformed)?;
+    check_signer_chain(&chain, roots, crls, now)
+}
+
+fn check_signer_chain(
+    chain: &[Certificate],
+    roots: &TrustAnchors,
+    crls: &[Crl],
+    now: DateTime<Utc>,
+) -> Result<(), MdsError> {
+    trust::validate_chain(chain, roots, now)
+        .map_err(|e| MdsError::Untrusted(e.replace("attestation ", "")))?;
+    check_revocation(chain, roots, crls)
 }
 
 /// Refuses a chain certificate that a CRL of its issuer lists. A CRL whose issuer name is that
@@ -722,3 +751,7 @@ mod b64_opt {
             .map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+#[path = "tests/mds.rs"]
+mod tests;
