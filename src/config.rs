@@ -694,9 +694,10 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     let attestation = AttestationSettings {
         policy: required(raw.attestation.policy, "attestation.policy")?,
         trust_anchors_dir,
-        aaguid_allow_list: aaguid_allow_list(
-            required(raw.attestation.aaguid_allow_list, "attestation.aaguid_allow_list")?,
-        )?,
+        aaguid_allow_list: aaguid_allow_list(required(
+            raw.attestation.aaguid_allow_list,
+            "attestation.aaguid_allow_list",
+        )?)?,
         minimum_certification_level: match raw.attestation.minimum_certification_level {
             Some(level) if CERTIFICATION_LEVELS.contains(&level.as_str()) => Some(level),
             Some(level) => {
@@ -2075,7 +2076,10 @@ mod tests {
             s.attestation.aaguid_allow_list,
             vec!["cb69481e-8ff7-4039-93ec-0a2729a154a8"]
         );
-        assert_eq!(s.attestation.minimum_certification_level.as_deref(), Some("L1+"));
+        assert_eq!(
+            s.attestation.minimum_certification_level.as_deref(),
+            Some("L1+")
+        );
         assert!(s.attestation.demands_trust());
         assert!(!parse("").unwrap().attestation.demands_trust());
         assert_eq!(

@@ -410,7 +410,9 @@ fn u2f_authenticators_are_found_by_the_key_identifier_of_their_certificate() {
         }],
         skipped: 0,
     };
-    let found = blob.find_for(&[0; 16], &[leaf.der.clone()]).unwrap();
+    let found = blob
+        .find_for(&[0; 16], std::slice::from_ref(&leaf.der))
+        .unwrap();
     assert_eq!(found.description.as_deref(), Some("U2F key"));
     assert!(blob.find_for(&[1; 16], &[leaf.der]).is_none());
 }
