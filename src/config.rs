@@ -43,6 +43,7 @@ pub const ENVIRONMENT: &[&str] = &[
     "FIDOFLOW_RATE_LIMITS",
     "FIDOFLOW_ADMIN_BIND",
     "FIDOFLOW_ADMIN_TOKEN",
+    "FIDOFLOW_MDS_ROOTS",
 ];
 
 /// The whole configuration, validated.
@@ -59,6 +60,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub ceremony: CeremonySettings,
     pub authenticators: AuthenticatorSettings,
+    pub mds: MdsSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +93,33 @@ pub struct AttestationSettings {
     pub policy: AttestationPolicyKind,
     /// An existing directory when set.
     pub trust_anchors_dir: Option<PathBuf>,
+    /// Lowercase hyphenated AAGUIDs; when not empty, only these authenticators register, and
+    /// only with an attestation that chained to a trust anchor.
+    pub aaguid_allow_list: Vec<String>,
+    /// `"L1"`, `"L1+"`, `"L2"`, `"L2+"`, `"L3"` or `"L3+"`: the lowest FIDO certification level
+    /// (from the FIDO metadata) a trusted attestation must show.
+    pub minimum_certification_level: Option<String>,
+}
+
+impl AttestationSettings {
+    /// Whether a policy demands attestation that chains to a trust anchor.
+    pub fn demands_trust(&self) -> bool {
+        self.policy == AttestationPolicyKind::RequireTrusted
+            || !self.aaguid_allow_list.is_empty()
+            || self.minimum_certification_level.is_some()
+    }
+}
+
+/// The FIDO Metadata Service: what `fidoflow mds import` trusts, and how the server uses the
+/// imported BLOB.
+#[derive(Clone, Debug)]
+pub struct MdsSettings {
+    /// PEM files of the roots a metadata BLOB's signer must chain to (several for a rollover).
+    pub roots: Vec<PathBuf>,
+    /// PEM or DER CRLs of the MDS PKI, checked against the BLOB's signer chain.
+    pub crls: Vec<PathBuf>,
+    /// Refuse a sign-in with an authenticator whose metadata now has a refusing status.
+    pub check_at_login: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -376,6 +405,8 @@ struct RawFile {
     ceremony: RawCeremony,
     #[serde(default)]
     authenticators: RawAuthenticators,
+    #[serde(default)]
+    mds: RawMds,
 }
 
 impl RawFile {
@@ -393,6 +424,7 @@ impl RawFile {
             admin: self.admin.overlay(top.admin),
             ceremony: self.ceremony.overlay(top.ceremony),
             authenticators: self.authenticators.overlay(top.authenticators),
+            mds: self.mds.overlay(top.mds),
         }
     }
 }
@@ -430,6 +462,8 @@ raw_section!(RawRelyingParty {
 raw_section!(RawAttestation {
     policy: AttestationPolicyKind,
     trust_anchors_dir: PathBuf,
+    aaguid_allow_list: Vec<String>,
+    minimum_certification_level: String,
 });
 raw_section!(RawSession {
     idle_timeout: DurationText,
@@ -465,6 +499,11 @@ raw_section!(RawCeremony {
 });
 raw_section!(RawAuthenticators {
     names: BTreeMap<String, String>,
+});
+raw_section!(RawMds {
+    roots: Vec<PathBuf>,
+    crls: Vec<PathBuf>,
+    check_at_login: bool,
 });
 
 #[derive(Deserialize)]
@@ -598,6 +637,16 @@ fn apply_env(
                 }
             }
             "FIDOFLOW_ADMIN_TOKEN" => bootstrap = Some(value.to_owned()),
+            "FIDOFLOW_MDS_ROOTS" => {
+                raw.mds.roots = Some(
+                    trimmed
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|path| !path.is_empty())
+                        .map(PathBuf::from)
+                        .collect(),
+                )
+            }
             _ => {
                 return Err(invalid(
                     name.as_str(),
@@ -645,6 +694,20 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     let attestation = AttestationSettings {
         policy: required(raw.attestation.policy, "attestation.policy")?,
         trust_anchors_dir,
+        aaguid_allow_list: aaguid_allow_list(required(
+            raw.attestation.aaguid_allow_list,
+            "attestation.aaguid_allow_list",
+        )?)?,
+        minimum_certification_level: match raw.attestation.minimum_certification_level {
+            Some(level) if CERTIFICATION_LEVELS.contains(&level.as_str()) => Some(level),
+            Some(level) => {
+                return Err(invalid(
+                    "attestation.minimum_certification_level",
+                    format!("`{level}` is none of {}", CERTIFICATION_LEVELS.join(", ")),
+                ))
+            }
+            None => None,
+        },
     };
 
     let session = SessionSettings {
@@ -752,6 +815,12 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         names: authenticator_names(raw.authenticators.names.unwrap_or_default())?,
     };
 
+    let mds = MdsSettings {
+        roots: existing_files(required(raw.mds.roots, "mds.roots")?, "mds.roots")?,
+        crls: existing_files(required(raw.mds.crls, "mds.crls")?, "mds.crls")?,
+        check_at_login: required(raw.mds.check_at_login, "mds.check_at_login")?,
+    };
+
     Ok(Settings {
         server,
         relying_party,
@@ -764,7 +833,50 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         admin,
         ceremony,
         authenticators,
+        mds,
     })
+}
+
+/// The FIDO certification levels, lowest first.
+const CERTIFICATION_LEVELS: [&str; 6] = ["L1", "L1+", "L2", "L2+", "L3", "L3+"];
+
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// `attestation.aaguid_allow_list`: UUIDs (any case), kept lowercase, no duplicates.
+fn aaguid_allow_list(raw: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut list: Vec<String> = Vec::with_capacity(raw.len());
+    for aaguid in raw {
+        let normalised = aaguid.trim().to_ascii_lowercase();
+        if !is_uuid(&normalised) {
+            return Err(invalid(
+                "attestation.aaguid_allow_list",
+                format!("`{aaguid}` is not an AAGUID; write it as a UUID"),
+            ));
+        }
+        if !list.contains(&normalised) {
+            list.push(normalised);
+        }
+    }
+    Ok(list)
+}
+
+/// Paths that must name existing files.
+fn existing_files(paths: Vec<PathBuf>, key: &str) -> Result<Vec<PathBuf>, ConfigError> {
+    for path in &paths {
+        if !path.is_file() {
+            return Err(invalid(
+                key,
+                format!("`{}` is not an existing file", path.display()),
+            ));
+        }
+    }
+    Ok(paths)
 }
 
 /// `authenticators.names`: keys are AAGUIDs (UUIDs, any case, kept lowercase), values are model
@@ -1954,6 +2066,55 @@ mod tests {
         assert_eq!(token.sha256, sha256(b"secret"));
     }
 
+    #[test]
+    fn attestation_allow_lists_and_levels_are_read_and_checked() {
+        let s = parse(
+            "[attestation]\naaguid_allow_list = [\"CB69481E-8FF7-4039-93EC-0A2729A154A8\"]\nminimum_certification_level = \"L1+\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.attestation.aaguid_allow_list,
+            vec!["cb69481e-8ff7-4039-93ec-0a2729a154a8"]
+        );
+        assert_eq!(
+            s.attestation.minimum_certification_level.as_deref(),
+            Some("L1+")
+        );
+        assert!(s.attestation.demands_trust());
+        assert!(!parse("").unwrap().attestation.demands_trust());
+        assert_eq!(
+            refusal_key("[attestation]\naaguid_allow_list = [\"yubikey\"]\n"),
+            "attestation.aaguid_allow_list"
+        );
+        assert_eq!(
+            refusal_key("[attestation]\nminimum_certification_level = \"L4\"\n"),
+            "attestation.minimum_certification_level"
+        );
+    }
+
+    #[test]
+    fn mds_roots_and_crls_must_be_existing_files() {
+        let s = parse("").unwrap();
+        assert!(s.mds.roots.is_empty() && s.mds.crls.is_empty() && s.mds.check_at_login);
+        assert_eq!(
+            refusal_key("[mds]\nroots = [\"/nonexistent/mds-root.pem\"]\n"),
+            "mds.roots"
+        );
+        assert_eq!(
+            refusal_key("[mds]\ncrls = [\"/nonexistent/mds.crl\"]\n"),
+            "mds.crls"
+        );
+        let manifest = env!("CARGO_MANIFEST_DIR");
+        let root = format!("{manifest}/tests/vectors/mds/mds-root.pem");
+        let other = format!("{manifest}/tests/vectors/mds/mds-ca-1.pem");
+        let s = Settings::from_toml_str(
+            "",
+            &env(&[("FIDOFLOW_MDS_ROOTS", &format!("{root}, {other}"))]),
+        )
+        .unwrap();
+        assert_eq!(s.mds.roots, vec![PathBuf::from(root), PathBuf::from(other)]);
+    }
+
     /// Every key, as written in the file and in the README.
     const KEYS: &[&str] = &[
         "server.bind",
@@ -1967,6 +2128,11 @@ mod tests {
         "relying_party.top_origins",
         "attestation.policy",
         "attestation.trust_anchors_dir",
+        "attestation.aaguid_allow_list",
+        "attestation.minimum_certification_level",
+        "mds.roots",
+        "mds.crls",
+        "mds.check_at_login",
         "session.idle_timeout",
         "session.max_lifetime",
         "session.insecure_cookies",

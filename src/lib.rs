@@ -9,5 +9,6 @@ pub mod domain;
 pub mod engine;
 pub mod fido;
 pub mod flow;
+pub mod mds_cli;
 pub mod startup;
 pub mod store;

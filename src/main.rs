@@ -18,6 +18,9 @@ async fn main() -> anyhow::Result<()> {
         default.exists().then_some(default)
     });
     let settings = Settings::load(file.as_deref(), &env)?;
+    if std::env::args().nth(1).as_deref() == Some("mds") {
+        return fidoflow::mds_cli::run(settings, std::env::args().skip(2).collect());
+    }
     let app = Application::build(settings, Clock::system())?;
     tracing::info!(port = app.port(), "fidoflow listening");
     app.run_until_stopped().await?;

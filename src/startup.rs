@@ -44,11 +44,7 @@ impl Application {
             .with_context(|| format!("server.data_dir: cannot create {}", data_dir.display()))?;
         let registry = Registry::load(&settings.server.flows_dir)?;
         check_attestation_policy(&settings, &registry)?;
-        let trust = match &settings.attestation.trust_anchors_dir {
-            Some(dir) => TrustAnchors::from_dir(dir)
-                .with_context(|| format!("attestation.trust_anchors_dir: {}", dir.display()))?,
-            None => TrustAnchors::empty(),
-        };
+        let trust = trust_anchors(&settings)?;
         let store = SledStore::open(&data_dir).with_context(|| {
             format!(
                 "server.data_dir: cannot open the store in {}",
@@ -187,18 +183,36 @@ impl Application {
     }
 }
 
-/// `require-trusted` can never be satisfied by a step that asks for `attestation: "none"`.
+/// The configured attestation trust anchors (`attestation.trust_anchors_dir`).
+pub fn trust_anchors(settings: &Settings) -> anyhow::Result<TrustAnchors> {
+    Ok(match &settings.attestation.trust_anchors_dir {
+        Some(dir) => TrustAnchors::from_dir(dir)
+            .with_context(|| format!("attestation.trust_anchors_dir: {}", dir.display()))?,
+        None => TrustAnchors::empty(),
+    })
+}
+
+/// `require-trusted`, an AAGUID allow-list or a minimum certification level count only
+/// attestations that chained to a trust anchor, so they can never be satisfied by a step that
+/// asks for `attestation: "none"` (or `"indirect"`, which lets the client strip it).
 fn check_attestation_policy(settings: &Settings, registry: &Registry) -> anyhow::Result<()> {
-    if settings.attestation.policy != AttestationPolicyKind::RequireTrusted {
+    let attestation = &settings.attestation;
+    let key = if attestation.policy == AttestationPolicyKind::RequireTrusted {
+        "attestation.policy: \"require-trusted\""
+    } else if !attestation.aaguid_allow_list.is_empty() {
+        "attestation.aaguid_allow_list"
+    } else if attestation.minimum_certification_level.is_some() {
+        "attestation.minimum_certification_level"
+    } else {
         return Ok(());
-    }
+    };
     for flow in registry.flows() {
         for step in &flow.steps {
             if let Step::FidoRegistration { attestation, .. } = step {
                 if matches!(attestation, Conveyance::None | Conveyance::Indirect) {
                     bail!(
-                        "attestation.policy: \"require-trusted\" can never be satisfied by flow `{}`, \
-                         whose registration step asks for attestation \"{}\"; set it to \"direct\" or \"enterprise\"",
+                        "{key} can never be satisfied by flow `{}`, whose registration step asks \
+                         for attestation \"{}\"; set it to \"direct\" or \"enterprise\"",
                         flow.id,
                         attestation.as_str()
                     );

@@ -42,7 +42,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                     .route(web::patch().to(change_credential))
                     .route(web::delete().to(delete_credential)),
             )
-            .service(resource("/audit").route(web::get().to(audit_events))),
+            .service(resource("/audit").route(web::get().to(audit_events)))
+            .service(resource("/mds").route(web::get().to(metadata_status))),
     );
 }
 
@@ -159,4 +160,10 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     })
     .await?;
     Ok(respond_paged(answer, &req))
+}
+
+async fn metadata_status(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    Ok(respond(
+        run(&req, e, move |e, a, _| e.metadata_status(a)).await?,
+    ))
 }

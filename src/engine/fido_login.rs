@@ -457,6 +457,12 @@ impl Engine {
         if verified.backup_eligible != record.backup_eligible {
             return Err(refuse(Some(&id), "sign-in refused (backupEligible): the backup eligibility changed since registration".into()));
         }
+        if let Some(why) = self.sign_in_refusal(&record) {
+            return Err(refuse(
+                Some(&id),
+                format!("sign-in refused (metadataStatus): {why}"),
+            ));
+        }
         let now = self.now();
         let counter_policy = settings.ceremony.sign_counter_policy;
         let mut regression = None;

@@ -10,6 +10,7 @@ mod error;
 mod fido_login;
 mod limits;
 mod manage;
+mod metadata;
 mod models;
 mod passwords;
 mod self_service;
@@ -25,6 +26,7 @@ use serde_json::Value;
 pub use admin::{Actor, CredentialChange, NewUser, Page};
 pub use error::{EngineError, NextStep};
 pub use limits::Limited;
+pub use metadata::{metadata_record, LoadedMetadata};
 pub use models::{aaguid_string, model_name};
 pub use session::{Login, SessionData};
 
@@ -126,6 +128,8 @@ struct Inner {
     store: Arc<dyn Storage>,
     clock: Clock,
     trust: TrustAnchors,
+    /// The imported FIDO metadata BLOB, read at start.
+    metadata: Option<LoadedMetadata>,
     passwords: Passwords,
     limits: RateLimiter,
     in_progress: Mutex<HashSet<String>>,
@@ -160,6 +164,7 @@ impl Engine {
     ) -> EngineResult<Self> {
         let passwords = Passwords::new(settings.rate_limits.password_hash_concurrency)?;
         let limits = RateLimiter::new(&settings.rate_limits);
+        let metadata = metadata::load(&store, clock.now())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -167,6 +172,7 @@ impl Engine {
                 store: Arc::new(store),
                 clock,
                 trust,
+                metadata,
                 passwords,
                 limits,
                 in_progress: Mutex::new(HashSet::new()),

@@ -355,12 +355,9 @@ impl Engine {
     ) -> EngineResult<CredentialRecord> {
         let now = self.now();
         let settings = &self.inner.settings;
-        let policy = match settings.attestation.policy {
-            crate::config::AttestationPolicyKind::AcceptAny => AttestationPolicy::AcceptAny,
-            crate::config::AttestationPolicyKind::RequireTrusted => {
-                AttestationPolicy::RequireTrusted
-            }
-        };
+        // Trust is judged below, with the FIDO metadata roots of the authenticator added to the
+        // configured anchors, and the attestation policies applied there.
+        let policy = AttestationPolicy::AcceptAny;
         let verified = webauthn::verify_registration(
             credential,
             &RegistrationExpectations {
@@ -389,13 +386,29 @@ impl Engine {
             registration_failed(format!("registration refused (credentialId): {}", e.0))
         })?;
         let aaguid = aaguid_string(&verified.aaguid);
-        let model = self.model_name(&aaguid);
+        let judged = self.judge_attestation(
+            &verified.aaguid,
+            &verified.attestation_object,
+            Some(verified.attestation_type),
+            verified.attestation_trusted,
+            now,
+        );
+        if let Err((check, reason)) = self.attestation_policy_refusal(&aaguid, &judged) {
+            tracing::info!(check, "registration refused");
+            let detail = format!("registration refused ({check}): {reason}");
+            self.audit_registration(cx, username, None, Outcome::Failure, &detail)?;
+            return Err(registration_failed(detail));
+        }
+        let model = self.model_name_from(judged.entry.as_ref(), &aaguid);
         let existing = self.store().credentials_of(username)?;
-        let display_name = match (&ceremony.credential_name, &model) {
+        let model_as_name = model.as_deref().and_then(|m| {
+            DisplayName::parse(m)
+                .or_else(|_| DisplayName::parse(&m.chars().take(64).collect::<String>()))
+                .ok()
+        });
+        let display_name = match (&ceremony.credential_name, model_as_name) {
             (Some(name), _) => name.clone(),
-            (None, Some(model)) => {
-                DisplayName::parse(model).map_err(|e| EngineError::Internal(e.0))?
-            }
+            (None, Some(model)) => model,
             (None, None) => DisplayName::parse(&format!("Passkey {}", existing.len() + 1))
                 .map_err(|e| EngineError::Internal(e.0))?,
         };
@@ -409,7 +422,7 @@ impl Engine {
             aaguid,
             authenticator_name: model,
             attestation_format: verified.format,
-            attestation_trusted: verified.attestation_trusted,
+            attestation_trusted: judged.trusted(),
             attestation_object: verified.attestation_object,
             client_data_json: verified.client_data_json,
             transports: verified.transports,

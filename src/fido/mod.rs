@@ -11,6 +11,7 @@ mod client_data;
 mod cose;
 mod error;
 mod json;
+pub mod mds;
 pub mod options;
 mod registration;
 mod trust;

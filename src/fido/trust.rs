@@ -108,6 +108,33 @@ impl TrustAnchors {
         Ok(Self { certs })
     }
 
+    /// Anchors from DER certificates (FIDO metadata `attestationRootCertificates`).
+    pub fn from_der_list(ders: &[Vec<u8>]) -> Result<Self, TrustAnchorError> {
+        let certs = ders
+            .iter()
+            .enumerate()
+            .map(|(i, der)| {
+                Certificate::from_der(der).map_err(|e| TrustAnchorError::InvalidCertificate {
+                    file: None,
+                    reason: format!("certificate {} is not X.509: {e}", i + 1),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { certs })
+    }
+
+    /// These anchors and `other`'s, in that order.
+    pub fn merged(&self, other: &TrustAnchors) -> TrustAnchors {
+        let mut certs = self.certs.clone();
+        certs.extend(other.certs.iter().cloned());
+        Self { certs }
+    }
+
+    /// The anchors' certificates.
+    pub(crate) fn certificates(&self) -> &[Certificate] {
+        &self.certs
+    }
+
     pub fn len(&self) -> usize {
         self.certs.len()
     }
@@ -194,7 +221,7 @@ impl Scheme {
     }
 
     /// The scheme of a certificate's signatureAlgorithm.
-    fn from_oid(oid: &Oid) -> Option<Self> {
+    pub(crate) fn from_oid(oid: &Oid) -> Option<Self> {
         Some(match *oid {
             OID_ECDSA_SHA256 => Self::Ecdsa(Hash::Sha256),
             OID_ECDSA_SHA384 => Self::Ecdsa(Hash::Sha384),
@@ -251,7 +278,7 @@ pub(crate) fn verify_with_cert(
 }
 
 /// Whether `issuer` signed `child`: names chain and the signature over the TBS verifies.
-fn signed_by(child: &Certificate, issuer: &Certificate) -> bool {
+pub(crate) fn signed_by(child: &Certificate, issuer: &Certificate) -> bool {
     if child.tbs_certificate.issuer != issuer.tbs_certificate.subject
         || child.tbs_certificate.signature != child.signature_algorithm
     {
@@ -369,7 +396,7 @@ pub(crate) fn validate_chain(
 }
 
 /// notBefore ≤ now ≤ notAfter.
-fn check_validity(cert: &Certificate, now: DateTime<Utc>) -> Result<(), String> {
+pub(crate) fn check_validity(cert: &Certificate, now: DateTime<Utc>) -> Result<(), String> {
     let validity = &cert.tbs_certificate.validity;
     let not_before = seconds(validity.not_before.to_unix_duration());
     let not_after = seconds(validity.not_after.to_unix_duration());

@@ -204,6 +204,8 @@ pub trait CredentialStore {
     fn credential(&self, id: &CredentialId) -> StoreResult<Option<CredentialRecord>>;
     /// The user's credentials, oldest first.
     fn credentials_of(&self, username: &Username) -> StoreResult<Vec<CredentialRecord>>;
+    /// Every credential of every user, in credential id order (re-evaluating trust).
+    fn all_credentials(&self) -> StoreResult<Vec<CredentialRecord>>;
     /// Compare-and-swap update: `change` sees the current record and may refuse with an error;
     /// retried if another writer got there first.
     fn update_credential(
@@ -226,6 +228,26 @@ pub trait CredentialStore {
         username: &Username,
         id: &CredentialId,
     ) -> StoreResult<CredentialRecord>;
+}
+
+/// The imported FIDO metadata BLOB, as verified at import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetadataRecord {
+    /// The BLOB exactly as imported (a JWS in compact serialization).
+    pub jwt: String,
+    pub imported_at: DateTime<Utc>,
+    /// The BLOB's serial number (`no`).
+    pub number: u64,
+    /// Its parsed form (the engine's `fido::mds::MetadataBlob` as JSON); the store keeps it
+    /// without reading it.
+    pub blob: serde_json::Value,
+}
+
+/// The imported FIDO metadata: one BLOB at a time, replaced by the next import.
+pub trait MetadataStore {
+    /// Replaces the stored BLOB; flushed before it returns.
+    fn put_metadata(&self, record: &MetadataRecord) -> StoreResult<()>;
+    fn metadata(&self) -> StoreResult<Option<MetadataRecord>>;
 }
 
 pub trait LockStore {
@@ -285,7 +307,15 @@ pub trait SessionStore {
 
 /// Everything the engine needs from storage.
 pub trait Storage:
-    UserStore + CredentialStore + LockStore + CeremonyStore + AuditLog + SessionStore + Send + Sync
+    UserStore
+    + CredentialStore
+    + LockStore
+    + CeremonyStore
+    + AuditLog
+    + SessionStore
+    + MetadataStore
+    + Send
+    + Sync
 {
     /// Removes expired ceremonies (and sessions); returns how many.
     fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;

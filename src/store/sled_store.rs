@@ -11,6 +11,8 @@
 //! - `ceremonies`: ceremony id (32 hex chars) → JSON [`Ceremony`].
 //! - `audit`: sequence number (u64 big-endian) → JSON [`AuditEvent`].
 //! - `audit_by_user`: username ‖ 0x00 ‖ sequence (u64 BE) → empty.
+//! - `mds`: `current` → JSON [`MetadataRecord`]: the imported FIDO metadata BLOB (its JWS
+//!   text, import time, serial number and parsed entries); replaced by each import.
 //! - `sessions`: see `sessions.rs`.
 //! - `sessions_by_user`: username ‖ 0x00 ‖ session key (UTF-8) → empty; one entry per session
 //!   that holds a login, written in the same transaction as the session (see `sessions.rs`).
@@ -36,6 +38,7 @@ pub struct SledStore {
     ceremonies: sled::Tree,
     audit: sled::Tree,
     audit_by_user: sled::Tree,
+    mds: sled::Tree,
     pub(super) sessions: sled::Tree,
     /// Serialises credential changes that must see all of a user's credentials at once (the
     /// last-credential rules) against every other credential write.
@@ -99,6 +102,7 @@ impl SledStore {
             ceremonies: db.open_tree("ceremonies")?,
             audit: db.open_tree("audit")?,
             audit_by_user: db.open_tree("audit_by_user")?,
+            mds: db.open_tree("mds")?,
             sessions: db.open_tree("sessions")?,
             credential_changes: Default::default(),
             sessions_by_user: db.open_tree("sessions_by_user")?,
@@ -338,6 +342,14 @@ impl CredentialStore for SledStore {
         }
         out.sort_by_key(|c| c.created_at);
         Ok(out)
+    }
+
+    fn all_credentials(&self) -> StoreResult<Vec<CredentialRecord>> {
+        self.credentials
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
     }
 
     fn update_credential(
@@ -610,6 +622,17 @@ impl AuditLog for SledStore {
             }
         }
         Ok(out)
+    }
+}
+
+impl MetadataStore for SledStore {
+    fn put_metadata(&self, record: &MetadataRecord) -> StoreResult<()> {
+        self.mds.insert("current", encode(record)?)?;
+        self.flush()
+    }
+
+    fn metadata(&self) -> StoreResult<Option<MetadataRecord>> {
+        self.mds.get("current")?.map(|v| decode(&v)).transpose()
     }
 }
 

@@ -9,6 +9,7 @@ mod durability;
 mod helpdesk;
 mod journeys;
 mod lifecycle;
+mod mds;
 mod pages;
 mod refusals;
 mod rules;

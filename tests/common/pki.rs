@@ -253,3 +253,39 @@ pub fn attestation_chain(
         x5c,
     }
 }
+
+impl Ca {
+    /// A PEM CRL issued by this CA (valid from a day ago for a week) listing the serial numbers
+    /// of the given DER certificates.
+    pub fn crl_revoking(&self, certs: &[&[u8]]) -> String {
+        use der::Decode as _;
+        let now = Utc::now();
+        let epoch = rcgen::date_time_ymd(1970, 1, 1);
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: shift(epoch, now - Duration::days(1)),
+            next_update: shift(epoch, now + Duration::days(7)),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: certs
+                .iter()
+                .map(|der| {
+                    let cert = x509_cert::Certificate::from_der(der).expect("a certificate");
+                    rcgen::RevokedCertParams {
+                        serial_number: SerialNumber::from(
+                            cert.tbs_certificate.serial_number.as_bytes().to_vec(),
+                        ),
+                        revocation_time: shift(epoch, now - Duration::hours(1)),
+                        reason_code: None,
+                        invalidity_date: None,
+                    }
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params
+            .signed_by(&self.cert, &self.key)
+            .expect("sign CRL")
+            .pem()
+            .expect("CRL PEM")
+    }
+}

@@ -1,0 +1,326 @@
+//! FIDO metadata (MDS3) in use: the imported BLOB loaded at start, the trust of an attestation
+//! with the configured anchors and the metadata roots of its authenticator, the attestation
+//! policies that count only trusted attestations, the status check at sign-in, the helpdesk's
+//! view of the BLOB and the re-evaluation of stored credentials.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{aaguid_string, rfc3339, Actor, Answer, Engine, EngineError, EngineResult};
+use crate::fido::mds::{self, CertificationLevel, MetadataBlob, MetadataEntry};
+use crate::fido::AttestationType;
+use crate::store::{CredentialRecord, MetadataRecord, SledStore};
+
+/// The imported BLOB as the server uses it.
+#[derive(Debug, Clone)]
+pub struct LoadedMetadata {
+    pub blob: MetadataBlob,
+    pub imported_at: DateTime<Utc>,
+}
+
+/// Reads the stored BLOB, if one was imported. The BLOB was verified at import; it is not
+/// verified again here (the roots need not be on the server).
+pub(super) fn load(store: &SledStore, now: DateTime<Utc>) -> EngineResult<Option<LoadedMetadata>> {
+    let Some(record) = crate::store::MetadataStore::metadata(store)? else {
+        return Ok(None);
+    };
+    let loaded = decode(&record)?;
+    if loaded.blob.is_stale(now) {
+        tracing::warn!(
+            number = loaded.blob.number,
+            next_update = %loaded.blob.next_update,
+            "the imported FIDO metadata BLOB is past its nextUpdate; import a newer one"
+        );
+    } else {
+        tracing::info!(
+            number = loaded.blob.number,
+            entries = loaded.blob.entries.len(),
+            "FIDO metadata loaded"
+        );
+    }
+    Ok(Some(loaded))
+}
+
+fn decode(record: &MetadataRecord) -> EngineResult<LoadedMetadata> {
+    let blob: MetadataBlob = serde_json::from_value(record.blob.clone()).map_err(|e| {
+        tracing::error!(error = %e, "the stored FIDO metadata cannot be read; import the BLOB again");
+        EngineError::Internal(format!(
+            "the stored FIDO metadata cannot be read ({e}); import the BLOB again"
+        ))
+    })?;
+    Ok(LoadedMetadata {
+        blob,
+        imported_at: record.imported_at,
+    })
+}
+
+/// The record to store for a verified BLOB.
+pub fn metadata_record(
+    jwt: &str,
+    blob: &MetadataBlob,
+    imported_at: DateTime<Utc>,
+) -> EngineResult<MetadataRecord> {
+    Ok(MetadataRecord {
+        jwt: jwt.trim().to_owned(),
+        imported_at,
+        number: blob.number,
+        blob: serde_json::to_value(blob).map_err(|e| EngineError::Internal(e.to_string()))?,
+    })
+}
+
+/// What the configured anchors and the metadata say about one attestation.
+pub(super) struct Judgement {
+    /// The metadata entry of the authenticator, if the BLOB has one.
+    pub entry: Option<MetadataEntry>,
+    /// The attestation certificates (DER, leaf first), when the statement has an x5c.
+    pub chain: Option<Vec<Vec<u8>>>,
+    /// Whether the attestation chained to a configured anchor or to a metadata root of its
+    /// authenticator; `Err` says why not.
+    pub trust: Result<(), String>,
+}
+
+impl Judgement {
+    pub fn trusted(&self) -> bool {
+        self.trust.is_ok()
+    }
+
+    /// Why the metadata refuses this authenticator, if it does.
+    pub fn refusal(&self) -> Option<String> {
+        let leaf = self.chain.as_ref().and_then(|c| c.first());
+        self.entry
+            .as_ref()
+            .and_then(|e| e.refusal(None, leaf.map(Vec::as_slice)))
+    }
+
+    pub fn level(&self) -> Option<CertificationLevel> {
+        self.entry.as_ref().and_then(|e| e.certification_level)
+    }
+}
+
+impl Engine {
+    pub(super) fn metadata(&self) -> Option<&LoadedMetadata> {
+        self.inner.metadata.as_ref()
+    }
+
+    /// Judges an attestation this server verified: its entry in the metadata (by AAGUID, or by
+    /// certificate key identifier for U2F) and whether its certificate chain leads to a
+    /// configured anchor or to one of the entry's `attestationRootCertificates`.
+    /// `trusted_already` is the verdict of registration against the configured anchors.
+    pub(super) fn judge_attestation(
+        &self,
+        aaguid: &[u8; 16],
+        attestation_object: &[u8],
+        kind: Option<AttestationType>,
+        trusted_already: bool,
+        now: DateTime<Utc>,
+    ) -> Judgement {
+        let chain = mds::attestation_certificates(attestation_object);
+        let entry = self.metadata().and_then(|m| {
+            m.blob
+                .find_for(aaguid, chain.as_deref().unwrap_or_default())
+                .cloned()
+        });
+        let trust = if trusted_already {
+            Ok(())
+        } else {
+            match (&chain, kind) {
+                (_, Some(AttestationType::None)) => {
+                    Err("the authenticator gave no attestation".to_string())
+                }
+                (_, Some(AttestationType::Self_)) => {
+                    Err("a self attestation cannot be traced to a trust anchor".to_string())
+                }
+                (Some(chain), _) => {
+                    let anchors = match &entry {
+                        Some(entry) => self.inner.trust.merged(&entry.anchors()),
+                        None => self.inner.trust.clone(),
+                    };
+                    if let Some(m) = self.metadata().filter(|m| m.blob.is_stale(now)) {
+                        tracing::warn!(
+                            number = m.blob.number,
+                            "using FIDO metadata past its nextUpdate; import a newer BLOB"
+                        );
+                    }
+                    mds::validate_attestation_chain(chain, &anchors, now)
+                }
+                (None, _) => Err("the attestation carries no certificate chain".to_string()),
+            }
+        };
+        Judgement {
+            entry,
+            chain,
+            trust,
+        }
+    }
+
+    /// The model name of an authenticator: its metadata `description`, then the configured
+    /// `authenticators.names`, then the built-in table.
+    pub(super) fn model_name_from(
+        &self,
+        entry: Option<&MetadataEntry>,
+        aaguid: &str,
+    ) -> Option<String> {
+        entry
+            .and_then(|e| e.description.clone())
+            .filter(|d| !d.trim().is_empty())
+            .or_else(|| self.model_name(aaguid))
+    }
+
+    /// Applies `attestation.policy`, `aaguid_allow_list` and `minimum_certification_level` to
+    /// a judged registration; `Err((check, reason))` refuses it.
+    pub(super) fn attestation_policy_refusal(
+        &self,
+        aaguid: &str,
+        judged: &Judgement,
+    ) -> Result<(), (&'static str, String)> {
+        if let Some(why) = judged.refusal() {
+            return Err(("metadataStatus", why));
+        }
+        let attestation = &self.inner.settings.attestation;
+        let untrusted = |check: &'static str, what: &str| {
+            let reason = judged.trust.as_ref().err().cloned().unwrap_or_default();
+            (
+                check,
+                format!("{what} counts only attestations that chain to a trust anchor, and this one does not: {reason}"),
+            )
+        };
+        if attestation.policy == crate::config::AttestationPolicyKind::RequireTrusted {
+            if let Err(reason) = &judged.trust {
+                return Err((
+                    "attestationTrust",
+                    format!("the attestation is not trusted: {reason}"),
+                ));
+            }
+        }
+        if !attestation.aaguid_allow_list.is_empty() {
+            if !judged.trusted() {
+                return Err(untrusted("aaguidAllowList", "the AAGUID allow-list"));
+            }
+            if !attestation.aaguid_allow_list.iter().any(|a| a == aaguid) {
+                return Err((
+                    "aaguidAllowList",
+                    format!("the authenticator model {aaguid} is not on the AAGUID allow-list"),
+                ));
+            }
+        }
+        if let Some(minimum) = attestation
+            .minimum_certification_level
+            .as_deref()
+            .and_then(CertificationLevel::parse)
+        {
+            if !judged.trusted() {
+                return Err(untrusted(
+                    "certificationLevel",
+                    "the minimum certification level",
+                ));
+            }
+            match judged.level() {
+                Some(level) if level >= minimum => {}
+                Some(level) => {
+                    return Err((
+                        "certificationLevel",
+                        format!("the authenticator is certified {level}, below the required {minimum}"),
+                    ))
+                }
+                None => {
+                    return Err((
+                        "certificationLevel",
+                        format!("the FIDO metadata shows no certification for this authenticator; {minimum} is required"),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why a stored credential's authenticator is refused at sign-in by its metadata status
+    /// (only with `mds.check_at_login`).
+    pub(super) fn sign_in_refusal(&self, record: &CredentialRecord) -> Option<String> {
+        if !self.inner.settings.mds.check_at_login {
+            return None;
+        }
+        let blob = &self.metadata()?.blob;
+        let aaguid = mds::parse_aaguid(&record.aaguid).ok()?;
+        let chain = mds::attestation_certificates(&record.attestation_object);
+        let entry = blob.find_for(&aaguid, chain.as_deref().unwrap_or_default())?;
+        let leaf = chain.as_ref().and_then(|c| c.first()).map(Vec::as_slice);
+        entry.refusal(None, leaf)
+    }
+
+    /// `GET /rest/admin/mds`: the imported BLOB's number, `nextUpdate`, whether it is stale,
+    /// when it was imported and how many entries it holds.
+    pub fn metadata_status(&self, _actor: &Actor) -> EngineResult {
+        let now = self.now();
+        let attributes = match self.metadata() {
+            Some(m) => json!({
+                "imported": true,
+                "number": m.blob.number,
+                "nextUpdate": m.blob.next_update.to_string(),
+                "stale": m.blob.is_stale(now),
+                "importedAt": rfc3339(m.imported_at),
+                "entries": m.blob.entries.len(),
+                "legalHeader": m.blob.legal_header,
+            }),
+            None => json!({ "imported": false }),
+        };
+        Ok(Answer::one("mds.blob", "current", attributes))
+    }
+
+    /// Re-runs trust for every stored credential from its kept attestation object against the
+    /// configured anchors and the current metadata, and updates `attestationTrusted` and
+    /// `authenticatorName` where they changed. Returns one line per change, and one per
+    /// credential whose authenticator the metadata now refuses.
+    pub fn reevaluate_trust(&self) -> EngineResult<Vec<String>> {
+        let now = self.now();
+        let mut report = Vec::new();
+        for record in self.store().all_credentials()? {
+            let Ok(aaguid) = mds::parse_aaguid(&record.aaguid) else {
+                continue;
+            };
+            let judged =
+                self.judge_attestation(&aaguid, &record.attestation_object, None, false, now);
+            // Without a certificate chain (none, self, or a format that keeps its chain
+            // elsewhere) trust cannot be recomputed here; the registration's verdict stands.
+            let trusted = if judged.chain.is_some() {
+                judged.trusted()
+            } else {
+                record.attestation_trusted
+            };
+            let name = self.model_name_from(judged.entry.as_ref(), &aaguid_string(&aaguid));
+            let who = format!(
+                "{} credential {}…",
+                record.username,
+                record.id.to_b64url().chars().take(8).collect::<String>()
+            );
+            if let Some(why) = judged.refusal() {
+                report.push(format!("{who}: refused at sign-in: {why}"));
+            }
+            if trusted == record.attestation_trusted && name == record.authenticator_name {
+                continue;
+            }
+            let mut changes = Vec::new();
+            if trusted != record.attestation_trusted {
+                changes.push(format!(
+                    "attestationTrusted {} -> {trusted}",
+                    record.attestation_trusted
+                ));
+            }
+            if name != record.authenticator_name {
+                changes.push(format!(
+                    "authenticatorName {:?} -> {:?}",
+                    record.authenticator_name, name
+                ));
+            }
+            match self.store().update_credential(&record.id, &mut |current| {
+                current.attestation_trusted = trusted;
+                current.authenticator_name = name.clone();
+                Ok(())
+            }) {
+                Ok(_) => report.push(format!("{who}: {}", changes.join(", "))),
+                Err(crate::store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,129 @@
+//! `fidoflow mds import FILE` and `fidoflow mds reevaluate`: the FIDO Metadata Service from the
+//! command line. fidoflow never downloads metadata; the operator fetches the BLOB (for example
+//! from https://mds3.fidoalliance.org/) and imports the file. Both commands open the data
+//! directory's store, which a running server holds: stop the server, run the command, start it
+//! again (the server reads the imported BLOB at start).
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::engine::{metadata_record, Engine};
+use crate::fido::mds::{self, Crl};
+use crate::fido::TrustAnchors;
+use crate::flow::Registry;
+use crate::store::{MetadataStore, SledStore};
+
+const USAGE: &str = "usage: fidoflow mds import FILE | fidoflow mds reevaluate";
+
+/// Runs `fidoflow mds …` with the arguments after `mds`, printing what it did.
+pub fn run(settings: Settings, args: Vec<String>) -> anyhow::Result<()> {
+    let message = match args.as_slice() {
+        [command, file] if command == "import" => import(&settings, Path::new(file), Utc::now())?,
+        [command] if command == "reevaluate" => reevaluate(settings)?,
+        _ => bail!(USAGE),
+    };
+    println!("{message}");
+    Ok(())
+}
+
+fn open_store(settings: &Settings) -> anyhow::Result<SledStore> {
+    let dir = &settings.server.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("server.data_dir: cannot create {}", dir.display()))?;
+    SledStore::open(dir).with_context(|| {
+        format!(
+            "cannot open the store in {}; if fidoflow is running there, stop it, run this \
+             command, and start it again",
+            dir.display()
+        )
+    })
+}
+
+/// The roots of `mds.roots`, every file's certificates.
+fn roots(settings: &Settings) -> anyhow::Result<TrustAnchors> {
+    if settings.mds.roots.is_empty() {
+        bail!(
+            "mds.roots is empty: configure the root certificate(s) the metadata BLOB's signer \
+             chains to (for the FIDO Alliance's MDS3, its GlobalSign root) in [mds] roots or \
+             FIDOFLOW_MDS_ROOTS"
+        );
+    }
+    let mut anchors = TrustAnchors::empty();
+    for path in &settings.mds.roots {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("mds.roots: cannot read {}", path.display()))?;
+        let found = TrustAnchors::from_pem(&text)
+            .with_context(|| format!("mds.roots: {}", path.display()))?;
+        anchors = anchors.merged(&found);
+    }
+    Ok(anchors)
+}
+
+fn crls(settings: &Settings) -> anyhow::Result<Vec<Crl>> {
+    let mut crls = Vec::new();
+    for path in &settings.mds.crls {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("mds.crls: cannot read {}", path.display()))?;
+        crls.extend(
+            Crl::from_bytes(&bytes).with_context(|| format!("mds.crls: {}", path.display()))?,
+        );
+    }
+    Ok(crls)
+}
+
+/// Verifies the BLOB in `file` against `mds.roots` and `mds.crls` at `now` and stores it,
+/// replacing the stored one. A BLOB with a lower serial number than the stored one is refused
+/// (a rollback). Returns the message for the operator.
+pub fn import(settings: &Settings, file: &Path, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let jwt = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the metadata BLOB {}", file.display()))?;
+    let roots = roots(settings)?;
+    let crls = crls(settings)?;
+    let blob = mds::verify_blob(&jwt, &roots, &crls, now)
+        .with_context(|| format!("{} is refused", file.display()))?;
+    let store = open_store(settings)?;
+    if let Some(stored) = store.metadata()? {
+        if stored.number > blob.number {
+            bail!(
+                "{} is BLOB number {}, older than the stored number {}; refusing to go back",
+                file.display(),
+                blob.number,
+                stored.number
+            );
+        }
+    }
+    store.put_metadata(&metadata_record(&jwt, &blob, now)?)?;
+    let stale = if blob.is_stale(now) {
+        " (STALE: past its nextUpdate; fetch a newer BLOB soon)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "imported FIDO metadata BLOB number {} with {} entries ({} unreadable left out), \
+         nextUpdate {}{stale}. Restart fidoflow to use it; `fidoflow mds reevaluate` re-judges \
+         the stored credentials.",
+        blob.number,
+        blob.entries.len(),
+        blob.skipped,
+        blob.next_update,
+    ))
+}
+
+/// Re-judges every stored credential's attestation against the configured anchors and the
+/// stored metadata, updating `attestationTrusted` and `authenticatorName`.
+pub fn reevaluate(settings: Settings) -> anyhow::Result<String> {
+    let registry = Registry::load(&settings.server.flows_dir)?;
+    let trust = crate::startup::trust_anchors(&settings)?;
+    let store = open_store(&settings)?;
+    let engine = Engine::new(settings, registry, store, Clock::system(), trust)?;
+    let lines = engine.reevaluate_trust()?;
+    Ok(if lines.is_empty() {
+        "no stored credential changed".to_string()
+    } else {
+        lines.join("\n")
+    })
+}
