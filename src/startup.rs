@@ -103,6 +103,7 @@ impl Application {
                 }
                 app.default_service(web::to(api::middleware::not_found))
                     .wrap(session)
+                    .wrap(from_fn(api::middleware::session_guard))
                     .wrap(from_fn(api::middleware::rest_rules))
                     .wrap(NormalizePath::new(TrailingSlash::Trim))
                     .wrap(Logger::new(ACCESS_LOG))

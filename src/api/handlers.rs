@@ -1,7 +1,7 @@
 //! Handlers: extract, call one engine function off the async threads, wrap the answer.
 
 use actix_session::Session;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::document::respond;
 use super::error::ApiError;
@@ -10,15 +10,14 @@ use crate::engine::{Engine, EngineResult, NewUser, RequestCtx, SessionData};
 
 type Reply = Result<HttpResponse, ApiError>;
 
-/// Runs one session-bound engine call on the blocking pool. The in-progress guard lives in the
-/// request's extensions, so it is released only after the session state has been saved.
+/// Runs one session-bound engine call on the blocking pool (the `session_guard` middleware has
+/// already made sure no other request of this session runs).
 async fn run<F>(req: HttpRequest, engine: web::Data<Engine>, session: Session, call: F) -> Reply
 where
     F: FnOnce(&Engine, &mut SessionData, &RequestCtx) -> EngineResult + Send + 'static,
 {
     let mut data = load_session(&session);
-    let guard = engine.begin(&mut data)?;
-    req.extensions_mut().insert(std::rc::Rc::new(guard));
+    engine.begin(&mut data);
     let cx = request_ctx(&req, &engine);
     let engine = engine.get_ref().clone();
     let (data, result) = web::block(move || {

@@ -134,3 +134,25 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
+
+/// One request per session at a time: a request carrying the session cookie of a request still
+/// running answers `400 CONCURRENT_ACCESS`. Wraps the session middleware, so the guard covers
+/// loading the session state, the handler and saving the state.
+pub async fn session_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let key = req
+        .cookie(crate::startup::SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|_| is_browser_facing(req.path()));
+    let engine = req.app_data::<web::Data<Engine>>().cloned();
+    let _guard = match (key, engine) {
+        (Some(key), Some(engine)) => match engine.guard_session(&key) {
+            Ok(guard) => Some(guard),
+            Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
+        },
+        _ => None,
+    };
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

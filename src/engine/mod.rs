@@ -135,22 +135,21 @@ struct Inner {
     in_progress: Mutex<HashSet<String>>,
 }
 
-/// Held while a session's request runs; a second request of the same session is refused.
+/// Held while a request of a session runs, from before its state is loaded until after it is
+/// saved; a second request of the same session meanwhile is refused.
 pub struct SessionGuard {
     engine: Engine,
-    sid: Option<String>,
+    key: String,
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        if let Some(sid) = &self.sid {
-            self.engine
-                .inner
-                .in_progress
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(sid);
-        }
+        self.engine
+            .inner
+            .in_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -198,10 +197,26 @@ impl Engine {
         self.inner.store.as_ref()
     }
 
-    /// Starts a request of a session: gives a new session its id and creation time, ends one
-    /// past its absolute lifetime, and refuses a request while another of the same session
-    /// runs (`CONCURRENT_ACCESS`).
-    pub fn begin(&self, session: &mut SessionData) -> EngineResult<SessionGuard> {
+    /// Marks a request of the session with cookie `key` as running; `CONCURRENT_ACCESS` while
+    /// another request of that session runs.
+    pub fn guard_session(&self, key: &str) -> EngineResult<SessionGuard> {
+        let mut busy = self
+            .inner
+            .in_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !busy.insert(key.to_string()) {
+            return Err(EngineError::ConcurrentAccess);
+        }
+        Ok(SessionGuard {
+            engine: self.clone(),
+            key: key.to_string(),
+        })
+    }
+
+    /// Starts a request of a session: gives a new session its id and creation time, and ends
+    /// one past its absolute lifetime.
+    pub fn begin(&self, session: &mut SessionData) {
         let now = self.now();
         let max = chrono::Duration::from_std(self.inner.settings.session.max_lifetime)
             .unwrap_or(chrono::Duration::MAX);
@@ -215,21 +230,6 @@ impl Engine {
             session.sid = Some(random_id());
             session.created_at = Some(now);
         }
-        let sid = session.sid.clone();
-        let mut busy = self
-            .inner
-            .in_progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(sid) = &sid {
-            if !busy.insert(sid.clone()) {
-                return Err(EngineError::ConcurrentAccess);
-            }
-        }
-        Ok(SessionGuard {
-            engine: self.clone(),
-            sid,
-        })
     }
 
     /// Removes expired ceremonies and sessions; run periodically.
