@@ -3,8 +3,19 @@ use std::path::PathBuf;
 
 use fidoflow::{clock::Clock, config::Settings, startup::Application};
 
+/// No arguments: run the server. Otherwise a command-line tool (`fidoflow verify …`).
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        let (mut stdin, mut out, mut err) =
+            (std::io::stdin(), std::io::stdout(), std::io::stderr());
+        std::process::exit(fidoflow::cli::run(&args, &mut stdin, &mut out, &mut err));
+    }
+    serve()
+}
+
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn serve() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(

@@ -9,7 +9,7 @@
 //! itself and are enforced under both policies.
 
 mod android_key;
-mod android_safetynet;
+pub(crate) mod android_safetynet;
 mod apple;
 mod fido_u2f;
 mod none;

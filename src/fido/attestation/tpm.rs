@@ -61,7 +61,7 @@ pub(super) fn verify(
     check_key(&public, statement)?;
     obs.pass("tpm.pubArea", || {
         format!(
-            "a {} key equal to the credential public key",
+            "an {} key equal to the credential public key",
             if public.rsa.is_some() { "RSA" } else { "ECC" }
         )
     });
