@@ -8,7 +8,7 @@
 //! (§8.2.1 packed, §8.3.1 TPM AIK, the Android and Apple extensions) belong to the statement
 //! itself and are enforced under both policies.
 
-mod android_key;
+pub(crate) mod android_key;
 pub(crate) mod android_safetynet;
 mod apple;
 mod fido_u2f;

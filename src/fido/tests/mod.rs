@@ -1,6 +1,7 @@
 //! Unit tests of WebAuthn verification with self-made authenticators and certificate chains.
 
 mod authentication;
+mod formats;
 mod registration;
 mod trust;
 
