@@ -5,11 +5,8 @@ use fidoflow::{clock::Clock, config::Settings, startup::Application};
 
 /// No arguments: run the server. Otherwise a command-line tool (`fidoflow verify …`).
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if !args.is_empty() {
-        let (mut stdin, mut out, mut err) =
-            (std::io::stdin(), std::io::stdout(), std::io::stderr());
-        std::process::exit(fidoflow::cli::run(&args, &mut stdin, &mut out, &mut err));
+    if let Some(status) = fidoflow::cli::run_from_env() {
+        std::process::exit(status);
     }
     serve()
 }

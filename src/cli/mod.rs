@@ -23,6 +23,17 @@ The response JSON (PublicKeyCredential.toJSON()) is read from FILE, or from stdi
 or with \"-\". Exit status: 0 verified, 1 refused, 2 usage error.
 ";
 
+/// Runs the process's command line when it has arguments (with the real stdin, stdout and
+/// stderr) and returns the exit status; `None` without arguments, when the server should run.
+pub fn run_from_env() -> Option<i32> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        return None;
+    }
+    let (mut stdin, mut out, mut err) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    Some(run(&args, &mut stdin, &mut out, &mut err))
+}
+
 /// Runs the command line `args` (without the program name) and returns the exit status.
 pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match args.first().map(String::as_str) {
