@@ -1,27 +1,25 @@
-use std::collections::HashMap;
-use std::path::PathBuf;
+use fidoflow::{clock::Clock, startup};
 
-use fidoflow::{clock::Clock, config::Settings, startup::Application};
+/// No arguments: serve. `mds …`: the metadata commands. Anything else: `fidoflow verify …`.
+fn main() -> anyhow::Result<()> {
+    match std::env::args().nth(1).as_deref() {
+        None => serve(),
+        Some("mds") => {
+            fidoflow::mds_cli::run(startup::settings()?, std::env::args().skip(2).collect())
+        }
+        Some(_) => std::process::exit(fidoflow::cli::run_from_env().unwrap_or(2)),
+    }
+}
 
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn serve() -> anyhow::Result<()> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .init();
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let file = env.get("FIDOFLOW_CONFIG").map(PathBuf::from).or_else(|| {
-        let default = PathBuf::from("fidoflow.toml");
-        default.exists().then_some(default)
-    });
-    let settings = Settings::load(file.as_deref(), &env)?;
-    if std::env::args().nth(1).as_deref() == Some("mds") {
-        return fidoflow::mds_cli::run(settings, std::env::args().skip(2).collect());
-    }
-    let app = Application::build(settings, Clock::system())?;
+    let app = startup::Application::build(startup::settings()?, Clock::system())?;
     tracing::info!(port = app.port(), "fidoflow listening");
     app.run_until_stopped().await?;
     Ok(())

@@ -28,6 +28,20 @@ pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
 /// tokens.
 const ACCESS_LOG: &str = "%a \"%r\" %s %Dms";
 
+/// The settings of this process: the file named by `FIDOFLOW_CONFIG`, else `./fidoflow.toml`
+/// when there is one, over the built-in defaults, then the `FIDOFLOW_*` environment.
+pub fn settings() -> anyhow::Result<Settings> {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let file = env
+        .get("FIDOFLOW_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let default = std::path::PathBuf::from("fidoflow.toml");
+            default.exists().then_some(default)
+        });
+    Ok(Settings::load(file.as_deref(), &env)?)
+}
+
 /// A built server, bound and ready to run.
 pub struct Application {
     port: u16,

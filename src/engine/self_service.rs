@@ -371,6 +371,8 @@ impl Engine {
                 policy,
                 trust_anchors: &self.inner.trust,
                 now,
+                accept_unknown_formats: false,
+                formats: webauthn::FormatPolicy::default(),
             },
         );
         let verified = match verified {

@@ -5,6 +5,7 @@ use subtle::ConstantTimeEq;
 
 use super::cbor;
 use super::error::Common;
+use super::report::Observer;
 
 const UP: u8 = 0x01;
 const UV: u8 = 0x04;
@@ -103,21 +104,50 @@ impl AuthData {
         })
     }
 
+    /// Whether the ED flag announced extension data.
+    pub fn has_extensions(&self) -> bool {
+        self.flags & ED != 0
+    }
+
     /// The checks common to both ceremonies: rpIdHash, UP, UV when required, BS only with BE.
-    pub fn check(&self, rp_id: &str, require_user_verification: bool) -> Result<(), Common> {
+    pub fn check(
+        &self,
+        rp_id: &str,
+        require_user_verification: bool,
+        obs: &mut Observer,
+    ) -> Result<(), Common> {
         let expected = ring::digest::digest(&ring::digest::SHA256, rp_id.as_bytes());
         if !bool::from(self.rp_id_hash.as_slice().ct_eq(expected.as_ref())) {
             return Err(Common::RpIdHashMismatch);
         }
+        obs.pass("rpIdHash", || format!("equals SHA-256(\"{rp_id}\")"));
         if !self.user_present() {
             return Err(Common::UserNotPresent);
         }
+        obs.pass("userPresent", || "the UP flag is set".into());
         if require_user_verification && !self.user_verified() {
             return Err(Common::UserNotVerified);
+        }
+        if require_user_verification {
+            obs.pass("userVerified", || "the UV flag is set".into());
+        } else {
+            obs.skip("userVerified", || {
+                format!(
+                    "user verification is not required (the UV flag is {})",
+                    if self.user_verified() { "set" } else { "clear" }
+                )
+            });
         }
         if self.backup_state() && !self.backup_eligible() {
             return Err(Common::BackupStateWithoutEligibility);
         }
+        obs.pass("backupState", || {
+            format!(
+                "BE={} BS={}: a backed-up credential is backup eligible",
+                u8::from(self.backup_eligible()),
+                u8::from(self.backup_state())
+            )
+        });
         Ok(())
     }
 }

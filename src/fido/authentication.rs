@@ -8,6 +8,7 @@ use super::client_data::{self, Expected};
 use super::cose::CoseKey;
 use super::error::Common;
 use super::json;
+use super::report::{Check, Observer, AUTHENTICATION_CHECKS};
 use super::AuthenticationError;
 
 /// What the server expects of an authentication response.
@@ -56,10 +57,39 @@ pub fn verify_authentication(
     credential: &Json,
     exp: &AuthenticationExpectations,
 ) -> Result<VerifiedAuthentication, AuthenticationError> {
+    verify(credential, exp, &mut Observer::none())
+}
+
+/// `verify_authentication`, reporting every check to `observe` as it runs (and, on refusal,
+/// the failed check and those not reached). The counter, user handle and backup eligibility
+/// checks belong to the caller and are not reported here.
+pub fn verify_authentication_observed(
+    credential: &Json,
+    exp: &AuthenticationExpectations,
+    observe: &mut dyn FnMut(Check),
+) -> Result<VerifiedAuthentication, AuthenticationError> {
+    let mut obs = Observer::new(observe);
+    let result = verify(credential, exp, &mut obs);
+    if let Err(e) = &result {
+        obs.refused(e.check(), e.to_string(), &AUTHENTICATION_CHECKS);
+    }
+    result
+}
+
+fn verify(
+    credential: &Json,
+    exp: &AuthenticationExpectations,
+    obs: &mut Observer,
+) -> Result<VerifiedAuthentication, AuthenticationError> {
     let raw_id = json::credential_id(credential)?;
+    obs.pass("credentialType", || "\"public-key\"".into());
+    obs.pass("id", || "id and rawId are the same bytes".into());
     if raw_id != exp.credential_id {
         return Err(AuthenticationError::CredentialMismatch);
     }
+    obs.pass("credentialId", || {
+        "the credential is the one expected".into()
+    });
     let response = json::response(credential)?;
     let client_data_json = json::bytes(response, "clientDataJSON")?;
     let auth_data_bytes = json::bytes(response, "authenticatorData")?;
@@ -75,9 +105,23 @@ pub fn verify_authentication(
             allow_cross_origin: exp.allow_cross_origin,
             top_origins: exp.top_origins,
         },
+        obs,
     )?;
     let auth_data = AuthData::parse(&auth_data_bytes)?;
-    auth_data.check(exp.rp_id, exp.require_user_verification)?;
+    obs.pass("authenticatorDataLength", || {
+        format!(
+            "{} bytes, every one in an announced part",
+            auth_data_bytes.len()
+        )
+    });
+    auth_data.check(exp.rp_id, exp.require_user_verification, obs)?;
+    if auth_data.has_extensions() {
+        obs.pass("extensions", || {
+            "the ED flag is set and extension data is a CBOR map (outputs not checked: none requested)".into()
+        });
+    } else {
+        obs.skip("extensions", || "no extension data (ED flag clear)".into());
+    }
 
     let key = CoseKey::from_bytes(exp.public_key).map_err(AuthenticationError::StoredKeyInvalid)?;
     let mut signed = auth_data_bytes;
@@ -86,6 +130,12 @@ pub fn verify_authentication(
     if !key.verify(&signed, &signature) {
         return Err(AuthenticationError::SignatureInvalid);
     }
+    obs.pass("signature", || {
+        format!(
+            "verifies over authenticatorData || SHA-256(clientDataJSON) with the {}",
+            key.describe()
+        )
+    });
     Ok(VerifiedAuthentication {
         credential_id: raw_id,
         sign_count: auth_data.sign_count,

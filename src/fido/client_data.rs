@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::Common;
 use super::json;
+use super::report::Observer;
 
 /// The members of the client data we check; others are ignored, as the spec requires.
 #[derive(Debug, Deserialize)]
@@ -18,6 +19,8 @@ struct ClientData {
     cross_origin: Option<bool>,
     #[serde(rename = "topOrigin", default)]
     top_origin: Option<String>,
+    #[serde(rename = "tokenBinding", default)]
+    token_binding: Option<serde_json::Value>,
 }
 
 /// What the client data must say.
@@ -30,28 +33,55 @@ pub(crate) struct Expected<'a> {
 }
 
 /// Parses `bytes` as client data JSON and runs every client data check.
-pub(crate) fn verify(bytes: &[u8], exp: &Expected) -> Result<(), Common> {
+pub(crate) fn verify(bytes: &[u8], exp: &Expected, obs: &mut Observer) -> Result<(), Common> {
     let data: ClientData = serde_json::from_slice(bytes)
         .map_err(|e| Common::Malformed(format!("clientDataJSON is not the expected JSON: {e}")))?;
+    obs.pass("clientData", || {
+        "clientDataJSON parses as JSON with type, challenge and origin".into()
+    });
     if data.kind != exp.kind {
         return Err(Common::WrongType(shorten(&data.kind)));
     }
+    obs.pass("type", || format!("\"{}\"", exp.kind));
     let challenge = json::decode(&data.challenge).ok_or(Common::ChallengeMismatch)?;
     if !bool::from(challenge.as_slice().ct_eq(exp.challenge)) {
         return Err(Common::ChallengeMismatch);
     }
+    obs.pass("challenge", || "equals the issued challenge".into());
     if !exp.origins.iter().any(|o| o == &data.origin) {
         return Err(Common::OriginNotAllowed(shorten(&data.origin)));
     }
+    obs.pass("origin", || {
+        format!("\"{}\" is an accepted origin", shorten(&data.origin))
+    });
     let cross = data.cross_origin == Some(true);
     if !exp.allow_cross_origin && (cross || data.top_origin.is_some()) {
         return Err(Common::CrossOriginNotAllowed);
     }
-    if let Some(top) = &data.top_origin {
-        if !exp.top_origins.is_empty() && !exp.top_origins.iter().any(|o| o == top) {
-            return Err(Common::TopOriginNotAllowed(shorten(top)));
+    obs.pass("crossOrigin", || match (cross, exp.allow_cross_origin) {
+        (true, _) => "crossOrigin is true, which is allowed".into(),
+        (false, true) => "not a cross-origin ceremony (cross-origin is allowed)".into(),
+        (false, false) => "not a cross-origin ceremony".into(),
+    });
+    match &data.top_origin {
+        Some(top) => {
+            if !exp.top_origins.is_empty() && !exp.top_origins.iter().any(|o| o == top) {
+                return Err(Common::TopOriginNotAllowed(shorten(top)));
+            }
+            obs.pass("topOrigin", || {
+                if exp.top_origins.is_empty() {
+                    format!("\"{}\" (any top origin is accepted)", shorten(top))
+                } else {
+                    format!("\"{}\" is an accepted top origin", shorten(top))
+                }
+            });
         }
+        None => obs.skip("topOrigin", || "the client data has no topOrigin".into()),
     }
+    obs.skip("tokenBinding", || match &data.token_binding {
+        None => "the client data has no tokenBinding".into(),
+        Some(tb) => format!("token binding is not supported; ignored {tb}"),
+    });
     Ok(())
 }
 

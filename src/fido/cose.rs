@@ -4,14 +4,14 @@
 use ring::signature::{self as sig, RsaPublicKeyComponents, UnparsedPublicKey};
 
 use super::cbor;
-use super::{ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_PS256, ALG_RS256};
+use super::{ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_PS256, ALG_RS1, ALG_RS256};
 
 const KTY_OKP: i64 = 1;
 const KTY_EC2: i64 = 2;
 const KTY_RSA: i64 = 3;
-const CRV_P256: i64 = 1;
-const CRV_P384: i64 = 2;
-const CRV_P521: i64 = 3;
+pub(crate) const CRV_P256: i64 = 1;
+pub(crate) const CRV_P384: i64 = 2;
+pub(crate) const CRV_P521: i64 = 3;
 const CRV_ED25519: i64 = 6;
 
 /// A credential public key together with its COSE algorithm.
@@ -84,7 +84,8 @@ impl CoseKey {
                 }
                 KeyMaterial::Ed25519(x.to_vec())
             }
-            (KTY_RSA, ALG_RS256 | ALG_PS256) => {
+            // RS1 keys are parsed (a TPM may make them) but never verify an assertion.
+            (KTY_RSA, ALG_RS256 | ALG_PS256 | ALG_RS1) => {
                 let n = strip_zeros(bytes(-1).ok_or("the RSA key has no modulus")?);
                 let e = strip_zeros(bytes(-2).ok_or("the RSA key has no exponent")?);
                 if n.len() < 256 || n.len() > 1024 {
@@ -143,6 +144,38 @@ impl CoseKey {
                 .verify(&sig::RSA_PSS_2048_8192_SHA256, message, signature)
                 .is_ok(),
             _ => false,
+        }
+    }
+
+    /// A short description: key type, curve or size, algorithm.
+    pub fn describe(&self) -> String {
+        let name = match self.alg {
+            ALG_ES256 => "ES256",
+            ALG_ES384 => "ES384",
+            ALG_ES512 => "ES512",
+            ALG_EDDSA => "EdDSA",
+            ALG_RS256 => "RS256",
+            ALG_PS256 => "PS256",
+            ALG_RS1 => "RS1",
+            _ => "?",
+        };
+        match &self.key {
+            KeyMaterial::Ec2 { crv, .. } => {
+                let curve = match *crv {
+                    CRV_P256 => "P-256",
+                    CRV_P384 => "P-384",
+                    _ => "P-521",
+                };
+                format!("EC2 {curve} key, algorithm {name} ({})", self.alg)
+            }
+            KeyMaterial::Ed25519(_) => format!("OKP Ed25519 key, algorithm {name} ({})", self.alg),
+            KeyMaterial::Rsa { n, .. } => {
+                format!(
+                    "RSA {}-bit key, algorithm {name} ({})",
+                    n.len() * 8,
+                    self.alg
+                )
+            }
         }
     }
 

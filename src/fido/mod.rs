@@ -1,8 +1,11 @@
 //! WebAuthn relying-party verification: client data, authenticator data, COSE keys, attestation
-//! formats (`none`, `packed`, `fido-u2f`) and attestation trust paths, for registration and
-//! authentication responses. Pure functions of their inputs (time included); this module owns
+//! formats (`none`, `packed`, `fido-u2f`, `tpm`, `android-key`, `android-safetynet`, `apple`,
+//! `compound`) and attestation trust paths, for registration and authentication responses;
+//! optionally reporting each check as it runs (`*_observed`), and describing a response
+//! (`inspect`) for the `fidoflow verify` tool. Pure functions of their inputs (time included); this module owns
 //! WebAuthn verification and imports nothing from `flow`, `store`, `engine` or `api`.
 
+mod asn1;
 mod attestation;
 mod auth_data;
 mod authentication;
@@ -10,21 +13,28 @@ mod cbor;
 mod client_data;
 mod cose;
 mod error;
+pub mod inspect;
 mod json;
 pub mod mds;
 pub mod options;
 mod registration;
+mod report;
 mod trust;
 
 #[cfg(test)]
 mod tests;
 
-pub use attestation::AttestationType;
+pub use attestation::{AttestationType, FormatPolicy};
 pub use authentication::{
-    assertion_ids, verify_authentication, AuthenticationExpectations, VerifiedAuthentication,
+    assertion_ids, verify_authentication, verify_authentication_observed,
+    AuthenticationExpectations, VerifiedAuthentication,
 };
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
-pub use registration::{verify_registration, RegistrationExpectations, VerifiedRegistration};
+pub use registration::{
+    verify_registration, verify_registration_observed, RegistrationExpectations,
+    VerifiedRegistration,
+};
+pub use report::{Check, CheckOutcome, AUTHENTICATION_CHECKS, REGISTRATION_CHECKS};
 pub use trust::TrustAnchors;
 
 /// COSE algorithm EdDSA (Ed25519).
@@ -39,6 +49,10 @@ pub const ALG_ES384: i64 = -35;
 pub const ALG_ES512: i64 = -36;
 /// COSE algorithm PS256 (RSASSA-PSS with SHA-256).
 pub const ALG_PS256: i64 = -37;
+/// COSE algorithm RS1 (RSASSA-PKCS1-v1_5 with SHA-1): accepted only inside TPM attestation
+/// statements and as the algorithm of a TPM-made credential key; such a key never verifies an
+/// assertion.
+pub const ALG_RS1: i64 = -65535;
 
 /// How much attestation the server demands at registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]

@@ -11,7 +11,8 @@ use super::client_data::{self, Expected};
 use super::cose::CoseKey;
 use super::error::Common;
 use super::json;
-use super::{AttestationPolicy, RegistrationError, TrustAnchors};
+use super::report::{Check, Observer, REGISTRATION_CHECKS};
+use super::{AttestationPolicy, FormatPolicy, RegistrationError, TrustAnchors};
 
 /// What the server expects of a registration response.
 pub struct RegistrationExpectations<'a> {
@@ -29,8 +30,14 @@ pub struct RegistrationExpectations<'a> {
     pub algorithms: &'a [i64],
     pub policy: AttestationPolicy,
     pub trust_anchors: &'a TrustAnchors,
-    /// Certificate validity is evaluated at this instant.
+    /// Certificate validity (and the SafetyNet timestamp) is evaluated at this instant.
     pub now: DateTime<Utc>,
+    /// Accept an attestation format this module does not know, unverified and untrusted
+    /// (only under `AttestationPolicy::AcceptAny`). Default false: refused as
+    /// `UnsupportedFormat`.
+    pub accept_unknown_formats: bool,
+    /// Format-specific choices (android-key, android-safetynet).
+    pub formats: FormatPolicy,
 }
 
 /// A verified registration: what the server stores about the new credential.
@@ -42,7 +49,8 @@ pub struct VerifiedRegistration {
     pub algorithm: i64,
     pub sign_count: u32,
     pub aaguid: [u8; 16],
-    /// The attestation format: "none", "packed", "fido-u2f".
+    /// The attestation format: "none", "packed", "fido-u2f", "tpm", "android-key",
+    /// "android-safetynet", "apple", "compound", or an unknown one when accepted unverified.
     pub format: String,
     pub attestation_type: AttestationType,
     /// True only when an x5c chain validated to a configured anchor.
@@ -70,7 +78,32 @@ pub fn verify_registration(
     credential: &Json,
     exp: &RegistrationExpectations,
 ) -> Result<VerifiedRegistration, RegistrationError> {
+    verify(credential, exp, &mut Observer::none())
+}
+
+/// `verify_registration`, reporting every check to `observe` as it runs (and, on refusal, the
+/// failed check and those not reached).
+pub fn verify_registration_observed(
+    credential: &Json,
+    exp: &RegistrationExpectations,
+    observe: &mut dyn FnMut(Check),
+) -> Result<VerifiedRegistration, RegistrationError> {
+    let mut obs = Observer::new(observe);
+    let result = verify(credential, exp, &mut obs);
+    if let Err(e) = &result {
+        obs.refused(e.check(), e.to_string(), &REGISTRATION_CHECKS);
+    }
+    result
+}
+
+fn verify(
+    credential: &Json,
+    exp: &RegistrationExpectations,
+    obs: &mut Observer,
+) -> Result<VerifiedRegistration, RegistrationError> {
     let raw_id = json::credential_id(credential)?;
+    obs.pass("credentialType", || "\"public-key\"".into());
+    obs.pass("id", || "id and rawId are the same bytes".into());
     let response = json::response(credential)?;
     let client_data_json = json::bytes(response, "clientDataJSON")?;
     let attestation_object = json::bytes(response, "attestationObject")?;
@@ -84,6 +117,7 @@ pub fn verify_registration(
             allow_cross_origin: exp.allow_cross_origin,
             top_origins: exp.top_origins,
         },
+        obs,
     )?;
 
     let object = cbor::read_exact(&attestation_object)
@@ -94,42 +128,76 @@ pub fn verify_registration(
         Some(Value::Text(fmt)) => fmt.as_str(),
         _ => return Err(malformed("the attestation object has no text \"fmt\"")),
     };
-    let att_stmt = cbor::text_key(entries, "attStmt")
-        .and_then(cbor::map)
-        .ok_or_else(|| malformed("the attestation object has no \"attStmt\" map"))?;
+    let att_stmt_value = cbor::text_key(entries, "attStmt");
+    let att_stmt = match att_stmt_value.map(|v| (cbor::map(v), v)) {
+        Some((Some(map), _)) => map,
+        Some((None, Value::Array(_))) if fmt == "compound" => &[],
+        _ => return Err(malformed("the attestation object has no \"attStmt\" map")),
+    };
     let auth_data_bytes = cbor::text_key(entries, "authData")
         .and_then(cbor::byte_string)
         .ok_or_else(|| malformed("the attestation object has no \"authData\" byte string"))?;
+    obs.pass("attestationObject", || {
+        "a CBOR map with fmt, attStmt and authData, nothing after it".into()
+    });
 
     let auth_data = AuthData::parse(auth_data_bytes)?;
-    auth_data.check(exp.rp_id, exp.require_user_verification)?;
+    obs.pass("authenticatorDataLength", || {
+        format!(
+            "{} bytes, every one in an announced part",
+            auth_data_bytes.len()
+        )
+    });
+    auth_data.check(exp.rp_id, exp.require_user_verification, obs)?;
+    if auth_data.has_extensions() {
+        obs.pass("extensions", || {
+            "the ED flag is set and extension data is a CBOR map (outputs not checked: none requested)".into()
+        });
+    } else {
+        obs.skip("extensions", || "no extension data (ED flag clear)".into());
+    }
     let attested = auth_data
         .attested
         .as_ref()
         .ok_or(RegistrationError::AttestedDataMissing)?;
+    obs.pass("attestedCredentialData", || "the AT flag is set".into());
     if attested.credential_id != raw_id {
         return Err(RegistrationError::IdMismatch);
     }
+    obs.pass("credentialId", || {
+        format!(
+            "the authenticator data's credential id ({} bytes) equals rawId",
+            raw_id.len()
+        )
+    });
     let key = CoseKey::from_value(&attested.public_key_value)
         .map_err(RegistrationError::InvalidPublicKey)?;
+    obs.pass("publicKey", || key.describe());
     if !exp.algorithms.contains(&key.alg) {
         return Err(RegistrationError::AlgorithmNotAllowed(key.alg));
     }
+    obs.pass("algorithm", || {
+        format!("{} is an offered algorithm", key.alg)
+    });
 
     let client_data_hash = ring::digest::digest(&ring::digest::SHA256, &client_data_json);
     let outcome = attestation::verify(
         fmt,
         &Statement {
             att_stmt,
+            att_stmt_value,
             auth_data: auth_data_bytes,
             client_data_hash: client_data_hash.as_ref(),
             rp_id_hash: &auth_data.rp_id_hash,
             credential: attested,
             key: &key,
+            now: exp.now,
+            formats: &exp.formats,
         },
         exp.policy,
+        exp.accept_unknown_formats,
         exp.trust_anchors,
-        exp.now,
+        obs,
     )?;
 
     Ok(VerifiedRegistration {

@@ -189,7 +189,10 @@ fn parse_pem(text: &str, file: Option<String>) -> Result<Vec<Certificate>, Trust
 /// A signature scheme: what is signed how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scheme {
+    /// ECDSA with an ASN.1 DER signature (WebAuthn, X.509).
     Ecdsa(Hash),
+    /// ECDSA with a fixed-size `r || s` signature (JWS).
+    EcdsaFixed(Hash),
     RsaPkcs1(Hash),
     RsaPss(Hash),
     Ed25519,
@@ -197,9 +200,23 @@ pub(crate) enum Scheme {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hash {
+    /// Only for TPM attestation (RS1) and TPM names.
+    Sha1,
     Sha256,
     Sha384,
     Sha512,
+}
+
+impl Hash {
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let alg = match self {
+            Self::Sha1 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            Self::Sha256 => &ring::digest::SHA256,
+            Self::Sha384 => &ring::digest::SHA384,
+            Self::Sha512 => &ring::digest::SHA512,
+        };
+        ring::digest::digest(alg, data).as_ref().to_vec()
+    }
 }
 
 impl Scheme {
@@ -218,6 +235,22 @@ impl Scheme {
             -8 => Self::Ed25519,
             _ => return None,
         })
+    }
+
+    /// The scheme of a COSE algorithm in a TPM attestation statement: also RS1 (-65535).
+    pub fn from_cose_tpm(alg: i64) -> Option<Self> {
+        match alg {
+            -65535 => Some(Self::RsaPkcs1(Hash::Sha1)),
+            other => Self::from_cose(other),
+        }
+    }
+
+    /// The hash the scheme signs with (SHA-512 for Ed25519).
+    pub fn hash(self) -> Hash {
+        match self {
+            Self::Ecdsa(h) | Self::EcdsaFixed(h) | Self::RsaPkcs1(h) | Self::RsaPss(h) => h,
+            Self::Ed25519 => Hash::Sha512,
+        }
     }
 
     /// The scheme of a certificate's signatureAlgorithm.
@@ -256,6 +289,8 @@ pub(crate) fn verify_with_cert(
                 (Some(OID_P256), Scheme::Ecdsa(Hash::Sha384)) => &sig::ECDSA_P256_SHA384_ASN1,
                 (Some(OID_P384), Scheme::Ecdsa(Hash::Sha256)) => &sig::ECDSA_P384_SHA256_ASN1,
                 (Some(OID_P384), Scheme::Ecdsa(Hash::Sha384)) => &sig::ECDSA_P384_SHA384_ASN1,
+                (Some(OID_P256), Scheme::EcdsaFixed(Hash::Sha256)) => &sig::ECDSA_P256_SHA256_FIXED,
+                (Some(OID_P384), Scheme::EcdsaFixed(Hash::Sha384)) => &sig::ECDSA_P384_SHA384_FIXED,
                 (Some(OID_P521), Scheme::Ecdsa(Hash::Sha512)) => {
                     return cose::p521_verify(key, message, signature)
                 }
@@ -263,6 +298,7 @@ pub(crate) fn verify_with_cert(
             }
         }
         OID_RSA => match scheme {
+            Scheme::RsaPkcs1(Hash::Sha1) => &sig::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
             Scheme::RsaPkcs1(Hash::Sha256) => &sig::RSA_PKCS1_2048_8192_SHA256,
             Scheme::RsaPkcs1(Hash::Sha384) => &sig::RSA_PKCS1_2048_8192_SHA384,
             Scheme::RsaPkcs1(Hash::Sha512) => &sig::RSA_PKCS1_2048_8192_SHA512,
@@ -440,7 +476,8 @@ fn check_critical_extensions(cert: &Certificate) -> Result<(), String> {
     }
 }
 
-fn extension<'a>(cert: &'a Certificate, oid: &Oid) -> Result<Option<&'a [u8]>, String> {
+/// The value of the extension `oid` (refusing a certificate that has it twice).
+pub(crate) fn extension<'a>(cert: &'a Certificate, oid: &Oid) -> Result<Option<&'a [u8]>, String> {
     let mut found = extensions(cert).iter().filter(|e| &e.extn_id == oid);
     let first = found.next();
     if found.next().is_some() {
@@ -496,6 +533,79 @@ pub(crate) fn subject_values(cert: &Certificate, oid: &Oid) -> Vec<String> {
                 .map(str::to_owned)
         })
         .collect()
+}
+
+/// Whether the certificate's subject public key is the credential key (same curve and point,
+/// same Ed25519 key, or same RSA modulus and exponent).
+pub(crate) fn key_matches(cert: &Certificate, key: &cose::CoseKey) -> bool {
+    use cose::KeyMaterial;
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let raw = spki.subject_public_key.raw_bytes();
+    match (&key.key, spki.algorithm.oid) {
+        (KeyMaterial::Ec2 { crv, point }, OID_EC_PUBLIC_KEY) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<Oid>().ok());
+            let want = match *crv {
+                cose::CRV_P256 => OID_P256,
+                cose::CRV_P384 => OID_P384,
+                _ => OID_P521,
+            };
+            curve == Some(want) && raw == point.as_slice()
+        }
+        (KeyMaterial::Ed25519(x), OID_ED25519) => raw == x.as_slice(),
+        (KeyMaterial::Rsa { n, e }, OID_RSA) => {
+            rsa_public_key(raw).is_some_and(|(cn, ce)| cn == n.as_slice() && ce == e.as_slice())
+        }
+        _ => false,
+    }
+}
+
+/// The modulus and exponent of a DER RSAPublicKey, without leading zeros.
+fn rsa_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    use super::asn1;
+    let (seq, rest) = asn1::read(der)?;
+    if !rest.is_empty() || seq.tag != asn1::SEQUENCE {
+        return None;
+    }
+    let items = asn1::items(seq.value)?;
+    let [n, e] = items.as_slice() else {
+        return None;
+    };
+    if n.tag != asn1::INTEGER || e.tag != asn1::INTEGER {
+        return None;
+    }
+    Some((strip_leading_zeros(n.value), strip_leading_zeros(e.value)))
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+/// The subjectAltName extension, parsed.
+pub(crate) fn subject_alt_names(
+    cert: &Certificate,
+) -> Result<Option<x509_cert::ext::pkix::SubjectAltName>, String> {
+    extension(cert, &OID_SUBJECT_ALT_NAME)?
+        .map(|v| {
+            x509_cert::ext::pkix::SubjectAltName::from_der(v)
+                .map_err(|_| "has an invalid subjectAltName".to_string())
+        })
+        .transpose()
+}
+
+/// The extendedKeyUsage purposes, when the extension is present.
+pub(crate) fn extended_key_usage(cert: &Certificate) -> Result<Option<Vec<Oid>>, String> {
+    extension(cert, &OID_EXT_KEY_USAGE)?
+        .map(|v| {
+            x509_cert::ext::pkix::ExtendedKeyUsage::from_der(v)
+                .map(|eku| eku.0)
+                .map_err(|_| "has an invalid extendedKeyUsage".to_string())
+        })
+        .transpose()
 }
 
 /// Whether the certificate's key is an EC P-256 key.

@@ -1,10 +1,14 @@
 //! The `fido-u2f` attestation format (§8.6).
 
 use super::{invalid, AttestationType, Statement, Verified};
+use crate::fido::report::Observer;
 use crate::fido::trust::{self, Hash, Scheme};
 use crate::fido::RegistrationError;
 
-pub(super) fn verify(statement: &Statement) -> Result<Verified, RegistrationError> {
+pub(super) fn verify(
+    statement: &Statement,
+    obs: &mut Observer,
+) -> Result<Verified, RegistrationError> {
     let sig = super::signature(statement.att_stmt)?;
     let chain =
         super::x5c(statement.att_stmt)?.ok_or_else(|| invalid("it has no \"x5c\" certificate"))?;
@@ -30,6 +34,9 @@ pub(super) fn verify(statement: &Statement) -> Result<Verified, RegistrationErro
     if !trust::verify_with_cert(leaf, Scheme::Ecdsa(Hash::Sha256), &signed, sig) {
         return Err(RegistrationError::AttestationSignatureInvalid);
     }
+    obs.pass("attestationSignature", || {
+        "verifies over 0x00 || rpIdHash || clientDataHash || credentialId || publicKey with the certificate's P-256 key".into()
+    });
     Ok(Verified {
         kind: AttestationType::Basic,
         chain,

@@ -6,6 +6,7 @@ use x509_cert::certificate::Version;
 use x509_cert::Certificate;
 
 use super::{invalid, AttestationType, Statement, Verified};
+use crate::fido::report::Observer;
 use crate::fido::trust::{self, Scheme};
 use crate::fido::{cbor, RegistrationError};
 
@@ -14,7 +15,10 @@ const OID_O: Oid = Oid::new_unwrap("2.5.4.10");
 const OID_OU: Oid = Oid::new_unwrap("2.5.4.11");
 const OID_CN: Oid = Oid::new_unwrap("2.5.4.3");
 
-pub(super) fn verify(statement: &Statement) -> Result<Verified, RegistrationError> {
+pub(super) fn verify(
+    statement: &Statement,
+    obs: &mut Observer,
+) -> Result<Verified, RegistrationError> {
     let stmt = statement.att_stmt;
     let alg = cbor::text_key(stmt, "alg")
         .and_then(cbor::integer)
@@ -35,6 +39,9 @@ pub(super) fn verify(statement: &Statement) -> Result<Verified, RegistrationErro
         if !statement.key.verify(&signed, sig) {
             return Err(RegistrationError::AttestationSignatureInvalid);
         }
+        obs.pass("attestationSignature", || {
+            format!("self attestation: verifies with the credential key (alg {alg})")
+        });
         return Ok(Verified {
             kind: AttestationType::Self_,
             chain: Vec::new(),
@@ -48,8 +55,14 @@ pub(super) fn verify(statement: &Statement) -> Result<Verified, RegistrationErro
     if !trust::verify_with_cert(leaf, scheme, &signed, sig) {
         return Err(RegistrationError::AttestationSignatureInvalid);
     }
+    obs.pass("attestationSignature", || {
+        format!("verifies with the attestation certificate's key (alg {alg})")
+    });
     check_certificate(leaf, &statement.credential.aaguid)
         .map_err(RegistrationError::CertificateInvalid)?;
+    obs.pass("packed.certificate", || {
+        "meets §8.2.1: version 3, subject C/O/OU=Authenticator Attestation/CN, not a CA, AAGUID extension (if any) matches".into()
+    });
     Ok(Verified {
         kind: AttestationType::Basic,
         chain,

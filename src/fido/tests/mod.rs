@@ -1,6 +1,7 @@
 //! Unit tests of WebAuthn verification with self-made authenticators and certificate chains.
 
 mod authentication;
+mod formats;
 mod registration;
 mod trust;
 
@@ -14,7 +15,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
 
-use super::{AttestationPolicy, RegistrationExpectations, TrustAnchors};
+use super::{AttestationPolicy, FormatPolicy, RegistrationExpectations, TrustAnchors};
 use crate::domain::b64url;
 
 pub const CHALLENGE: [u8; 32] = [7; 32];
@@ -53,6 +54,8 @@ pub fn expectations<'a>(
         policy: AttestationPolicy::AcceptAny,
         trust_anchors: anchors,
         now: now(),
+        accept_unknown_formats: false,
+        formats: FormatPolicy::default(),
     }
 }
 

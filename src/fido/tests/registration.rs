@@ -316,11 +316,30 @@ fn a_none_attestation_with_a_statement_is_refused() {
 #[test]
 fn an_unsupported_format_is_refused() {
     let reg = Reg::with(Att::Raw {
-        fmt: "tpm".into(),
+        fmt: "x-vendor".into(),
         stmt: Cbor::Map(vec![]),
     });
     let err = verify(&reg.json()).unwrap_err();
-    assert!(matches!(err, RegistrationError::UnsupportedFormat(ref f) if f == "tpm"));
+    assert!(matches!(err, RegistrationError::UnsupportedFormat(ref f) if f == "x-vendor"));
+}
+
+#[test]
+fn an_unknown_format_is_accepted_untrusted_when_the_expectations_allow_it() {
+    let reg = Reg::with(Att::Raw {
+        fmt: "x-vendor".into(),
+        stmt: Cbor::Map(vec![(text("anything"), int(1))]),
+    });
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut exp = expectations(&origins, &anchors);
+    exp.accept_unknown_formats = true;
+    let ok = verify_registration(&reg.json(), &exp).unwrap();
+    assert_eq!(ok.format, "x-vendor");
+    assert_eq!(ok.attestation_type, AttestationType::Unverified);
+    assert!(!ok.attestation_trusted);
+    exp.policy = AttestationPolicy::RequireTrusted;
+    let err = verify_registration(&reg.json(), &exp).unwrap_err();
+    assert_eq!(err.check(), "attestationFormat");
 }
 
 #[test]

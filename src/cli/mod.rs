@@ -1,0 +1,54 @@
+//! The command-line tools that run beside the server (`fidoflow verify …`): argument parsing,
+//! reading the input and printing reports. Verification itself belongs to `crate::fido`; this
+//! module imports nothing from `engine`, `api` or `store`.
+
+pub mod verify;
+
+use std::io::{Read, Write};
+
+/// The usage text of every command.
+pub const USAGE: &str = "\
+usage:
+  fidoflow                      run the server (configuration: FIDOFLOW_CONFIG or ./fidoflow.toml)
+  fidoflow verify registration --challenge B64URL [--trust-anchors DIR] [--mds FILE]
+                               [--require-trusted] [COMMON] [FILE]
+  fidoflow verify authentication --challenge B64URL --public-key B64URL_COSE_KEY
+                               [--sign-count N] [--user-handle B64URL] [--credential-id B64URL]...
+                               [--backup-eligible true|false] [COMMON] [FILE]
+
+COMMON: --rp-id ID --origin ORIGIN [--origin ORIGIN]... [--require-uv] [--allow-cross-origin]
+        [--top-origin ORIGIN]... [--at RFC3339] [--json]
+
+The response JSON (PublicKeyCredential.toJSON()) is read from FILE, or from stdin without FILE
+or with \"-\". Exit status: 0 verified, 1 refused, 2 usage error.
+";
+
+/// Runs the process's command line when it has arguments (with the real stdin, stdout and
+/// stderr) and returns the exit status; `None` without arguments, when the server should run.
+pub fn run_from_env() -> Option<i32> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        return None;
+    }
+    let (mut stdin, mut out, mut err) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    Some(run(&args, &mut stdin, &mut out, &mut err))
+}
+
+/// Runs the command line `args` (without the program name) and returns the exit status.
+pub fn run(args: &[String], stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("verify") => verify::run(args.get(1..).unwrap_or_default(), stdin, out, err),
+        Some("-h" | "--help" | "help") => {
+            let _ = out.write_all(USAGE.as_bytes());
+            0
+        }
+        Some(other) => usage_error(err, &format!("unknown command \"{other}\"")),
+        None => usage_error(err, "no command given"),
+    }
+}
+
+/// Prints `message` and the usage to `err`; returns the usage-error status 2.
+pub(crate) fn usage_error(err: &mut dyn Write, message: &str) -> i32 {
+    let _ = writeln!(err, "fidoflow: {message}\n\n{USAGE}");
+    2
+}

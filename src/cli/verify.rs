@@ -1,0 +1,663 @@
+//! `fidoflow verify registration|authentication`: verifies one response offline, as the server
+//! would, and prints every check with its outcome, the decoded response and the attestation's
+//! certificate chain. Exit status 0 verified, 1 refused, 2 usage error.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value as Json};
+
+use super::usage_error;
+use crate::clock::Clock;
+use crate::domain::b64url_decode;
+use crate::fido::{
+    self, inspect, AttestationPolicy, AuthenticationExpectations, Check, CheckOutcome,
+    FormatPolicy, RegistrationExpectations, TrustAnchors,
+};
+
+/// The options both ceremonies take.
+#[derive(Debug, Default)]
+struct Common {
+    rp_id: Option<String>,
+    origins: Vec<String>,
+    require_uv: bool,
+    allow_cross_origin: bool,
+    top_origins: Vec<String>,
+    at: Option<DateTime<Utc>>,
+    json: bool,
+    file: Option<String>,
+    challenge: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct RegistrationArgs {
+    trust_anchors: Option<PathBuf>,
+    mds: Option<PathBuf>,
+    require_trusted: bool,
+}
+
+#[derive(Debug, Default)]
+struct AuthenticationArgs {
+    public_key: Option<Vec<u8>>,
+    sign_count: Option<u32>,
+    user_handle: Option<Vec<u8>>,
+    credential_ids: Vec<Vec<u8>>,
+    backup_eligible: Option<bool>,
+}
+
+enum Ceremony {
+    Registration(RegistrationArgs),
+    Authentication(AuthenticationArgs),
+}
+
+/// What `parse` may refuse: a request for help, or a usage error.
+enum Refusal {
+    Help,
+    Usage(String),
+}
+
+pub(super) fn run(
+    args: &[String],
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let (common, ceremony) = match parse(args) {
+        Ok(parsed) => parsed,
+        Err(Refusal::Help) => {
+            let _ = out.write_all(super::USAGE.as_bytes());
+            return 0;
+        }
+        Err(Refusal::Usage(message)) => return usage_error(err, &message),
+    };
+    let input = match read_input(common.file.as_deref(), stdin) {
+        Ok(text) => text,
+        Err(message) => return usage_error(err, &message),
+    };
+    let credential: Json = match serde_json::from_str(&input) {
+        Ok(v) => v,
+        Err(e) => return usage_error(err, &format!("the input is not JSON: {e}")),
+    };
+    let now = common.at.unwrap_or_else(|| Clock::system().now());
+    let report = match &ceremony {
+        Ceremony::Registration(r) => match registration(&common, r, &credential, now) {
+            Ok(report) => report,
+            Err(message) => return usage_error(err, &message),
+        },
+        Ceremony::Authentication(a) => authentication(&common, a, &credential),
+    };
+    let printed = if common.json {
+        serde_json::to_writer_pretty(&mut *out, &report.to_json())
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        report.print(out, now)
+    };
+    if printed.is_err() {
+        return 2;
+    }
+    if report.ok {
+        0
+    } else {
+        1
+    }
+}
+
+/// Parses `registration|authentication` and its options.
+fn parse(args: &[String]) -> Result<(Common, Ceremony), Refusal> {
+    let usage = |m: String| Refusal::Usage(m);
+    let mut ceremony = match args.first().map(String::as_str) {
+        Some("registration") => Ceremony::Registration(RegistrationArgs::default()),
+        Some("authentication") => Ceremony::Authentication(AuthenticationArgs::default()),
+        Some("-h" | "--help") => return Err(Refusal::Help),
+        Some(other) => {
+            return Err(usage(format!(
+                "verify what? \"{other}\" is neither registration nor authentication"
+            )))
+        }
+        None => return Err(usage("verify needs registration or authentication".into())),
+    };
+    let mut common = Common::default();
+    let mut rest = args.iter().skip(1);
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(arg) = rest.next() {
+        if arg == "-h" || arg == "--help" {
+            return Err(Refusal::Help);
+        }
+        if !arg.starts_with("--") {
+            if common.file.is_some() {
+                return Err(usage(format!("more than one input file given (\"{arg}\")")));
+            }
+            common.file = Some(arg.clone());
+            continue;
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let repeatable = matches!(name, "--origin" | "--top-origin" | "--credential-id");
+        if !repeatable && seen.iter().any(|s| s == name) {
+            return Err(usage(format!("{name} is given twice")));
+        }
+        seen.push(name.to_string());
+        let switch = matches!(
+            name,
+            "--require-uv" | "--allow-cross-origin" | "--json" | "--require-trusted"
+        );
+        let value = if switch {
+            if inline.is_some() {
+                return Err(usage(format!("{name} takes no value")));
+            }
+            String::new()
+        } else {
+            match inline.or_else(|| rest.next().cloned()) {
+                Some(v) => v,
+                None => return Err(usage(format!("{name} needs a value"))),
+            }
+        };
+        let b64 = |what: &str| {
+            b64url_decode(value.trim_end_matches('='))
+                .map_err(|_| usage(format!("{what} must be base64url")))
+        };
+        match (name, &mut ceremony) {
+            ("--rp-id", _) => common.rp_id = Some(value.clone()),
+            ("--origin", _) => common.origins.push(value.clone()),
+            ("--top-origin", _) => common.top_origins.push(value.clone()),
+            ("--require-uv", _) => common.require_uv = true,
+            ("--allow-cross-origin", _) => common.allow_cross_origin = true,
+            ("--json", _) => common.json = true,
+            ("--at", _) => {
+                let at = DateTime::parse_from_rfc3339(&value)
+                    .map_err(|_| usage(format!("--at \"{value}\" is not an RFC 3339 time")))?;
+                common.at = Some(at.with_timezone(&Utc));
+            }
+            ("--challenge", _) => common.challenge = Some(b64("--challenge")?),
+            ("--trust-anchors", Ceremony::Registration(r)) => {
+                r.trust_anchors = Some(PathBuf::from(&value));
+            }
+            ("--mds", Ceremony::Registration(r)) => r.mds = Some(PathBuf::from(&value)),
+            ("--require-trusted", Ceremony::Registration(r)) => r.require_trusted = true,
+            ("--public-key", Ceremony::Authentication(a)) => {
+                a.public_key = Some(b64("--public-key")?);
+            }
+            ("--sign-count", Ceremony::Authentication(a)) => {
+                let n = value.parse().map_err(|_| {
+                    usage(format!("--sign-count \"{value}\" is not a 32-bit counter"))
+                })?;
+                a.sign_count = Some(n);
+            }
+            ("--user-handle", Ceremony::Authentication(a)) => {
+                a.user_handle = Some(b64("--user-handle")?);
+            }
+            ("--credential-id", Ceremony::Authentication(a)) => {
+                a.credential_ids.push(b64("--credential-id")?);
+            }
+            ("--backup-eligible", Ceremony::Authentication(a)) => {
+                a.backup_eligible = Some(match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(usage("--backup-eligible must be true or false".into())),
+                });
+            }
+            _ => return Err(usage(format!("unknown option {name}"))),
+        }
+    }
+    if common.challenge.is_none() {
+        return Err(usage("--challenge is required".into()));
+    }
+    if common.rp_id.is_none() {
+        return Err(usage("--rp-id is required".into()));
+    }
+    if common.origins.is_empty() {
+        return Err(usage("at least one --origin is required".into()));
+    }
+    if let Ceremony::Authentication(a) = &ceremony {
+        if a.public_key.is_none() {
+            return Err(usage("--public-key is required".into()));
+        }
+    }
+    Ok((common, ceremony))
+}
+
+fn read_input(file: Option<&str>, stdin: &mut dyn Read) -> Result<String, String> {
+    match file {
+        None | Some("-") => {
+            let mut text = String::new();
+            stdin
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            Ok(text)
+        }
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}")),
+    }
+}
+
+/// The outcome of one run.
+struct Report {
+    kind: &'static str,
+    ok: bool,
+    summary: String,
+    checks: Vec<Check>,
+    described: Json,
+    /// Registration: format, type and whether trusted (when verified).
+    attestation_outcome: Option<Json>,
+}
+
+fn check(name: &str, outcome: CheckOutcome, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.to_string(),
+        outcome,
+        detail: detail.into(),
+    }
+}
+
+fn registration(
+    common: &Common,
+    args: &RegistrationArgs,
+    credential: &Json,
+    now: DateTime<Utc>,
+) -> Result<Report, String> {
+    let anchors = match &args.trust_anchors {
+        Some(dir) => TrustAnchors::from_dir(dir).map_err(|e| e.to_string())?,
+        None => TrustAnchors::empty(),
+    };
+    if let Some(mds) = &args.mds {
+        if !mds.is_file() {
+            return Err(format!("cannot read the MDS file {}", mds.display()));
+        }
+    }
+    let origins = &common.origins;
+    let algorithms = [
+        fido::ALG_EDDSA,
+        fido::ALG_ES256,
+        fido::ALG_ES384,
+        fido::ALG_ES512,
+        fido::ALG_RS256,
+        fido::ALG_PS256,
+        fido::ALG_RS1,
+    ];
+    let exp = RegistrationExpectations {
+        challenge: common.challenge.as_deref().unwrap_or_default(),
+        rp_id: common.rp_id.as_deref().unwrap_or_default(),
+        origins,
+        allow_cross_origin: common.allow_cross_origin,
+        top_origins: &common.top_origins,
+        require_user_verification: common.require_uv,
+        algorithms: &algorithms,
+        policy: if args.require_trusted {
+            AttestationPolicy::RequireTrusted
+        } else {
+            AttestationPolicy::AcceptAny
+        },
+        trust_anchors: &anchors,
+        now,
+        accept_unknown_formats: false,
+        formats: FormatPolicy::default(),
+    };
+    let mut checks = Vec::new();
+    let result = fido::verify_registration_observed(credential, &exp, &mut |c| checks.push(c));
+    if anchors.is_empty() {
+        if let Some(trust) = checks.iter_mut().find(|c| c.name == "attestationTrust") {
+            if trust.outcome == CheckOutcome::Skipped && !trust.detail.starts_with("not reached") {
+                trust.detail = format!("no --trust-anchors given: {}", trust.detail);
+            }
+        }
+    }
+    checks.push(check(
+        "credentialUnused",
+        CheckOutcome::Skipped,
+        "the tool keeps no credential store; the server refuses a credential id already registered",
+    ));
+    checks.push(check(
+        "mds",
+        CheckOutcome::Skipped,
+        match &args.mds {
+            Some(_) => "MDS support arrives with the metadata import",
+            None => "no --mds given",
+        },
+    ));
+    let (ok, summary, outcome) = match &result {
+        Ok(v) => (
+            true,
+            format!(
+                "VERIFIED: {} attestation ({}), {}",
+                v.format,
+                type_name(v.attestation_type),
+                if v.attestation_trusted {
+                    "trusted"
+                } else {
+                    "untrusted"
+                }
+            ),
+            Some(json!({
+                "format": v.format,
+                "type": v.attestation_type,
+                "trusted": v.attestation_trusted,
+            })),
+        ),
+        Err(e) => (false, format!("REFUSED ({}): {e}", e.check()), None),
+    };
+    Ok(Report {
+        kind: "registration",
+        ok,
+        summary,
+        checks,
+        described: inspect::describe_response(credential),
+        attestation_outcome: outcome,
+    })
+}
+
+fn type_name(t: fido::AttestationType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn authentication(common: &Common, args: &AuthenticationArgs, credential: &Json) -> Report {
+    let raw_id = credential
+        .get("rawId")
+        .and_then(Json::as_str)
+        .and_then(|s| b64url_decode(s.trim_end_matches('=')).ok())
+        .unwrap_or_default();
+    let allowed = args.credential_ids.is_empty() || args.credential_ids.contains(&raw_id);
+    let exp = AuthenticationExpectations {
+        challenge: common.challenge.as_deref().unwrap_or_default(),
+        rp_id: common.rp_id.as_deref().unwrap_or_default(),
+        origins: &common.origins,
+        allow_cross_origin: common.allow_cross_origin,
+        top_origins: &common.top_origins,
+        require_user_verification: common.require_uv,
+        public_key: args.public_key.as_deref().unwrap_or_default(),
+        credential_id: &raw_id,
+    };
+    let mut checks = Vec::new();
+    let result = fido::verify_authentication_observed(credential, &exp, &mut |c| checks.push(c));
+    if let Some(c) = checks
+        .iter_mut()
+        .find(|c| c.name == "credentialId" && c.outcome == CheckOutcome::Pass)
+    {
+        *c = if args.credential_ids.is_empty() {
+            check(
+                "credentialId",
+                CheckOutcome::Skipped,
+                "no --credential-id given: any credential is accepted",
+            )
+        } else if allowed {
+            check(
+                "credentialId",
+                CheckOutcome::Pass,
+                "the credential is one of the --credential-id values",
+            )
+        } else {
+            check(
+                "credentialId",
+                CheckOutcome::Fail,
+                "the credential is none of the --credential-id values",
+            )
+        };
+    }
+    let mut refusal = result
+        .as_ref()
+        .err()
+        .map(|e| format!("({}): {e}", e.check()));
+    if !allowed && refusal.is_none() {
+        refusal =
+            Some("(credentialId): the credential is none of the --credential-id values".into());
+    }
+    match &result {
+        Ok(v) => {
+            let (outcome, detail) = match args.sign_count {
+                None => (
+                    CheckOutcome::Skipped,
+                    format!("no --sign-count given (the response's counter is {})", v.sign_count),
+                ),
+                Some(0) if v.sign_count == 0 => (
+                    CheckOutcome::Pass,
+                    "both counters are 0: the authenticator keeps no counter".to_string(),
+                ),
+                Some(stored) if v.sign_count > stored => (
+                    CheckOutcome::Pass,
+                    format!("{} is greater than the stored {stored}", v.sign_count),
+                ),
+                Some(stored) => (
+                    CheckOutcome::Fail,
+                    format!(
+                        "{} is not greater than the stored {stored}: the authenticator may be cloned",
+                        v.sign_count
+                    ),
+                ),
+            };
+            if outcome == CheckOutcome::Fail && refusal.is_none() {
+                refusal = Some(format!("(signCount): {detail}"));
+            }
+            checks.push(check("signCount", outcome, detail));
+            let (outcome, detail) = match (&args.user_handle, &v.user_handle) {
+                (None, _) => (
+                    CheckOutcome::Skipped,
+                    "no --user-handle given".to_string(),
+                ),
+                (Some(_), None) => (
+                    CheckOutcome::Pass,
+                    "the response has no user handle (allowed when the user was identified before the ceremony)".to_string(),
+                ),
+                (Some(want), Some(got)) if want == got => (
+                    CheckOutcome::Pass,
+                    "the response's user handle is the expected one".to_string(),
+                ),
+                (Some(_), Some(_)) => (
+                    CheckOutcome::Fail,
+                    "the response's user handle is not the expected one".to_string(),
+                ),
+            };
+            if outcome == CheckOutcome::Fail && refusal.is_none() {
+                refusal = Some(format!("(userHandle): {detail}"));
+            }
+            checks.push(check("userHandle", outcome, detail));
+            let (outcome, detail) = match args.backup_eligible {
+                None => (
+                    CheckOutcome::Skipped,
+                    format!(
+                        "no --backup-eligible given (the BE flag is {})",
+                        v.backup_eligible
+                    ),
+                ),
+                Some(want) if want == v.backup_eligible => (
+                    CheckOutcome::Pass,
+                    format!("the BE flag is {want}, as stored"),
+                ),
+                Some(want) => (
+                    CheckOutcome::Fail,
+                    format!(
+                        "the BE flag is {}, but the credential was registered with {want}",
+                        v.backup_eligible
+                    ),
+                ),
+            };
+            if outcome == CheckOutcome::Fail && refusal.is_none() {
+                refusal = Some(format!("(backupEligible): {detail}"));
+            }
+            checks.push(check("backupEligible", outcome, detail));
+        }
+        Err(_) => {
+            for name in ["signCount", "userHandle", "backupEligible"] {
+                checks.push(check(
+                    name,
+                    CheckOutcome::Skipped,
+                    "not reached: an earlier check failed",
+                ));
+            }
+        }
+    }
+    let (ok, summary) = match refusal {
+        None => (true, "VERIFIED".to_string()),
+        Some(why) => (false, format!("REFUSED {why}")),
+    };
+    Report {
+        kind: "authentication",
+        ok,
+        summary,
+        checks,
+        described: inspect::describe_response(credential),
+        attestation_outcome: None,
+    }
+}
+
+impl Report {
+    fn to_json(&self) -> Json {
+        let mut attestation = self.described["attestation"].clone();
+        if let (Some(outcome), Json::Object(map)) = (&self.attestation_outcome, &mut attestation) {
+            map.insert("verified".into(), outcome.clone());
+        }
+        json!({
+            "ok": self.ok,
+            "ceremony": self.kind,
+            "result": self.summary,
+            "checks": self.checks,
+            "clientData": self.described["clientData"],
+            "authenticatorData": self.described["authenticatorData"],
+            "attestation": attestation,
+        })
+    }
+
+    fn print(&self, out: &mut dyn Write, now: DateTime<Utc>) -> std::io::Result<()> {
+        writeln!(out, "fidoflow verify {}", self.kind)?;
+        writeln!(out, "\nClient data:")?;
+        let pretty =
+            serde_json::to_string_pretty(&self.described["clientData"]).unwrap_or_default();
+        for line in pretty.lines() {
+            writeln!(out, "  {line}")?;
+        }
+        writeln!(out, "\nAuthenticator data:")?;
+        let a = &self.described["authenticatorData"];
+        if let Some(e) = a.get("error") {
+            writeln!(out, "  error: {}", e.as_str().unwrap_or_default())?;
+        } else {
+            let f = &a["flags"];
+            let bit = |n: &str| u8::from(f[n].as_bool().unwrap_or(false));
+            writeln!(
+                out,
+                "  rpIdHash     {}",
+                a["rpIdHash"].as_str().unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "  flags        {}  UP={} UV={} BE={} BS={} AT={} ED={}",
+                f["value"].as_str().unwrap_or_default(),
+                bit("up"),
+                bit("uv"),
+                bit("be"),
+                bit("bs"),
+                bit("at"),
+                bit("ed")
+            )?;
+            writeln!(out, "  signCount    {}", a["signCount"])?;
+            if let Some(aaguid) = a["aaguid"].as_str() {
+                writeln!(out, "  AAGUID       {aaguid}")?;
+                writeln!(
+                    out,
+                    "  credentialId {}",
+                    a["credentialId"].as_str().unwrap_or_default()
+                )?;
+                let key = &a["credentialPublicKey"];
+                let described = key["description"]
+                    .as_str()
+                    .or_else(|| key["error"].as_str())
+                    .unwrap_or_default();
+                writeln!(out, "  publicKey    {described}")?;
+            }
+        }
+        if !self.described["attestation"].is_null() {
+            writeln!(out, "\nAttestation:")?;
+            print_statement(out, &self.described["attestation"], now, "  ")?;
+            if let Some(o) = &self.attestation_outcome {
+                writeln!(
+                    out,
+                    "  verified     type {}, {}",
+                    o["type"].as_str().unwrap_or_default(),
+                    if o["trusted"] == Json::Bool(true) {
+                        "trusted"
+                    } else {
+                        "untrusted"
+                    }
+                )?;
+            }
+        }
+        writeln!(out, "\nChecks:")?;
+        let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        for c in &self.checks {
+            writeln!(
+                out,
+                "  {:<7} {:<width$}  {}",
+                c.outcome.to_string(),
+                c.name,
+                c.detail
+            )?;
+        }
+        writeln!(out, "\nResult: {}", self.summary)
+    }
+}
+
+fn print_statement(
+    out: &mut dyn Write,
+    s: &Json,
+    now: DateTime<Utc>,
+    indent: &str,
+) -> std::io::Result<()> {
+    if let Some(e) = s.get("error").and_then(Json::as_str) {
+        writeln!(out, "{indent}error: {e}")?;
+    }
+    writeln!(
+        out,
+        "{indent}format       {}",
+        s["fmt"].as_str().unwrap_or("?")
+    )?;
+    if let Some(alg) = s.get("alg") {
+        writeln!(out, "{indent}alg          {alg}")?;
+    }
+    if let Some(inner) = s.get("statements").and_then(Json::as_array) {
+        for (i, st) in inner.iter().enumerate() {
+            writeln!(out, "{indent}statement {}:", i + 1)?;
+            print_statement(out, st, now, &format!("{indent}  "))?;
+        }
+    }
+    match s.get("certificates") {
+        Some(Json::Array(certs)) => {
+            for (i, c) in certs.iter().enumerate() {
+                let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+                let valid = match (
+                    text("notBefore").parse::<DateTime<Utc>>(),
+                    text("notAfter").parse::<DateTime<Utc>>(),
+                ) {
+                    (Ok(nb), Ok(na)) if nb <= now && now <= na => "valid at the verification time",
+                    (Ok(nb), Ok(_)) if now < nb => "NOT YET VALID at the verification time",
+                    _ => "EXPIRED at the verification time",
+                };
+                let subject = text("subject");
+                writeln!(out, "{indent}certificate {}:", i + 1)?;
+                writeln!(
+                    out,
+                    "{indent}  subject    {}",
+                    if subject.is_empty() {
+                        "(empty)"
+                    } else {
+                        &subject
+                    }
+                )?;
+                writeln!(out, "{indent}  issuer     {}", text("issuer"))?;
+                writeln!(
+                    out,
+                    "{indent}  validity   {} – {} ({valid})",
+                    text("notBefore"),
+                    text("notAfter")
+                )?;
+            }
+        }
+        Some(other) => {
+            writeln!(out, "{indent}certificates: {other}")?;
+        }
+        None => {}
+    }
+    Ok(())
+}
