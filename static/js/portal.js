@@ -690,6 +690,9 @@ async function init() {
       await enterAccount();
       return;
     }
+    // A login left half-done (a reload at the second factor) would keep the autofill offer from
+    // starting the password application afresh.
+    await api.del(`${AUTH}/flow`);
   } catch (err) {
     showError(friendlyError(err));
   }
