@@ -356,7 +356,11 @@ function appendAudit(doc) {
           a.detail || "",
           a.credentialId ? el("div", { class: "mono muted", text: `credential ${a.credentialId}` }) : null,
         ),
-        cell("address", "Address", a.remoteAddress || "", a.userAgent ? el("div", { class: "muted", text: a.userAgent }) : null),
+        el("td", {
+          class: "address",
+          text: a.remoteAddress || "",
+          attrs: { "data-label": "Address", title: a.userAgent ? `User agent: ${a.userAgent}` : undefined },
+        }),
       ),
     );
   }

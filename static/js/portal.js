@@ -81,7 +81,7 @@ async function run(fn, { cancelled } = {}) {
   } finally {
     operation = false;
     api.busyEnd();
-    if (currentView() === "signin") armConditional();
+    if (currentView() === "signin" && conditionalInterrupted) armConditional();
   }
 }
 
@@ -112,6 +112,9 @@ function signedOut() {
 // ---------------------------------------------------------------- passkey autofill
 
 let conditional = null; // { controller, done }
+// True when one of our own operations stopped a pending autofill offer: it is offered again once
+// the person is back in the sign-in view. After signing out it is not (until the next page load).
+let conditionalInterrupted = false;
 
 /** (Re)starts passkey autofill in the username field, when the browser offers it. */
 function startConditional() {
@@ -130,25 +133,34 @@ function startConditional() {
 }
 
 /**
- * Offers passkey autofill again once the person turns to the username field. Used whenever the
- * sign-in view comes back without a page load (after signing out, a refused password, a cancel):
- * the page load itself starts autofill at once.
+ * Offers passkey autofill again once the person turns to the username field, when one of our own
+ * operations interrupted the offer (a refused password, a cancelled prompt, a visit to the
+ * sign-up view). The page load itself starts autofill at once; signing out does not re-offer it.
  */
-let armed = false;
+let armedStart = null;
 function armConditional() {
-  if (armed || conditional) return;
-  armed = true;
+  if (armedStart || conditional) return;
   const field = $("username");
   const start = () => {
-    field.removeEventListener("focus", start);
-    field.removeEventListener("pointerdown", start);
-    field.removeEventListener("input", start);
-    armed = false;
-    if (currentView() === "signin" && !operation && !conditional) startConditional();
+    disarmConditional();
+    if (currentView() === "signin" && !operation && !conditional) {
+      conditionalInterrupted = false;
+      startConditional();
+    }
   };
+  armedStart = start;
   field.addEventListener("focus", start);
   field.addEventListener("pointerdown", start);
   field.addEventListener("input", start);
+}
+
+function disarmConditional() {
+  if (!armedStart) return;
+  const field = $("username");
+  field.removeEventListener("focus", armedStart);
+  field.removeEventListener("pointerdown", armedStart);
+  field.removeEventListener("input", armedStart);
+  armedStart = null;
 }
 
 /** Stops passkey autofill and waits until the browser has let go of its request. */
@@ -156,6 +168,7 @@ async function stopConditional() {
   const c = conditional;
   conditional = null;
   if (!c) return;
+  conditionalInterrupted = true;
   c.controller.abort();
   await c.done;
 }
@@ -650,6 +663,8 @@ function onSignout() {
       state.userIdOwner = null;
       state.displayName = null;
     }
+    conditionalInterrupted = false;
+    disarmConditional();
     setView("signin");
     showStatus("You're signed out.");
   });
@@ -670,7 +685,7 @@ async function init() {
     if (operation) return;
     clearMessages();
     setView("signin");
-    armConditional();
+    if (conditionalInterrupted) armConditional();
   });
   $("fido-continue").addEventListener("click", onSecondFactor);
   $("second-factor-back").addEventListener("click", onSecondFactorBack);
@@ -690,6 +705,9 @@ async function init() {
       await enterAccount();
       return;
     }
+    // A login left half-done (a reload at the second factor) would keep the autofill offer from
+    // starting the password application afresh.
+    await api.del(`${AUTH}/flow`);
   } catch (err) {
     showError(friendlyError(err));
   }
