@@ -99,6 +99,9 @@ pub struct AttestationSettings {
     /// `"L1"`, `"L1+"`, `"L2"`, `"L2+"`, `"L3"` or `"L3+"`: the lowest FIDO certification level
     /// (from the FIDO metadata) a trusted attestation must show.
     pub minimum_certification_level: Option<String>,
+    /// Register a response whose attestation format fidoflow does not know, unverified and
+    /// untrusted (only when no policy demands trust).
+    pub accept_unknown_formats: bool,
 }
 
 impl AttestationSettings {
@@ -464,6 +467,7 @@ raw_section!(RawAttestation {
     trust_anchors_dir: PathBuf,
     aaguid_allow_list: Vec<String>,
     minimum_certification_level: String,
+    accept_unknown_formats: bool,
 });
 raw_section!(RawSession {
     idle_timeout: DurationText,
@@ -708,6 +712,10 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
             }
             None => None,
         },
+        accept_unknown_formats: required(
+            raw.attestation.accept_unknown_formats,
+            "attestation.accept_unknown_formats",
+        )?,
     };
 
     let session = SessionSettings {
@@ -2130,6 +2138,7 @@ mod tests {
         "attestation.trust_anchors_dir",
         "attestation.aaguid_allow_list",
         "attestation.minimum_certification_level",
+        "attestation.accept_unknown_formats",
         "mds.roots",
         "mds.crls",
         "mds.check_at_login",

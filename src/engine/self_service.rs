@@ -371,7 +371,8 @@ impl Engine {
                 policy,
                 trust_anchors: &self.inner.trust,
                 now,
-                accept_unknown_formats: false,
+                accept_unknown_formats: settings.attestation.accept_unknown_formats
+                    && !settings.attestation.demands_trust(),
                 formats: webauthn::FormatPolicy::default(),
             },
         );

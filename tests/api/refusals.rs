@@ -891,3 +891,34 @@ user_verification = "required"
         .await;
     assert_eq!(status, StatusCode::OK, "{doc}");
 }
+
+#[tokio::test]
+async fn an_unknown_attestation_format_is_refused_by_default_and_accepted_untrusted_when_allowed() {
+    let tamper = Tamper {
+        att_fmt: Some("mystery-format".into()),
+        ..Default::default()
+    };
+    let app = spawn_app().await;
+    app.create_user("fmt", Some(PASSWORD)).await;
+    let mut b = app.browser();
+    b.login("fmt", PASSWORD).await;
+    let options = b.start_registration(None).await;
+    let credential = b.authenticator.register_with(&options, ORIGIN, &tamper);
+    let (status, doc) = b.send_attestation(credential).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "FIDO_REGISTRATION_FAILED");
+    assert!(detail(&doc).contains("mystery-format"), "{doc}");
+
+    let app =
+        crate::common::app::spawn_app_with(|s| s.attestation.accept_unknown_formats = true).await;
+    app.create_user("fmt", Some(PASSWORD)).await;
+    let mut b = app.browser();
+    b.login("fmt", PASSWORD).await;
+    let options = b.start_registration(None).await;
+    let credential = b.authenticator.register_with(&options, ORIGIN, &tamper);
+    let (status, doc) = b.send_attestation(credential).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let list = b.credentials().await;
+    assert_eq!(list[0]["attributes"]["attestationFormat"], "mystery-format");
+    assert_eq!(list[0]["attributes"]["attestationTrusted"], false);
+}
