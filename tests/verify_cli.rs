@@ -5,7 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+
+#[path = "common/pki.rs"]
+#[allow(dead_code)]
+mod pki;
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -127,7 +131,7 @@ fn a_tpm_registration_verifies_trusted_and_every_tpm_check_is_printed() {
             "{check} not passed in\n{text}"
         );
     }
-    assert!(text.contains("skipped mds"), "{text}");
+    assert!(text.contains("skipped metadataEntry"), "{text}");
 }
 
 #[test]
@@ -197,14 +201,201 @@ fn at_evaluates_certificate_validity_at_that_instant() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
+/// A metadata BLOB signed by a self-made MDS PKI (rcgen root, signer leaf, ring ES256), whose
+/// one entry describes the W3C packed authenticator (AAGUID of s16_07) with the W3C root.
+struct Blob {
+    root: pki::Ca,
+    signer: pki::AttestationChain,
+    dir: tempfile::TempDir,
+}
+
+const S16_07: &str = "w3c-l3/s16_07-packed-attestation-es256.registration.json";
+
+impl Blob {
+    fn new(signer_validity: pki::Validity) -> Self {
+        let root = pki::root_ca("MDS test root");
+        let signer = pki::attestation_chain(
+            &root,
+            &[],
+            pki::LeafOptions {
+                common_name: Some("Metadata BLOB signer".into()),
+                validity: Some(signer_validity),
+                ..pki::LeafOptions::default()
+            },
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("root.pem"), &root.cert_pem).expect("write root");
+        Blob { root, signer, dir }
+    }
+
+    fn root(&self) -> String {
+        self.dir.path().join("root.pem").display().to_string()
+    }
+
+    /// Writes a BLOB with these status reports and `nextUpdate`; returns its path.
+    fn write(&self, name: &str, next_update: &str, reports: Value) -> String {
+        use base64::Engine as _;
+        let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let url = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let w3c_root = std::fs::read_to_string(vectors().join("w3c-l3/w3c-l3-attestation-ca.pem"))
+            .expect("w3c root");
+        let body: String = w3c_root
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let aaguid = load(S16_07)["expect"]["aaguid"].clone();
+        let payload = json!({
+            "no": 42,
+            "nextUpdate": next_update,
+            "entries": [{
+                "aaguid": aaguid,
+                "metadataStatement": {
+                    "description": "W3C Test Key",
+                    "aaguid": aaguid,
+                    "attestationRootCertificates": [body],
+                },
+                "statusReports": reports,
+            }],
+        });
+        let header = json!({"alg": "ES256", "x5c": [std_b64(self.signer.leaf_der())]});
+        let input = format!(
+            "{}.{}",
+            url(header.to_string().as_bytes()),
+            url(payload.to_string().as_bytes())
+        );
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &self.signer.leaf_key_pkcs8,
+            &rng,
+        )
+        .expect("signer key");
+        let signature = key.sign(&rng, input.as_bytes()).expect("sign");
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, format!("{input}.{}", url(signature.as_ref()))).expect("write");
+        path.display().to_string()
+    }
+}
+
+fn certified_l2() -> Value {
+    json!([{ "status": "FIDO_CERTIFIED_L2", "effectiveDate": "2024-03-01" }])
+}
+
 #[test]
-fn mds_is_reported_as_skipped_until_the_metadata_import_exists() {
-    let v = load("w3c-l3/s16_02-none-attestation-es256.registration.json");
+fn a_signed_blob_makes_the_attestation_trusted_and_names_the_model() {
+    let v = load(S16_07);
     let file = response_file(&v);
-    let mds = file.path().display().to_string();
-    let out = run(&refs(&registration_args(&v, &["--mds", &mds], file.path())));
-    assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("MDS support arrives with the metadata import"));
+    let fx = Blob::new(pki::Validity::current());
+    let blob = fx.write("blob.jwt", "2999-01-01", certified_l2());
+    let extra = [
+        "--mds",
+        &blob,
+        "--mds-root",
+        &fx.root(),
+        "--require-trusted",
+    ];
+    let out = run(&refs(&registration_args(&v, &extra, file.path())));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    for needle in [
+        "model        W3C Test Key (from the metadata)",
+        "VERIFIED: packed attestation (basic), trusted",
+        "\"W3C Test Key\" with 1 attestation root(s), certified L2 (BLOB number 42, nextUpdate 2999-01-01)",
+        "no status report refuses this authenticator",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn a_revoked_or_compromised_authenticator_in_the_blob_is_refused_with_status_1() {
+    let v = load(S16_07);
+    let file = response_file(&v);
+    let fx = Blob::new(pki::Validity::current());
+    for (status, name) in [
+        ("REVOKED", "revoked.jwt"),
+        ("USER_KEY_REMOTE_COMPROMISE", "remote.jwt"),
+        ("ATTESTATION_KEY_COMPROMISE", "attestation.jwt"),
+    ] {
+        let blob = fx.write(name, "2999-01-01", json!([{ "status": status }]));
+        let extra = ["--mds", &blob, "--mds-root", &fx.root()];
+        let out = run(&refs(&registration_args(&v, &extra, file.path())));
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains(&format!(
+                "Result: REFUSED (metadataStatus): the FIDO metadata reports this authenticator as {status}"
+            )),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_stale_blob_is_used_and_reported_stale() {
+    let v = load(S16_07);
+    let file = response_file(&v);
+    let fx = Blob::new(pki::Validity::current());
+    let blob = fx.write("stale.jwt", "2020-01-01", certified_l2());
+    let extra = [
+        "--mds",
+        &blob,
+        "--mds-root",
+        &fx.root(),
+        "--require-trusted",
+    ];
+    let out = run(&refs(&registration_args(&v, &extra, file.path())));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("STALE: past its nextUpdate 2020-01-01"),
+        "{text}"
+    );
+}
+
+/// A BLOB that does not verify is a usage error (exit 2) saying why: another root, a tampered
+/// payload, a signer the root's CRL revokes, a signer expired at `--at`.
+#[test]
+fn a_blob_that_does_not_verify_is_refused_with_the_reason() {
+    let v = load(S16_07);
+    let file = response_file(&v);
+    let fx = Blob::new(pki::Validity::current());
+    let blob = fx.write("blob.jwt", "2999-01-01", certified_l2());
+    let other = Blob::new(pki::Validity::current());
+    let refused = |extra: &[&str], reason: &str| {
+        let mut args = vec!["--mds", blob.as_str()];
+        args.extend_from_slice(extra);
+        let out = run(&refs(&registration_args(&v, &args, file.path())));
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        assert!(stderr(&out).contains(reason), "{reason}: {}", stderr(&out));
+    };
+    refused(&["--mds-root", &other.root()], "signer is not trusted");
+    refused(
+        &[],
+        "give the root certificate its signer chains to with --mds-root",
+    );
+
+    let text = std::fs::read_to_string(&blob).expect("blob");
+    let mut parts: Vec<String> = text.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replace('A', "B");
+    std::fs::write(&blob, parts.join(".")).expect("tamper");
+    refused(&["--mds-root", &fx.root()], "signature does not verify");
+    std::fs::write(&blob, &text).expect("restore");
+
+    let crl = fx.dir.path().join("root.crl.pem");
+    std::fs::write(&crl, fx.root.crl_revoking(&[fx.signer.leaf_der()])).expect("crl");
+    let crl = crl.display().to_string();
+    refused(
+        &["--mds-root", &fx.root(), "--mds-crl", &crl],
+        "holds a revoked certificate",
+    );
+
+    let expired = Blob::new(pki::Validity::expired());
+    let old = expired.write("old.jwt", "2999-01-01", certified_l2());
+    let extra = ["--mds", &old, "--mds-root", &expired.root()];
+    let out = run(&refs(&registration_args(&v, &extra, file.path())));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
 }
 
 #[test]
@@ -360,8 +551,20 @@ fn usage_errors_exit_with_status_2() {
     let mut no_anchor_dir = good.clone();
     no_anchor_dir.insert(2, "/nonexistent/anchors".into());
     no_anchor_dir.insert(2, "--trust-anchors".into());
+    let mut root_without_mds = good.clone();
+    root_without_mds.insert(2, "root.pem".into());
+    root_without_mds.insert(2, "--mds-root".into());
+    let mut unreadable_mds = good.clone();
+    unreadable_mds.insert(2, "/nonexistent/blob.jwt".into());
+    unreadable_mds.insert(2, "--mds".into());
+    let mut not_metadata = good.clone();
+    not_metadata.insert(2, file.path().display().to_string());
+    not_metadata.insert(2, "--mds".into());
     for (what, args) in [
         ("unknown flag", unknown),
+        ("--mds-root without --mds", root_without_mds),
+        ("unreadable --mds", unreadable_mds),
+        ("a response as --mds", not_metadata),
         ("missing --challenge", missing),
         ("unreadable file", unreadable),
         ("bad --at", bad_at),

@@ -2,6 +2,7 @@
 //! reading the input and printing reports. Verification itself belongs to `crate::fido`; this
 //! module imports nothing from `engine`, `api` or `store`.
 
+mod metadata;
 pub mod verify;
 
 use std::io::{Read, Write};
@@ -11,7 +12,8 @@ pub const USAGE: &str = "\
 usage:
   fidoflow                      run the server (configuration: FIDOFLOW_CONFIG or ./fidoflow.toml)
   fidoflow verify registration --challenge B64URL [--trust-anchors DIR] [--mds FILE]
-                               [--require-trusted] [COMMON] [FILE]
+                               [--mds-root PEM]... [--mds-crl PEM]... [--require-trusted]
+                               [COMMON] [FILE]
   fidoflow verify authentication --challenge B64URL --public-key B64URL_COSE_KEY
                                [--sign-count N] [--user-handle B64URL] [--credential-id B64URL]...
                                [--backup-eligible true|false] [COMMON] [FILE]
@@ -20,7 +22,10 @@ COMMON: --rp-id ID --origin ORIGIN [--origin ORIGIN]... [--require-uv] [--allow-
         [--top-origin ORIGIN]... [--at RFC3339] [--json]
 
 The response JSON (PublicKeyCredential.toJSON()) is read from FILE, or from stdin without FILE
-or with \"-\". Exit status: 0 verified, 1 refused, 2 usage error.
+or with \"-\". --mds takes a metadata BLOB (a JWS, verified against the --mds-root certificates
+and --mds-crl lists at --at) or metadata statements in JSON (taken as given); the attestation
+roots of the authenticator's entry count as trust anchors and its status reports can refuse it.
+Exit status: 0 verified, 1 refused, 2 usage error.
 ";
 
 /// Runs the process's command line when it has arguments (with the real stdin, stdout and

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
 
+use super::metadata;
 use super::usage_error;
 use crate::clock::Clock;
 use crate::domain::b64url_decode;
+use crate::fido::mds::{self, MetadataEntry};
 use crate::fido::{
     self, inspect, AttestationPolicy, AuthenticationExpectations, Check, CheckOutcome,
     FormatPolicy, RegistrationExpectations, TrustAnchors,
@@ -34,6 +36,8 @@ struct Common {
 struct RegistrationArgs {
     trust_anchors: Option<PathBuf>,
     mds: Option<PathBuf>,
+    mds_roots: Vec<PathBuf>,
+    mds_crls: Vec<PathBuf>,
     require_trusted: bool,
 }
 
@@ -136,7 +140,10 @@ fn parse(args: &[String]) -> Result<(Common, Ceremony), Refusal> {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (arg.as_str(), None),
         };
-        let repeatable = matches!(name, "--origin" | "--top-origin" | "--credential-id");
+        let repeatable = matches!(
+            name,
+            "--origin" | "--top-origin" | "--credential-id" | "--mds-root" | "--mds-crl"
+        );
         if !repeatable && seen.iter().any(|s| s == name) {
             return Err(usage(format!("{name} is given twice")));
         }
@@ -177,6 +184,8 @@ fn parse(args: &[String]) -> Result<(Common, Ceremony), Refusal> {
                 r.trust_anchors = Some(PathBuf::from(&value));
             }
             ("--mds", Ceremony::Registration(r)) => r.mds = Some(PathBuf::from(&value)),
+            ("--mds-root", Ceremony::Registration(r)) => r.mds_roots.push(PathBuf::from(&value)),
+            ("--mds-crl", Ceremony::Registration(r)) => r.mds_crls.push(PathBuf::from(&value)),
             ("--require-trusted", Ceremony::Registration(r)) => r.require_trusted = true,
             ("--public-key", Ceremony::Authentication(a)) => {
                 a.public_key = Some(b64("--public-key")?);
@@ -212,10 +221,18 @@ fn parse(args: &[String]) -> Result<(Common, Ceremony), Refusal> {
     if common.origins.is_empty() {
         return Err(usage("at least one --origin is required".into()));
     }
-    if let Ceremony::Authentication(a) = &ceremony {
-        if a.public_key.is_none() {
+    match &ceremony {
+        Ceremony::Authentication(a) if a.public_key.is_none() => {
             return Err(usage("--public-key is required".into()));
         }
+        Ceremony::Registration(r)
+            if r.mds.is_none() && !(r.mds_roots.is_empty() && r.mds_crls.is_empty()) =>
+        {
+            return Err(usage(
+                "--mds-root and --mds-crl verify an --mds FILE; none is given".into(),
+            ));
+        }
+        _ => {}
     }
     Ok((common, ceremony))
 }
@@ -258,15 +275,32 @@ fn registration(
     credential: &Json,
     now: DateTime<Utc>,
 ) -> Result<Report, String> {
-    let anchors = match &args.trust_anchors {
+    let configured = match &args.trust_anchors {
         Some(dir) => TrustAnchors::from_dir(dir).map_err(|e| e.to_string())?,
         None => TrustAnchors::empty(),
     };
-    if let Some(mds) = &args.mds {
-        if !mds.is_file() {
-            return Err(format!("cannot read the MDS file {}", mds.display()));
-        }
-    }
+    let metadata = match &args.mds {
+        Some(file) => Some(metadata::load(file, &args.mds_roots, &args.mds_crls, now)?),
+        None => None,
+    };
+    // The authenticator's metadata entry, found before verification (as the server does) so
+    // that its attestation roots count as anchors.
+    let attestation_object = credential["response"]["attestationObject"]
+        .as_str()
+        .and_then(|s| b64url_decode(s.trim_end_matches('=')).ok());
+    let chain = attestation_object
+        .as_deref()
+        .and_then(mds::attestation_certificates)
+        .unwrap_or_default();
+    let aaguid = attestation_object.as_deref().and_then(mds::attested_aaguid);
+    let entry = match (&metadata, &aaguid) {
+        (Some(m), Some(aaguid)) => m.blob.find_for(aaguid, &chain).cloned(),
+        _ => None,
+    };
+    let anchors = match &entry {
+        Some(entry) => configured.merged(&entry.anchors()),
+        None => configured,
+    };
     let origins = &common.origins;
     let algorithms = [
         fido::ALG_EDDSA,
@@ -300,7 +334,12 @@ fn registration(
     if anchors.is_empty() {
         if let Some(trust) = checks.iter_mut().find(|c| c.name == "attestationTrust") {
             if trust.outcome == CheckOutcome::Skipped && !trust.detail.starts_with("not reached") {
-                trust.detail = format!("no --trust-anchors given: {}", trust.detail);
+                let missing = if metadata.is_some() {
+                    "no --trust-anchors given and no metadata roots for this authenticator"
+                } else {
+                    "no --trust-anchors given"
+                };
+                trust.detail = format!("{missing}: {}", trust.detail);
             }
         }
     }
@@ -309,15 +348,22 @@ fn registration(
         CheckOutcome::Skipped,
         "the tool keeps no credential store; the server refuses a credential id already registered",
     ));
-    checks.push(check(
-        "mds",
-        CheckOutcome::Skipped,
-        match &args.mds {
-            Some(_) => "MDS support arrives with the metadata import",
-            None => "no --mds given",
-        },
-    ));
+    let status_refusal = metadata_checks(
+        &mut checks,
+        metadata.as_ref(),
+        entry.as_ref(),
+        chain.first(),
+        result.is_ok(),
+    );
     let (ok, summary, outcome) = match &result {
+        Ok(_) if status_refusal.is_some() => (
+            false,
+            format!(
+                "REFUSED (metadataStatus): {}",
+                status_refusal.unwrap_or_default()
+            ),
+            None,
+        ),
         Ok(v) => (
             true,
             format!(
@@ -334,6 +380,8 @@ fn registration(
                 "format": v.format,
                 "type": v.attestation_type,
                 "trusted": v.attestation_trusted,
+                "model": entry.as_ref().and_then(|e| e.description.clone()),
+                "certificationLevel": entry.as_ref().and_then(|e| e.certification_level).map(|l| l.as_str()),
             })),
         ),
         Err(e) => (false, format!("REFUSED ({}): {e}", e.check()), None),
@@ -346,6 +394,72 @@ fn registration(
         described: inspect::describe_response(credential),
         attestation_outcome: outcome,
     })
+}
+
+/// The metadata checks of a registration: the authenticator's entry and its status reports
+/// (read only when every other check passed, as the server does). Returns why the status
+/// reports refuse the authenticator, if they do.
+fn metadata_checks(
+    checks: &mut Vec<Check>,
+    metadata: Option<&metadata::Metadata>,
+    entry: Option<&MetadataEntry>,
+    leaf: Option<&Vec<u8>>,
+    verified: bool,
+) -> Option<String> {
+    let Some(metadata) = metadata else {
+        for name in ["metadataEntry", "metadataStatus"] {
+            checks.push(check(name, CheckOutcome::Skipped, "no --mds given"));
+        }
+        return None;
+    };
+    let Some(entry) = entry else {
+        checks.push(check(
+            "metadataEntry",
+            CheckOutcome::Skipped,
+            format!(
+                "the metadata ({}) has no entry for this authenticator's AAGUID or attestation key identifiers",
+                metadata.source
+            ),
+        ));
+        checks.push(check(
+            "metadataStatus",
+            CheckOutcome::Skipped,
+            "no metadata entry",
+        ));
+        return None;
+    };
+    let level = entry
+        .certification_level
+        .map(|l| format!(", certified {l}"))
+        .unwrap_or_default();
+    checks.push(check(
+        "metadataEntry",
+        CheckOutcome::Pass,
+        format!(
+            "\"{}\" with {} attestation root(s){level} ({})",
+            entry.description.as_deref().unwrap_or("(no description)"),
+            entry.attestation_roots.len(),
+            metadata.source
+        ),
+    ));
+    if !verified {
+        checks.push(check(
+            "metadataStatus",
+            CheckOutcome::Skipped,
+            "not reached: an earlier check failed",
+        ));
+        return None;
+    }
+    let refusal = entry.refusal(None, leaf.map(Vec::as_slice));
+    checks.push(match &refusal {
+        Some(why) => check("metadataStatus", CheckOutcome::Fail, why.clone()),
+        None => check(
+            "metadataStatus",
+            CheckOutcome::Pass,
+            "no status report refuses this authenticator",
+        ),
+    });
+    refusal
 }
 
 fn type_name(t: fido::AttestationType) -> String {
@@ -572,6 +686,9 @@ impl Report {
             writeln!(out, "\nAttestation:")?;
             print_statement(out, &self.described["attestation"], now, "  ")?;
             if let Some(o) = &self.attestation_outcome {
+                if let Some(model) = o["model"].as_str() {
+                    writeln!(out, "  model        {model} (from the metadata)")?;
+                }
                 writeln!(
                     out,
                     "  verified     type {}, {}",

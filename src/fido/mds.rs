@@ -670,6 +670,63 @@ pub fn parse_payload(payload: &[u8]) -> Result<MetadataBlob, MdsError> {
     })
 }
 
+/// Metadata given as plain JSON rather than a signed BLOB, as the FIDO conformance tools hand
+/// it out: a metadata statement, a BLOB entry (`metadataStatement`, `statusReports`), an array
+/// of either, or a whole BLOB payload. Nothing vouches for it but whoever supplied the file; an
+/// unsigned set has number 0 and never goes stale.
+pub fn unsigned_metadata(value: &Value) -> Result<MetadataBlob, MdsError> {
+    if value.get("entries").is_some() {
+        return parse_payload(value.to_string().as_bytes());
+    }
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(value),
+        _ => {
+            return Err(MdsError::Malformed(
+                "it is neither a JWS nor a metadata statement, entry or payload in JSON".into(),
+            ))
+        }
+    };
+    let entries = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let entry = if item.get("metadataStatement").is_some() {
+                MetadataEntry::from_json(item)
+            } else {
+                MetadataEntry::from_statement(item)
+            };
+            entry
+                .and_then(|e| {
+                    if e.aaguid.is_none() && e.aaid.is_none() && e.key_identifiers.is_empty() {
+                        Err("names no aaguid, aaid or attestationCertificateKeyIdentifiers".into())
+                    } else {
+                        Ok(e)
+                    }
+                })
+                .map_err(|why| MdsError::Malformed(format!("metadata item {}: {why}", i + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MetadataBlob {
+        number: 0,
+        next_update: NaiveDate::MAX,
+        legal_header: None,
+        entries,
+        skipped: 0,
+    })
+}
+
+/// The AAGUID an attestation object's authenticator data attests, read before the response is
+/// verified so that its metadata entry can be found.
+pub fn attested_aaguid(attestation_object: &[u8]) -> Option<[u8; 16]> {
+    let object = cbor::read_exact(attestation_object).ok()?;
+    let auth_data = cbor::text_key(cbor::map(&object)?, "authData").and_then(cbor::byte_string)?;
+    super::auth_data::AuthData::parse(auth_data)
+        .ok()?
+        .attested
+        .map(|a| a.aaguid)
+}
+
 /// The `x5c` certificates (DER, leaf first) of an attestation object's statement, when it has
 /// them. The object is one this server verified at registration.
 pub fn attestation_certificates(attestation_object: &[u8]) -> Option<Vec<Vec<u8>>> {
