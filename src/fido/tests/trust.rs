@@ -268,6 +268,35 @@ fn an_aaguid_extension_that_differs_is_refused() {
     );
 }
 
+/// Chrome's virtual authenticator (and other real ones) encode the leaf's BasicConstraints as
+/// `30 03 01 01 00`: cA FALSE written out, which DER forbids but which means "not a CA". It is
+/// accepted; a leaf that says cA TRUE is refused.
+#[test]
+fn a_leaf_whose_basic_constraints_spell_out_ca_false_is_accepted() {
+    let pki = Pki::new();
+    let with_constraints = |value: Vec<u8>| {
+        let mut params = leaf_params(Some(AAGUID));
+        params.is_ca = rcgen::IsCa::NoCa;
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[2, 5, 29, 19],
+                value,
+            ));
+        let leaf = issue(params, &pki.intermediate);
+        Reg::with(Att::Packed {
+            x5c: vec![leaf.der(), pki.intermediate.der()],
+            signer: leaf.signer(),
+        })
+    };
+    let chrome = with_constraints(vec![0x30, 0x03, 0x01, 0x01, 0x00]);
+    let ok = verify_with(&chrome, &pki.anchors(), AttestationPolicy::RequireTrusted).unwrap();
+    assert!(ok.attestation_trusted);
+    let ca = with_constraints(vec![0x30, 0x03, 0x01, 0x01, 0xff]);
+    let err = verify_with(&ca, &pki.anchors(), AttestationPolicy::AcceptAny).unwrap_err();
+    assert_eq!(err.check(), "attestationCertificate", "{err}");
+}
+
 #[test]
 fn a_leaf_without_the_attestation_subject_is_refused() {
     let pki = Pki::new();
