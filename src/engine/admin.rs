@@ -5,7 +5,6 @@
 
 use serde_json::{json, Value};
 
-use super::self_service::credential_attributes;
 use super::{rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx, Resource};
 use crate::config::AdminRole;
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
@@ -246,7 +245,10 @@ impl Engine {
         let user = self.existing_user(username)?;
         let credentials = self.store().credentials_of(&user.username)?;
         Ok(Answer::many(
-            credentials.iter().map(credential_resource).collect(),
+            credentials
+                .iter()
+                .map(|c| self.credential_resource(c))
+                .collect(),
         ))
     }
 
@@ -344,7 +346,7 @@ impl Engine {
             )?,
             None => {}
         }
-        Ok(Answer::from(credential_resource(&record)))
+        Ok(Answer::from(self.credential_resource(&record)))
     }
 
     /// `DELETE /rest/admin/users/{username}/fido/credentials/{id}`; ends the user's sessions.
@@ -374,7 +376,7 @@ impl Engine {
             AuditKind::CredentialDeleted,
             format!("deleted by the helpdesk; {sessions} session(s) ended"),
         )?;
-        Ok(Answer::from(credential_resource(&record)))
+        Ok(Answer::from(self.credential_resource(&record)))
     }
 
     /// `GET /rest/admin/audit?username=…&page[size]=…&page[after]=…`: newest first.
@@ -470,11 +472,13 @@ impl Engine {
     }
 }
 
-fn credential_resource(c: &CredentialRecord) -> Resource {
-    Resource {
-        doc_type: CREDENTIAL_DOC,
-        id: c.id.to_b64url(),
-        attributes: credential_attributes(c),
+impl Engine {
+    fn credential_resource(&self, c: &CredentialRecord) -> Resource {
+        Resource {
+            doc_type: CREDENTIAL_DOC,
+            id: c.id.to_b64url(),
+            attributes: self.credential_attributes(c),
+        }
     }
 }
 

@@ -233,6 +233,20 @@ impl Engine {
         Ok(())
     }
 
+    /// The icon of a credential's authenticator model from the FIDO metadata: a `data:image/…`
+    /// URL of at most 64 KiB, anything else left out.
+    pub(super) fn authenticator_icon(&self, record: &CredentialRecord) -> Option<String> {
+        let blob = &self.metadata()?.blob;
+        let aaguid = mds::parse_aaguid(&record.aaguid).ok()?;
+        let chain = if aaguid == [0; 16] {
+            mds::attestation_certificates(&record.attestation_object).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let icon = blob.find_for(&aaguid, &chain)?.icon.as_deref()?;
+        displayable_icon(icon).then(|| icon.to_owned())
+    }
+
     /// Why a stored credential's authenticator is refused at sign-in by its metadata status
     /// (only with `mds.check_at_login`).
     pub(super) fn sign_in_refusal(&self, record: &CredentialRecord) -> Option<String> {
@@ -322,5 +336,28 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+}
+
+/// An icon the pages can show in an `<img>` under their Content-Security-Policy (`img-src
+/// 'self' data:`): an inline image, not too large.
+fn displayable_icon(icon: &str) -> bool {
+    const MAX_ICON: usize = 64 * 1024;
+    icon.len() <= MAX_ICON && icon.starts_with("data:image/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::displayable_icon;
+
+    #[test]
+    fn only_inline_images_of_reasonable_size_are_shown_as_icons() {
+        assert!(displayable_icon("data:image/png;base64,iVBORw0KGgo="));
+        assert!(!displayable_icon("https://example.com/icon.png"));
+        assert!(!displayable_icon("data:text/html;base64,PHNjcmlwdD4="));
+        assert!(!displayable_icon(&format!(
+            "data:image/png;base64,{}",
+            "A".repeat(70_000)
+        )));
     }
 }

@@ -547,15 +547,23 @@ impl Engine {
                 .map(|c| super::Resource {
                     doc_type: "my.token.fido.credential",
                     id: c.id.to_b64url(),
-                    attributes: credential_attributes(c),
+                    attributes: self.credential_attributes(c),
                 })
                 .collect(),
         ))
     }
 }
 
-/// The attributes of a credential in every list (self-service and helpdesk).
-pub fn credential_attributes(c: &CredentialRecord) -> Value {
+impl Engine {
+    /// The attributes of a credential in every list (self-service and helpdesk).
+    pub(super) fn credential_attributes(&self, c: &CredentialRecord) -> Value {
+        let mut attributes = stored_attributes(c);
+        attributes["authenticatorIcon"] = json!(self.authenticator_icon(c));
+        attributes
+    }
+}
+
+fn stored_attributes(c: &CredentialRecord) -> Value {
     json!({
         "displayName": c.display_name,
         "aaguid": c.aaguid,

@@ -16,6 +16,7 @@ import {
   transportsText,
   syncText,
   modelText,
+  credentialIcon,
   stateText,
   friendlyError,
   confirmDialog,
@@ -241,7 +242,7 @@ function credentialItem(credential, index) {
   return el(
     "li",
     { class: `credential${a.enabled ? "" : " is-disabled"}`, dataset: { id: credential.id } },
-    el("span", { class: "credential-icon icon-passkey", attrs: { "aria-hidden": "true" } }),
+    credentialIcon(a, "icon-passkey"),
     el(
       "div",
       { class: "credential-body" },

@@ -17,6 +17,7 @@ import {
   transportsText,
   syncText,
   modelText,
+  credentialIcon,
   stateText,
   friendlyError,
   confirmDialog,
@@ -412,7 +413,7 @@ function credentialItem(credential, index) {
   const li = el(
     "li",
     { class: `credential${a.enabled ? "" : " is-disabled"}`, dataset: { id: credential.id } },
-    el("span", { class: `credential-icon ${isKey ? "icon-usb" : "icon-passkey"}`, attrs: { "aria-hidden": "true" } }),
+    credentialIcon(a, isKey ? "icon-usb" : "icon-passkey"),
     el(
       "div",
       { class: "credential-body" },

@@ -133,6 +133,15 @@ export function modelText(a) {
   return a.attestationTrusted ? name : `claims to be ${name}`;
 }
 
+/** The model's icon from the FIDO metadata (an inline image), else a drawn passkey or key. */
+export function credentialIcon(a, drawn) {
+  const icon = a.authenticatorIcon;
+  if (typeof icon === "string" && icon.startsWith("data:image/")) {
+    return el("img", { class: "credential-icon model-icon", attrs: { src: icon, alt: "", "aria-hidden": "true" } });
+  }
+  return el("span", { class: `credential-icon ${drawn}`, attrs: { "aria-hidden": "true" } });
+}
+
 export function stateText(a) {
   if (a.enabled) return "Enabled";
   if (a.disabledBy === "helpdesk") return "Disabled by the helpdesk";

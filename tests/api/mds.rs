@@ -20,6 +20,8 @@ const AAGUID: [u8; 16] = [
 ];
 const AAGUID_TEXT: &str = "0132d110-bf4e-4208-a403-ab4f5f12efe5";
 const MODEL: &str = "Example Key Model 2";
+/// The model's icon in the metadata statement (a 1×1 PNG).
+const ICON: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -68,6 +70,7 @@ impl Fixture {
                 "aaguid": AAGUID_TEXT,
                 "metadataStatement": {
                     "description": MODEL,
+                    "icon": ICON,
                     "aaguid": AAGUID_TEXT,
                     "attestationRootCertificates": [b64(&self.vendor.cert_der)],
                 },
@@ -208,6 +211,17 @@ async fn the_metadata_roots_make_an_attestation_trusted_and_name_the_model() {
         a["attestationTrusted"], true,
         "no configured anchor: the metadata root"
     );
+    assert_eq!(a["authenticatorIcon"], ICON);
+    let (status, doc) = app
+        .admin(
+            Method::GET,
+            "/rest/admin/users/alice/fido/credentials",
+            Some(HELPDESK_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"][0]["attributes"]["authenticatorIcon"], ICON);
 
     // The helpdesk sees the BLOB.
     let (status, doc) = app
