@@ -64,10 +64,15 @@ impl CoseKey {
                 point.push(4);
                 point.extend_from_slice(x);
                 point.extend_from_slice(y);
-                if want_crv == CRV_P521
-                    && p521::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_err()
-                {
-                    return Err("the P-521 point is not on the curve".into());
+                // ring checks P-256 and P-384 points only when it verifies: check every
+                // curve now, so that no key that can never verify is stored.
+                let on_curve = match want_crv {
+                    CRV_P256 => p256::PublicKey::from_sec1_bytes(&point).is_ok(),
+                    CRV_P384 => p384::PublicKey::from_sec1_bytes(&point).is_ok(),
+                    _ => p521::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
+                };
+                if !on_curve {
+                    return Err("the EC2 key's point is not on its curve".into());
                 }
                 KeyMaterial::Ec2 {
                     crv: want_crv,

@@ -228,6 +228,34 @@ fn a_cose_key_that_is_not_a_map_is_refused() {
     assert_eq!(refused(&reg.json()), "publicKey");
 }
 
+/// A P-256 or P-384 point off its curve could never verify an assertion: refused at
+/// registration (ring would only notice at sign-in).
+#[test]
+fn an_ec2_key_whose_point_is_not_on_its_curve_is_refused() {
+    let reg = Reg::new();
+    let point = reg.key.point().to_vec();
+    let mut y = point[33..65].to_vec();
+    y[31] ^= 1;
+    let mut off_curve = Reg::new();
+    off_curve.cose_key = Some(cbor(&Cbor::Map(vec![
+        (int(1), int(2)),
+        (int(3), int(-7)),
+        (int(-1), int(1)),
+        (int(-2), Cbor::Bytes(point[1..33].to_vec())),
+        (int(-3), Cbor::Bytes(y)),
+    ])));
+    assert_eq!(refused(&off_curve.json()), "publicKey");
+    let p384 = Cbor::Map(vec![
+        (int(1), int(2)),
+        (int(3), int(-35)),
+        (int(-1), int(2)),
+        (int(-2), Cbor::Bytes(vec![1; 48])),
+        (int(-3), Cbor::Bytes(vec![2; 48])),
+    ]);
+    off_curve.cose_key = Some(cbor(&p384));
+    assert_eq!(refused(&off_curve.json()), "publicKey");
+}
+
 #[test]
 fn a_public_key_convenience_member_that_disagrees_is_ignored() {
     let reg = Reg::new();
