@@ -187,6 +187,74 @@ fn a_blob_signed_by_a_signer_chaining_to_a_configured_root_verifies() {
     assert_eq!(u2f.certification_level, None);
 }
 
+/// The FIDO Alliance signs the real MDS3 BLOB with RS256 under an RSA root. ring cannot make
+/// RSA keys, so two fixed 2048-bit test keys (made with `openssl genpkey`, used nowhere else)
+/// sign an RSA root, an RSA signer and the BLOB.
+#[test]
+fn a_blob_signed_rs256_by_an_rsa_chain_verifies_and_a_tampered_one_does_not() {
+    let rsa_key = |pkcs8: &[u8]| {
+        KeyPair::from_pkcs8_der_and_sign_algo(
+            &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .unwrap()
+    };
+    let root_key = rsa_key(include_bytes!("rsa-root.test-key.pk8"));
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn("MDS RSA Root");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    let root = Ca {
+        cert: params.self_signed(&root_key).unwrap(),
+        key: root_key,
+    };
+    let signer_pkcs8 = include_bytes!("rsa-signer.test-key.pk8");
+    let signer_key = rsa_key(signer_pkcs8);
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn("Metadata BLOB RSA signer");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2027, 1, 1);
+    let signer = params
+        .signed_by(&signer_key, &root.cert, &root.key)
+        .unwrap();
+
+    let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [b64(signer.der())]});
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(payload(certified()).to_string().as_bytes())
+    );
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(signer_pkcs8).unwrap();
+    let mut signature = vec![0; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    let jwt = format!("{signing_input}.{}", b64url(&signature));
+    let blob = verify_blob(&jwt, &root.anchors(), &[], now()).unwrap();
+    assert_eq!(blob.number, 42);
+    assert_eq!(blob.entries.len(), 2);
+
+    signature[10] ^= 1;
+    let tampered = format!("{signing_input}.{}", b64url(&signature));
+    assert!(matches!(
+        verify_blob(&tampered, &root.anchors(), &[], now()),
+        Err(MdsError::SignatureInvalid)
+    ));
+    let other = root_named_other();
+    assert!(matches!(
+        verify_blob(&jwt, &other.anchors(), &[], now()),
+        Err(MdsError::Untrusted(_))
+    ));
+}
+
 #[test]
 fn any_of_several_roots_may_anchor_the_blob_so_a_root_rollover_works() {
     let old = root("MDS Root 2020");
