@@ -9,9 +9,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::document::{respond, respond_paged};
 use super::error::ApiError;
 use super::extract::{bearer, request_ctx, JsonBody};
-use super::handlers::create_user;
 use super::middleware::method_not_allowed;
-use crate::engine::{Actor, Answer, CredentialChange, Engine, EngineResult, Page, RequestCtx};
+use crate::engine::{
+    Actor, Answer, CredentialChange, Engine, EngineError, EngineResult, NewUser, Page, RequestCtx,
+};
 
 type Reply = Result<HttpResponse, ApiError>;
 
@@ -47,17 +48,37 @@ pub fn routes(cfg: &mut ServiceConfig) {
     );
 }
 
-/// Checks the token, then runs `call` on the blocking pool.
+/// The caller's token; a call without a valid one is logged (never the token) and refused.
+fn actor(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
+    Ok(e.admin_actor(bearer(req).as_deref()).inspect_err(|_| {
+        tracing::warn!(
+            remote = request_ctx(req, e).remote_address.as_deref().unwrap_or("?"),
+            path = req.path(),
+            "administration call without a valid token"
+        );
+    })?)
+}
+
+/// Checks the token, then runs `call` on the blocking pool; a call the token's role may not
+/// make is audited.
 async fn run<F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<Answer, ApiError>
 where
     F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
 {
-    let actor = e.admin_actor(bearer(req).as_deref())?;
+    let actor = actor(req, &e)?;
     let cx = request_ctx(req, &e);
     let engine = e.get_ref().clone();
-    let answer = web::block(move || call(&engine, &actor, &cx))
-        .await
-        .map_err(|err| ApiError::Internal(err.to_string()))??;
+    let call_name = format!("{} {}", req.method(), req.path());
+    let username = req.match_info().get("username").map(str::to_owned);
+    let answer = web::block(move || {
+        let result = call(&engine, &actor, &cx);
+        if matches!(result, Err(EngineError::AdminRoleMissing)) {
+            engine.audit_role_refusal(&actor, &cx, &call_name, username.as_deref());
+        }
+        result
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.to_string()))??;
     Ok(answer)
 }
 
@@ -118,12 +139,25 @@ async fn user_credentials(
     ))
 }
 
+async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
+    actor(&req, &e)?; // the token before the body
+    let new = NewUser {
+        username: body.required_str("username")?,
+        display_name: body.optional_str("displayName")?,
+        password: body.optional_str("password")?,
+    };
+    Ok(respond(
+        run(&req, e, move |e, a, cx| e.create_user(a, cx, new)).await?,
+    ))
+}
+
 async fn change_credential(
     req: HttpRequest,
     e: web::Data<Engine>,
     path: web::Path<(String, String)>,
     body: JsonBody,
 ) -> Reply {
+    actor(&req, &e)?; // the token before the body
     let (username, id) = path.into_inner();
     let change = CredentialChange {
         display_name: body.optional_str("displayName")?,

@@ -5,8 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::document::respond;
 use super::error::ApiError;
-use super::extract::{bearer, load_session, request_ctx, store_session, JsonBody};
-use crate::engine::{Engine, EngineResult, NewUser, RequestCtx, SessionData};
+use super::extract::{load_session, request_ctx, store_session, JsonBody};
+use crate::engine::{Engine, EngineResult, RequestCtx, SessionData};
 
 type Reply = Result<HttpResponse, ApiError>;
 
@@ -167,23 +167,6 @@ pub async fn attestation_response(
 
 pub async fn my_credentials(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
     run(req, e, s, |e, s, _| e.my_credentials(s)).await
-}
-
-// ---- /rest/admin ----
-
-pub async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
-    let actor = e.admin_actor(bearer(&req).as_deref())?;
-    let new = NewUser {
-        username: body.required_str("username")?,
-        display_name: body.optional_str("displayName")?,
-        password: body.optional_str("password")?,
-    };
-    let cx = request_ctx(&req, &e);
-    let engine = e.get_ref().clone();
-    let answer = web::block(move || engine.create_user(&actor, &cx, new))
-        .await
-        .map_err(|err| ApiError::Internal(err.to_string()))??;
-    Ok(respond(answer))
 }
 
 // ---- credential management steps ----

@@ -104,6 +104,30 @@ impl Engine {
         })
     }
 
+    /// Records a call refused for the token's role (403): the helpdesk's attempts at admin
+    /// actions belong in the audit trail (of the user named in the path, if any).
+    pub fn audit_role_refusal(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        call: &str,
+        username: Option<&str>,
+    ) {
+        let username = username.and_then(|u| Username::parse(u).ok());
+        let recorded = self.audit(AuditDraft {
+            kind: AuditKind::AdminAccessDenied,
+            actor: actor.label(),
+            username: username.as_ref(),
+            credential_id: None,
+            outcome: Outcome::Failure,
+            detail: format!("{call} refused: it needs the admin role"),
+            cx,
+        });
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not record a refused administration call");
+        }
+    }
+
     /// `POST /rest/admin/users`.
     pub fn create_user(&self, actor: &Actor, cx: &RequestCtx, new: NewUser) -> EngineResult {
         actor.require_admin()?;

@@ -147,6 +147,8 @@ pub enum AuditKind {
     CredentialEnabled,
     CredentialDeleted,
     SignCounterRegression,
+    /// A known administration token asked for what its role may not do (403).
+    AdminAccessDenied,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

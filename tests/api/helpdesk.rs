@@ -121,6 +121,28 @@ async fn the_admin_api_needs_a_valid_token_and_the_right_role() {
     assert_eq!((status, code(&doc)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
     let (status, _) = helpdesk(&app, Method::GET, "/rest/admin/users/alice", None).await;
     assert_eq!(status, StatusCode::OK, "the refused delete changed nothing");
+    // The refused delete is in alice's audit trail, with the helpdesk token as actor.
+    let (status, doc) = helpdesk(&app, Method::GET, "/rest/admin/audit?username=alice", None).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let refused = doc["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| &e["attributes"])
+        .find(|a| a["event"] == "ADMIN_ACCESS_DENIED")
+        .unwrap_or_else(|| panic!("no ADMIN_ACCESS_DENIED in {doc}"));
+    assert_eq!(refused["outcome"], "failure");
+    assert!(
+        refused["actor"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("token:"),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["detail"],
+        "DELETE /rest/admin/users/alice refused: it needs the admin role"
+    );
 
     // A wrong method is a JSON:API refusal too.
     let (status, doc) = helpdesk(&app, Method::PUT, "/rest/admin/users/alice", None).await;
