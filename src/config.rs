@@ -167,7 +167,78 @@ pub struct CorsSettings {
 
 #[derive(Clone, Debug)]
 pub struct ProxySettings {
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<IpRange>,
+}
+
+impl ProxySettings {
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|range| range.contains(ip))
+    }
+}
+
+/// One address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IP address or a CIDR range"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
+        };
+        let range = Self { network, prefix };
+        let masked = range.masked(network);
+        if masked != network {
+            return Err(format!(
+                "`{text}` has bits set past its prefix; write `{masked}/{prefix}`"
+            ));
+        }
+        Ok(range)
+    }
+
+    /// Whether `ip` is in the range; an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as a
+    /// dual-stack listener reports IPv4 peers) counts as its IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        ip.is_ipv4() == self.network.is_ipv4() && self.masked(ip) == self.network
+    }
+
+    fn masked(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -490,7 +561,7 @@ raw_section!(RawCors {
     allowed_origins: Vec<String>,
 });
 raw_section!(RawProxy {
-    trusted_proxies: Vec<IpAddr>,
+    trusted_proxies: Vec<String>,
 });
 raw_section!(RawAdmin {
     bind: SocketAddr,
@@ -783,7 +854,10 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     };
 
     let proxy = ProxySettings {
-        trusted_proxies: required(raw.proxy.trusted_proxies, "proxy.trusted_proxies")?,
+        trusted_proxies: required(raw.proxy.trusted_proxies, "proxy.trusted_proxies")?
+            .iter()
+            .map(|text| IpRange::parse(text).map_err(|why| invalid("proxy.trusted_proxies", why)))
+            .collect::<Result<_, _>>()?,
     };
 
     let admin_bind = raw.admin.bind;
@@ -1981,12 +2055,35 @@ mod tests {
     }
 
     #[test]
-    fn trusted_proxies_are_ip_addresses() {
-        let s = parse("[proxy]\ntrusted_proxies = [\"10.0.0.1\", \"::1\"]\n").unwrap();
-        assert_eq!(s.proxy.trusted_proxies.len(), 2);
-        assert!(refusal("[proxy]\ntrusted_proxies = [\"10.0.0.0/8\"]\n")
-            .to_string()
-            .contains("10.0.0.0/8"));
+    fn trusted_proxies_are_addresses_or_cidr_ranges() {
+        let s = parse(
+            "[proxy]\ntrusted_proxies = [\"10.0.0.1\", \"::1\", \"172.16.0.0/12\", \"fd00::/8\"]\n",
+        )
+        .unwrap();
+        let p = &s.proxy;
+        assert_eq!(p.trusted_proxies.len(), 4);
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(p.is_trusted(ip("10.0.0.1")));
+        assert!(!p.is_trusted(ip("10.0.0.2")));
+        assert!(p.is_trusted(ip("172.31.255.254")));
+        assert!(!p.is_trusted(ip("172.32.0.1")));
+        assert!(p.is_trusted(ip("::ffff:172.16.0.9")), "IPv4-mapped");
+        assert!(p.is_trusted(ip("fd12::1")));
+        assert!(!p.is_trusted(ip("fe80::1")));
+        assert!(p.is_trusted(ip("::1")));
+        let everything = IpRange::parse("0.0.0.0/0").unwrap();
+        assert!(everything.contains(ip("203.0.113.7")));
+        assert!(!everything.contains(ip("2001:db8::1")));
+        for (bad, why) in [
+            ("10.0.0.1/8", "write `10.0.0.0/8`"),
+            ("10.0.0.0/33", "0 to 32"),
+            ("fd00::/129", "0 to 128"),
+            ("proxy.example", "not an IP address"),
+        ] {
+            let text = format!("[proxy]\ntrusted_proxies = [\"{bad}\"]\n");
+            assert_eq!(refusal_key(&text), "proxy.trusted_proxies");
+            assert!(refusal(&text).to_string().contains(why), "{bad}");
+        }
     }
 
     #[test]

@@ -120,10 +120,10 @@ impl JsonBody {
 /// The request's client address (trusting `X-Forwarded-For` only from configured proxies), user
 /// agent and request id.
 pub fn request_ctx(req: &HttpRequest, engine: &Engine) -> RequestCtx {
-    let trusted = &engine.settings().proxy.trusted_proxies;
+    let proxy = &engine.settings().proxy;
     let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
     let mut address = peer;
-    if peer.is_some_and(|p| trusted.contains(&p)) {
+    if peer.is_some_and(|p| proxy.is_trusted(p)) {
         if let Some(forwarded) = req
             .headers()
             .get("x-forwarded-for")
@@ -134,7 +134,7 @@ pub fn request_ctx(req: &HttpRequest, engine: &Engine) -> RequestCtx {
                 .split(',')
                 .rev()
                 .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-                .find(|a| !trusted.contains(a))
+                .find(|a| !proxy.is_trusted(*a))
                 .or(address);
         }
     }

@@ -684,3 +684,50 @@ async fn with_admin_bind_the_admin_api_answers_only_on_its_own_port() {
     let (status, doc) = decode(public).await;
     assert_eq!((status, code(&doc)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
 }
+
+/// The audited client address is the peer's, unless the peer is a trusted proxy: then it is the
+/// rightmost `X-Forwarded-For` address that is not a trusted proxy (what a client puts in the
+/// header itself stays to the left of it).
+#[tokio::test]
+async fn the_client_address_comes_from_x_forwarded_for_only_through_a_trusted_proxy() {
+    for (trusted, forwarded, expected) in [
+        (&[][..], "203.0.113.7", "127.0.0.1"),
+        (&["127.0.0.0/8"][..], "203.0.113.7", "203.0.113.7"),
+        (
+            &["127.0.0.1", "10.0.0.0/8"][..],
+            "198.51.100.9, 203.0.113.7, 10.1.2.3",
+            "203.0.113.7",
+        ),
+    ] {
+        let app = spawn_app_with(|s| {
+            s.proxy.trusted_proxies = trusted
+                .iter()
+                .map(|t| fidoflow::config::IpRange::parse(t).unwrap())
+                .collect();
+        })
+        .await;
+        app.create_user("erin", Some(PASSWORD)).await;
+        let browser = app.browser();
+        let response = browser
+            .client
+            .post(format!(
+                "{}/rest/public/authentication/password/check",
+                browser.base
+            ))
+            .header("X-Same-Domain", "1")
+            .header("Origin", ORIGIN)
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({ "username": "erin", "password": PASSWORD }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let events = audit_of(&app, "erin").await;
+        let check = events
+            .iter()
+            .map(|e| &e["attributes"])
+            .find(|a| a["event"] == "PASSWORD_CHECK")
+            .expect("the password check is audited");
+        assert_eq!(check["remoteAddress"], expected, "trusted {trusted:?}");
+    }
+}
