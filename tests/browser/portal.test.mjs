@@ -1,7 +1,8 @@
 // The portal's journeys in headless Chromium with virtual authenticators: passkey sign-up,
 // sign-out and passkey sign-in, passkey autofill (conditional mediation), a second authenticator
-// added, renamed and deleted with re-authentication, and password + FIDO for an admin-created
-// user. Each journey uses its own user, page and authenticators.
+// added, renamed and deleted with re-authentication, password + FIDO for an admin-created user,
+// and a cancelled prompt told apart from a refused one. Each journey uses its own user, page and
+// authenticators.
 
 import { after, before, test } from 'node:test';
 import {
@@ -214,6 +215,59 @@ test('an admin-created user signs in with password, adds a key, then signs in wi
     const events = await audit('bob');
     assert.ok(events.includes('PASSWORD_CHECK:success') && events.includes('FIDO_AUTHENTICATION:success'), events.join());
     p.assertClean('the password + FIDO journey');
+  } finally {
+    await p.close();
+  }
+});
+
+test('a cancelled passkey prompt is reported with fido/abort and told apart from a server refusal', JOURNEY, async () => {
+  const p = await openPage(browser, server);
+  const { page } = p;
+  const aborts = () => p.requests.filter((r) => r.path.endsWith('/fido/abort'));
+  const message = () => page.evaluate(() => document.querySelector('#message')?.textContent.trim() || '');
+  try {
+    await signUpWithPasskey(p, 'ivy', 'Ivy');
+    await setPresence(p, p.authenticatorId, false);
+    await page.click('#signout');
+    await waitState(p, 'signin');
+    await page.reload();
+    await waitState(p, 'signin');
+
+    // A failed user verification is, to the page, what a cancel is: NotAllowedError.
+    await p.cdp.send('WebAuthn.setUserVerified', { authenticatorId: p.authenticatorId, isUserVerified: false });
+    await setPresence(p, p.authenticatorId, true);
+    await page.click('#passkey-signin');
+    await waitUntil(p, 'a message in #message', () => document.querySelector('#message')?.textContent.trim() !== '');
+    assert.equal(await message(), 'Cancelled — you\'re not signed in. Nothing was changed.');
+    assert.equal(aborts().length, 1, 'the cancel is reported to the server');
+    assert.deepEqual(JSON.parse(aborts()[0].body), { reason: 'NOT_ALLOWED' });
+    assert.equal((await sessionOf(page)).authenticated, false);
+
+    // A signature the server refuses shows the server's reason, and is not reported as a cancel.
+    await p.cdp.send('WebAuthn.setUserVerified', { authenticatorId: p.authenticatorId, isUserVerified: true });
+    await p.cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId: p.authenticatorId, isBogusSignature: true });
+    await page.click('#passkey-signin');
+    await waitUntil(p, 'the refusal in #message', () => /not accepted/.test(document.querySelector('#message')?.textContent || ''));
+    assert.match(await message(), /\(signature\): the assertion signature does not verify/);
+    assert.equal(aborts().length, 1, 'a refusal is no cancel');
+    assert.equal((await sessionOf(page)).authenticated, false);
+
+    // Nothing is stuck: the same passkey signs in once it answers properly.
+    await p.cdp.send('WebAuthn.setResponseOverrideBits', { authenticatorId: p.authenticatorId, isBogusSignature: false });
+    // The re-armed autofill request may sign in first; then there is no button left to click.
+    await page.click('#passkey-signin', { timeout: 2_000 }).catch(() => {});
+    await waitState(p, 'account');
+    const events = await audit('ivy');
+    for (const e of ['FIDO_AUTHENTICATION:failure', 'FIDO_AUTHENTICATION:success']) {
+      assert.ok(events.includes(e), `audit of ivy lacks ${e}: ${events.join()}`);
+    }
+    // Before the passkey answers, the passwordless flow knows no user: the abort is audited
+    // without one.
+    const all = await server.admin('GET', '/audit?page[size]=20');
+    const abort = all.body.data.map((e) => e.attributes).find((a) => a.event === 'FIDO_ABORT');
+    assert.ok(abort, `no FIDO_ABORT in ${JSON.stringify(all.body.data.map((e) => e.attributes.event))}`);
+    assert.match(abort.detail, /NOT_ALLOWED/);
+    p.assertClean('the cancel/refusal journey');
   } finally {
     await p.close();
   }
