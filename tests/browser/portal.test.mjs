@@ -1,8 +1,8 @@
 // The portal's journeys in headless Chromium with virtual authenticators: passkey sign-up,
 // sign-out and passkey sign-in, passkey autofill (conditional mediation), a second authenticator
 // added, renamed and deleted with re-authentication, password + FIDO for an admin-created user,
-// and a cancelled prompt told apart from a refused one. Each journey uses its own user, page and
-// authenticators.
+// a cancelled prompt told apart from a refused one, and the pages at phone width from the
+// keyboard. Each journey uses its own user, page and authenticators.
 
 import { after, before, test } from 'node:test';
 import {
@@ -268,6 +268,42 @@ test('a cancelled passkey prompt is reported with fido/abort and told apart from
     assert.ok(abort, `no FIDO_ABORT in ${JSON.stringify(all.body.data.map((e) => e.attributes.event))}`);
     assert.match(abort.detail, /NOT_ALLOWED/);
     p.assertClean('the cancel/refusal journey');
+  } finally {
+    await p.close();
+  }
+});
+
+test('at phone width nothing scrolls sideways, and sign-up works from the keyboard alone', JOURNEY, async () => {
+  const p = await openPage(browser, server);
+  const { page } = p;
+  const fits = async (what) => {
+    const { scroll, width } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      width: window.innerWidth,
+    }));
+    assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
+  };
+  try {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto('/');
+    await waitState(p, 'signin');
+    await fits('the sign-in page');
+    // Keyboard only: focus the sign-up link, Enter, type, Tab, type, Enter.
+    await page.focus('#show-signup');
+    await page.keyboard.press('Enter');
+    await waitState(p, 'signup');
+    await fits('the sign-up page');
+    await page.focus('#signup-username');
+    await page.keyboard.type('jules');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'signup-displayname');
+    await page.keyboard.type('Jules with a rather long name that has to wrap');
+    await page.keyboard.press('Enter');
+    await waitState(p, 'account');
+    await waitCount(p, '#credentials li.credential', 1);
+    await fits('the account page');
+    await screenshot(page, 'account-phone');
+    p.assertClean('the phone-width journey');
   } finally {
     await p.close();
   }
