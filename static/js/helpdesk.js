@@ -282,9 +282,21 @@ function focusCredentialButton(id, cls) {
   (li?.querySelector(`button.${cls}`) || $("detail-username")).focus();
 }
 
-function onToggle(credential) {
+async function onToggle(credential) {
+  if (operation) return;
   const enabled = !!credential.attributes?.enabled;
   const name = credentialName(credential);
+  const user = currentUser;
+  // Disabling signs the user out everywhere: ask first. Enabling is harmless.
+  if (enabled) {
+    const ok = await confirmDialog({
+      title: `Disable “${name}”?`,
+      text: `${user} will not be able to sign in with “${name}” until it is enabled again, and will be signed out everywhere now.`,
+      ok: "Disable",
+      danger: true,
+    });
+    if (!ok) return;
+  }
   run(async () => {
     await call("PATCH", `${userPath(currentUser)}/fido/credentials/${encodeURIComponent(credential.id)}`, {
       enabled: !enabled,
