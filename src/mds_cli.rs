@@ -2,18 +2,17 @@
 //! command line. fidoflow never downloads metadata; the operator fetches the BLOB (for example
 //! from https://mds3.fidoalliance.org/) and imports the file. Both commands open the data
 //! directory's store, which a running server holds: stop the server, run the command, start it
-//! again (the server reads the imported BLOB at start).
+//! again (the server reads the imported BLOB at start). A running server takes a new BLOB over
+//! HTTP instead: `PUT /rest/admin/mds`.
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{metadata_record, Engine};
-use crate::fido::mds::{self, Crl};
-use crate::fido::TrustAnchors;
+use crate::engine::{metadata_record, verify_for_import, Engine};
 use crate::flow::Registry;
 use crate::store::{MetadataStore, SledStore};
 
@@ -43,48 +42,14 @@ fn open_store(settings: &Settings) -> anyhow::Result<SledStore> {
     })
 }
 
-/// The roots of `mds.roots`, every file's certificates.
-fn roots(settings: &Settings) -> anyhow::Result<TrustAnchors> {
-    if settings.mds.roots.is_empty() {
-        bail!(
-            "mds.roots is empty: configure the root certificate(s) the metadata BLOB's signer \
-             chains to (for the FIDO Alliance's MDS3, its GlobalSign root) in [mds] roots or \
-             FIDOFLOW_MDS_ROOTS"
-        );
-    }
-    let mut anchors = TrustAnchors::empty();
-    for path in &settings.mds.roots {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("mds.roots: cannot read {}", path.display()))?;
-        let found = TrustAnchors::from_pem(&text)
-            .with_context(|| format!("mds.roots: {}", path.display()))?;
-        anchors = anchors.merged(&found);
-    }
-    Ok(anchors)
-}
-
-fn crls(settings: &Settings) -> anyhow::Result<Vec<Crl>> {
-    let mut crls = Vec::new();
-    for path in &settings.mds.crls {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("mds.crls: cannot read {}", path.display()))?;
-        crls.extend(
-            Crl::from_bytes(&bytes).with_context(|| format!("mds.crls: {}", path.display()))?,
-        );
-    }
-    Ok(crls)
-}
-
 /// Verifies the BLOB in `file` against `mds.roots` and `mds.crls` at `now` and stores it,
 /// replacing the stored one. A BLOB with a lower serial number than the stored one is refused
 /// (a rollback). Returns the message for the operator.
 pub fn import(settings: &Settings, file: &Path, now: DateTime<Utc>) -> anyhow::Result<String> {
     let jwt = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the metadata BLOB {}", file.display()))?;
-    let roots = roots(settings)?;
-    let crls = crls(settings)?;
-    let blob = mds::verify_blob(&jwt, &roots, &crls, now)
-        .with_context(|| format!("{} is refused", file.display()))?;
+    let blob = verify_for_import(settings, &jwt, now)
+        .map_err(|why| anyhow!("{} is refused: {why}", file.display()))?;
     let store = open_store(settings)?;
     if let Some(stored) = store.metadata()? {
         if stored.number > blob.number {
@@ -104,7 +69,7 @@ pub fn import(settings: &Settings, file: &Path, now: DateTime<Utc>) -> anyhow::R
     };
     Ok(format!(
         "imported FIDO metadata BLOB number {} with {} entries ({} unreadable left out), \
-         nextUpdate {}{stale}. Restart fidoflow to use it; `fidoflow mds reevaluate` re-judges \
+         nextUpdate {}{stale}. Start fidoflow to use it; `fidoflow mds reevaluate` re-judges \
          the stored credentials.",
         blob.number,
         blob.entries.len(),

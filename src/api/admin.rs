@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::document::{respond, respond_paged};
 use super::error::ApiError;
-use super::extract::{bearer, request_ctx, JsonBody};
+use super::extract::{bearer, blob_body, request_ctx, JsonBody};
 use super::middleware::method_not_allowed;
 use crate::engine::{
     Actor, Answer, CredentialChange, Engine, EngineError, EngineResult, NewUser, Page, RequestCtx,
@@ -44,7 +44,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                     .route(web::delete().to(delete_credential)),
             )
             .service(resource("/audit").route(web::get().to(audit_events)))
-            .service(resource("/mds").route(web::get().to(metadata_status))),
+            .service(
+                resource("/mds")
+                    .route(web::get().to(metadata_status))
+                    .route(web::put().to(import_metadata)),
+            ),
     );
 }
 
@@ -194,6 +198,14 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     })
     .await?;
     Ok(respond_paged(answer, &req))
+}
+
+async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
+    actor(&req, &e)?; // the token before up to 32 MiB of body
+    let jwt = blob_body(&req, payload).await?;
+    Ok(respond(
+        run(&req, e, move |e, a, cx| e.import_metadata(a, cx, &jwt)).await?,
+    ))
 }
 
 async fn metadata_status(req: HttpRequest, e: web::Data<Engine>) -> Reply {

@@ -86,6 +86,7 @@ impl ApiError {
                 E::AdminTokenInvalid => (StatusCode::UNAUTHORIZED, "NOT_AUTHENTICATED"),
                 E::AdminRoleMissing => (StatusCode::FORBIDDEN, "FORBIDDEN"),
                 E::UserExists => (StatusCode::CONFLICT, "USER_EXISTS"),
+                E::MetadataRefused(_) => (StatusCode::BAD_REQUEST, "MDS_BLOB_REFUSED"),
                 E::UserNotFound(_) => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
                 E::UserCredentialNotFound(_) => {
                     (StatusCode::NOT_FOUND, "FIDO_CREDENTIAL_NOT_FOUND")

@@ -1,12 +1,12 @@
-//! Extractors: the JSON body (64 KiB, an object), who sent the request, the session's state and
-//! the admin bearer token.
+//! Extractors: the JSON body (64 KiB, an object), a metadata BLOB body (32 MiB of text), who
+//! sent the request, the session's state and the admin bearer token.
 
 use std::net::IpAddr;
 
 use actix_session::Session;
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::web::BytesMut;
+use actix_web::web::{self, BytesMut};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
@@ -17,8 +17,63 @@ use super::error::ApiError;
 use crate::engine::{Engine, Login, RequestCtx, SessionData};
 use crate::flow::RunningFlow;
 
-/// The largest body any endpoint reads.
+/// The largest JSON body any endpoint reads.
 pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The largest metadata BLOB `PUT /rest/admin/mds` reads (the FIDO Alliance's is a few MiB).
+pub const BLOB_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Reads the whole body, refusing one over `limit` (by its declared length before reading).
+async fn read_body(
+    declared: Option<usize>,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<BytesMut, ApiError> {
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::RequestTooLarge);
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ApiError::InvalidRequest("the request body could not be read".into()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::RequestTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A metadata BLOB sent as the body: the JWS text as downloaded (`application/jwt`,
+/// `application/octet-stream` or `text/plain`). Read only after the token was checked.
+pub async fn blob_body(req: &HttpRequest, payload: web::Payload) -> Result<String, ApiError> {
+    let content_type = req.content_type().to_ascii_lowercase();
+    if !matches!(
+        content_type.as_str(),
+        "application/jwt" | "application/octet-stream" | "text/plain"
+    ) {
+        return Err(ApiError::InvalidRequest(
+            "send the metadata BLOB as it was downloaded, with Content-Type: application/jwt"
+                .into(),
+        ));
+    }
+    let body = read_body(declared_length(req), payload.into_inner(), BLOB_LIMIT).await?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::InvalidRequest("the metadata BLOB is not text (a JWS)".into()))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::InvalidRequest(
+            "the body is empty: send the metadata BLOB".into(),
+        ));
+    }
+    Ok(text)
+}
 
 /// A request body that is a JSON object (an empty body counts as `{}`).
 pub struct JsonBody(pub Value);
@@ -28,27 +83,11 @@ impl FromRequest for JsonBody {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let declared: Option<usize> = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let declared = declared_length(req);
         let content_type = req.content_type().to_ascii_lowercase();
-        let mut payload = payload.take();
+        let payload = payload.take();
         Box::pin(async move {
-            if declared.is_some_and(|n| n > BODY_LIMIT) {
-                return Err(ApiError::RequestTooLarge);
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::InvalidRequest("the request body could not be read".into())
-                })?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::RequestTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(declared, payload, BODY_LIMIT).await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(Value::Object(Default::default())));
             }

@@ -24,7 +24,7 @@ impl Actor {
         format!("token:{}", self.name)
     }
 
-    fn require_admin(&self) -> EngineResult<()> {
+    pub(super) fn require_admin(&self) -> EngineResult<()> {
         match self.role {
             AdminRole::Admin => Ok(()),
             AdminRole::Helpdesk => Err(EngineError::AdminRoleMissing),

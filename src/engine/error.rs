@@ -77,6 +77,9 @@ pub enum EngineError {
     AdminRoleMissing,
     #[error("a user with this username already exists")]
     UserExists,
+    /// A metadata BLOB that does not verify, or is older than the one in use (400).
+    #[error("the metadata BLOB is refused: {0}")]
+    MetadataRefused(String),
     #[error("there is no user `{0}`")]
     UserNotFound(String),
     /// Administration: the credential is not one of this user's (404).

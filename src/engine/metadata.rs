@@ -6,10 +6,16 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{aaguid_string, rfc3339, Actor, Answer, Engine, EngineError, EngineResult};
-use crate::fido::mds::{self, CertificationLevel, MetadataBlob, MetadataEntry};
-use crate::fido::AttestationType;
-use crate::store::{CredentialRecord, MetadataRecord, SledStore};
+use std::sync::Arc;
+
+use super::{
+    aaguid_string, rfc3339, Actor, Answer, AuditDraft, Engine, EngineError, EngineResult,
+    RequestCtx,
+};
+use crate::config::Settings;
+use crate::fido::mds::{self, CertificationLevel, Crl, MetadataBlob, MetadataEntry};
+use crate::fido::{AttestationType, TrustAnchors};
+use crate::store::{AuditKind, CredentialRecord, MetadataRecord, Outcome, SledStore};
 
 /// The imported BLOB as the server uses it.
 #[derive(Debug, Clone)]
@@ -52,6 +58,40 @@ fn decode(record: &MetadataRecord) -> EngineResult<LoadedMetadata> {
         blob,
         imported_at: record.imported_at,
     })
+}
+
+/// Verifies a BLOB for import against `mds.roots` and `mds.crls` at `now`; `Err` says why it
+/// is refused (or what is missing in the configuration).
+pub fn verify_for_import(
+    settings: &Settings,
+    jwt: &str,
+    now: DateTime<Utc>,
+) -> Result<MetadataBlob, String> {
+    if settings.mds.roots.is_empty() {
+        return Err(
+            "mds.roots is empty: configure the root certificate(s) the metadata BLOB's signer \
+             chains to (for the FIDO Alliance's MDS3, its GlobalSign root) in [mds] roots or \
+             FIDOFLOW_MDS_ROOTS"
+                .into(),
+        );
+    }
+    let mut roots = TrustAnchors::empty();
+    for path in &settings.mds.roots {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("mds.roots: cannot read {}: {e}", path.display()))?;
+        let found = TrustAnchors::from_pem(&text)
+            .map_err(|e| format!("mds.roots: {}: {e}", path.display()))?;
+        roots = roots.merged(&found);
+    }
+    let mut crls = Vec::new();
+    for path in &settings.mds.crls {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("mds.crls: cannot read {}: {e}", path.display()))?;
+        crls.extend(
+            Crl::from_bytes(&bytes).map_err(|e| format!("mds.crls: {}: {e}", path.display()))?,
+        );
+    }
+    mds::verify_blob(jwt, &roots, &crls, now).map_err(|e| e.to_string())
 }
 
 /// The record to store for a verified BLOB.
@@ -98,8 +138,58 @@ impl Judgement {
 }
 
 impl Engine {
-    pub(super) fn metadata(&self) -> Option<&LoadedMetadata> {
-        self.inner.metadata.as_ref()
+    pub(super) fn metadata(&self) -> Option<Arc<LoadedMetadata>> {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `PUT /rest/admin/mds` (admin): verifies a metadata BLOB as `fidoflow mds import` does,
+    /// stores it and uses it at once, without a restart. A BLOB older than the one in use is
+    /// refused.
+    pub fn import_metadata(&self, actor: &Actor, cx: &RequestCtx, jwt: &str) -> EngineResult {
+        actor.require_admin()?;
+        let now = self.now();
+        let blob = verify_for_import(&self.inner.settings, jwt, now)
+            .map_err(EngineError::MetadataRefused)?;
+        if let Some(stored) = self.store().metadata()? {
+            if stored.number > blob.number {
+                return Err(EngineError::MetadataRefused(format!(
+                    "this is BLOB number {}, older than number {} in use; refusing to go back",
+                    blob.number, stored.number
+                )));
+            }
+        }
+        let record = metadata_record(jwt, &blob, now)?;
+        self.store().put_metadata(&record)?;
+        let detail = format!(
+            "FIDO metadata BLOB number {} imported ({} entries, nextUpdate {}{})",
+            blob.number,
+            blob.entries.len(),
+            blob.next_update,
+            if blob.is_stale(now) { ", STALE" } else { "" }
+        );
+        *self
+            .inner
+            .metadata
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(LoadedMetadata {
+            blob,
+            imported_at: now,
+        }));
+        tracing::info!(actor = %actor.name, "{detail}");
+        self.audit(AuditDraft {
+            kind: AuditKind::MetadataImported,
+            actor: format!("token:{}", actor.name),
+            username: None,
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail,
+            cx,
+        })?;
+        self.metadata_status(actor)
     }
 
     /// Judges an attestation this server verified: its entry in the metadata (by AAGUID, or by

@@ -18,7 +18,7 @@ mod session;
 mod signup;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -26,7 +26,7 @@ use serde_json::Value;
 pub use admin::{Actor, CredentialChange, NewUser, Page};
 pub use error::{EngineError, NextStep};
 pub use limits::Limited;
-pub use metadata::{metadata_record, LoadedMetadata};
+pub use metadata::{metadata_record, verify_for_import, LoadedMetadata};
 pub use models::{aaguid_string, model_name};
 pub use session::{Login, SessionData};
 
@@ -128,8 +128,8 @@ struct Inner {
     store: Arc<dyn Storage>,
     clock: Clock,
     trust: TrustAnchors,
-    /// The imported FIDO metadata BLOB, read at start.
-    metadata: Option<LoadedMetadata>,
+    /// The imported FIDO metadata BLOB: read at start, replaced by `PUT /rest/admin/mds`.
+    metadata: RwLock<Option<Arc<LoadedMetadata>>>,
     passwords: Passwords,
     limits: RateLimiter,
     in_progress: Mutex<HashSet<String>>,
@@ -171,7 +171,7 @@ impl Engine {
                 store: Arc::new(store),
                 clock,
                 trust,
-                metadata,
+                metadata: RwLock::new(metadata.map(Arc::new)),
                 passwords,
                 limits,
                 in_progress: Mutex::new(HashSet::new()),

@@ -149,6 +149,8 @@ pub enum AuditKind {
     SignCounterRegression,
     /// A known administration token asked for what its role may not do (403).
     AdminAccessDenied,
+    /// An administrator replaced the FIDO metadata BLOB in use.
+    MetadataImported,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

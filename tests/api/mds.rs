@@ -559,3 +559,131 @@ async fn an_allow_list_or_minimum_level_with_a_flow_asking_for_no_attestation_st
         "{err:#}"
     );
 }
+
+/// `PUT /rest/admin/mds` with the BLOB as downloaded.
+async fn put_blob(
+    app: &TestApp,
+    token: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> (StatusCode, Value) {
+    let response = app
+        .admin_request(Method::PUT, "/rest/admin/mds", token)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    crate::common::app::decode(response).await
+}
+
+#[tokio::test]
+async fn a_running_server_takes_a_new_blob_over_http_and_uses_it_at_once() {
+    let fx = Fixture::new();
+    let app = spawn_app_with(|s| fx.configure(s)).await;
+    let read = |path: &Path| std::fs::read_to_string(path).expect("blob");
+
+    // Before the import the vendor's chain leads nowhere.
+    let mut before = signed_in(&app, "alice").await;
+    fx.authenticator_for(&mut before);
+    let (status, doc) = try_register(&mut before).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        before.credentials().await[0]["attributes"]["attestationTrusted"],
+        false
+    );
+
+    let blob = read(&fx.blob(5, "2099-01-01", certified("L2")));
+    // Only an admin token may replace the metadata, and the token is checked first.
+    let (status, doc) = put_blob(&app, None, "application/jwt", blob.clone()).await;
+    assert_eq!(
+        (status, code(&doc)),
+        (StatusCode::UNAUTHORIZED, "NOT_AUTHENTICATED")
+    );
+    let (status, doc) = put_blob(&app, Some(HELPDESK_TOKEN), "application/jwt", blob.clone()).await;
+    assert_eq!((status, code(&doc)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let (status, doc) = put_blob(&app, Some(ADMIN_TOKEN), "application/json", blob.clone()).await;
+    assert_eq!(
+        (status, code(&doc)),
+        (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        "{doc}"
+    );
+    assert!(detail(&doc).contains("application/jwt"), "{doc}");
+    // A BLOB whose signature does not verify is refused and changes nothing.
+    let mut parts: Vec<String> = blob.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replace('e', "f");
+    let (status, doc) = put_blob(&app, Some(ADMIN_TOKEN), "application/jwt", parts.join(".")).await;
+    assert_eq!(
+        (status, code(&doc)),
+        (StatusCode::BAD_REQUEST, "MDS_BLOB_REFUSED"),
+        "{doc}"
+    );
+    assert!(detail(&doc).contains("signature"), "{doc}");
+
+    let (status, doc) = put_blob(&app, Some(ADMIN_TOKEN), "application/jwt", blob).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["imported"], true);
+    assert_eq!(doc["data"]["attributes"]["number"], 5);
+
+    // At once: the next registration is trusted by the metadata and named from it.
+    let mut after = signed_in(&app, "bob").await;
+    fx.authenticator_for(&mut after);
+    let (status, doc) = try_register(&mut after).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let a = &after.credentials().await[0]["attributes"];
+    assert_eq!(a["attestationTrusted"], true, "{a}");
+    assert_eq!(a["authenticatorName"], MODEL);
+    assert_eq!(a["authenticatorIcon"], ICON);
+
+    // An older BLOB is a rollback; a newer one replaces it, and survives a restart.
+    let older = read(&fx.blob(4, "2099-01-01", certified("L2")));
+    let (status, doc) = put_blob(&app, Some(ADMIN_TOKEN), "application/jwt", older).await;
+    assert_eq!(
+        (status, code(&doc)),
+        (StatusCode::BAD_REQUEST, "MDS_BLOB_REFUSED"),
+        "{doc}"
+    );
+    assert!(detail(&doc).contains("older"), "{doc}");
+    let revoked = read(&fx.blob(6, "2099-01-01", json!([{ "status": "REVOKED" }])));
+    let (status, doc) = put_blob(&app, Some(ADMIN_TOKEN), "application/jwt", revoked).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    // The revocation holds at once: bob's next sign-in with the revoked model is refused.
+    after
+        .post("/rest/public/authentication/logout", json!({}))
+        .await;
+    after.login("bob", PASSWORD).await;
+    let (status, doc) = after
+        .post(
+            "/rest/public/authentication/fido/challenge/retrieve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    let assertion = after.authenticator.authenticate(&options, ORIGIN);
+    let (status, doc) = after
+        .post(
+            "/rest/public/authentication/fido/assertion-response/check",
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert!(detail(&doc).contains("(metadataStatus)"), "{doc}");
+    let app = app.restart().await;
+    let (status, doc) = app
+        .admin(Method::GET, "/rest/admin/mds", Some(HELPDESK_TOKEN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["number"], 6);
+    let (status, doc) = app
+        .admin(Method::GET, "/rest/admin/audit", Some(HELPDESK_TOKEN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let imports = doc["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["attributes"]["event"] == "METADATA_IMPORTED")
+        .count();
+    assert_eq!(imports, 2, "{doc}");
+}
