@@ -234,9 +234,6 @@ impl Blob {
 
     /// Writes a BLOB with these status reports and `nextUpdate`; returns its path.
     fn write(&self, name: &str, next_update: &str, reports: Value) -> String {
-        use base64::Engine as _;
-        let std_b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let url = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
         let w3c_root = std::fs::read_to_string(vectors().join("w3c-l3/w3c-l3-attestation-ca.pem"))
             .expect("w3c root");
         let body: String = w3c_root
@@ -257,22 +254,8 @@ impl Blob {
                 "statusReports": reports,
             }],
         });
-        let header = json!({"alg": "ES256", "x5c": [std_b64(self.signer.leaf_der())]});
-        let input = format!(
-            "{}.{}",
-            url(header.to_string().as_bytes()),
-            url(payload.to_string().as_bytes())
-        );
-        let rng = ring::rand::SystemRandom::new();
-        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &self.signer.leaf_key_pkcs8,
-            &rng,
-        )
-        .expect("signer key");
-        let signature = key.sign(&rng, input.as_bytes()).expect("sign");
         let path = self.dir.path().join(name);
-        std::fs::write(&path, format!("{input}.{}", url(signature.as_ref()))).expect("write");
+        std::fs::write(&path, self.signer.sign_jws(&payload)).expect("write");
         path.display().to_string()
     }
 }

@@ -355,16 +355,9 @@ fn registration(
         chain.first(),
         result.is_ok(),
     );
-    let (ok, summary, outcome) = match &result {
-        Ok(_) if status_refusal.is_some() => (
-            false,
-            format!(
-                "REFUSED (metadataStatus): {}",
-                status_refusal.unwrap_or_default()
-            ),
-            None,
-        ),
-        Ok(v) => (
+    let (ok, summary, outcome) = match (&result, status_refusal) {
+        (Ok(_), Some(why)) => (false, format!("REFUSED (metadataStatus): {why}"), None),
+        (Ok(v), None) => (
             true,
             format!(
                 "VERIFIED: {} attestation ({}), {}",
@@ -384,7 +377,7 @@ fn registration(
                 "certificationLevel": entry.as_ref().and_then(|e| e.certification_level).map(|l| l.as_str()),
             })),
         ),
-        Err(e) => (false, format!("REFUSED ({}): {e}", e.check()), None),
+        (Err(e), _) => (false, format!("REFUSED ({}): {e}", e.check()), None),
     };
     Ok(Report {
         kind: "registration",

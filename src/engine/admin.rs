@@ -20,7 +20,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn label(&self) -> String {
+    pub(super) fn label(&self) -> String {
         format!("token:{}", self.name)
     }
 

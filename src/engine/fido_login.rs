@@ -519,6 +519,13 @@ impl Engine {
                 }
                 return Err(refuse(Some(&id), format!("sign-in refused: {why}")));
             }
+            // Deleted by a request that finished while this assertion was being verified.
+            Err(StoreError::NotFound) => {
+                return Err(refuse(
+                    Some(&id),
+                    "sign-in refused (credentialId): this credential was deleted meanwhile".into(),
+                ));
+            }
             Err(e) => return Err(e.into()),
         }
         let detail = match purpose {

@@ -154,16 +154,6 @@ impl Engine {
         let now = self.now();
         let blob = verify_for_import(&self.inner.settings, jwt, now)
             .map_err(EngineError::MetadataRefused)?;
-        if let Some(stored) = self.store().metadata()? {
-            if stored.number > blob.number {
-                return Err(EngineError::MetadataRefused(format!(
-                    "this is BLOB number {}, older than number {} in use; refusing to go back",
-                    blob.number, stored.number
-                )));
-            }
-        }
-        let record = metadata_record(jwt, &blob, now)?;
-        self.store().put_metadata(&record)?;
         let detail = format!(
             "FIDO metadata BLOB number {} imported ({} entries, nextUpdate {}{})",
             blob.number,
@@ -171,18 +161,30 @@ impl Engine {
             blob.next_update,
             if blob.is_stale(now) { ", STALE" } else { "" }
         );
-        *self
-            .inner
-            .metadata
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(LoadedMetadata {
-            blob,
-            imported_at: now,
-        }));
+        {
+            // Held from the rollback check until the new BLOB is in use: imports never interleave.
+            let mut current = self
+                .inner
+                .metadata
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(in_use) = current.as_ref().filter(|m| m.blob.number > blob.number) {
+                return Err(EngineError::MetadataRefused(format!(
+                    "this is BLOB number {}, older than number {} in use; refusing to go back",
+                    blob.number, in_use.blob.number
+                )));
+            }
+            self.store()
+                .put_metadata(&metadata_record(jwt, &blob, now)?)?;
+            *current = Some(Arc::new(LoadedMetadata {
+                blob,
+                imported_at: now,
+            }));
+        }
         tracing::info!(actor = %actor.name, "{detail}");
         self.audit(AuditDraft {
             kind: AuditKind::MetadataImported,
-            actor: format!("token:{}", actor.name),
+            actor: actor.label(),
             username: None,
             credential_id: None,
             outcome: Outcome::Success,

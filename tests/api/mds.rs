@@ -27,10 +27,6 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The metadata PKI and the authenticator vendor's attestation root.
 struct Fixture {
     mds_root: pki::Ca,
@@ -78,22 +74,8 @@ impl Fixture {
                 "timeOfLastStatusChange": "2024-03-01",
             }],
         });
-        let header = json!({"alg": "ES256", "typ": "JWT", "x5c": [b64(self.signer.leaf_der())]});
-        let input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(payload.to_string().as_bytes())
-        );
-        let rng = ring::rand::SystemRandom::new();
-        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &self.signer.leaf_key_pkcs8,
-            &rng,
-        )
-        .expect("signer key");
-        let signature = key.sign(&rng, input.as_bytes()).expect("sign");
         let path = self.dir.path().join(format!("blob-{number}.jwt"));
-        std::fs::write(&path, format!("{input}.{}", b64url(signature.as_ref()))).expect("write");
+        std::fs::write(&path, self.signer.sign_jws(&payload)).expect("write");
         path
     }
 
@@ -182,6 +164,27 @@ async fn try_register(browser: &mut Browser) -> (StatusCode, Value) {
     let options = browser.start_registration(None).await;
     let credential = browser.authenticator.register(&options, ORIGIN);
     browser.send_attestation(credential).await
+}
+
+/// The password is checked; then the FIDO step: challenge, the authenticator's assertion and
+/// its check, whose answer is returned.
+async fn password_then_fido(browser: &mut Browser, username: &str) -> (StatusCode, Value) {
+    browser.login(username, PASSWORD).await;
+    let (status, doc) = browser
+        .post(
+            "/rest/public/authentication/fido/challenge/retrieve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    let assertion = browser.authenticator.authenticate(&options, ORIGIN);
+    browser
+        .post(
+            "/rest/public/authentication/fido/assertion-response/check",
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await
 }
 
 fn assert_registration_refused(status: StatusCode, doc: &Value, check: &str) {
@@ -299,28 +302,7 @@ async fn an_authenticator_revoked_after_registration_is_refused_at_sign_in() {
     assert!(fidoflow::mds_cli::import(&app.settings, &first, chrono::Utc::now()).is_err());
     let app = app.restart().await;
     let mut browser = app.same_browser(browser);
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/password/check",
-            json!({ "username": "alice", "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/challenge/retrieve",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
-    let assertion = browser.authenticator.authenticate(&options, ORIGIN);
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/assertion-response/check",
-            json!({ "publicKeyCredential": assertion }),
-        )
-        .await;
+    let (status, doc) = password_then_fido(&mut browser, "alice").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED", "{doc}");
     assert!(
@@ -347,26 +329,7 @@ async fn the_sign_in_check_can_be_turned_off() {
     fx.import(&app.settings, &revoked);
     let app = app.restart().await;
     let mut browser = app.same_browser(browser);
-    browser
-        .post(
-            "/rest/public/authentication/password/check",
-            json!({ "username": "alice", "password": PASSWORD }),
-        )
-        .await;
-    let (_, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/challenge/retrieve",
-            json!({}),
-        )
-        .await;
-    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
-    let assertion = browser.authenticator.authenticate(&options, ORIGIN);
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/assertion-response/check",
-            json!({ "publicKeyCredential": assertion }),
-        )
-        .await;
+    let (status, doc) = password_then_fido(&mut browser, "alice").await;
     assert_eq!(status, StatusCode::OK, "{doc}");
 }
 
@@ -651,22 +614,7 @@ async fn a_running_server_takes_a_new_blob_over_http_and_uses_it_at_once() {
     after
         .post("/rest/public/authentication/logout", json!({}))
         .await;
-    after.login("bob", PASSWORD).await;
-    let (status, doc) = after
-        .post(
-            "/rest/public/authentication/fido/challenge/retrieve",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
-    let assertion = after.authenticator.authenticate(&options, ORIGIN);
-    let (status, doc) = after
-        .post(
-            "/rest/public/authentication/fido/assertion-response/check",
-            json!({ "publicKeyCredential": assertion }),
-        )
-        .await;
+    let (status, doc) = password_then_fido(&mut after, "bob").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert!(detail(&doc).contains("(metadataStatus)"), "{doc}");
     let app = app.restart().await;

@@ -50,6 +50,28 @@ impl AttestationChain {
     pub fn leaf_der(&self) -> &[u8] {
         &self.x5c[0]
     }
+
+    /// A metadata BLOB: `payload` as a compact JWS signed ES256 by the leaf, the leaf in `x5c`.
+    pub fn sign_jws(&self, payload: &serde_json::Value) -> String {
+        use base64::Engine as _;
+        let url = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let leaf = base64::engine::general_purpose::STANDARD.encode(self.leaf_der());
+        let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "x5c": [leaf]});
+        let input = format!(
+            "{}.{}",
+            url(header.to_string().as_bytes()),
+            url(payload.to_string().as_bytes())
+        );
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &self.leaf_key_pkcs8,
+            &rng,
+        )
+        .expect("signer key");
+        let signature = key.sign(&rng, input.as_bytes()).expect("sign");
+        format!("{input}.{}", url(signature.as_ref()))
+    }
 }
 
 /// A validity period.
