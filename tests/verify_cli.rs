@@ -232,6 +232,16 @@ impl Blob {
         self.dir.path().join("root.pem").display().to_string()
     }
 
+    /// `fidoflow verify registration` of the s16_07 vector with `--mds BLOB --mds-root ROOT`.
+    fn verify(&self, blob: &str, extra: &[&str]) -> Output {
+        let v = load(S16_07);
+        let file = response_file(&v);
+        let root = self.root();
+        let mut args = vec!["--mds", blob, "--mds-root", &root];
+        args.extend_from_slice(extra);
+        run(&refs(&registration_args(&v, &args, file.path())))
+    }
+
     /// Writes a BLOB with these status reports and `nextUpdate`; returns its path.
     fn write(&self, name: &str, next_update: &str, reports: Value) -> String {
         let w3c_root = std::fs::read_to_string(vectors().join("w3c-l3/w3c-l3-attestation-ca.pem"))
@@ -266,18 +276,9 @@ fn certified_l2() -> Value {
 
 #[test]
 fn a_signed_blob_makes_the_attestation_trusted_and_names_the_model() {
-    let v = load(S16_07);
-    let file = response_file(&v);
     let fx = Blob::new(pki::Validity::current());
     let blob = fx.write("blob.jwt", "2999-01-01", certified_l2());
-    let extra = [
-        "--mds",
-        &blob,
-        "--mds-root",
-        &fx.root(),
-        "--require-trusted",
-    ];
-    let out = run(&refs(&registration_args(&v, &extra, file.path())));
+    let out = fx.verify(&blob, &["--require-trusted"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     for needle in [
@@ -292,8 +293,6 @@ fn a_signed_blob_makes_the_attestation_trusted_and_names_the_model() {
 
 #[test]
 fn a_revoked_or_compromised_authenticator_in_the_blob_is_refused_with_status_1() {
-    let v = load(S16_07);
-    let file = response_file(&v);
     let fx = Blob::new(pki::Validity::current());
     for (status, name) in [
         ("REVOKED", "revoked.jwt"),
@@ -301,8 +300,7 @@ fn a_revoked_or_compromised_authenticator_in_the_blob_is_refused_with_status_1()
         ("ATTESTATION_KEY_COMPROMISE", "attestation.jwt"),
     ] {
         let blob = fx.write(name, "2999-01-01", json!([{ "status": status }]));
-        let extra = ["--mds", &blob, "--mds-root", &fx.root()];
-        let out = run(&refs(&registration_args(&v, &extra, file.path())));
+        let out = fx.verify(&blob, &[]);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(1), "{text}");
         assert!(
@@ -316,18 +314,9 @@ fn a_revoked_or_compromised_authenticator_in_the_blob_is_refused_with_status_1()
 
 #[test]
 fn a_stale_blob_is_used_and_reported_stale() {
-    let v = load(S16_07);
-    let file = response_file(&v);
     let fx = Blob::new(pki::Validity::current());
     let blob = fx.write("stale.jwt", "2020-01-01", certified_l2());
-    let extra = [
-        "--mds",
-        &blob,
-        "--mds-root",
-        &fx.root(),
-        "--require-trusted",
-    ];
-    let out = run(&refs(&registration_args(&v, &extra, file.path())));
+    let out = fx.verify(&blob, &["--require-trusted"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(
@@ -375,8 +364,7 @@ fn a_blob_that_does_not_verify_is_refused_with_the_reason() {
 
     let expired = Blob::new(pki::Validity::expired());
     let old = expired.write("old.jwt", "2999-01-01", certified_l2());
-    let extra = ["--mds", &old, "--mds-root", &expired.root()];
-    let out = run(&refs(&registration_args(&v, &extra, file.path())));
+    let out = expired.verify(&old, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
 }
