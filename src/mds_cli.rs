@@ -3,7 +3,7 @@
 //! from https://mds3.fidoalliance.org/) and imports the file. Both commands open the data
 //! directory's store, which a running server holds: stop the server, run the command, start it
 //! again (the server reads the imported BLOB at start). A running server takes a new BLOB over
-//! HTTP instead: `PUT /rest/admin/mds`.
+//! HTTP instead: `PUT /rest/admin/mds` and `POST /rest/admin/mds/reevaluate`.
 
 use std::path::Path;
 

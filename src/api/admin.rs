@@ -48,7 +48,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 resource("/mds")
                     .route(web::get().to(metadata_status))
                     .route(web::put().to(import_metadata)),
-            ),
+            )
+            .service(resource("/mds/reevaluate").route(web::post().to(reevaluate_metadata))),
     );
 }
 
@@ -205,6 +206,12 @@ async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::P
     let jwt = blob_body(&req, payload).await?;
     Ok(respond(
         run(&req, e, move |e, a, cx| e.import_metadata(a, cx, &jwt)).await?,
+    ))
+}
+
+async fn reevaluate_metadata(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    Ok(respond(
+        run(&req, e, move |e, a, cx| e.reevaluate_metadata(a, cx)).await?,
     ))
 }
 

@@ -1,7 +1,8 @@
-//! FIDO metadata (MDS3) in use: the imported BLOB loaded at start, the trust of an attestation
-//! with the configured anchors and the metadata roots of its authenticator, the attestation
-//! policies that count only trusted attestations, the status check at sign-in, the helpdesk's
-//! view of the BLOB and the re-evaluation of stored credentials.
+//! FIDO metadata (MDS3) in use: the imported BLOB loaded at start (and replaced over HTTP), the
+//! trust of an attestation with the configured anchors and the metadata roots of its
+//! authenticator, the attestation policies that count only trusted attestations, the status
+//! check at sign-in, model icons, the helpdesk's view of the BLOB and the re-evaluation of stored
+//! credentials.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -351,6 +352,27 @@ impl Engine {
         let entry = blob.find_for(&aaguid, chain.as_deref().unwrap_or_default())?;
         let leaf = chain.as_ref().and_then(|c| c.first()).map(Vec::as_slice);
         entry.refusal(None, leaf)
+    }
+
+    /// `POST /rest/admin/mds/reevaluate` (admin): [`Engine::reevaluate_trust`] on a running
+    /// server, audited; the answer lists every change.
+    pub fn reevaluate_metadata(&self, actor: &Actor, cx: &RequestCtx) -> EngineResult {
+        actor.require_admin()?;
+        let changes = self.reevaluate_trust()?;
+        self.audit(AuditDraft {
+            kind: AuditKind::MetadataReevaluated,
+            actor: actor.label(),
+            username: None,
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail: format!("{} line(s) of changes and refusals", changes.len()),
+            cx,
+        })?;
+        Ok(Answer::one(
+            "mds.reevaluation",
+            "latest",
+            json!({ "changes": changes }),
+        ))
     }
 
     /// `GET /rest/admin/mds`: the imported BLOB's number, `nextUpdate`, whether it is stale,

@@ -151,6 +151,8 @@ pub enum AuditKind {
     AdminAccessDenied,
     /// An administrator replaced the FIDO metadata BLOB in use.
     MetadataImported,
+    /// An administrator re-judged the stored credentials against the metadata.
+    MetadataReevaluated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -598,6 +598,28 @@ async fn a_running_server_takes_a_new_blob_over_http_and_uses_it_at_once() {
     assert_eq!(a["authenticatorName"], MODEL);
     assert_eq!(a["authenticatorIcon"], ICON);
 
+    // Alice's credential, registered before, is re-judged on request (admin only).
+    let reevaluate = |token| {
+        app.admin(
+            Method::POST,
+            "/rest/admin/mds/reevaluate",
+            Some(token),
+            None,
+        )
+    };
+    let (status, doc) = reevaluate(HELPDESK_TOKEN).await;
+    assert_eq!((status, code(&doc)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let (status, doc) = reevaluate(ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let changes = doc["data"]["attributes"]["changes"].to_string();
+    assert!(
+        changes.contains("alice") && changes.contains("attestationTrusted false -> true"),
+        "{doc}"
+    );
+    let a = &before.credentials().await[0]["attributes"];
+    assert_eq!(a["attestationTrusted"], true, "{a}");
+    assert_eq!(a["authenticatorName"], MODEL);
+
     // An older BLOB is a rollback; a newer one replaces it, and survives a restart.
     let older = read(&fx.blob(4, "2099-01-01", certified("L2")));
     let (status, doc) = put_blob(&app, Some(ADMIN_TOKEN), "application/jwt", older).await;
@@ -634,4 +656,5 @@ async fn a_running_server_takes_a_new_blob_over_http_and_uses_it_at_once() {
         .filter(|e| e["attributes"]["event"] == "METADATA_IMPORTED")
         .count();
     assert_eq!(imports, 2, "{doc}");
+    assert!(doc.to_string().contains("METADATA_REEVALUATED"), "{doc}");
 }
