@@ -82,6 +82,29 @@ function onTokenSet(event) {
   $("token").placeholder = "Token in use — enter another to replace it";
   showStatus("Token set. Search for a user.");
   $("search").focus();
+  loadMetadataStatus();
+}
+
+/** The FIDO metadata in use, fetched in the background once a token is set (a stale BLOB is
+ *  flagged: the server still uses it, but a newer one should be imported). */
+async function loadMetadataStatus() {
+  const line = $("mds-status");
+  try {
+    const doc = await call("GET", `${ADMIN}/mds`);
+    const m = doc?.data?.attributes || {};
+    if (!m.imported) {
+      line.textContent = "FIDO metadata: none imported — authenticator models are named from the built-in list.";
+    } else if (m.stale) {
+      line.textContent = `FIDO metadata: BLOB no. ${m.number} is STALE — its next update was due ${m.nextUpdate}. Ask an administrator to import a newer one.`;
+    } else {
+      line.textContent = `FIDO metadata: BLOB no. ${m.number} with ${m.entries} authenticator models, next update ${m.nextUpdate}.`;
+    }
+    line.classList.toggle("stale", !!m.stale);
+    line.hidden = false;
+  } catch (err) {
+    line.hidden = true;
+    if (err instanceof ApiError && err.status === 401) showError(friendlyError(err));
+  }
 }
 
 // ---------------------------------------------------------------- users

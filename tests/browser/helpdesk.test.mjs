@@ -58,6 +58,7 @@ test('the helpdesk disables a user\'s key and the user\'s next login with it fai
     await page.goto('/helpdesk');
     await page.fill('#token', server.adminToken);
     await page.click('#token-set');
+    await waitText(desk, '#mds-status', 'FIDO metadata: none imported — authenticator models are named from the built-in list.');
     await page.fill('#search', 'fra');
     await page.click('#search-button');
     await waitCount(desk, '#users li.user[data-username="frank"]', 1);
