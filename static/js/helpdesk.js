@@ -321,14 +321,14 @@ async function onToggle(credential) {
     if (!ok) return;
   }
   run(async () => {
-    await call("PATCH", `${userPath(currentUser)}/fido/credentials/${encodeURIComponent(credential.id)}`, {
+    await call("PATCH", `${userPath(user)}/fido/credentials/${encodeURIComponent(credential.id)}`, {
       enabled: !enabled,
     });
     await refreshDetail();
     focusCredentialButton(credential.id, "toggle");
     showStatus(
       enabled
-        ? `“${name}” is disabled; ${currentUser} was signed out everywhere.`
+        ? `“${name}” is disabled; ${user} was signed out everywhere.`
         : `“${name}” is enabled again.`,
     );
   });
