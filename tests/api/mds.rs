@@ -205,6 +205,7 @@ async fn the_metadata_roots_make_an_attestation_trusted_and_name_the_model() {
     let list = browser.credentials().await;
     let a = &list[0]["attributes"];
     assert_eq!(a["aaguid"], AAGUID_TEXT);
+    assert_eq!(a["attestationFormat"], "packed");
     assert_eq!(a["authenticatorName"], MODEL);
     assert_eq!(
         a["displayName"], MODEL,
