@@ -64,13 +64,26 @@ fn actor(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
     })?)
 }
 
-/// Checks the token, then runs `call` on the blocking pool; a call the token's role may not
-/// make is audited.
+/// Checks the token, then runs `call` on the blocking pool.
 async fn run<F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<Answer, ApiError>
 where
     F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
 {
     let actor = actor(req, &e)?;
+    run_as(req, e, actor, call).await
+}
+
+/// Runs `call` for a checked token on the blocking pool (handlers with a body check the token
+/// before they look at the body); a call the token's role may not make is audited.
+async fn run_as<F>(
+    req: &HttpRequest,
+    e: web::Data<Engine>,
+    actor: Actor,
+    call: F,
+) -> Result<Answer, ApiError>
+where
+    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
+{
     let cx = request_ctx(req, &e);
     let engine = e.get_ref().clone();
     let call_name = format!("{} {}", req.method(), req.path());
@@ -145,14 +158,14 @@ async fn user_credentials(
 }
 
 async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
-    actor(&req, &e)?; // the token before the body
+    let actor = actor(&req, &e)?; // a bad token is told before a bad body
     let new = NewUser {
         username: body.required_str("username")?,
         display_name: body.optional_str("displayName")?,
         password: body.optional_str("password")?,
     };
     Ok(respond(
-        run(&req, e, move |e, a, cx| e.create_user(a, cx, new)).await?,
+        run_as(&req, e, actor, move |e, a, cx| e.create_user(a, cx, new)).await?,
     ))
 }
 
@@ -162,14 +175,14 @@ async fn change_credential(
     path: web::Path<(String, String)>,
     body: JsonBody,
 ) -> Reply {
-    actor(&req, &e)?; // the token before the body
+    let actor = actor(&req, &e)?; // a bad token is told before a bad body
     let (username, id) = path.into_inner();
     let change = CredentialChange {
         display_name: body.optional_str("displayName")?,
         enabled: body.optional_bool("enabled")?,
     };
     Ok(respond(
-        run(&req, e, move |e, a, cx| {
+        run_as(&req, e, actor, move |e, a, cx| {
             e.change_credential(a, cx, &username, &id, change)
         })
         .await?,
@@ -202,10 +215,13 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
 }
 
 async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
-    actor(&req, &e)?; // the token before up to 32 MiB of body
+    let actor = actor(&req, &e)?; // the token before up to 32 MiB of body
     let jwt = blob_body(&req, payload).await?;
     Ok(respond(
-        run(&req, e, move |e, a, cx| e.import_metadata(a, cx, &jwt)).await?,
+        run_as(&req, e, actor, move |e, a, cx| {
+            e.import_metadata(a, cx, &jwt)
+        })
+        .await?,
     ))
 }
 
