@@ -45,22 +45,16 @@ pub(super) fn load(
     let mut anchors = TrustAnchors::empty();
     for path in roots {
         let found = if path.is_dir() {
-            TrustAnchors::from_dir(path).map_err(|e| e.to_string())
+            TrustAnchors::from_dir(path)
         } else {
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read it: {e}"))
-                .and_then(|pem| TrustAnchors::from_pem(&pem).map_err(|e| e.to_string()))
+            TrustAnchors::from_pem_file(path)
         }
-        .map_err(|e| format!("--mds-root {}: {e}", path.display()))?;
+        .map_err(|e| format!("--mds-root: {e}"))?;
         anchors = anchors.merged(&found);
     }
     let mut lists = Vec::new();
     for path in crls {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read --mds-crl {}: {e}", path.display()))?;
-        lists.extend(
-            Crl::from_bytes(&bytes).map_err(|e| format!("--mds-crl {}: {e}", path.display()))?,
-        );
+        lists.extend(Crl::from_file(path).map_err(|e| format!("--mds-crl: {e}"))?);
     }
     let blob = mds::verify_blob(&text, &anchors, &lists, now)
         .map_err(|e| format!("the --mds BLOB {} is refused: {e}", file.display()))?;

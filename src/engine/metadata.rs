@@ -78,19 +78,12 @@ pub fn verify_for_import(
     }
     let mut roots = TrustAnchors::empty();
     for path in &settings.mds.roots {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("mds.roots: cannot read {}: {e}", path.display()))?;
-        let found = TrustAnchors::from_pem(&text)
-            .map_err(|e| format!("mds.roots: {}: {e}", path.display()))?;
+        let found = TrustAnchors::from_pem_file(path).map_err(|e| format!("mds.roots: {e}"))?;
         roots = roots.merged(&found);
     }
     let mut crls = Vec::new();
     for path in &settings.mds.crls {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("mds.crls: cannot read {}: {e}", path.display()))?;
-        crls.extend(
-            Crl::from_bytes(&bytes).map_err(|e| format!("mds.crls: {}: {e}", path.display()))?,
-        );
+        crls.extend(Crl::from_file(path).map_err(|e| format!("mds.crls: {e}"))?);
     }
     mds::verify_blob(jwt, &roots, &crls, now).map_err(|e| e.to_string())
 }

@@ -13,6 +13,8 @@
 //! stored attestation object, a chain validated against a given anchor list, and the U2F key
 //! identifier of a certificate. Pure functions of their inputs: no I/O beyond parsing bytes.
 
+use std::path::Path;
+
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use ciborium::value::Value as Cbor;
@@ -67,6 +69,13 @@ impl Crl {
             return Err(MdsError::InvalidCrl("no PEM \"X509 CRL\" block".into()));
         }
         blocks.iter().map(|der| Self::from_der(der)).collect()
+    }
+
+    /// The CRLs of one file, PEM or DER; `Err` names the file.
+    pub fn from_file(path: &Path) -> Result<Vec<Self>, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// PEM when the bytes hold a PEM block, else DER.
@@ -437,10 +446,15 @@ impl MetadataEntry {
             .iter()
             .filter_map(|r| CertificationLevel::of_status(&r.status))
             .max();
-        if entry.aaguid.is_none() && entry.aaid.is_none() && entry.key_identifiers.is_empty() {
+        entry.identified()
+    }
+
+    /// The entry, unless it names no authenticator: no AAGUID, AAID or key identifier.
+    fn identified(self) -> Result<Self, String> {
+        if self.aaguid.is_none() && self.aaid.is_none() && self.key_identifiers.is_empty() {
             return Err("names no aaguid, aaid or attestationCertificateKeyIdentifiers".into());
         }
-        Ok(entry)
+        Ok(self)
     }
 }
 
@@ -694,17 +708,9 @@ pub fn unsigned_metadata(value: &Value) -> Result<MetadataBlob, MdsError> {
             let entry = if item.get("metadataStatement").is_some() {
                 MetadataEntry::from_json(item)
             } else {
-                MetadataEntry::from_statement(item)
+                MetadataEntry::from_statement(item).and_then(MetadataEntry::identified)
             };
-            entry
-                .and_then(|e| {
-                    if e.aaguid.is_none() && e.aaid.is_none() && e.key_identifiers.is_empty() {
-                        Err("names no aaguid, aaid or attestationCertificateKeyIdentifiers".into())
-                    } else {
-                        Ok(e)
-                    }
-                })
-                .map_err(|why| MdsError::Malformed(format!("metadata item {}: {why}", i + 1)))
+            entry.map_err(|why| MdsError::Malformed(format!("metadata item {}: {why}", i + 1)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(MetadataBlob {

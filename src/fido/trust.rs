@@ -102,10 +102,20 @@ impl TrustAnchors {
         files.sort();
         let mut certs = Vec::new();
         for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-            certs.extend(parse_pem(&text, Some(path.display().to_string()))?);
+            certs.extend(Self::from_pem_file(&path)?.certs);
         }
         Ok(Self { certs })
+    }
+
+    /// The PEM certificates of one file.
+    pub fn from_pem_file(path: &Path) -> Result<Self, TrustAnchorError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrustAnchorError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Self {
+            certs: parse_pem(&text, Some(path.display().to_string()))?,
+        })
     }
 
     /// Anchors from DER certificates (FIDO metadata `attestationRootCertificates`).
