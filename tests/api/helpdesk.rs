@@ -32,28 +32,7 @@ async fn user_with_credential(app: &TestApp, name: &str) -> (Browser, String) {
 
 /// Password, then the FIDO second factor with the browser's authenticator.
 async fn login_with_fido(browser: &mut Browser, name: &str) {
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/password/check",
-            json!({ "username": name, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/challenge/retrieve",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let options = &doc["data"]["attributes"]["publicKeyCredentialRequestOptions"];
-    let assertion = browser.authenticator.authenticate(options, ORIGIN);
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/assertion-response/check",
-            json!({ "publicKeyCredential": assertion }),
-        )
-        .await;
+    let (status, doc) = browser.login_with_fido(name, PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{doc}");
     assert!(
         doc["data"]["attributes"].get("nextAuthStep").is_none(),

@@ -166,25 +166,14 @@ async fn try_register(browser: &mut Browser) -> (StatusCode, Value) {
     browser.send_attestation(credential).await
 }
 
-/// The password is checked; then the FIDO step: challenge, the authenticator's assertion and
-/// its check, whose answer is returned.
-async fn password_then_fido(browser: &mut Browser, username: &str) -> (StatusCode, Value) {
-    browser.login(username, PASSWORD).await;
-    let (status, doc) = browser
-        .post(
-            "/rest/public/authentication/fido/challenge/retrieve",
-            json!({}),
-        )
+/// A user's credentials as the helpdesk lists them.
+async fn helpdesk_list(app: &TestApp, username: &str) -> Vec<Value> {
+    let path = format!("/rest/admin/users/{username}/fido/credentials");
+    let (status, doc) = app
+        .admin(Method::GET, &path, Some(HELPDESK_TOKEN), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{doc}");
-    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
-    let assertion = browser.authenticator.authenticate(&options, ORIGIN);
-    browser
-        .post(
-            "/rest/public/authentication/fido/assertion-response/check",
-            json!({ "publicKeyCredential": assertion }),
-        )
-        .await
+    doc["data"].as_array().expect("credentials").clone()
 }
 
 fn assert_registration_refused(status: StatusCode, doc: &Value, check: &str) {
@@ -216,16 +205,8 @@ async fn the_metadata_roots_make_an_attestation_trusted_and_name_the_model() {
         "no configured anchor: the metadata root"
     );
     assert_eq!(a["authenticatorIcon"], ICON);
-    let (status, doc) = app
-        .admin(
-            Method::GET,
-            "/rest/admin/users/alice/fido/credentials",
-            Some(HELPDESK_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    assert_eq!(doc["data"][0]["attributes"]["authenticatorIcon"], ICON);
+    let listed = helpdesk_list(&app, "alice").await;
+    assert_eq!(listed[0]["attributes"]["authenticatorIcon"], ICON);
 
     // The helpdesk sees the BLOB.
     let (status, doc) = app
@@ -303,7 +284,7 @@ async fn an_authenticator_revoked_after_registration_is_refused_at_sign_in() {
     assert!(fidoflow::mds_cli::import(&app.settings, &first, chrono::Utc::now()).is_err());
     let app = app.restart().await;
     let mut browser = app.same_browser(browser);
-    let (status, doc) = password_then_fido(&mut browser, "alice").await;
+    let (status, doc) = browser.login_with_fido("alice", PASSWORD).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert_eq!(code(&doc), "FIDO_AUTHENTICATION_FAILED", "{doc}");
     assert!(
@@ -330,7 +311,7 @@ async fn the_sign_in_check_can_be_turned_off() {
     fx.import(&app.settings, &revoked);
     let app = app.restart().await;
     let mut browser = app.same_browser(browser);
-    let (status, doc) = password_then_fido(&mut browser, "alice").await;
+    let (status, doc) = browser.login_with_fido("alice", PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{doc}");
 }
 
@@ -486,17 +467,9 @@ async fn reevaluation_trusts_stored_credentials_by_a_newly_imported_blob() {
     let again = fidoflow::mds_cli::reevaluate(app.settings.clone()).expect("reevaluate");
     assert_eq!(again, "no stored credential changed");
     let app = app.restart().await;
-    let (status, doc) = app
-        .admin(
-            Method::GET,
-            "/rest/admin/users/alice/fido/credentials",
-            Some(HELPDESK_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let after = &doc["data"][0]["attributes"];
-    assert_eq!(after["attestationTrusted"], true, "{doc}");
+    let listed = helpdesk_list(&app, "alice").await;
+    let after = &listed[0]["attributes"];
+    assert_eq!(after["attestationTrusted"], true, "{after}");
     assert_eq!(after["authenticatorName"], MODEL);
 }
 
@@ -637,7 +610,7 @@ async fn a_running_server_takes_a_new_blob_over_http_and_uses_it_at_once() {
     after
         .post("/rest/public/authentication/logout", json!({}))
         .await;
-    let (status, doc) = password_then_fido(&mut after, "bob").await;
+    let (status, doc) = after.login_with_fido("bob", PASSWORD).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert!(detail(&doc).contains("(metadataStatus)"), "{doc}");
     let app = app.restart().await;

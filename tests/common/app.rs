@@ -251,6 +251,26 @@ impl Browser {
         doc
     }
 
+    /// The password (which must pass), then the FIDO step with this browser's authenticator:
+    /// challenge (which must be issued), assertion and its check, whose answer is returned.
+    pub async fn login_with_fido(&mut self, username: &str, password: &str) -> (StatusCode, Value) {
+        self.login(username, password).await;
+        let (status, doc) = self
+            .post(
+                "/rest/public/authentication/fido/challenge/retrieve",
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+        let assertion = self.authenticator.authenticate(&options, ORIGIN);
+        self.post(
+            "/rest/public/authentication/fido/assertion-response/check",
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await
+    }
+
     /// Selects `fido-registration` and retrieves a challenge; returns the creation options.
     pub async fn start_registration(&self, display_name: Option<&str>) -> Value {
         let (status, doc) = self
