@@ -537,6 +537,65 @@ fn discoverable_assertion_and_counter() {
 }
 
 #[test]
+fn a_saved_authenticator_restored_from_json_signs_on_with_the_same_keys_and_counter() {
+    for alg in [Alg::Es256, Alg::Es384, Alg::EdDsa] {
+        let mut a = SoftAuthenticator::new();
+        a.alg = alg;
+        let reg = a.register(&creation_options(b"r"), ORIGIN);
+        let (_, ring_alg, pk) = check_honest_registration(&reg, b"r", alg.cose());
+        a.authenticate(&request_options(b"first", &[]), ORIGIN);
+
+        let text = serde_json::to_string(&a.save()).unwrap();
+        let saved: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved["signCount"], 1);
+        assert_eq!(saved["aaguid"], b64url(&a.aaguid));
+        let c = &saved["credentials"][0];
+        assert_eq!(c["id"], reg["id"]);
+        assert_eq!(c["rpId"], RP_ID);
+        assert_eq!(c["userHandle"], b64url(b"user-handle-1"));
+        assert_eq!(c["discoverable"], true);
+        assert_eq!(c["alg"], alg.cose());
+        assert_eq!(
+            b64url_decode(c["privateKeyPkcs8"].as_str().unwrap()).unwrap(),
+            a.credentials()[0].private_key_pkcs8()
+        );
+
+        let mut b = SoftAuthenticator::restore(serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(b.aaguid, a.aaguid);
+        assert_eq!(b.credential_ids(), a.credential_ids());
+        assert_eq!(b.credentials()[0].public_key_raw(), pk);
+        let resp = b.authenticate(&request_options(b"second", &[]), ORIGIN);
+        assert_eq!(resp["id"], reg["id"]);
+        let ad_raw = field(&resp, &["response", "authenticatorData"]);
+        assert_eq!(parse_auth_data(&ad_raw).counter, 2);
+        let cd = field(&resp, &["response", "clientDataJSON"]);
+        let sig = field(&resp, &["response", "signature"]);
+        assert!(verify(ring_alg, &pk, &signed_data(&ad_raw, &cd), &sig));
+    }
+
+    // A key that is not of the named algorithm, or an unknown algorithm, is refused.
+    let mut a = SoftAuthenticator::new();
+    a.register(&creation_options(b"r"), ORIGIN);
+    let mut saved = serde_json::to_value(a.save()).unwrap();
+    saved["credentials"][0]["alg"] = json!(-8);
+    let err = serde_json::from_value::<common::softauthn::SavedAuthenticator>(saved.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("privateKeyPkcs8"), "{err}");
+    saved["credentials"][0]["alg"] = json!(-257);
+    let err = serde_json::from_value::<common::softauthn::SavedAuthenticator>(saved)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("alg"), "{err}");
+
+    // import adds to an authenticator, replacing a credential with the same id.
+    let mut c = SoftAuthenticator::new();
+    c.import(a.credentials()[0].clone());
+    c.import(a.credentials()[0].clone());
+    assert_eq!(c.credential_ids(), a.credential_ids());
+}
+
+#[test]
 fn selects_the_allowed_credential() {
     let mut a = SoftAuthenticator::new();
     let first = a.register(&creation_options(b"1"), ORIGIN);

@@ -8,6 +8,7 @@ mod assertions;
 mod durability;
 mod helpdesk;
 mod journeys;
+mod legacy_data;
 mod lifecycle;
 mod mds;
 mod pages;

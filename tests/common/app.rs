@@ -35,7 +35,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
-    let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    spawn_app_on_with(tempfile::tempdir().expect("temp dir"), change).await
+}
+
+/// Like [`spawn_app`], on a data directory that may already hold a store and `session.key`
+/// (e.g. a copy of a fixture); the server opens what it finds there.
+pub async fn spawn_app_on(data_dir: tempfile::TempDir) -> TestApp {
+    spawn_app_on_with(data_dir, |_| {}).await
+}
+
+/// [`spawn_app_on`] with a change to the test settings, as in [`spawn_app_with`].
+pub async fn spawn_app_on_with(
+    data_dir: tempfile::TempDir,
+    change: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let data_dir = Arc::new(data_dir);
     let mut settings = Settings::for_tests(data_dir.path());
     settings.admin.tokens = vec![
         AdminToken::from_token("test-admin", AdminRole::Admin, ADMIN_TOKEN),
@@ -99,6 +113,24 @@ impl TestApp {
         if let Some(join) = self.join.take() {
             let _ = join.await;
         }
+    }
+
+    /// Stops the server and waits until it has let go of the store (sled's lock on `db/db` is
+    /// free), so the data directory can be copied as a whole.
+    pub async fn stop_and_release_store(&mut self) {
+        self.stop().await;
+        let lock_file = self.data_dir.path().join("db").join("db");
+        for _ in 0..200 {
+            let file = std::fs::File::open(&lock_file).expect("the store's db/db file");
+            match file.try_lock() {
+                Ok(()) => return,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                Err(std::fs::TryLockError::Error(e)) => panic!("locking {lock_file:?}: {e}"),
+            }
+        }
+        panic!("the stopped server still holds the store after 10 s");
     }
 
     pub fn browser(&self) -> Browser {

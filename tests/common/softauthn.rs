@@ -21,6 +21,7 @@ use ring::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
     ECDSA_P384_SHA384_ASN1_SIGNING,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::pki;
@@ -165,8 +166,10 @@ pub struct Tamper {
     pub forget: bool,
 }
 
-/// A credential the authenticator holds.
-#[derive(Clone)]
+/// A credential the authenticator holds. Its serde form is [`SavedCredential`] (which carries the
+/// private key), so a credential can be written to a file and imported by another authenticator.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(into = "SavedCredential", try_from = "SavedCredential")]
 pub struct StoredCredential {
     pub id: Vec<u8>,
     pub rp_id: String,
@@ -191,6 +194,66 @@ impl StoredCredential {
     pub fn private_key_pkcs8(&self) -> Vec<u8> {
         self.key.pkcs8.clone()
     }
+}
+
+/// The JSON form of a [`StoredCredential`]: byte strings in base64url without padding, the
+/// algorithm as its COSE identifier, the private key as PKCS#8 DER.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SavedCredential {
+    pub id: String,
+    pub rp_id: String,
+    pub user_handle: String,
+    pub discoverable: bool,
+    pub alg: i64,
+    pub private_key_pkcs8: String,
+}
+
+impl From<StoredCredential> for SavedCredential {
+    fn from(c: StoredCredential) -> Self {
+        SavedCredential {
+            id: b64url(&c.id),
+            rp_id: c.rp_id,
+            user_handle: b64url(&c.user_handle),
+            discoverable: c.discoverable,
+            alg: c.key.alg.cose(),
+            private_key_pkcs8: b64url(&c.key.pkcs8),
+        }
+    }
+}
+
+impl TryFrom<SavedCredential> for StoredCredential {
+    type Error = String;
+
+    /// Checks the key: it must parse as PKCS#8 for the named algorithm.
+    fn try_from(s: SavedCredential) -> Result<Self, String> {
+        let bytes = |name: &str, v: &str| {
+            URL_SAFE_NO_PAD
+                .decode(v)
+                .map_err(|e| format!("{name}: not base64url without padding: {e}"))
+        };
+        let alg = Alg::from_cose(s.alg).ok_or_else(|| format!("alg: unsupported {}", s.alg))?;
+        let key = CredKey::from_pkcs8(alg, bytes("privateKeyPkcs8", &s.private_key_pkcs8)?)?;
+        Ok(StoredCredential {
+            id: bytes("id", &s.id)?,
+            rp_id: s.rp_id,
+            user_handle: bytes("userHandle", &s.user_handle)?,
+            discoverable: s.discoverable,
+            key,
+        })
+    }
+}
+
+/// What an authenticator needs to go on signing after a restart: its AAGUID, its global
+/// signature counter and its credentials (with their private keys). The other settings
+/// (attestation, flags, transports) are not saved: a restored authenticator has the defaults.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SavedAuthenticator {
+    /// The AAGUID, base64url.
+    pub aaguid: String,
+    pub sign_count: u32,
+    pub credentials: Vec<StoredCredential>,
 }
 
 impl fmt::Debug for StoredCredential {
@@ -235,6 +298,25 @@ fn ecdsa_signing_alg(alg: Alg) -> &'static ring::signature::EcdsaSigningAlgorith
 }
 
 impl CredKey {
+    /// A key from its PKCS#8 DER, refused if ring does not read it as a key of `alg`.
+    fn from_pkcs8(alg: Alg, pkcs8: Vec<u8>) -> Result<CredKey, String> {
+        let public = match alg {
+            Alg::Es256 | Alg::Es384 => {
+                EcdsaKeyPair::from_pkcs8(ecdsa_signing_alg(alg), &pkcs8, &SystemRandom::new())
+                    .map_err(|e| format!("privateKeyPkcs8: not a {alg:?} key: {e}"))?
+                    .public_key()
+                    .as_ref()
+                    .to_vec()
+            }
+            Alg::EdDsa => Ed25519KeyPair::from_pkcs8(&pkcs8)
+                .map_err(|e| format!("privateKeyPkcs8: not an Ed25519 key: {e}"))?
+                .public_key()
+                .as_ref()
+                .to_vec(),
+        };
+        Ok(CredKey { alg, pkcs8, public })
+    }
+
     fn generate(alg: Alg) -> CredKey {
         let rng = SystemRandom::new();
         match alg {
@@ -414,6 +496,39 @@ impl SoftAuthenticator {
     pub fn credential(&self, id_b64url: &str) -> Option<&StoredCredential> {
         let id = b64url_decode(id_b64url)?;
         self.credentials.iter().find(|c| c.id == id)
+    }
+
+    /// Adds a credential made elsewhere (e.g. read back from a [`SavedAuthenticator`]); one of
+    /// ours with the same id is replaced. The global `sign_count` is left as it is.
+    pub fn import(&mut self, credential: StoredCredential) {
+        self.credentials.retain(|c| c.id != credential.id);
+        self.credentials.push(credential);
+    }
+
+    /// The AAGUID, counter and credentials, to write down and [`restore`](Self::restore) later.
+    pub fn save(&self) -> SavedAuthenticator {
+        SavedAuthenticator {
+            aaguid: b64url(&self.aaguid),
+            sign_count: self.sign_count,
+            credentials: self.credentials.clone(),
+        }
+    }
+
+    /// A default authenticator ([`new`](Self::new)) with the saved AAGUID, counter and
+    /// credentials.
+    pub fn restore(saved: SavedAuthenticator) -> Result<Self, String> {
+        let aaguid = URL_SAFE_NO_PAD
+            .decode(&saved.aaguid)
+            .ok()
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .ok_or_else(|| format!("aaguid: not 16 bytes of base64url: {}", saved.aaguid))?;
+        let mut authenticator = SoftAuthenticator::new();
+        authenticator.aaguid = aaguid;
+        authenticator.sign_count = saved.sign_count;
+        for credential in saved.credentials {
+            authenticator.import(credential);
+        }
+        Ok(authenticator)
     }
 
     /// Forget the credential with this b64url id; true if it was there.
