@@ -1,7 +1,11 @@
 //! fidoflow: a FIDO server and self-service flow engine.
 //!
-//! Dependencies run one way: `api -> engine -> {flow, fido, store} -> domain`; the command-line
-//! tools (`cli`) use `fido` and `domain` only.
+//! Dependencies run one way: `api -> engine -> {flow, fido, store} -> domain`, with `engine`
+//! also reading `config` and `clock`; `store` reads neither (it is given the time). Above them
+//! sit the two composition roots, which build the pieces from the settings: `startup` (the
+//! server; only `main` names it) and `mds_cli` (`fidoflow mds …`: opens the store and drives the
+//! engine). The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `domain` and
+//! `clock` only.
 #![forbid(unsafe_code)]
 pub mod api;
 pub mod cli;

@@ -4,6 +4,10 @@
 //! directory's store, which a running server holds: stop the server, run the command, start it
 //! again (the server reads the imported BLOB at start). A running server takes a new BLOB over
 //! HTTP instead: `PUT /rest/admin/mds` and `POST /rest/admin/mds/reevaluate`.
+//!
+//! Like `startup`, a composition root: it opens the store and builds an engine, so it is not
+//! part of `cli` (whose tools stay off the store and the engine). It uses `engine`, `store`,
+//! `config`, `flow` and `clock`; never `startup` or `api`.
 
 use std::path::Path;
 
@@ -12,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{metadata_record, verify_for_import, Engine};
+use crate::engine::{metadata_record, trust_anchors, verify_for_import, Engine};
 use crate::flow::Registry;
 use crate::store::{MetadataStore, SledStore};
 
@@ -82,7 +86,7 @@ pub fn import(settings: &Settings, file: &Path, now: DateTime<Utc>) -> anyhow::R
 /// stored metadata, updating `attestationTrusted` and `authenticatorName`.
 pub fn reevaluate(settings: Settings) -> anyhow::Result<String> {
     let registry = Registry::load(&settings.server.flows_dir)?;
-    let trust = crate::startup::trust_anchors(&settings)?;
+    let trust = trust_anchors(&settings)?;
     let store = open_store(&settings)?;
     let engine = Engine::new(settings, registry, store, Clock::system(), trust)?;
     let lines = engine.reevaluate_trust()?;

@@ -1,5 +1,7 @@
 //! Builds the application from settings: data directory, store, flows, trust anchors, the
-//! session cookie key, the engine and the HTTP listeners (port 0 in tests).
+//! session cookie key, the engine and the HTTP listeners (port 0 in tests). The composition
+//! root of the server: it may use every module, and only `main` uses it (the cookie's name
+//! comes from `api`, the trust anchors from `engine`, the session store's time from the clock).
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -16,13 +18,10 @@ use anyhow::{bail, Context};
 use crate::api;
 use crate::clock::Clock;
 use crate::config::{AttestationPolicyKind, Settings};
-use crate::engine::Engine;
-use crate::fido::TrustAnchors;
+use crate::engine::{trust_anchors, Engine};
 use crate::flow::definitions::{Conveyance, Step};
 use crate::flow::Registry;
 use crate::store::{SledSessionStore, SledStore};
-
-pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
 
 /// The access log line: client, method and path, status, time. No headers, so no cookies or
 /// tokens.
@@ -66,7 +65,10 @@ impl Application {
             )
         })?;
         let key = cookie_key(&data_dir)?;
-        let sessions = SledSessionStore::new(store.clone(), clock.clone());
+        let sessions = {
+            let clock = clock.clone();
+            SledSessionStore::new(store.clone(), std::sync::Arc::new(move || clock.now()))
+        };
         let engine = Engine::new(settings.clone(), registry, store, clock, trust)?;
 
         let public = TcpListener::bind(settings.server.bind)
@@ -95,7 +97,7 @@ impl Application {
             let data = data.clone();
             HttpServer::new(move || {
                 let session = SessionMiddleware::builder(sessions.clone(), key.clone())
-                    .cookie_name(SESSION_COOKIE.into())
+                    .cookie_name(api::SESSION_COOKIE.into())
                     .cookie_secure(secure)
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Strict)
@@ -196,15 +198,6 @@ impl Application {
             futures_util::future::Either::Right((never, _)) => never,
         }
     }
-}
-
-/// The configured attestation trust anchors (`attestation.trust_anchors_dir`).
-pub fn trust_anchors(settings: &Settings) -> anyhow::Result<TrustAnchors> {
-    Ok(match &settings.attestation.trust_anchors_dir {
-        Some(dir) => TrustAnchors::from_dir(dir)
-            .with_context(|| format!("attestation.trust_anchors_dir: {}", dir.display()))?,
-        None => TrustAnchors::empty(),
-    })
 }
 
 /// `require-trusted`, an AAGUID allow-list or a minimum certification level count only

@@ -14,8 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::engine::{Engine, Login, RequestCtx, SessionData};
-use crate::flow::RunningFlow;
+use crate::engine::{Engine, RequestCtx, SessionData};
 
 /// The largest JSON body any endpoint reads.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -196,14 +195,15 @@ fn get<T: DeserializeOwned>(session: &Session, key: &str) -> Option<T> {
     session.get::<T>(key).ok().flatten()
 }
 
-/// Reads the session's state; a field that does not decode counts as absent.
+/// Reads the session's state, each field as the type `SessionData` declares for it; a field that
+/// does not decode counts as absent.
 pub fn load_session(session: &Session) -> SessionData {
     SessionData {
         sid: get(session, SessionData::KEY_SID),
         created_at: get(session, SessionData::KEY_CREATED),
-        login: get::<Login>(session, SessionData::KEY_LOGIN),
-        auth_flow: get::<RunningFlow>(session, SessionData::KEY_AUTH_FLOW),
-        self_service: get::<RunningFlow>(session, SessionData::KEY_SELF_SERVICE),
+        login: get(session, SessionData::KEY_LOGIN),
+        auth_flow: get(session, SessionData::KEY_AUTH_FLOW),
+        self_service: get(session, SessionData::KEY_SELF_SERVICE),
         renew: false,
         purge: false,
     }

@@ -143,7 +143,7 @@ pub async fn session_guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let key = req
-        .cookie(crate::startup::SESSION_COOKIE)
+        .cookie(super::SESSION_COOKIE)
         .map(|c| c.value().to_string())
         .filter(|_| is_browser_facing(req.path()));
     let engine = req.app_data::<web::Data<Engine>>().cloned();

@@ -1,6 +1,7 @@
-//! The HTTP edge: the route table, JSON:API documents, extractors and the one error mapping.
-//! Handlers extract, call one engine function and wrap the result; no business decisions here.
-//! Imports `engine` (and its types), never `store`, `fido` or `flow` internals.
+//! The HTTP edge: the route table, the session cookie's name, JSON:API documents, extractors
+//! and the one error mapping. Handlers extract, call one engine function and wrap the result; no
+//! business decisions here. Imports only `engine` (and the types it hands out, such as the
+//! fields of its `SessionData`); never `store`, `fido`, `flow`, `config` or `startup`.
 
 pub mod admin;
 pub mod document;
@@ -14,6 +15,10 @@ use actix_web::web::{self, ServiceConfig};
 
 use handlers as h;
 use middleware::method_not_allowed;
+
+/// The name of the session cookie (set by the session middleware `startup` builds, read by the
+/// one-request-per-session guard).
+pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
 
 fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))

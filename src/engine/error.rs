@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::StoreError;
+use crate::store::{Refusal, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -61,8 +61,9 @@ pub enum EngineError {
     },
     #[error("this account has no such credential")]
     FidoCredentialNotFound,
+    /// A last-credential rule (or the credential's state) refuses the change.
     #[error("{0}")]
-    FidoCredentialChangeNotAllowed(String),
+    FidoCredentialChangeNotAllowed(Refusal),
     #[error("all of this account's authenticators are disabled; ask the helpdesk for help")]
     NoValidToken,
     #[error("too many requests; try again in {retry_after} seconds")]

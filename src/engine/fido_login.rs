@@ -14,7 +14,8 @@ use crate::fido::{self as webauthn, AuthenticationExpectations};
 use crate::flow::definitions::{Step, UserVerification};
 use crate::flow::machine::{self, Call, Progress};
 use crate::store::{
-    AuditKind, Ceremony, CeremonyPurpose, CredentialRecord, Outcome, Reservation, StoreError,
+    AuditKind, Ceremony, CeremonyPurpose, CredentialRecord, Outcome, Refusal, Reservation,
+    StoreError,
 };
 
 const CHALLENGE_NEXT: NextStep =
@@ -470,9 +471,10 @@ impl Engine {
             let (stored, new) = (current.sign_count, verified.sign_count);
             regression = None;
             if (stored != 0 || new != 0) && new <= stored {
-                let why = format!(
-                    "the signature counter did not grow ({new} after {stored}); the authenticator may be cloned"
-                );
+                let why = Refusal::CounterNotIncreased {
+                    stored,
+                    received: new,
+                };
                 let tolerated = match counter_policy {
                     SignCounterPolicy::Refuse => false,
                     SignCounterPolicy::Audit => true,
@@ -484,7 +486,7 @@ impl Engine {
                 regression = Some(why);
             }
             if !current.enabled {
-                return Err(StoreError::Refused("this credential is disabled".into()));
+                return Err(StoreError::Refused(Refusal::CredentialDisabled));
             }
             current.sign_count = current.sign_count.max(new);
             current.backup_state = verified.backup_state;
@@ -506,14 +508,14 @@ impl Engine {
         match update {
             Ok(_) => {}
             Err(StoreError::Refused(why)) => {
-                if why.contains("counter") {
+                if matches!(why, Refusal::CounterNotIncreased { .. }) {
                     self.audit(AuditDraft {
                         kind: AuditKind::SignCounterRegression,
                         actor: format!("user:{username}"),
                         username: Some(username),
                         credential_id: Some(&id),
                         outcome: Outcome::Failure,
-                        detail: why.clone(),
+                        detail: why.to_string(),
                         cx,
                     })?;
                 }

@@ -10,7 +10,7 @@ use crate::domain::{CredentialId, DisplayName};
 use crate::flow::definitions::{Action, Step};
 use crate::flow::machine::{self, Call, Progress, RunningFlow};
 use crate::flow::FlowKind;
-use crate::store::{AuditKind, CredentialRecord, DisabledBy, Outcome, StoreError};
+use crate::store::{AuditKind, CredentialRecord, DisabledBy, Outcome, Refusal, StoreError};
 
 const SESSION_DOC: &str = "self-service.session";
 
@@ -21,24 +21,21 @@ pub fn change_allowed(
     all: &[CredentialRecord],
     user_has_password: bool,
     allow_last_credential: bool,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     match action {
         Action::Rename => Ok(()),
-        Action::Enable if target.enabled => Err("this credential is already enabled".into()),
-        Action::Enable if target.disabled_by == Some(DisabledBy::Helpdesk) => Err(
-            "the helpdesk disabled this credential; only the helpdesk can enable it again".into(),
-        ),
+        Action::Enable if target.enabled => Err(Refusal::AlreadyEnabled),
+        Action::Enable if target.disabled_by == Some(DisabledBy::Helpdesk) => {
+            Err(Refusal::DisabledByHelpdesk)
+        }
         Action::Enable => Ok(()),
-        Action::Disable if !target.enabled => Err("this credential is already disabled".into()),
+        Action::Disable if !target.enabled => Err(Refusal::AlreadyDisabled),
         Action::Disable | Action::Delete => {
             let last = target.enabled && !all.iter().any(|c| c.id != target.id && c.enabled);
             if last && !user_has_password {
-                Err("this is the only enabled credential of an account without a password; it cannot be removed or disabled".into())
+                Err(Refusal::LastCredentialWithoutPassword)
             } else if last && !allow_last_credential {
-                Err(
-                    "this is the account's last enabled credential; register another one first"
-                        .into(),
-                )
+                Err(Refusal::LastCredential)
             } else {
                 Ok(())
             }

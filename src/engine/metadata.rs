@@ -2,8 +2,9 @@
 //! trust of an attestation with the configured anchors and the metadata roots of its
 //! authenticator, the attestation policies that count only trusted attestations, the status
 //! check at sign-in, model icons, the helpdesk's view of the BLOB and the re-evaluation of stored
-//! credentials.
+//! credentials. Also reads the configured attestation trust anchors (`trust_anchors`).
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -58,6 +59,16 @@ fn decode(record: &MetadataRecord) -> EngineResult<LoadedMetadata> {
     Ok(LoadedMetadata {
         blob,
         imported_at: record.imported_at,
+    })
+}
+
+/// The configured attestation trust anchors (`attestation.trust_anchors_dir`), read once at
+/// start by the server and by `fidoflow mds reevaluate`, and handed to [`Engine::new`].
+pub fn trust_anchors(settings: &Settings) -> anyhow::Result<TrustAnchors> {
+    Ok(match &settings.attestation.trust_anchors_dir {
+        Some(dir) => TrustAnchors::from_dir(dir)
+            .with_context(|| format!("attestation.trust_anchors_dir: {}", dir.display()))?,
+        None => TrustAnchors::empty(),
     })
 }
 

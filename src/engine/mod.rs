@@ -26,7 +26,7 @@ use serde_json::Value;
 pub use admin::{Actor, CredentialChange, NewUser, Page};
 pub use error::{EngineError, NextStep};
 pub use limits::Limited;
-pub use metadata::{metadata_record, verify_for_import, LoadedMetadata};
+pub use metadata::{metadata_record, trust_anchors, verify_for_import, LoadedMetadata};
 pub use models::{aaguid_string, model_name};
 pub use session::{Login, SessionData};
 

@@ -1,10 +1,14 @@
 //! Durable state: users, credentials, lock state, ceremony state, server-side sessions and the
-//! audit log. The capability traits below are what the engine sees; `sled_store` implements them
-//! on sled with one named tree per keyspace (key encodings are written next to each tree) and
-//! index trees updated in the same transaction. Every mutating call that the contract names as
-//! durable is flushed before it returns. Imports only `domain`.
+//! audit log. The capability traits below (with the records they take and give, and
+//! [`StoreError`] with its [`Refusal`]s) are what the engine sees; `sled_store` implements them
+//! on sled with one named tree per keyspace, one file per keyspace opening with the key encoding
+//! of its trees, and index trees updated in the same transaction. Every mutating call that the
+//! contract names as durable is flushed before it returns.
+//!
+//! Imports only `domain` from this crate (besides outside crates: sled, serde, actix-session for
+//! the session store); never `clock`, `config`, `flow`, `fido`, `engine` or `api`. The time
+//! comes in as arguments (or, for the session store, as a `now` function given at construction).
 
-mod sessions;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
@@ -12,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 
-pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
-pub use sled_store::SledStore;
+pub use sled_store::{SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY};
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,7 +31,7 @@ pub enum StoreError {
     NotFound,
     /// A compare-and-swap change refused by its own check (e.g. a sign counter that regressed).
     #[error("{0}")]
-    Refused(String),
+    Refused(Refusal),
     #[error("the data directory holds schema version {found}, this build reads {expected}")]
     SchemaVersion { found: u32, expected: u32 },
     #[error("a stored record could not be decoded: {0}")]
@@ -38,6 +41,35 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why a compare-and-swap change refused itself: the checks the engine runs inside
+/// `update_credential` and `modify_user_credentials`. The `Display` text is what the user is
+/// told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The assertion's signature counter is not above the stored one (a possible clone).
+    #[error(
+        "the signature counter did not grow ({received} after {stored}); the authenticator may be cloned"
+    )]
+    CounterNotIncreased { stored: u32, received: u32 },
+    #[error("this credential is disabled")]
+    CredentialDisabled,
+    #[error("this credential is already enabled")]
+    AlreadyEnabled,
+    #[error("this credential is already disabled")]
+    AlreadyDisabled,
+    /// Only the helpdesk may enable a credential the helpdesk disabled.
+    #[error("the helpdesk disabled this credential; only the helpdesk can enable it again")]
+    DisabledByHelpdesk,
+    /// Removing or disabling the last enabled credential of an account without a password.
+    #[error(
+        "this is the only enabled credential of an account without a password; it cannot be removed or disabled"
+    )]
+    LastCredentialWithoutPassword,
+    /// Removing or disabling the last enabled credential where the flow does not allow it.
+    #[error("this is the account's last enabled credential; register another one first")]
+    LastCredential,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
@@ -337,5 +369,30 @@ mod b64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
         crate::domain::b64url_decode(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refusal;
+
+    #[test]
+    fn a_refusal_says_what_the_user_is_told() {
+        assert_eq!(
+            Refusal::CounterNotIncreased {
+                stored: 51,
+                received: 50
+            }
+            .to_string(),
+            "the signature counter did not grow (50 after 51); the authenticator may be cloned"
+        );
+        assert_eq!(
+            Refusal::CredentialDisabled.to_string(),
+            "this credential is disabled"
+        );
+        assert_eq!(
+            Refusal::LastCredential.to_string(),
+            "this is the account's last enabled credential; register another one first"
+        );
     }
 }

@@ -1,29 +1,33 @@
-//! Server-side sessions for actix-session, kept in the `sessions` tree of sled.
+//! Server-side sessions for actix-session.
 //!
-//! Key: the session key (43 characters of base64url from 32 random bytes). Value: JSON
-//! `{"state": {...}, "expires_at": RFC 3339}`. Expired sessions are ignored on load and purged
-//! by `Storage::purge_expired`. A state that holds an authenticated login is flushed before the
-//! answer goes out, so a crash right after a login loses nothing.
+//! Trees and their key encodings:
+//! - `sessions`: the session key (43 characters of base64url from 32 random bytes) → JSON
+//!   `{"state": {...}, "expires_at": RFC 3339}`.
+//! - `sessions_by_user`: username ‖ 0x00 ‖ session key (UTF-8) → empty; one entry per session
+//!   whose state holds a login (the `login` state key, JSON with `username`).
 //!
-//! A session whose state holds a login (the `login` state key, JSON with `username`) also has an
-//! entry in `sessions_by_user` (username ‖ 0x00 ‖ session key → empty), written, moved or removed
-//! in the same transaction as the session itself, so `end_sessions_of` finds every session of a
-//! user. Updating a session that is gone (ended, expired, purged) never writes it back.
+//! Expired sessions are ignored on load and purged by `Storage::purge_expired`. A state that
+//! holds an authenticated login is flushed before the answer goes out, so a crash right after a
+//! login loses nothing. The index entry is written, moved or removed in the same transaction as
+//! the session itself, so `end_sessions_of` finds every session of a user. Updating a session
+//! that is gone (ended, expired, purged) never writes it back.
+//!
+//! The time comes from the `now` function `SledSessionStore::new` is given (the server's clock).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
-use super::sled_store::user_key;
-use super::{SledStore, StoreError, StoreResult};
-use crate::clock::Clock;
+use super::{tx, user_key, SledStore};
 use crate::domain::Username;
+use crate::store::{StoreError, StoreResult};
 
 type State = HashMap<String, String>;
 
@@ -80,27 +84,24 @@ fn remove_session(
     Ok(true)
 }
 
-fn tx<T>(result: Result<T, TransactionError<StoreError>>) -> StoreResult<T> {
-    match result {
-        Ok(v) => Ok(v),
-        Err(TransactionError::Abort(e)) => Err(e),
-        Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
-    }
-}
+/// Where a session store reads the time.
+type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// The sessions of [`SledStore`] as actix-session's `SessionStore`.
 #[derive(Clone)]
 pub struct SledSessionStore {
     store: SledStore,
-    clock: Clock,
+    now: Now,
 }
 
 impl SledSessionStore {
-    pub fn new(store: SledStore, clock: Clock) -> Self {
-        Self { store, clock }
+    /// Sessions kept in `store`; `now` says what time it is (expiry is measured with it).
+    pub fn new(store: SledStore, now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>) -> Self {
+        Self { store, now }
     }
 
     fn expiry(&self, ttl: &CookieDuration) -> DateTime<Utc> {
-        self.clock.now() + chrono::Duration::seconds(ttl.whole_seconds().max(1))
+        (self.now)() + chrono::Duration::seconds(ttl.whole_seconds().max(1))
     }
 
     /// Writes a session and its index entry in one transaction. With `must_exist`, writes
@@ -196,7 +197,7 @@ impl SledStore {
     }
 }
 
-impl super::SessionStore for SledStore {
+impl crate::store::SessionStore for SledStore {
     fn end_sessions_of(&self, username: &Username, except_sid: Option<&str>) -> StoreResult<usize> {
         let prefix = user_key(username, b"");
         let mut ended = 0;
@@ -228,7 +229,7 @@ impl SessionStore for SledSessionStore {
         let Some(raw) = raw else { return Ok(None) };
         let stored: Stored =
             serde_json::from_slice(&raw).map_err(|e| LoadError::Deserialization(e.into()))?;
-        if stored.expires_at <= self.clock.now() {
+        if stored.expires_at <= (self.now)() {
             return Ok(None);
         }
         Ok(Some(stored.state))
@@ -312,8 +313,29 @@ mod tests {
         state_with_sid(username, "abc")
     }
 
+    /// A time the tests move by hand.
+    #[derive(Clone)]
+    struct Time(Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+    impl Time {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+
+        fn advance(&self, by: chrono::Duration) {
+            *self.0.lock().unwrap() += by;
+        }
+    }
+
+    fn sessions_at() -> (SledSessionStore, Time) {
+        let time = Time(Arc::new(std::sync::Mutex::new(Utc::now())));
+        let now = time.clone();
+        let store = SledSessionStore::new(SledStore::temporary(), Arc::new(move || now.now()));
+        (store, time)
+    }
+
     fn sessions() -> SledSessionStore {
-        SledSessionStore::new(SledStore::temporary(), Clock::manual(Utc::now()))
+        sessions_at().0
     }
 
     const TTL: CookieDuration = CookieDuration::minutes(15);
@@ -363,7 +385,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_index_follows_login_logout_and_purge() {
-        let s = sessions();
+        let (s, time) = sessions_at();
         let alice = Username::parse("alice").unwrap();
         let key = s.save(state(None), &TTL).await.unwrap();
         assert!(s.store.sessions_by_user.is_empty());
@@ -375,8 +397,8 @@ mod tests {
         s.delete(&key).await.unwrap();
         assert!(s.store.sessions_by_user.is_empty());
         s.save(state(Some("alice")), &TTL).await.unwrap();
-        s.clock.advance(chrono::Duration::hours(1));
-        assert_eq!(s.store.purge_sessions(s.clock.now()).unwrap(), 1);
+        time.advance(chrono::Duration::hours(1));
+        assert_eq!(s.store.purge_sessions(time.now()).unwrap(), 1);
         assert!(s.store.sessions_by_user.is_empty());
         assert_eq!(s.store.end_sessions_of(&alice, None).unwrap(), 0);
     }

@@ -1,0 +1,203 @@
+//! The sled implementation of the storage traits: one named tree per keyspace, index trees
+//! updated in the same transaction as what they index. This file holds the store itself (its
+//! trees, opening it, the schema version) and the helpers every keyspace shares; each keyspace
+//! lives in its own file, which opens with the key encoding of its trees:
+//! - `users.rs`: `users`, `users_by_handle`.
+//! - `credentials.rs`: `credentials`, `credentials_by_user`.
+//! - `locks.rs`: `locks`.
+//! - `ceremonies.rs`: `ceremonies`.
+//! - `audit.rs`: `audit`, `audit_by_user`.
+//! - `metadata.rs`: `mds`.
+//! - `sessions.rs`: `sessions`, `sessions_by_user` (and the actix-session store on them).
+//!
+//! The tree of this file: `meta`: `schema_version` → u32 big-endian ([`SCHEMA_VERSION`]).
+//!
+//! Like the rest of `store`, imports only `domain`.
+
+mod audit;
+mod ceremonies;
+mod credentials;
+mod locks;
+mod metadata;
+mod sessions;
+mod users;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{Storage, StoreError, StoreResult, SCHEMA_VERSION};
+use crate::domain::Username;
+
+pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
+
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    users: sled::Tree,
+    users_by_handle: sled::Tree,
+    credentials: sled::Tree,
+    credentials_by_user: sled::Tree,
+    locks: sled::Tree,
+    ceremonies: sled::Tree,
+    audit: sled::Tree,
+    audit_by_user: sled::Tree,
+    mds: sled::Tree,
+    sessions: sled::Tree,
+    /// Serialises credential changes that must see all of a user's credentials at once (the
+    /// last-credential rules) against every other credential write.
+    credential_changes: Arc<Mutex<()>>,
+    sessions_by_user: sled::Tree,
+}
+
+fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The key of a per-user index entry: username ‖ 0x00 ‖ `suffix` (usernames hold no 0x00).
+fn user_key(username: &Username, suffix: &[u8]) -> Vec<u8> {
+    let mut key = username.as_str().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(suffix);
+    key
+}
+
+/// Unwraps a transaction result whose abort carries a `StoreError`.
+fn tx<T>(result: Result<T, TransactionError<StoreError>>) -> StoreResult<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+    }
+}
+
+fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, checking the schema version.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        let db = sled::Config::new().path(dir.join("db")).open()?;
+        Self::from_db(db)
+    }
+
+    fn from_db(db: sled::Db) -> StoreResult<Self> {
+        let store = Self {
+            meta: db.open_tree("meta")?,
+            users: db.open_tree("users")?,
+            users_by_handle: db.open_tree("users_by_handle")?,
+            credentials: db.open_tree("credentials")?,
+            credentials_by_user: db.open_tree("credentials_by_user")?,
+            locks: db.open_tree("locks")?,
+            ceremonies: db.open_tree("ceremonies")?,
+            audit: db.open_tree("audit")?,
+            audit_by_user: db.open_tree("audit_by_user")?,
+            mds: db.open_tree("mds")?,
+            sessions: db.open_tree("sessions")?,
+            credential_changes: Default::default(),
+            sessions_by_user: db.open_tree("sessions_by_user")?,
+            db,
+        };
+        match store.meta.get("schema_version")? {
+            None => {
+                store
+                    .meta
+                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                store.db.flush()?;
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt("schema_version".into()))?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaVersion {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+        }
+        store.index_sessions()?;
+        Ok(store)
+    }
+
+    /// A store in a temporary directory that disappears with it.
+    #[cfg(test)]
+    fn temporary() -> Self {
+        Self::from_db(sled::Config::new().temporary(true).open().unwrap()).unwrap()
+    }
+
+    /// Writes everything to disk; called before an answer that acknowledges a durable change.
+    pub fn flush(&self) -> StoreResult<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Takes the lock that serialises credential changes (see `credential_changes`).
+    fn serialise_credential_changes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.credential_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Storage for SledStore {
+    fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(self.purge_ceremonies(now)? + self.purge_sessions(now)?)
+    }
+}
+
+/// Records the keyspace tests share.
+#[cfg(test)]
+mod fixtures {
+    use chrono::Utc;
+
+    use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
+    use crate::store::{CredentialRecord, UserRecord};
+
+    pub fn user(name: &str) -> UserRecord {
+        UserRecord {
+            username: Username::parse(name).unwrap(),
+            handle: UserHandle::random(),
+            display_name: None,
+            password_hash: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    pub fn credential(user: &UserRecord, id: &[u8]) -> CredentialRecord {
+        CredentialRecord {
+            id: CredentialId::from_bytes(id.to_vec()).unwrap(),
+            username: user.username.clone(),
+            user_handle: user.handle.clone(),
+            public_key: vec![1, 2, 3],
+            algorithm: -7,
+            sign_count: 0,
+            aaguid: "00000000-0000-0000-0000-000000000000".into(),
+            authenticator_name: None,
+            attestation_format: "none".into(),
+            attestation_trusted: false,
+            attestation_object: vec![],
+            client_data_json: vec![],
+            transports: vec![],
+            backup_eligible: false,
+            backup_state: false,
+            user_verified: true,
+            discoverable: None,
+            display_name: DisplayName::parse("Key").unwrap(),
+            created_at: Utc::now(),
+            last_used_at: None,
+            enabled: true,
+            disabled_by: None,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Users.
+//!
+//! Trees and their key encodings:
+//! - `users`: normalised username (UTF-8) → JSON [`UserRecord`].
+//! - `users_by_handle`: the 64 handle bytes → username.
+//!
+//! Creating a user with their first credential and deleting a user also write the credential
+//! trees (see `credentials.rs`), in the same transaction.
+
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::{abort, decode, encode, tx, user_key, SledStore};
+use crate::domain::{CredentialId, UserHandle, Username};
+use crate::store::{CredentialRecord, StoreError, StoreResult, UserRecord, UserStore};
+
+impl UserStore for SledStore {
+    fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let value = encode(user)?;
+        let name = user.username.as_str().as_bytes();
+        tx(
+            (&self.users, &self.users_by_handle).transaction(|(users, by_handle)| {
+                if users.get(name)?.is_some() || by_handle.get(user.handle.as_bytes())?.is_some() {
+                    return abort(StoreError::UserExists);
+                }
+                users.insert(name, value.as_slice())?;
+                by_handle.insert(user.handle.as_bytes(), name)?;
+                Ok(())
+            }),
+        )?;
+        self.flush()
+    }
+
+    fn user(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
+        self.users
+            .get(username.as_str())?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn user_by_handle(&self, handle: &UserHandle) -> StoreResult<Option<UserRecord>> {
+        match self.users_by_handle.get(handle.as_bytes())? {
+            Some(name) => self.users.get(name)?.map(|v| decode(&v)).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    fn list_users(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&Username>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserRecord>> {
+        let prefix = prefix.unwrap_or("");
+        let mut out = Vec::new();
+        for item in self.users.scan_prefix(prefix) {
+            let (k, v) = item?;
+            if after.is_some_and(|a| k.as_ref() <= a.as_str().as_bytes()) {
+                continue;
+            }
+            out.push(decode(&v)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn insert_user_with_credential(
+        &self,
+        user: &UserRecord,
+        credential: &CredentialRecord,
+    ) -> StoreResult<()> {
+        let user_value = encode(user)?;
+        let credential_value = encode(credential)?;
+        let name = user.username.as_str().as_bytes();
+        let id = credential.id.as_bytes();
+        let index = user_key(&user.username, id);
+        tx((
+            &self.users,
+            &self.users_by_handle,
+            &self.credentials,
+            &self.credentials_by_user,
+        )
+            .transaction(|(users, by_handle, creds, by_user)| {
+                if users.get(name)?.is_some() || by_handle.get(user.handle.as_bytes())?.is_some() {
+                    return abort(StoreError::UserExists);
+                }
+                if creds.get(id)?.is_some() {
+                    return abort(StoreError::CredentialExists);
+                }
+                users.insert(name, user_value.as_slice())?;
+                by_handle.insert(user.handle.as_bytes(), name)?;
+                creds.insert(id, credential_value.as_slice())?;
+                by_user.insert(index.as_slice(), &[])?;
+                Ok(())
+            }))?;
+        self.flush()
+    }
+
+    fn delete_user(&self, username: &Username) -> StoreResult<Vec<CredentialId>> {
+        let _serial = self.serialise_credential_changes();
+        let index_keys: Vec<sled::IVec> = self
+            .credentials_by_user
+            .scan_prefix(user_key(username, b""))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let prefix_len = username.as_str().len() + 1;
+        let ids: Vec<Vec<u8>> = index_keys
+            .iter()
+            .map(|k| k[prefix_len..].to_vec())
+            .collect();
+        tx((
+            &self.users,
+            &self.users_by_handle,
+            &self.credentials,
+            &self.credentials_by_user,
+        )
+            .transaction(|(users, by_handle, creds, by_user)| {
+                let Some(raw) = users.remove(username.as_str())? else {
+                    return abort(StoreError::NotFound);
+                };
+                let user: UserRecord = decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                by_handle.remove(user.handle.as_bytes())?;
+                for (key, id) in index_keys.iter().zip(&ids) {
+                    by_user.remove(key)?;
+                    creds.remove(id.as_slice())?;
+                }
+                Ok(())
+            }))?;
+        self.flush()?;
+        ids.into_iter()
+            .map(|id| CredentialId::from_bytes(id).map_err(|e| StoreError::Corrupt(e.0)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{credential, user};
+    use super::*;
+    use crate::store::CredentialStore;
+
+    #[test]
+    fn a_username_can_be_taken_only_once() {
+        let s = SledStore::temporary();
+        s.insert_user(&user("alice")).unwrap();
+        assert!(matches!(
+            s.insert_user(&user("alice")),
+            Err(StoreError::UserExists)
+        ));
+    }
+
+    #[test]
+    fn deleting_a_user_deletes_their_credentials_and_handle() {
+        let s = SledStore::temporary();
+        let a = user("alice");
+        s.insert_user(&a).unwrap();
+        s.insert_credential(&credential(&a, b"c1")).unwrap();
+        s.insert_credential(&credential(&a, b"c2")).unwrap();
+        assert_eq!(s.delete_user(&a.username).unwrap().len(), 2);
+        assert!(s.user_by_handle(&a.handle).unwrap().is_none());
+        assert!(s
+            .credential(&CredentialId::from_bytes(b"c1".to_vec()).unwrap())
+            .unwrap()
+            .is_none());
+    }
+}
