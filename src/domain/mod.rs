@@ -1,5 +1,6 @@
 //! Validated newtypes shared by every layer: usernames, display names, credential ids, user
 //! handles, tags and flow ids. Each has private fields and a `parse` that is the only way in.
+//! The WebAuthn ceremony options that flows and configuration share are in `ceremony`.
 //! Imports nothing from the rest of the crate.
 
 use std::fmt;
@@ -8,6 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
+
+mod ceremony;
+pub use ceremony::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
 
 /// Why a value was refused; the text is written for the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 use super::Age;
 use crate::domain::{FlowId, Tag};
+// The ceremony options live in `domain`, where the configuration can name them too.
+pub use crate::domain::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
 
 /// One flow file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -64,62 +66,6 @@ pub enum Condition {
     UserHasPassword,
     /// The user has at least one enabled FIDO credential.
     UserHasCredential,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UserVerification {
-    Required,
-    Preferred,
-    Discouraged,
-}
-
-impl UserVerification {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::Preferred => "preferred",
-            Self::Discouraged => "discouraged",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResidentKey {
-    Required,
-    Preferred,
-    Discouraged,
-}
-
-impl ResidentKey {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::Preferred => "preferred",
-            Self::Discouraged => "discouraged",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Conveyance {
-    None,
-    Indirect,
-    Direct,
-    Enterprise,
-}
-
-impl Conveyance {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Indirect => "indirect",
-            Self::Direct => "direct",
-            Self::Enterprise => "enterprise",
-        }
-    }
 }
 
 fn default_preferred() -> UserVerification {
@@ -232,9 +178,6 @@ pub enum Step {
 fn default_algorithms() -> Vec<i64> {
     vec![-8, -7, -257, -35, -36]
 }
-
-/// COSE algorithms the server can verify.
-pub const VERIFIABLE_ALGORITHMS: [i64; 6] = [-8, -7, -257, -35, -36, -37];
 
 impl Step {
     /// The name used in flow files and error messages.

@@ -1,0 +1,322 @@
+//! How long, how many and from where: `[session]`, `[lockout]`, `[rate_limits]`, `[ceremony]`
+//! (challenge lifetimes, the signature-counter policy), `[cors]` and `[proxy]` (with `IpRange`).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::raw::{RawCeremony, RawCors, RawLockout, RawProxy, RawRateLimits, RawSession};
+use super::relying_party::{is_local, web_origin_url, web_origins, RelyingPartySettings};
+use super::{
+    duration, invalid, positive, required, ConfigError, MAX_CEREMONY_TIMEOUT, MAX_DURATION,
+};
+
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// Never longer than `max_lifetime`.
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+    /// Cookies without `Secure`; true only when every http(s) origin is localhost or loopback.
+    pub insecure_cookies: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct LockoutSettings {
+    pub max_failures: u32,
+    pub lock_duration: Duration,
+    pub table_size: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub window: Duration,
+    pub per_address: u32,
+    pub per_username: u32,
+    /// Requests per window with one tenant API key.
+    pub per_api_key: u32,
+    pub password_hash_concurrency: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct CorsSettings {
+    /// Exact normalised origins (`scheme://host[:port]`); empty: no CORS headers.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    pub trusted_proxies: Vec<IpRange>,
+}
+
+impl ProxySettings {
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|range| range.contains(ip))
+    }
+}
+
+/// One address or a CIDR range (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IP address or a CIDR range"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
+        };
+        let range = Self { network, prefix };
+        let masked = range.masked(network);
+        if masked != network {
+            return Err(format!(
+                "`{text}` has bits set past its prefix; write `{masked}/{prefix}`"
+            ));
+        }
+        Ok(range)
+    }
+
+    /// Whether `ip` is in the range; an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as a
+    /// dual-stack listener reports IPv4 peers) counts as its IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        ip.is_ipv4() == self.network.is_ipv4() && self.masked(ip) == self.network
+    }
+
+    fn masked(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CeremonySettings {
+    pub timeout: Duration,
+    pub conditional_timeout: Duration,
+    pub sign_counter_policy: SignCounterPolicy,
+}
+
+/// What to do with an assertion whose signature counter did not grow (either value non-zero):
+/// a possibly cloned authenticator. Always audited as `SIGN_COUNTER_REGRESSION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignCounterPolicy {
+    /// `"refuse"`: the assertion fails.
+    Refuse,
+    /// `"audit"`: the assertion passes; the regression is only audited.
+    Audit,
+    /// `"ignore-when-backup-eligible"`: passes for backup-eligible (synced) credentials, whose
+    /// counters need not grow; refused for the others.
+    IgnoreWhenBackupEligible,
+}
+
+pub(super) fn session(
+    raw: RawSession,
+    relying_party: &RelyingPartySettings,
+) -> Result<SessionSettings, ConfigError> {
+    let session = SessionSettings {
+        idle_timeout: duration(raw.idle_timeout, "session.idle_timeout", MAX_DURATION)?,
+        max_lifetime: duration(raw.max_lifetime, "session.max_lifetime", MAX_DURATION)?,
+        insecure_cookies: required(raw.insecure_cookies, "session.insecure_cookies")?,
+    };
+    if session.idle_timeout > session.max_lifetime {
+        return Err(invalid(
+            "session.idle_timeout",
+            "is longer than session.max_lifetime; a session cannot be idle longer than it lives",
+        ));
+    }
+    if session.insecure_cookies {
+        for origin in &relying_party.origins {
+            if let Some(url) = web_origin_url(origin) {
+                if !is_local(&url) {
+                    return Err(invalid(
+                        "session.insecure_cookies",
+                        format!(
+                            "true is allowed only when every origin is http(s)://localhost or a \
+                             loopback address, and `{origin}` is not; set \
+                             session.insecure_cookies = false (or FIDOFLOW_INSECURE_COOKIES=false)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(session)
+}
+
+pub(super) fn lockout(raw: RawLockout) -> Result<LockoutSettings, ConfigError> {
+    Ok(LockoutSettings {
+        max_failures: positive(raw.max_failures, "lockout.max_failures")?,
+        lock_duration: duration(raw.lock_duration, "lockout.lock_duration", MAX_DURATION)?,
+        table_size: positive(raw.table_size, "lockout.table_size")?,
+    })
+}
+
+pub(super) fn rate_limits(raw: RawRateLimits) -> Result<RateLimitSettings, ConfigError> {
+    Ok(RateLimitSettings {
+        enabled: required(raw.enabled, "rate_limits.enabled")?,
+        window: duration(raw.window, "rate_limits.window", MAX_DURATION)?,
+        per_address: positive(raw.per_address, "rate_limits.per_address")?,
+        per_username: positive(raw.per_username, "rate_limits.per_username")?,
+        per_api_key: positive(raw.per_api_key, "rate_limits.per_api_key")?,
+        password_hash_concurrency: positive(
+            raw.password_hash_concurrency,
+            "rate_limits.password_hash_concurrency",
+        )?,
+    })
+}
+
+pub(super) fn cors(raw: RawCors) -> Result<CorsSettings, ConfigError> {
+    Ok(CorsSettings {
+        allowed_origins: web_origins(
+            required(raw.allowed_origins, "cors.allowed_origins")?,
+            "cors.allowed_origins",
+        )?,
+    })
+}
+
+pub(super) fn proxy(raw: RawProxy) -> Result<ProxySettings, ConfigError> {
+    Ok(ProxySettings {
+        trusted_proxies: required(raw.trusted_proxies, "proxy.trusted_proxies")?
+            .iter()
+            .map(|text| IpRange::parse(text).map_err(|why| invalid("proxy.trusted_proxies", why)))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+pub(super) fn ceremony(raw: RawCeremony) -> Result<CeremonySettings, ConfigError> {
+    Ok(CeremonySettings {
+        timeout: duration(raw.timeout, "ceremony.timeout", MAX_CEREMONY_TIMEOUT)?,
+        conditional_timeout: duration(
+            raw.conditional_timeout,
+            "ceremony.conditional_timeout",
+            MAX_CEREMONY_TIMEOUT,
+        )?,
+        sign_counter_policy: required(raw.sign_counter_policy, "ceremony.sign_counter_policy")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::Settings;
+    use super::*;
+
+    #[test]
+    fn an_idle_timeout_longer_than_the_session_lifetime_is_refused() {
+        assert_eq!(
+            refusal_key("[session]\nidle_timeout = \"9h\"\nmax_lifetime = \"8h\"\n"),
+            "session.idle_timeout"
+        );
+    }
+
+    #[test]
+    fn insecure_cookies_with_a_public_origin_are_refused() {
+        let text = "[relying_party]\nid = \"example.org\"\norigins = [\"https://example.org\"]\n\
+                    [session]\ninsecure_cookies = true\n";
+        assert_eq!(refusal_key(text), "session.insecure_cookies");
+        // The shipped default is true, so a public deployment must say false.
+        let vars = env(&[
+            ("FIDOFLOW_RP_ID", "example.org"),
+            ("FIDOFLOW_ORIGINS", "https://example.org"),
+        ]);
+        let error = Settings::from_toml_str("", &vars).unwrap_err();
+        assert_eq!(error.key(), Some("session.insecure_cookies"));
+        assert!(
+            error
+                .to_string()
+                .contains("FIDOFLOW_INSECURE_COOKIES=false"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn insecure_cookies_on_localhost_are_accepted() {
+        let text =
+            "[relying_party]\norigins = [\"https://localhost:8443\", \"http://localhost:8080\", \
+                    \"android:apk-key-hash:abc\"]\n";
+        assert!(parse(text).unwrap().session.insecure_cookies);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_and_wildcards_are_refused() {
+        for bad in [
+            "*",
+            "https://*.example.org",
+            "https://example.org/app",
+            "http://example.org",
+        ] {
+            let text = public(&format!("[cors]\nallowed_origins = [\"{bad}\"]\n"));
+            assert_eq!(refusal_key(&text), "cors.allowed_origins", "{bad}");
+        }
+        let text = public("[cors]\nallowed_origins = [\"https://App.Example.com/\"]\n");
+        assert_eq!(
+            parse(&text).unwrap().cors.allowed_origins,
+            vec!["https://app.example.com"]
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_ranges() {
+        let s = parse(
+            "[proxy]\ntrusted_proxies = [\"10.0.0.1\", \"::1\", \"172.16.0.0/12\", \"fd00::/8\"]\n",
+        )
+        .unwrap();
+        let p = &s.proxy;
+        assert_eq!(p.trusted_proxies.len(), 4);
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(p.is_trusted(ip("10.0.0.1")));
+        assert!(!p.is_trusted(ip("10.0.0.2")));
+        assert!(p.is_trusted(ip("172.31.255.254")));
+        assert!(!p.is_trusted(ip("172.32.0.1")));
+        assert!(p.is_trusted(ip("::ffff:172.16.0.9")), "IPv4-mapped");
+        assert!(p.is_trusted(ip("fd12::1")));
+        assert!(!p.is_trusted(ip("fe80::1")));
+        assert!(p.is_trusted(ip("::1")));
+        let everything = IpRange::parse("0.0.0.0/0").unwrap();
+        assert!(everything.contains(ip("203.0.113.7")));
+        assert!(!everything.contains(ip("2001:db8::1")));
+        for (bad, why) in [
+            ("10.0.0.1/8", "write `10.0.0.0/8`"),
+            ("10.0.0.0/33", "0 to 32"),
+            ("fd00::/129", "0 to 128"),
+            ("proxy.example", "not an IP address"),
+        ] {
+            let text = format!("[proxy]\ntrusted_proxies = [\"{bad}\"]\n");
+            assert_eq!(refusal_key(&text), "proxy.trusted_proxies");
+            assert!(refusal(&text).to_string().contains(why), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Bearer secrets (admin tokens, tenant API keys) are configured only as the SHA-256 of their
+//! text: reading that hash from the file, hashing what a client presents, and finding the entry
+//! it belongs to in constant time.
+
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// 64 hexadecimal characters, any case.
+pub(super) fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+/// The entry of `entries` whose hash (`hash_of`) is the SHA-256 of `presented`, if any. Compares
+/// with every entry in constant time, without stopping at a match, so the time taken tells
+/// nothing about which entry matched or how much of a hash did.
+pub(super) fn find_by_sha256<'a, T>(
+    entries: &'a [T],
+    presented: &str,
+    hash_of: impl Fn(&T) -> &[u8; 32],
+) -> Option<&'a T> {
+    let digest = sha256(presented.as_bytes());
+    let mut found = Choice::from(0);
+    let mut index = 0u64;
+    for (i, entry) in entries.iter().enumerate() {
+        let equal = hash_of(entry).ct_eq(&digest);
+        index = u64::conditional_select(&index, &(i as u64), equal);
+        found |= equal;
+    }
+    if bool::from(found) {
+        entries.get(index as usize)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_is_read_in_either_case_and_must_have_64_hex_characters() {
+        let lower = "00000000000000000000000000000000000000000000000000000000000000ff";
+        let parsed = parse_sha256_hex(lower).unwrap();
+        assert_eq!(parsed[31], 0xff);
+        assert_eq!(parse_sha256_hex(&lower.to_uppercase()), Some(parsed));
+        assert_eq!(parse_sha256_hex(&lower[..63]), None);
+        assert_eq!(parse_sha256_hex(&format!("{}g", &lower[..63])), None);
+    }
+
+    #[test]
+    fn the_entry_with_the_presented_secrets_hash_is_found_wherever_it_is() {
+        let entries = [sha256(b"one"), sha256(b"two"), sha256(b"three")];
+        for (i, secret) in ["one", "two", "three"].into_iter().enumerate() {
+            let found = find_by_sha256(&entries, secret, |hash| hash);
+            assert_eq!(found, Some(&entries[i]), "{secret}");
+        }
+        assert_eq!(find_by_sha256(&entries, "four", |hash| hash), None);
+        assert_eq!(find_by_sha256(&[] as &[[u8; 32]], "one", |hash| hash), None);
+    }
+}

@@ -1,0 +1,67 @@
+//! The WebAuthn ceremony options that both the flow files and the tenant configuration name:
+//! user verification, resident key and attestation conveyance, written lowercase as in the
+//! WebAuthn API, and the COSE algorithms the server can verify.
+
+use serde::{Deserialize, Serialize};
+
+/// `userVerification` of a ceremony.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserVerification {
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl UserVerification {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+/// `residentKey` of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResidentKey {
+    Required,
+    Preferred,
+    Discouraged,
+}
+
+impl ResidentKey {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+/// `attestation` (the attestation conveyance preference) of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conveyance {
+    None,
+    Indirect,
+    Direct,
+    Enterprise,
+}
+
+impl Conveyance {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Indirect => "indirect",
+            Self::Direct => "direct",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// COSE algorithms the server can verify.
+pub const VERIFIABLE_ALGORITHMS: [i64; 6] = [-8, -7, -257, -35, -36, -37];
