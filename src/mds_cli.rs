@@ -88,7 +88,14 @@ pub fn reevaluate(settings: Settings) -> anyhow::Result<String> {
     let registry = Registry::load(&settings.server.flows_dir)?;
     let trust = trust_anchors(&settings)?;
     let store = open_store(&settings)?;
-    let engine = Engine::new(settings, registry, store, Clock::system(), trust)?;
+    let engine = Engine::new(
+        settings,
+        registry,
+        store,
+        Clock::system(),
+        trust,
+        crate::engine::Challenges::random(),
+    )?;
     let lines = engine.reevaluate_trust()?;
     Ok(if lines.is_empty() {
         "no stored credential changed".to_string()

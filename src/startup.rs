@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use crate::api;
 use crate::clock::Clock;
 use crate::config::{AttestationPolicyKind, Settings};
-use crate::engine::{trust_anchors, Engine};
+use crate::engine::{trust_anchors, Challenges, Engine};
 use crate::flow::definitions::{Conveyance, Step};
 use crate::flow::Registry;
 use crate::store::{SledSessionStore, SledStore};
@@ -52,6 +52,16 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        Self::build_with_challenges(settings, clock, Challenges::random())
+    }
+
+    /// `build`, with the challenges taken from `challenges` (tests that replay recorded
+    /// responses queue the challenges those answer).
+    pub fn build_with_challenges(
+        settings: Settings,
+        clock: Clock,
+        challenges: Challenges,
+    ) -> anyhow::Result<Self> {
         let data_dir = settings.server.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("server.data_dir: cannot create {}", data_dir.display()))?;
@@ -69,7 +79,7 @@ impl Application {
             let clock = clock.clone();
             SledSessionStore::new(store.clone(), std::sync::Arc::new(move || clock.now()))
         };
-        let engine = Engine::new(settings.clone(), registry, store, clock, trust)?;
+        let engine = Engine::new(settings.clone(), registry, store, clock, trust, challenges)?;
 
         let public = TcpListener::bind(settings.server.bind)
             .with_context(|| format!("server.bind: cannot listen on {}", settings.server.bind))?;
@@ -117,6 +127,7 @@ impl Application {
                 if admin_inline {
                     app = app.configure(api::admin_routes);
                 }
+                app = app.configure(api::tenant_routes);
                 app.default_service(web::to(api::middleware::not_found))
                     .wrap(session)
                     .wrap(from_fn(api::middleware::session_guard))

@@ -50,6 +50,11 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The whole body of a backend API call, at most [`BODY_LIMIT`] bytes.
+pub async fn read_limited(req: &HttpRequest, payload: web::Payload) -> Result<BytesMut, ApiError> {
+    read_body(declared_length(req), payload.into_inner(), BODY_LIMIT).await
+}
+
 /// A metadata BLOB sent as the body: the JWS text as downloaded (`application/jwt`,
 /// `application/octet-stream` or `text/plain`). Read only after the token was checked.
 pub async fn blob_body(req: &HttpRequest, payload: web::Payload) -> Result<String, ApiError> {
@@ -188,6 +193,8 @@ pub fn request_ctx(req: &HttpRequest, engine: &Engine) -> RequestCtx {
             .get::<super::middleware::RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
+        tenant: None,
+        api_key: None,
     }
 }
 

@@ -4,6 +4,9 @@
 //! fields of its `SessionData`); never `store`, `fido`, `flow`, `config` or `startup`.
 
 pub mod admin;
+pub mod authfi;
+pub mod backend;
+pub mod conformance;
 pub mod document;
 pub mod error;
 pub mod extract;
@@ -100,6 +103,14 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
                     .route(web::post().to(h::my_credentials)),
             ),
     );
+}
+
+/// Routes of the relying-party backend APIs, under each tenant's access path: the AuthFi shape
+/// and the FIDO conformance API. Registered after every fixed route, so a first path segment the
+/// server uses itself is never taken for an access path.
+pub fn tenant_routes(cfg: &mut ServiceConfig) {
+    authfi::routes(cfg);
+    conformance::routes(cfg);
 }
 
 /// Routes of the administration API (see `admin.rs`).

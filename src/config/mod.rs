@@ -40,7 +40,7 @@ pub use limits::{
     SessionSettings, SignCounterPolicy,
 };
 pub use relying_party::RelyingPartySettings;
-pub use tenants::{TenantCeremonyDefaults, TenantSettings, DEFAULT_TENANT};
+pub use tenants::{tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_TENANT};
 
 use raw::{DurationText, RawFile};
 

@@ -14,7 +14,7 @@ use super::{duration, invalid, positive, required, ConfigError, MAX_CEREMONY_TIM
 use crate::domain::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
 
 /// The id of the built-in tenant, whose relying party is `[relying_party]`.
-pub const DEFAULT_TENANT: &str = "default";
+pub use crate::domain::DEFAULT_TENANT;
 
 /// First path segments the server already serves; no `access_path` may be one of them (compared
 /// ignoring case).
@@ -92,6 +92,19 @@ pub(super) fn tenants(
         tenants.push(tenant);
     }
     Ok(tenants)
+}
+
+/// A tenant written as JSON with the keys of one `[[tenants]]` entry (the admin API), checked as
+/// the configuration's are and against `others` (ids and access paths must differ). Keys its
+/// `attestation` object leaves out take the built-in defaults. Errors name the key as
+/// `tenants[N].…`, N being the number of `others`.
+pub fn tenant_from_json(
+    value: &serde_json::Value,
+    others: &[TenantSettings],
+) -> Result<TenantSettings, ConfigError> {
+    let raw: RawTenant = serde_json::from_value(value.clone())
+        .map_err(|e| invalid(format!("tenants[{}]", others.len()), e.to_string()))?;
+    tenant(raw, others.len(), others, &RawAttestation::default())
 }
 
 /// The tenant at `index`, checked against the ones before it.

@@ -14,6 +14,16 @@ pub enum UserVerification {
 }
 
 impl UserVerification {
+    /// The value as the WebAuthn API writes it; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "required" => Some(Self::Required),
+            "preferred" => Some(Self::Preferred),
+            "discouraged" => Some(Self::Discouraged),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Required => "required",
@@ -33,6 +43,16 @@ pub enum ResidentKey {
 }
 
 impl ResidentKey {
+    /// The value as the WebAuthn API writes it; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "required" => Some(Self::Required),
+            "preferred" => Some(Self::Preferred),
+            "discouraged" => Some(Self::Discouraged),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Required => "required",
@@ -53,6 +73,17 @@ pub enum Conveyance {
 }
 
 impl Conveyance {
+    /// The value as the WebAuthn API writes it; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(Self::None),
+            "indirect" => Some(Self::Indirect),
+            "direct" => Some(Self::Direct),
+            "enterprise" => Some(Self::Enterprise),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::None => "none",

@@ -13,6 +13,9 @@ use unicode_normalization::UnicodeNormalization;
 mod ceremony;
 pub use ceremony::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
 
+/// The id of the built-in tenant: the portal and the Loginapp API (today's `[relying_party]`).
+pub const DEFAULT_TENANT: &str = "default";
+
 /// Why a value was refused; the text is written for the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

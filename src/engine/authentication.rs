@@ -116,7 +116,7 @@ impl Engine {
             self.audit_password(cx, &name, Outcome::Failure, WRONG)?;
             if let Some(until) = self.store().attempt_failed(&name, now, &policy)? {
                 s.auth_flow = None;
-                self.lock_engaged(cx, &name, until)?;
+                self.lock_engaged(&self.default_tenant(), cx, &name, until)?;
                 return Err(EngineError::UserLocked { until });
             }
             return Err(wrong());

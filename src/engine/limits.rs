@@ -79,6 +79,36 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Counts one call made with API key `key` of `tenant`; refuses it over `limit` per window.
+    /// A relying party's backend calls from one address for all its users, so its calls are
+    /// limited per key rather than per address.
+    pub fn check_api_key(
+        &self,
+        tenant: &str,
+        key: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = windows
+            .entry(format!("key/{tenant}/{key}"))
+            .or_insert((now, 0));
+        if now - entry.0 >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let retry = (entry.0 + self.window - now).num_seconds().max(1) as u64;
+            return Err(EngineError::TooManyRequests { retry_after: retry });
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
 /// Bounded concurrency for password hashing: beyond it, `SERVER_BUSY`.
 pub struct Permits {
     max: usize,

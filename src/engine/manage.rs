@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-use super::fido_login::Purpose;
+use super::assertion::{AssertionOptions, Purpose};
+use super::fido_login::flow_error;
 use super::{Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx, SessionData};
 use crate::domain::{CredentialId, DisplayName};
 use crate::flow::definitions::{Action, Step};
@@ -122,13 +123,19 @@ impl Engine {
         )?;
         self.spend_ceremony_of(&flow)?;
         let lifetime = self.ceremony_timeout(timeout);
-        let (options, ceremony) = match self.issue_request(
+        let tenant = self.default_tenant();
+        let issued = self.begin_assertion(
+            &tenant,
             Some(&user.username),
-            user_verification,
-            lifetime,
-            Purpose::Approval,
-        ) {
-            Ok(v) => v,
+            &AssertionOptions {
+                user_verification,
+                timeout: lifetime,
+                purpose: Purpose::Approval,
+            },
+            None,
+        );
+        let (options, ceremony) = match issued {
+            Ok(c) => (c.options, c.ceremony_id),
             Err(e) => {
                 s.self_service = None;
                 return Err(e);
@@ -159,7 +166,9 @@ impl Engine {
         let ceremony = self.store().take_ceremony(ceremony)?;
         let flow = machine::back_to_challenge(flow);
         s.self_service = Some(flow.clone());
-        match self.check_assertion(cx, ceremony, credential, Purpose::Approval) {
+        let tenant = self.default_tenant();
+        let verified = self.finish_assertion(&tenant, cx, ceremony, credential, Purpose::Approval);
+        match verified.map_err(|e| flow_error(Purpose::Approval, e)) {
             Ok(_) => {}
             Err(e @ EngineError::UserLocked { .. }) => {
                 s.self_service = None;

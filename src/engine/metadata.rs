@@ -205,6 +205,7 @@ impl Engine {
     /// `trusted_already` is the verdict of registration against the configured anchors.
     pub(super) fn judge_attestation(
         &self,
+        configured: &TrustAnchors,
         aaguid: &[u8; 16],
         attestation_object: &[u8],
         kind: Option<AttestationType>,
@@ -229,8 +230,8 @@ impl Engine {
                 }
                 (Some(chain), _) => {
                     let anchors = match &entry {
-                        Some(entry) => self.inner.trust.merged(&entry.anchors()),
-                        None => self.inner.trust.clone(),
+                        Some(entry) => configured.merged(&entry.anchors()),
+                        None => configured.clone(),
                     };
                     if let Some(m) = self.metadata().filter(|m| m.blob.is_stale(now)) {
                         tracing::warn!(
@@ -267,13 +268,13 @@ impl Engine {
     /// a judged registration; `Err((check, reason))` refuses it.
     pub(super) fn attestation_policy_refusal(
         &self,
+        attestation: &crate::config::AttestationSettings,
         aaguid: &str,
         judged: &Judgement,
     ) -> Result<(), (&'static str, String)> {
         if let Some(why) = judged.refusal() {
             return Err(("metadataStatus", why));
         }
-        let attestation = &self.inner.settings.attestation;
         let untrusted = |check: &'static str, what: &str| {
             let reason = judged.trust.as_ref().err().cloned().unwrap_or_default();
             (
@@ -409,8 +410,14 @@ impl Engine {
             let Ok(aaguid) = mds::parse_aaguid(&record.aaguid) else {
                 continue;
             };
-            let judged =
-                self.judge_attestation(&aaguid, &record.attestation_object, None, false, now);
+            let judged = self.judge_attestation(
+                &self.default_tenant().trust,
+                &aaguid,
+                &record.attestation_object,
+                None,
+                false,
+                now,
+            );
             // Without a certificate chain (none, self, or a format that keeps its chain
             // elsewhere) trust cannot be recomputed here; the registration's verdict stands.
             let trusted = if judged.chain.is_some() {

@@ -5,7 +5,11 @@
 //! `api`.
 
 mod admin;
+mod assertion;
 mod authentication;
+mod backend;
+mod ceremony;
+mod challenges;
 mod error;
 mod fido_login;
 mod limits;
@@ -13,22 +17,32 @@ mod manage;
 mod metadata;
 mod models;
 mod passwords;
+mod registration;
 mod self_service;
 mod session;
 mod signup;
+mod tenant;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use crate::domain::{Conveyance, ResidentKey, UserVerification};
 pub use admin::{Actor, CredentialChange, NewUser, Page};
+pub use backend::{
+    BackendAssertion, BackendRegistration, BackendVerified, KeyView, UserPage, UserView,
+};
+pub use ceremony::{CeremonyError, Channel, Refusal, RefusalKind};
+pub use challenges::Challenges;
 pub use error::{EngineError, NextStep};
 pub use limits::Limited;
 pub use metadata::{metadata_record, trust_anchors, verify_for_import, LoadedMetadata};
 pub use models::{aaguid_string, model_name};
+pub use registration::Attachment;
 pub use session::{Login, SessionData};
+pub use tenant::{Tenant, TenantSource, DEFAULT_TENANT};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -42,9 +56,25 @@ use passwords::Passwords;
 /// Who sent the request, for rate limits and the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCtx {
+    /// The client's address; for a relying party's backend call, the end user's address the
+    /// relying party passed (`X-End-User-IP`), when it did.
     pub remote_address: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: String,
+    /// The tenant of a backend API call (`None`: the portal and Loginapp API, tenant `default`).
+    pub tenant: Option<String>,
+    /// The name of the API key a backend call was made with.
+    pub api_key: Option<String>,
+}
+
+impl RequestCtx {
+    /// The audit actor of a backend call: `key:NAME`, else `anonymous`.
+    pub fn actor(&self) -> String {
+        match &self.api_key {
+            Some(name) => format!("key:{name}"),
+            None => "anonymous".into(),
+        }
+    }
 }
 
 /// A successful answer: one JSON:API resource (or a list of them).
@@ -127,7 +157,12 @@ struct Inner {
     registry: Registry,
     store: Arc<dyn Storage>,
     clock: Clock,
-    trust: TrustAnchors,
+    /// The built-in tenant: the portal and the Loginapp API.
+    default_tenant: Arc<Tenant>,
+    /// Every other tenant, by id (from the configuration and the admin API).
+    tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    /// Where challenges come from: random, or scripted in tests that replay recorded responses.
+    challenges: Challenges,
     /// The imported FIDO metadata BLOB: read at start, replaced by `PUT /rest/admin/mds`.
     metadata: RwLock<Option<Arc<LoadedMetadata>>>,
     passwords: Passwords,
@@ -160,23 +195,30 @@ impl Engine {
         store: SledStore,
         clock: Clock,
         trust: TrustAnchors,
+        challenges: Challenges,
     ) -> EngineResult<Self> {
         let passwords = Passwords::new(settings.rate_limits.password_hash_concurrency)?;
         let limits = RateLimiter::new(&settings.rate_limits);
         let metadata = metadata::load(&store, clock.now())?;
-        Ok(Self {
+        let store: Arc<dyn Storage> = Arc::new(store);
+        let default_tenant = Arc::new(Tenant::builtin(&settings, trust, store.clone()));
+        let engine = Self {
             inner: Arc::new(Inner {
                 settings,
                 registry,
-                store: Arc::new(store),
+                store,
                 clock,
-                trust,
+                default_tenant,
+                tenants: RwLock::new(HashMap::new()),
+                challenges,
                 metadata: RwLock::new(metadata.map(Arc::new)),
                 passwords,
                 limits,
                 in_progress: Mutex::new(HashSet::new()),
             }),
-        })
+        };
+        engine.load_tenants()?;
+        Ok(engine)
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -195,6 +237,11 @@ impl Engine {
 
     fn store(&self) -> &dyn Storage {
         self.inner.store.as_ref()
+    }
+
+    /// The built-in tenant (`default`): the portal and the Loginapp API.
+    fn default_tenant(&self) -> Arc<Tenant> {
+        self.inner.default_tenant.clone()
     }
 
     /// Marks a request of the session with cookie `key` as running; `CONCURRENT_ACCESS` while
@@ -237,8 +284,19 @@ impl Engine {
         Ok(self.store().purge_expired(self.now())?)
     }
 
+    /// A new WebAuthn challenge.
+    fn new_challenge(&self) -> Vec<u8> {
+        self.inner.challenges.next()
+    }
+
+    /// Appends to the audit log, in the per-user index of the request's tenant.
     fn audit(&self, event: AuditDraft<'_>) -> EngineResult<()> {
-        self.store().append(AuditEvent {
+        let tenant = match event.cx.tenant.as_deref() {
+            Some(id) if id != DEFAULT_TENANT => self.tenant(id),
+            _ => None,
+        };
+        let store = tenant.as_ref().map_or(self.store(), |t| t.store());
+        store.append(AuditEvent {
             seq: 0,
             time: self.now(),
             event: event.kind,
@@ -250,6 +308,8 @@ impl Engine {
             remote_address: event.cx.remote_address.clone(),
             user_agent: event.cx.user_agent.clone(),
             request_id: Some(event.cx.request_id.clone()),
+            tenant: event.cx.tenant.clone(),
+            api_key: event.cx.api_key.clone(),
         })?;
         Ok(())
     }
@@ -271,13 +331,6 @@ pub fn random_id() -> String {
     let mut raw = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
     raw.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// 32 random bytes: a WebAuthn challenge.
-fn new_challenge() -> Vec<u8> {
-    let mut raw = vec![0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    raw
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -3,28 +3,36 @@
 
 use serde_json::{json, Value};
 
+use super::ceremony::{CeremonyError, RefusalKind};
+use super::registration::{NewCredential, RegistrationOptions};
 use super::{
-    aaguid_string, new_challenge, random_id, rfc3339, Answer, AuditDraft, Engine, EngineError,
-    EngineResult, Limited, NextStep, RequestCtx, SessionData,
+    random_id, rfc3339, Answer, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
+    SessionData,
 };
-use crate::domain::{CredentialId, DisplayName, Username};
-use crate::fido::options::{self, CredentialDescriptor};
-use crate::fido::{self as webauthn, AttestationPolicy, RegistrationExpectations};
+use crate::domain::DisplayName;
 use crate::flow::definitions::Step;
 use crate::flow::machine::{self, Advance, Call, Facts, Progress, RunningFlow};
 use crate::flow::{Condition, ConditionContext, FlowDefinition, FlowKind};
-use crate::store::{
-    AuditKind, Ceremony, CeremonyPurpose, CredentialRecord, Outcome, StoreError, UserRecord,
-};
+use crate::store::{Ceremony, CredentialRecord, UserRecord};
 
 const SESSION_DOC: &str = "self-service.session";
 const REGISTRATION_NEXT: NextStep =
     NextStep::Step("FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED");
 
-pub(super) fn registration_failed(detail: String) -> EngineError {
-    EngineError::FidoRegistrationFailed {
-        detail,
-        next: REGISTRATION_NEXT,
+/// The Loginapp error of a refused registration: the refusal's sentence, with the step that
+/// retrieves a new challenge; an expired challenge keeps its own code.
+pub(super) fn registration_error(e: CeremonyError) -> EngineError {
+    match e {
+        CeremonyError::Engine(e) => e,
+        CeremonyError::Refused(r) if r.kind == RefusalKind::Expired => {
+            EngineError::FidoRegistrationTimeout {
+                next: REGISTRATION_NEXT,
+            }
+        }
+        CeremonyError::Refused(r) => EngineError::FidoRegistrationFailed {
+            detail: r.detail,
+            next: REGISTRATION_NEXT,
+        },
     }
 }
 
@@ -202,20 +210,6 @@ impl Engine {
             self.now(),
         )?;
         self.spend_ceremony_of(&flow)?;
-        let (options, ceremony) = self.creation_options(user, step, name)?;
-        flow.progress = Progress::ResponseRequired { ceremony };
-        s.self_service = Some(flow);
-        Ok(options)
-    }
-
-    /// Builds creation options for `user` and stores the ceremony; returns the options and the
-    /// ceremony id.
-    fn creation_options(
-        &self,
-        user: &UserRecord,
-        step: &Step,
-        name: Option<DisplayName>,
-    ) -> EngineResult<(Value, String)> {
         let Step::FidoRegistration {
             user_verification,
             resident_key,
@@ -227,49 +221,21 @@ impl Engine {
         else {
             return Err(EngineError::Internal("not a registration step".into()));
         };
-        let timeout = self.ceremony_timeout(*timeout);
-        let existing = self.store().credentials_of(&user.username)?;
-        let challenge = new_challenge();
-        let ceremony = Ceremony {
-            challenge: challenge.clone(),
-            purpose: CeremonyPurpose::Registration,
-            username: Some(user.username.clone()),
-            user_handle: Some(user.handle.clone()),
-            credential_name: name,
-            require_user_verification: *user_verification
-                == crate::flow::definitions::UserVerification::Required,
+        let options = RegistrationOptions {
+            user_verification: *user_verification,
+            resident_key: *resident_key,
+            attestation: *attestation,
             algorithms: algorithms.clone(),
-            allowed_credentials: Vec::new(),
-            expires_at: self.now() + timeout,
+            timeout: self.ceremony_timeout(*timeout),
+            credential_name: name,
+            authenticator_attachment: None,
         };
-        let ceremony_id = self.store().put_ceremony(&ceremony)?;
-        let exclude: Vec<CredentialDescriptor<'_>> = existing
-            .iter()
-            .map(|c| CredentialDescriptor {
-                id: c.id.as_bytes(),
-                transports: &c.transports,
-            })
-            .collect();
-        let rp = &self.inner.settings.relying_party;
-        let person = user
-            .display_name
-            .as_ref()
-            .map_or(user.username.as_str(), |d| d.as_str());
-        let value = options::creation_options(&options::CreationOptions {
-            rp_id: &rp.id,
-            rp_name: &rp.name,
-            user_handle: user.handle.as_bytes(),
-            user_name: user.username.as_str(),
-            user_display_name: person,
-            challenge: &challenge,
-            algorithms,
-            timeout_ms: timeout.num_milliseconds() as u64,
-            exclude: &exclude,
-            resident_key: resident_key.as_str(),
-            user_verification: user_verification.as_str(),
-            attestation: attestation.as_str(),
-        });
-        Ok((value, ceremony_id))
+        let begun = self.begin_registration(&self.default_tenant(), user, &options, None)?;
+        flow.progress = Progress::ResponseRequired {
+            ceremony: begun.ceremony_id,
+        };
+        s.self_service = Some(flow);
+        Ok(begun.options)
     }
 
     /// `POST /rest/protected/self-service/fido/registration/attestation-response/check`.
@@ -282,34 +248,28 @@ impl Engine {
         let user = self.signed_in(s)?;
         let (flow, def, _) =
             self.running_step(s, Call::AttestationResponse, FlowKind::SelfService)?;
-        let ceremony = self.take_registration_ceremony(s, cx, &flow, &user.username)?;
-        let record =
-            self.verified_credential(cx, &ceremony, &user.username, &user.handle, credential)?;
-        match self.store().insert_credential(&record) {
-            Ok(()) => {}
-            Err(StoreError::CredentialExists) => return Err(self.already_registered(cx, &record)?),
-            Err(StoreError::NotFound) => {
-                return Err(EngineError::NotAuthorized {
-                    detail: "the account no longer exists".into(),
-                    next_auth_step: None,
-                })
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.audit_registered(cx, &record)?;
+        let ceremony = self.take_flow_ceremony(s, &flow)?;
+        let tenant = self.default_tenant();
+        self.finish_registration(
+            &tenant,
+            cx,
+            ceremony,
+            &user,
+            credential,
+            NewCredential::ForUser,
+        )
+        .map_err(registration_error)?;
         let flow = machine::back_to_challenge(flow);
         self.advance_flow(s, cx, def, flow, SESSION_DOC)
     }
 
-    /// Takes the flow's registration ceremony out (spent whatever happens next); the step then
-    /// waits for a new challenge. Refuses an expired or foreign one.
-    pub(super) fn take_registration_ceremony(
+    /// Takes the self-service or sign-up flow's ceremony out of the store (spent whatever
+    /// happens next); the step then waits for a new challenge.
+    pub(super) fn take_flow_ceremony(
         &self,
         s: &mut SessionData,
-        cx: &RequestCtx,
         flow: &RunningFlow,
-        username: &Username,
-    ) -> EngineResult<Ceremony> {
+    ) -> EngineResult<Option<Ceremony>> {
         let Progress::ResponseRequired {
             ceremony: ceremony_id,
         } = &flow.progress
@@ -318,167 +278,7 @@ impl Engine {
         };
         let ceremony = self.store().take_ceremony(ceremony_id)?;
         s.self_service = Some(machine::back_to_challenge(flow.clone()));
-        let Some(ceremony) = ceremony else {
-            return Err(registration_failed(
-                "the challenge was already used; retrieve a new one".into(),
-            ));
-        };
-        if ceremony.expires_at <= self.now() {
-            self.audit_registration(
-                cx,
-                username,
-                None,
-                Outcome::Failure,
-                "the challenge expired",
-            )?;
-            return Err(EngineError::FidoRegistrationTimeout {
-                next: REGISTRATION_NEXT,
-            });
-        }
-        if ceremony.username.as_ref() != Some(username) {
-            return Err(registration_failed(
-                "the challenge was issued to another user".into(),
-            ));
-        }
         Ok(ceremony)
-    }
-
-    /// Verifies a registration response against its ceremony and builds the credential record
-    /// (not yet stored).
-    pub(super) fn verified_credential(
-        &self,
-        cx: &RequestCtx,
-        ceremony: &Ceremony,
-        username: &Username,
-        handle: &crate::domain::UserHandle,
-        credential: &Value,
-    ) -> EngineResult<CredentialRecord> {
-        let now = self.now();
-        let settings = &self.inner.settings;
-        // Trust is judged below, with the FIDO metadata roots of the authenticator added to the
-        // configured anchors, and the attestation policies applied there.
-        let policy = AttestationPolicy::AcceptAny;
-        let verified = webauthn::verify_registration(
-            credential,
-            &RegistrationExpectations {
-                challenge: &ceremony.challenge,
-                rp_id: &settings.relying_party.id,
-                origins: &settings.relying_party.origins,
-                allow_cross_origin: settings.relying_party.allow_cross_origin,
-                top_origins: &settings.relying_party.top_origins,
-                require_user_verification: ceremony.require_user_verification,
-                algorithms: &ceremony.algorithms,
-                policy,
-                trust_anchors: &self.inner.trust,
-                now,
-                accept_unknown_formats: settings.attestation.accept_unknown_formats
-                    && !settings.attestation.demands_trust(),
-                formats: webauthn::FormatPolicy::default(),
-            },
-        );
-        let verified = match verified {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::info!(check = e.check(), "registration refused");
-                let detail = format!("registration refused ({}): {e}", e.check());
-                self.audit_registration(cx, username, None, Outcome::Failure, &detail)?;
-                return Err(registration_failed(detail));
-            }
-        };
-        let id = CredentialId::from_bytes(verified.credential_id.clone()).map_err(|e| {
-            registration_failed(format!("registration refused (credentialId): {}", e.0))
-        })?;
-        let aaguid = aaguid_string(&verified.aaguid);
-        let judged = self.judge_attestation(
-            &verified.aaguid,
-            &verified.attestation_object,
-            Some(verified.attestation_type),
-            verified.attestation_trusted,
-            now,
-        );
-        if let Err((check, reason)) = self.attestation_policy_refusal(&aaguid, &judged) {
-            tracing::info!(check, "registration refused");
-            let detail = format!("registration refused ({check}): {reason}");
-            self.audit_registration(cx, username, None, Outcome::Failure, &detail)?;
-            return Err(registration_failed(detail));
-        }
-        let model = self.model_name_from(judged.entry.as_ref(), &aaguid);
-        let existing = self.store().credentials_of(username)?;
-        let model_as_name = model.as_deref().and_then(|m| {
-            DisplayName::parse(m)
-                .or_else(|_| DisplayName::parse(&m.chars().take(64).collect::<String>()))
-                .ok()
-        });
-        let display_name = match (&ceremony.credential_name, model_as_name) {
-            (Some(name), _) => name.clone(),
-            (None, Some(model)) => model,
-            (None, None) => DisplayName::parse(&format!("Passkey {}", existing.len() + 1))
-                .map_err(|e| EngineError::Internal(e.0))?,
-        };
-        Ok(CredentialRecord {
-            id,
-            username: username.clone(),
-            user_handle: handle.clone(),
-            public_key: verified.public_key,
-            algorithm: verified.algorithm,
-            sign_count: verified.sign_count,
-            aaguid,
-            authenticator_name: model,
-            attestation_format: verified.format,
-            attestation_trusted: judged.trusted(),
-            attestation_object: verified.attestation_object,
-            client_data_json: verified.client_data_json,
-            transports: verified.transports,
-            backup_eligible: verified.backup_eligible,
-            backup_state: verified.backup_state,
-            user_verified: verified.user_verified,
-            discoverable: verified.discoverable,
-            display_name,
-            created_at: now,
-            last_used_at: None,
-            enabled: true,
-            disabled_by: None,
-        })
-    }
-
-    /// The refusal of a credential id that is registered already (to anyone), audited.
-    pub(super) fn already_registered(
-        &self,
-        cx: &RequestCtx,
-        record: &CredentialRecord,
-    ) -> EngineResult<EngineError> {
-        let detail = "registration refused (credentialId): this authenticator's credential is already registered";
-        self.audit_registration(
-            cx,
-            &record.username,
-            Some(&record.id),
-            Outcome::Failure,
-            detail,
-        )?;
-        Ok(registration_failed(detail.into()))
-    }
-
-    pub(super) fn audit_registered(
-        &self,
-        cx: &RequestCtx,
-        record: &CredentialRecord,
-    ) -> EngineResult<()> {
-        self.audit_registration(
-            cx,
-            &record.username,
-            Some(&record.id),
-            Outcome::Success,
-            &format!(
-                "registered \"{}\" ({} attestation, {})",
-                record.display_name,
-                record.attestation_format,
-                if record.attestation_trusted {
-                    "trusted"
-                } else {
-                    "untrusted"
-                }
-            ),
-        )
     }
 
     /// Moves a self-service or sign-up flow on after a successful step, running `apply` steps
@@ -516,25 +316,6 @@ impl Engine {
         let step = machine::next_step_name(&def.steps, &next);
         s.self_service = Some(next);
         Ok(Answer::one(doc_type, instance, json!({ "nextStep": step })))
-    }
-
-    pub(super) fn audit_registration(
-        &self,
-        cx: &RequestCtx,
-        username: &Username,
-        credential: Option<&CredentialId>,
-        outcome: Outcome,
-        detail: &str,
-    ) -> EngineResult<()> {
-        self.audit(AuditDraft {
-            kind: AuditKind::FidoRegistration,
-            actor: format!("user:{username}"),
-            username: Some(username),
-            credential_id: credential,
-            outcome,
-            detail: detail.into(),
-            cx,
-        })
     }
 
     /// `GET /fido/credentials`.

@@ -4,14 +4,17 @@
 
 use serde_json::{json, Value};
 
+use super::ceremony::CeremonyError;
+use super::registration::NewCredential;
+use super::self_service::registration_error;
 use super::{
-    random_id, Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep,
-    RequestCtx, SessionData,
+    random_id, Answer, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
+    SessionData,
 };
 use crate::domain::{DisplayName, UserHandle, Username};
 use crate::flow::machine::{self, Call, Signup};
 use crate::flow::FlowKind;
-use crate::store::{AuditKind, Outcome, StoreError, UserRecord};
+use crate::store::UserRecord;
 
 const SESSION_DOC: &str = "user-self-registration.session";
 const USER_DATA_NEXT: NextStep = NextStep::Step("USER_DATA_REQUIRED");
@@ -123,12 +126,19 @@ impl Engine {
         let (flow, def, step) =
             self.running_step(s, Call::AttestationResponse, FlowKind::UserSelfRegistration)?;
         let user = self.signup_user(&flow)?;
-        let ceremony = self.take_registration_ceremony(s, cx, &flow, &user.username)?;
-        let record =
-            self.verified_credential(cx, &ceremony, &user.username, &user.handle, credential)?;
-        match self.store().insert_user_with_credential(&user, &record) {
-            Ok(()) => {}
-            Err(StoreError::UserExists) => {
+        let ceremony = self.take_flow_ceremony(s, &flow)?;
+        let tenant = self.default_tenant();
+        let stored = self.finish_registration(
+            &tenant,
+            cx,
+            ceremony,
+            &user,
+            credential,
+            NewCredential::WithNewUser(&user),
+        );
+        match stored {
+            Ok(_) => {}
+            Err(CeremonyError::Engine(EngineError::UserExists)) => {
                 // Someone took the name meanwhile: back to the user data.
                 let mut back =
                     machine::start(def.id.clone(), &def.steps, flow.instance.clone(), None);
@@ -139,19 +149,8 @@ impl Engine {
                     next: Some(USER_DATA_NEXT),
                 });
             }
-            Err(StoreError::CredentialExists) => return Err(self.already_registered(cx, &record)?),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(registration_error(e)),
         }
-        self.audit(AuditDraft {
-            kind: AuditKind::SignUp,
-            actor: format!("user:{}", user.username),
-            username: Some(&user.username),
-            credential_id: Some(&record.id),
-            outcome: Outcome::Success,
-            detail: "account created with a passkey".into(),
-            cx,
-        })?;
-        self.audit_registered(cx, &record)?;
         let mut done = flow;
         done.progress = machine::Progress::ChallengeRequired;
         for tag in step.grants() {

@@ -89,3 +89,16 @@ pub(crate) fn verify(bytes: &[u8], exp: &Expected, obs: &mut Observer) -> Result
 fn shorten(text: &str) -> String {
     text.chars().take(200).collect()
 }
+
+/// The challenge a response answers, read from its `clientDataJSON` before anything is verified,
+/// so that a backend API can find the ceremony it belongs to. Every check still runs later.
+pub fn response_challenge(credential: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let text = |e: Common| super::RegistrationError::from(e).to_string();
+    let response = json::response(credential).map_err(text)?;
+    let bytes = json::bytes(response, "clientDataJSON").map_err(text)?;
+    let data: ClientData = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("clientDataJSON is not the expected JSON: {e}"))?;
+    json::decode(&data.challenge)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| "the challenge in clientDataJSON is not base64url".to_string())
+}

@@ -29,6 +29,7 @@ pub use authentication::{
     assertion_ids, verify_authentication, verify_authentication_observed,
     AuthenticationExpectations, VerifiedAuthentication,
 };
+pub use client_data::response_challenge;
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
 pub use registration::{
     verify_registration, verify_registration_observed, RegistrationExpectations,

@@ -41,11 +41,13 @@ pub struct CreationOptions<'a> {
     pub user_verification: &'a str,
     /// "none", "indirect", "direct" or "enterprise".
     pub attestation: &'a str,
+    /// "platform" or "cross-platform"; `None` leaves the choice to the client.
+    pub authenticator_attachment: Option<&'a str>,
 }
 
 /// `PublicKeyCredentialCreationOptionsJSON`.
 pub fn creation_options(o: &CreationOptions<'_>) -> Value {
-    json!({
+    let mut options = json!({
         "rp": {"id": o.rp_id, "name": o.rp_name},
         "user": {"id": b64url(o.user_handle), "name": o.user_name, "displayName": o.user_display_name},
         "challenge": b64url(o.challenge),
@@ -59,7 +61,11 @@ pub fn creation_options(o: &CreationOptions<'_>) -> Value {
         },
         "attestation": o.attestation,
         "extensions": {"credProps": true},
-    })
+    });
+    if let Some(attachment) = o.authenticator_attachment {
+        options["authenticatorSelection"]["authenticatorAttachment"] = json!(attachment);
+    }
+    options
 }
 
 pub struct RequestOptions<'a> {
@@ -109,6 +115,7 @@ mod tests {
             resident_key: "preferred",
             user_verification: "preferred",
             attestation: "none",
+            authenticator_attachment: None,
         });
         let algs: Vec<i64> = v["pubKeyCredParams"]
             .as_array()

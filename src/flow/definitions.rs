@@ -175,7 +175,9 @@ pub enum Step {
     },
 }
 
-fn default_algorithms() -> Vec<i64> {
+/// The COSE algorithms a registration offers unless its step or tenant names others: EdDSA, ES256,
+/// RS256, ES384, ES512.
+pub fn default_algorithms() -> Vec<i64> {
     vec![-8, -7, -257, -35, -36]
 }
 

@@ -19,7 +19,7 @@ use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 pub use sled_store::{SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY};
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,6 +27,8 @@ pub enum StoreError {
     UserExists,
     #[error("the credential id is already registered")]
     CredentialExists,
+    #[error("a tenant with this id already exists")]
+    TenantExists,
     #[error("not found")]
     NotFound,
     /// A compare-and-swap change refused by its own check (e.g. a sign counter that regressed).
@@ -86,6 +88,9 @@ pub struct UserRecord {
 pub enum DisabledBy {
     User,
     Helpdesk,
+    /// The relying party's backend, through a tenant API.
+    #[serde(rename = "relying-party")]
+    RelyingParty,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +131,9 @@ pub struct Ceremony {
     #[serde(with = "b64")]
     pub challenge: Vec<u8>,
     pub purpose: CeremonyPurpose,
+    /// The tenant that began it; `None` (records of schema version 1) is the `default` tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     pub username: Option<Username>,
     pub user_handle: Option<UserHandle>,
     /// The name the new credential will carry (registration).
@@ -134,6 +142,16 @@ pub struct Ceremony {
     pub algorithms: Vec<i64>,
     pub allowed_credentials: Vec<CredentialId>,
     pub expires_at: DateTime<Utc>,
+}
+
+impl Ceremony {
+    /// Whether the ceremony was begun by `tenant`.
+    pub fn belongs_to(&self, tenant: &str) -> bool {
+        self.tenant
+            .as_deref()
+            .unwrap_or(crate::domain::DEFAULT_TENANT)
+            == tenant
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +228,12 @@ pub struct AuditEvent {
     pub remote_address: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// The tenant the event belongs to; `None` (and records of schema version 1): `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The name of the API key a relying party's backend called with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
 }
 
 pub trait UserStore {
@@ -231,6 +255,13 @@ pub trait UserStore {
         user: &UserRecord,
         credential: &CredentialRecord,
     ) -> StoreResult<()>;
+    /// Compare-and-swap update of a user: `change` sees the current record (its username and
+    /// handle are kept whatever it does); `NotFound` when there is no such user.
+    fn update_user(
+        &self,
+        username: &Username,
+        change: &mut dyn FnMut(&mut UserRecord) -> StoreResult<()>,
+    ) -> StoreResult<UserRecord>;
     /// Deletes the user and all their credentials in one transaction.
     fn delete_user(&self, username: &Username) -> StoreResult<Vec<CredentialId>>;
 }
@@ -319,6 +350,10 @@ pub trait LockStore {
 pub trait CeremonyStore {
     /// Stores ceremony state under a new random id and returns the id.
     fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String>;
+    /// Stores ceremony state under `id` (made by the caller from the challenge, so that a
+    /// backend API can find it by the response alone); replaces nothing: an id in use is
+    /// `Corrupt` (challenges are random, so it never is).
+    fn put_ceremony_at(&self, id: &str, ceremony: &Ceremony) -> StoreResult<()>;
     /// Takes the ceremony out; a second take of the same id finds nothing.
     fn take_ceremony(&self, id: &str) -> StoreResult<Option<Ceremony>>;
 }
@@ -343,6 +378,27 @@ pub trait SessionStore {
     fn end_sessions_of(&self, username: &Username, except_sid: Option<&str>) -> StoreResult<usize>;
 }
 
+/// A relying party made through the admin API (tenants of the configuration file are not
+/// stored). The store keeps its settings as given, without reading them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: String,
+    /// The tenant's settings as the engine wrote them.
+    pub settings: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Tenants made through the admin API.
+pub trait TenantStore {
+    /// Inserts a new tenant (`UserExists`-like `TenantExists` when the id is taken) or, with
+    /// `replace`, overwrites it (`NotFound` when there is none); flushed before it returns.
+    fn put_tenant(&self, record: &TenantRecord, replace: bool) -> StoreResult<()>;
+    fn tenants(&self) -> StoreResult<Vec<TenantRecord>>;
+    /// Removes the tenant record; `NotFound` when there is none.
+    fn delete_tenant(&self, id: &str) -> StoreResult<()>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Storage:
     UserStore
@@ -352,11 +408,17 @@ pub trait Storage:
     + AuditLog
     + SessionStore
     + MetadataStore
+    + TenantStore
     + Send
     + Sync
 {
     /// Removes expired ceremonies (and sessions); returns how many.
     fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize>;
+    /// The same store as tenant `tenant` sees it: its own users, credentials, locks and
+    /// per-user audit index; ceremonies, the audit log, metadata and sessions shared.
+    fn for_tenant(&self, tenant: &str) -> StoreResult<std::sync::Arc<dyn Storage>>;
+    /// Deletes a tenant's users, credentials, locks and audit index for good.
+    fn drop_tenant_data(&self, tenant: &str) -> StoreResult<()>;
 }
 
 /// Byte strings in records are kept as base64url text.

@@ -5,6 +5,7 @@
 mod common;
 
 mod assertions;
+mod authfi;
 mod durability;
 mod helpdesk;
 mod journeys;

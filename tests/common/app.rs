@@ -30,6 +30,13 @@ pub struct TestApp {
     join: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The `[[tenants]]` of a configuration text (over the built-in defaults).
+pub fn tenants_from_toml(text: &str) -> Vec<fidoflow::config::TenantSettings> {
+    Settings::from_toml_str(text, &std::collections::HashMap::new())
+        .expect("the tenants' configuration is valid")
+        .tenants
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

@@ -90,6 +90,8 @@ mod tests {
                 remote_address: None,
                 user_agent: None,
                 request_id: None,
+                tenant: None,
+                api_key: None,
             })
             .unwrap();
         }

@@ -1,7 +1,9 @@
 //! WebAuthn ceremony state.
 //!
 //! Tree and its key encoding:
-//! - `ceremonies`: ceremony id (32 hex chars) → JSON [`Ceremony`].
+//! - `ceremonies`: ceremony id → JSON [`Ceremony`]. The id is 32 random hex characters for a
+//!   Loginapp flow's ceremony, and `channel:tenant:purpose:hex(SHA-256(challenge))` for one a
+//!   backend API finds by the challenge of its response.
 //!
 //! A ceremony is taken out exactly once; an expired one is kept for [`CEREMONY_GRACE`] before
 //! the purge removes it.
@@ -9,7 +11,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{decode, encode, SledStore};
-use crate::store::{Ceremony, CeremonyStore, StoreResult};
+use crate::store::{Ceremony, CeremonyStore, StoreError, StoreResult};
 
 /// How long an expired ceremony is kept before the purge removes it.
 const CEREMONY_GRACE: chrono::Duration = chrono::Duration::hours(1);
@@ -21,6 +23,17 @@ impl CeremonyStore for SledStore {
         let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         self.ceremonies.insert(id.as_bytes(), encode(ceremony)?)?;
         Ok(id)
+    }
+
+    fn put_ceremony_at(&self, id: &str, ceremony: &Ceremony) -> StoreResult<()> {
+        let value = encode(ceremony)?;
+        match self
+            .ceremonies
+            .compare_and_swap(id.as_bytes(), None as Option<&[u8]>, Some(value))?
+        {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Corrupt(format!("ceremony id {id} is in use"))),
+        }
     }
 
     fn take_ceremony(&self, id: &str) -> StoreResult<Option<Ceremony>> {
@@ -62,6 +75,7 @@ mod tests {
             .put_ceremony(&Ceremony {
                 challenge: vec![7; 32],
                 purpose: CeremonyPurpose::Registration,
+                tenant: None,
                 username: None,
                 user_handle: None,
                 credential_name: None,
@@ -83,6 +97,7 @@ mod tests {
             .put_ceremony(&Ceremony {
                 challenge: vec![1; 32],
                 purpose: CeremonyPurpose::Authentication,
+                tenant: None,
                 username: None,
                 user_handle: None,
                 credential_name: None,
@@ -99,6 +114,7 @@ mod tests {
             .put_ceremony(&Ceremony {
                 challenge: vec![1; 32],
                 purpose: CeremonyPurpose::Authentication,
+                tenant: None,
                 username: None,
                 user_handle: None,
                 credential_name: None,

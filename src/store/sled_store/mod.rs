@@ -10,7 +10,17 @@
 //! - `metadata.rs`: `mds`.
 //! - `sessions.rs`: `sessions`, `sessions_by_user` (and the actix-session store on them).
 //!
+//! - `tenants.rs`: `tenants` (relying parties made through the admin API).
+//!
 //! The tree of this file: `meta`: `schema_version` → u32 big-endian ([`SCHEMA_VERSION`]).
+//!
+//! Tenants: the `default` tenant's users, credentials, locks and per-user audit index live in
+//! the trees named above (the layout of schema version 1, which is why a version-1 data directory
+//! opens unchanged). Every other tenant `T` has its own trees of the same shape and encoding,
+//! named `t/T/users`, `t/T/users_by_handle`, `t/T/credentials`, `t/T/credentials_by_user`,
+//! `t/T/locks` and `t/T/audit_by_user` ([`SledStore::tenant_view`]); a credential id is thus
+//! unique within its tenant, and the same username in two tenants is two users. Ceremonies, the
+//! audit log, metadata and sessions are shared (ceremonies and audit events name their tenant).
 //!
 //! Like the rest of `store`, imports only `domain`.
 
@@ -20,6 +30,7 @@ mod credentials;
 mod locks;
 mod metadata;
 mod sessions;
+mod tenants;
 mod users;
 
 use std::path::Path;
@@ -48,6 +59,7 @@ pub struct SledStore {
     audit_by_user: sled::Tree,
     mds: sled::Tree,
     sessions: sled::Tree,
+    tenants: sled::Tree,
     /// Serialises credential changes that must see all of a user's credentials at once (the
     /// last-credential rules) against every other credential write.
     credential_changes: Arc<Mutex<()>>,
@@ -103,31 +115,85 @@ impl SledStore {
             audit_by_user: db.open_tree("audit_by_user")?,
             mds: db.open_tree("mds")?,
             sessions: db.open_tree("sessions")?,
+            tenants: db.open_tree("tenants")?,
             credential_changes: Default::default(),
             sessions_by_user: db.open_tree("sessions_by_user")?,
             db,
         };
         match store.meta.get("schema_version")? {
-            None => {
-                store
-                    .meta
-                    .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                store.db.flush()?;
-            }
+            None => store.set_schema_version(SCHEMA_VERSION)?,
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::Corrupt("schema_version".into()))?;
-                if found != SCHEMA_VERSION {
-                    return Err(StoreError::SchemaVersion {
-                        found,
-                        expected: SCHEMA_VERSION,
-                    });
+                match found {
+                    SCHEMA_VERSION => {}
+                    1 => store.migrate_from_1()?,
+                    _ => {
+                        return Err(StoreError::SchemaVersion {
+                            found,
+                            expected: SCHEMA_VERSION,
+                        })
+                    }
                 }
             }
         }
         store.index_sessions()?;
         Ok(store)
+    }
+
+    fn set_schema_version(&self, version: u32) -> StoreResult<()> {
+        self.meta.insert("schema_version", &version.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Version 1 → 2: tenants. A version-1 directory's users, credentials, locks and audit
+    /// index become the `default` tenant's exactly as they are (its trees keep their names and
+    /// encodings), and records written by version 1 read with the members version 2 added left
+    /// empty (`Ceremony::tenant`, `AuditEvent::tenant`/`api_key`). Nothing is rewritten; the
+    /// version moves on so an older build refuses the directory from now on.
+    fn migrate_from_1(&self) -> StoreResult<()> {
+        tracing::info!(
+            "store schema version 1 found: migrating to version {SCHEMA_VERSION} (tenants)"
+        );
+        self.set_schema_version(SCHEMA_VERSION)
+    }
+
+    /// The same store seen by tenant `tenant`: its users, credentials, locks and per-user audit
+    /// index in the tenant's own trees; everything else shared. `default` is this store.
+    pub fn tenant_view(&self, tenant: &str) -> StoreResult<SledStore> {
+        if tenant == crate::domain::DEFAULT_TENANT {
+            return Ok(self.clone());
+        }
+        let tree = |name: &str| self.db.open_tree(format!("t/{tenant}/{name}"));
+        Ok(SledStore {
+            users: tree("users")?,
+            users_by_handle: tree("users_by_handle")?,
+            credentials: tree("credentials")?,
+            credentials_by_user: tree("credentials_by_user")?,
+            locks: tree("locks")?,
+            audit_by_user: tree("audit_by_user")?,
+            ..self.clone()
+        })
+    }
+
+    /// Removes a tenant's trees (its users, credentials, locks, audit index) for good.
+    pub fn drop_tenant_trees(&self, tenant: &str) -> StoreResult<()> {
+        if tenant == crate::domain::DEFAULT_TENANT {
+            return Ok(());
+        }
+        for name in [
+            "users",
+            "users_by_handle",
+            "credentials",
+            "credentials_by_user",
+            "locks",
+            "audit_by_user",
+        ] {
+            self.db.drop_tree(format!("t/{tenant}/{name}"))?;
+        }
+        self.flush()
     }
 
     /// A store in a temporary directory that disappears with it.
@@ -153,6 +219,14 @@ impl SledStore {
 impl Storage for SledStore {
     fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         Ok(self.purge_ceremonies(now)? + self.purge_sessions(now)?)
+    }
+
+    fn for_tenant(&self, tenant: &str) -> StoreResult<Arc<dyn Storage>> {
+        Ok(Arc::new(self.tenant_view(tenant)?))
+    }
+
+    fn drop_tenant_data(&self, tenant: &str) -> StoreResult<()> {
+        self.drop_tenant_trees(tenant)
     }
 }
 

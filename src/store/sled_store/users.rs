@@ -98,6 +98,31 @@ impl UserStore for SledStore {
         self.flush()
     }
 
+    fn update_user(
+        &self,
+        username: &Username,
+        change: &mut dyn FnMut(&mut UserRecord) -> StoreResult<()>,
+    ) -> StoreResult<UserRecord> {
+        let key = username.as_str().as_bytes();
+        loop {
+            let Some(current) = self.users.get(key)? else {
+                return Err(StoreError::NotFound);
+            };
+            let mut record: UserRecord = decode(&current)?;
+            let (name, handle) = (record.username.clone(), record.handle.clone());
+            change(&mut record)?;
+            record.username = name;
+            record.handle = handle;
+            let swapped =
+                self.users
+                    .compare_and_swap(key, Some(&current), Some(encode(&record)?))?;
+            if swapped.is_ok() {
+                self.flush()?;
+                return Ok(record);
+            }
+        }
+    }
+
     fn delete_user(&self, username: &Username) -> StoreResult<Vec<CredentialId>> {
         let _serial = self.serialise_credential_changes();
         let index_keys: Vec<sled::IVec> = self

@@ -1,0 +1,92 @@
+//! What every relying-party backend API (AuthFi shape, conformance API) does before its handler:
+//! find the tenant by the first path segment, check the API key the shape carries, count the
+//! call against the key's rate limit, and build the request context from the end user's address
+//! and agent the relying party passes (`X-End-User-IP`, `X-End-User-Agent`). Each shape renders
+//! the refusal in its own format.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::web::BytesMut;
+use actix_web::HttpRequest;
+
+use super::extract::request_ctx;
+use crate::engine::{Engine, EngineError, RequestCtx, Tenant};
+
+/// Why a backend call was refused before its handler ran.
+#[derive(Debug)]
+pub enum Refused {
+    /// No tenant has this access path (or it does not serve this shape).
+    UnknownTenant,
+    /// The API key header is missing.
+    KeyMissing,
+    /// The API key is not one of the tenant's.
+    KeyWrong,
+    /// Over the key's rate limit.
+    Limited(EngineError),
+}
+
+/// The tenant of a backend call and who made it.
+pub struct Caller {
+    pub tenant: Arc<Tenant>,
+    pub cx: RequestCtx,
+}
+
+/// Resolves the tenant of `access_path` and checks the key sent in header `key_header`
+/// (`None`: the shape takes no key, e.g. the conformance API).
+pub fn caller(
+    req: &HttpRequest,
+    engine: &Engine,
+    access_path: &str,
+    key_header: Option<&str>,
+    want: impl Fn(&Tenant) -> bool,
+) -> Result<Caller, Refused> {
+    let tenant = engine
+        .tenant_by_access_path(access_path)
+        .filter(|t| want(t))
+        .ok_or(Refused::UnknownTenant)?;
+    let mut cx = request_ctx(req, engine);
+    cx.tenant = Some(tenant.id.clone());
+    if let Some(header) = key_header {
+        let presented = req
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or(Refused::KeyMissing)?;
+        let name = tenant.key_named(presented).ok_or(Refused::KeyWrong)?;
+        engine
+            .count_api_call(&tenant, &name)
+            .map_err(Refused::Limited)?;
+        cx.api_key = Some(name);
+    }
+    if let Some(ip) = header_text(req, "x-end-user-ip").and_then(|v| v.parse::<IpAddr>().ok()) {
+        cx.remote_address = Some(ip.to_string());
+    }
+    if let Some(agent) = header_text(req, "x-end-user-agent") {
+        cx.user_agent = Some(agent.chars().take(256).collect());
+    }
+    Ok(Caller { tenant, cx })
+}
+
+fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Parses a JSON object body (at most 64 KiB; an empty body is `{}`); `Err` says what is wrong.
+pub fn json_object(body: &BytesMut) -> Result<serde_json::Value, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("the body must be a JSON object".into());
+    }
+    Ok(value)
+}

@@ -1,0 +1,253 @@
+//! The FIDO2 conformance-tool transport API under `/{access_path}/`: `attestation/options`,
+//! `attestation/result`, `assertion/options`, `assertion/result`, with the
+//! `ServerPublicKeyCredential…` shapes and `{"status": "ok"|"failed", "errorMessage"}` of the FIDO
+//! Alliance's "FIDO2 Conformance Test Tools — server API". Only tenants with `conformance = true`
+//! answer here, and they take no key (the tool sends none). Imports `engine` and `api::backend`.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::backend::{caller, json_object, Caller};
+use super::extract::read_limited;
+use crate::engine::{
+    Attachment, BackendAssertion, BackendRegistration, CeremonyError, Channel, Conveyance, Engine,
+    EngineError, ResidentKey, UserVerification,
+};
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    // Resources, not a scope: a scope on `/{access_path}` would take every path's first
+    // segment and answer 404 for the pages and assets registered after it.
+    cfg.service(
+        web::resource("/{access_path}/attestation/options")
+            .route(web::post().to(attestation_options)),
+    )
+    .service(
+        web::resource("/{access_path}/attestation/result")
+            .route(web::post().to(attestation_result)),
+    )
+    .service(
+        web::resource("/{access_path}/assertion/options").route(web::post().to(assertion_options)),
+    )
+    .service(
+        web::resource("/{access_path}/assertion/result").route(web::post().to(assertion_result)),
+    );
+}
+
+/// `{"status": "failed", "errorMessage": …}` with a 4xx status (5xx when the server failed).
+struct Failed(StatusCode, String);
+
+impl From<EngineError> for Failed {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Storage(_) | EngineError::Internal(_) => {
+                tracing::error!(error = ?e, "conformance call failed");
+                Failed(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server could not complete the call".into(),
+                )
+            }
+            EngineError::UserNotFound(_) => Failed(StatusCode::NOT_FOUND, e.to_string()),
+            e => Failed(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+}
+
+impl From<CeremonyError> for Failed {
+    fn from(e: CeremonyError) -> Self {
+        match e {
+            CeremonyError::Engine(e) => e.into(),
+            CeremonyError::Refused(r) => Failed(StatusCode::BAD_REQUEST, r.detail),
+        }
+    }
+}
+
+fn answer(result: Result<Value, Failed>) -> HttpResponse {
+    match result {
+        Ok(mut body) => {
+            body["status"] = json!("ok");
+            body["errorMessage"] = json!("");
+            HttpResponse::Ok()
+                .insert_header(("cache-control", "no-store"))
+                .json(body)
+        }
+        Err(Failed(status, message)) => HttpResponse::build(status)
+            .insert_header(("cache-control", "no-store"))
+            .json(json!({ "status": "failed", "errorMessage": message })),
+    }
+}
+
+async fn call(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    payload: web::Payload,
+    run: impl FnOnce(&Engine, Caller, Value) -> Result<Value, Failed> + Send + 'static,
+) -> HttpResponse {
+    let access_path = req
+        .match_info()
+        .get("access_path")
+        .unwrap_or_default()
+        .to_string();
+    let caller = match caller(&req, &engine, &access_path, None, |t| t.conformance) {
+        Ok(c) => c,
+        Err(_) => {
+            return answer(Err(Failed(
+                StatusCode::NOT_FOUND,
+                "no conformance tenant is served under this path".into(),
+            )))
+        }
+    };
+    let body = match read_limited(&req, payload).await {
+        Ok(bytes) => json_object(&bytes),
+        Err(e) => Err(e.to_string()),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(message) => return answer(Err(Failed(StatusCode::BAD_REQUEST, message))),
+    };
+    let engine = engine.get_ref().clone();
+    let result = web::block(move || run(&engine, caller, body)).await;
+    answer(result.unwrap_or_else(|_| {
+        Err(Failed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server could not complete the call".into(),
+        ))
+    }))
+}
+
+fn string<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, Failed> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Failed(
+            StatusCode::BAD_REQUEST,
+            format!("`{name}` must be a string"),
+        )),
+    }
+}
+
+fn choice<T>(
+    body: &Value,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, Failed> {
+    match string(body, name)? {
+        None | Some("") => Ok(None),
+        Some(s) => parse(s).map(Some).ok_or_else(|| {
+            Failed(
+                StatusCode::BAD_REQUEST,
+                format!("`{name}` may not be \"{s}\""),
+            )
+        }),
+    }
+}
+
+/// The options as the tool expects them: `PublicKeyCredential…OptionsJSON` members at the top.
+fn flatten(options: Value) -> Value {
+    match options {
+        Value::Object(_) => options,
+        _ => json!({}),
+    }
+}
+
+async fn attestation_options(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    p: web::Payload,
+) -> HttpResponse {
+    call(req, e, p, |engine, Caller { tenant, cx }, body| {
+        let selection = body
+            .get("authenticatorSelection")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let resident_key = match choice(&selection, "residentKey", ResidentKey::parse)? {
+            Some(rk) => Some(rk),
+            None if selection.get("requireResidentKey") == Some(&Value::Bool(true)) => {
+                Some(ResidentKey::Required)
+            }
+            None => None,
+        };
+        let request = BackendRegistration {
+            name: string(&body, "username")?
+                .ok_or_else(|| Failed(StatusCode::BAD_REQUEST, "`username` is required".into()))?
+                .to_string(),
+            display_name: string(&body, "displayName")?.map(str::to_string),
+            user_verification: choice(&selection, "userVerification", UserVerification::parse)?,
+            resident_key,
+            attestation: choice(&body, "attestation", Conveyance::parse)?,
+            attachment: choice(&selection, "authenticatorAttachment", Attachment::parse)?,
+        };
+        let (_, options) =
+            engine.backend_registration_begin(&tenant, &cx, Channel::Conformance, request)?;
+        Ok(flatten(options))
+    })
+    .await
+}
+
+async fn attestation_result(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    p: web::Payload,
+) -> HttpResponse {
+    call(req, e, p, |engine, Caller { tenant, cx }, body| {
+        engine.backend_registration_finish(&tenant, &cx, Channel::Conformance, &body)?;
+        Ok(json!({}))
+    })
+    .await
+}
+
+async fn assertion_options(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    p: web::Payload,
+) -> HttpResponse {
+    call(req, e, p, |engine, Caller { tenant, .. }, body| {
+        let username = string(&body, "username")?
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        let uv = choice(&body, "userVerification", UserVerification::parse)?;
+        let kind = match username {
+            Some(_) => BackendAssertion::Verification,
+            None => BackendAssertion::Login,
+        };
+        let (_, options) = engine.backend_assertion_begin(
+            &tenant,
+            Channel::Conformance,
+            kind,
+            username.as_deref(),
+            uv,
+        )?;
+        Ok(flatten(options))
+    })
+    .await
+}
+
+async fn assertion_result(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) -> HttpResponse {
+    call(req, e, p, |engine, Caller { tenant, cx }, body| {
+        // Usernameless and named assertions are both in flight; the challenge says which.
+        let result = engine.backend_assertion_finish(
+            &tenant,
+            &cx,
+            Channel::Conformance,
+            BackendAssertion::Verification,
+            &body,
+        );
+        match result {
+            Err(CeremonyError::Refused(r)) if r.kind == crate::engine::RefusalKind::Spent => {
+                engine.backend_assertion_finish(
+                    &tenant,
+                    &cx,
+                    Channel::Conformance,
+                    BackendAssertion::Login,
+                    &body,
+                )?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(json!({}))
+    })
+    .await
+}

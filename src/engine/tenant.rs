@@ -1,0 +1,233 @@
+//! Relying parties (tenants): what a ceremony of one of them needs — RP ID, name and origins,
+//! ceremony defaults, the attestation policy and anchors, the per-user credential limit — its API
+//! keys, and the store its users and credentials live in. The built-in tenant `default` is
+//! today's `[relying_party]` / `[ceremony]` / `[attestation]` settings and serves the portal and
+//! the Loginapp API; the others come from `[[tenants]]` in the configuration (read-only) and from
+//! the admin API (kept in the store).
+
+use std::sync::Arc;
+
+use crate::config::{
+    AttestationSettings, RelyingPartySettings, Settings, TenantCeremonyDefaults, TenantSettings,
+};
+use crate::fido::TrustAnchors;
+use crate::store::Storage;
+
+use super::{Engine, EngineError, EngineResult};
+
+pub use crate::domain::DEFAULT_TENANT;
+
+/// Where a tenant's settings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSource {
+    /// The built-in `default` tenant.
+    Builtin,
+    /// `[[tenants]]` in the configuration file: read-only in the admin API.
+    Config,
+    /// Made through the admin API, kept in the store.
+    Store,
+}
+
+/// One relying party as the engine sees it.
+pub struct Tenant {
+    pub id: String,
+    /// The first path segment of its backend APIs (`None` for `default`).
+    pub access_path: Option<String>,
+    pub relying_party: RelyingPartySettings,
+    pub defaults: TenantCeremonyDefaults,
+    pub attestation: AttestationSettings,
+    /// The configured attestation anchors (the FIDO metadata roots are added per authenticator).
+    pub trust: TrustAnchors,
+    /// At most this many credentials per user (`None`: no limit).
+    pub max_keys_per_user: Option<u32>,
+    /// Serves the FIDO conformance-tool API (no key) instead of the AuthFi shape.
+    pub conformance: bool,
+    pub source: TenantSource,
+    /// The settings it was made from (`None` for `default`).
+    pub settings: Option<TenantSettings>,
+    pub(super) store: Arc<dyn Storage>,
+}
+
+impl Tenant {
+    /// The built-in tenant from the global settings.
+    pub(super) fn builtin(
+        settings: &Settings,
+        trust: TrustAnchors,
+        store: Arc<dyn Storage>,
+    ) -> Self {
+        Self {
+            id: DEFAULT_TENANT.into(),
+            access_path: None,
+            relying_party: settings.relying_party.clone(),
+            defaults: TenantCeremonyDefaults::default(),
+            attestation: settings.attestation.clone(),
+            trust,
+            max_keys_per_user: None,
+            conformance: false,
+            source: TenantSource::Builtin,
+            settings: None,
+            store,
+        }
+    }
+
+    /// A configured or stored tenant; its attestation anchors are read now.
+    fn from_settings(
+        global: &Settings,
+        t: &TenantSettings,
+        source: TenantSource,
+        global_trust: &TrustAnchors,
+        store: Arc<dyn Storage>,
+    ) -> EngineResult<Self> {
+        let attestation = t
+            .attestation
+            .clone()
+            .unwrap_or_else(|| global.attestation.clone());
+        let trust = match (&t.attestation, &attestation.trust_anchors_dir) {
+            (Some(_), Some(dir)) => TrustAnchors::from_dir(dir).map_err(|e| {
+                EngineError::InvalidRequest(format!(
+                    "tenants `{}`: attestation.trust_anchors_dir {}: {e}",
+                    t.id,
+                    dir.display()
+                ))
+            })?,
+            (Some(_), None) => TrustAnchors::empty(),
+            (None, _) => global_trust.clone(),
+        };
+        Ok(Self {
+            id: t.id.clone(),
+            access_path: Some(t.access_path.clone()),
+            relying_party: t.relying_party.clone(),
+            defaults: t.defaults.clone(),
+            attestation,
+            trust,
+            max_keys_per_user: Some(t.max_keys_per_user),
+            conformance: t.conformance,
+            source,
+            settings: Some(t.clone()),
+            store,
+        })
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.id == DEFAULT_TENANT
+    }
+
+    pub(super) fn store(&self) -> &dyn Storage {
+        self.store.as_ref()
+    }
+
+    /// The name of the API key `presented` is, compared in constant time with every key.
+    pub fn key_named(&self, presented: &str) -> Option<String> {
+        self.settings
+            .as_ref()?
+            .key_matching(presented)
+            .map(|k| k.name.clone())
+    }
+}
+
+impl Engine {
+    /// Builds the configured tenants and those made through the admin API.
+    pub(super) fn load_tenants(&self) -> EngineResult<()> {
+        let settings = &self.inner.settings;
+        let mut tenants = self
+            .inner
+            .tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for t in &settings.tenants {
+            let store = self.inner.store.for_tenant(&t.id)?;
+            let tenant = Tenant::from_settings(
+                settings,
+                t,
+                TenantSource::Config,
+                &self.inner.default_tenant.trust,
+                store,
+            )?;
+            if tenant.conformance {
+                tracing::warn!(
+                    tenant = %t.id,
+                    access_path = %t.access_path,
+                    "tenant `{}` serves the FIDO conformance-tool API without a key: for testing only",
+                    t.id
+                );
+            }
+            tenants.insert(t.id.clone(), Arc::new(tenant));
+        }
+        for record in self.store().tenants()? {
+            if tenants.contains_key(&record.id) {
+                tracing::warn!(tenant = %record.id, "a stored tenant has the id of a configured one; the configured one is used");
+                continue;
+            }
+            let others: Vec<TenantSettings> = tenants
+                .values()
+                .filter_map(|t| t.settings.clone())
+                .collect();
+            let t = crate::config::tenant_from_json(&record.settings, &others).map_err(|e| {
+                EngineError::Internal(format!(
+                    "the stored tenant `{}` cannot be used: {e}",
+                    record.id
+                ))
+            })?;
+            let store = self.inner.store.for_tenant(&t.id)?;
+            let tenant = Tenant::from_settings(
+                settings,
+                &t,
+                TenantSource::Store,
+                &self.inner.default_tenant.trust,
+                store,
+            )?;
+            tenants.insert(t.id.clone(), Arc::new(tenant));
+        }
+        Ok(())
+    }
+
+    /// The tenant `id` (`default` included).
+    pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        if id == DEFAULT_TENANT {
+            return Some(self.default_tenant());
+        }
+        self.inner
+            .tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The tenant whose backend APIs live under `/{access_path}/` (compared exactly).
+    pub fn tenant_by_access_path(&self, access_path: &str) -> Option<Arc<Tenant>> {
+        self.inner
+            .tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .find(|t| t.access_path.as_deref() == Some(access_path))
+            .cloned()
+    }
+
+    /// Every tenant, `default` first, then by id.
+    pub fn tenants(&self) -> Vec<Arc<Tenant>> {
+        let mut others: Vec<Arc<Tenant>> = self
+            .inner
+            .tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        others.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut all = vec![self.default_tenant()];
+        all.extend(others);
+        all
+    }
+
+    /// Counts one call with API key `key` of `tenant` against `rate_limits.per_api_key`.
+    pub fn count_api_call(&self, tenant: &Tenant, key: &str) -> EngineResult<()> {
+        self.inner.limits.check_api_key(
+            &tenant.id,
+            key,
+            self.inner.settings.rate_limits.per_api_key,
+            self.now(),
+        )
+    }
+}
