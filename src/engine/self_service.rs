@@ -389,13 +389,7 @@ impl Engine {
             registration_failed(format!("registration refused (credentialId): {}", e.0))
         })?;
         let aaguid = aaguid_string(&verified.aaguid);
-        let judged = self.judge_attestation(
-            &verified.aaguid,
-            &verified.attestation_object,
-            Some(verified.attestation_type),
-            verified.attestation_trusted,
-            now,
-        );
+        let judged = self.judge_attestation(&verified, now);
         if let Err((check, reason)) = self.attestation_policy_refusal(&aaguid, &judged) {
             tracing::info!(check, "registration refused");
             let detail = format!("registration refused ({check}): {reason}");
