@@ -12,10 +12,10 @@ use super::metadata;
 use super::usage_error;
 use crate::clock::Clock;
 use crate::domain::b64url_decode;
-use crate::fido::mds::{self, MetadataEntry};
 use crate::fido::{
     self, inspect, AttestationPolicy, AuthenticationExpectations, Check, CheckOutcome,
-    FormatPolicy, RegistrationExpectations, TrustAnchors,
+    FormatPolicy, Judgement, RegistrationError, RegistrationExpectations, TrustAnchors,
+    REGISTRATION_CHECKS,
 };
 
 /// The options both ceremonies take.
@@ -283,24 +283,6 @@ fn registration(
         Some(file) => Some(metadata::load(file, &args.mds_roots, &args.mds_crls, now)?),
         None => None,
     };
-    // The authenticator's metadata entry, found before verification (as the server does) so
-    // that its attestation roots count as anchors.
-    let attestation_object = credential["response"]["attestationObject"]
-        .as_str()
-        .and_then(|s| b64url_decode(s.trim_end_matches('=')).ok());
-    let chain = attestation_object
-        .as_deref()
-        .and_then(mds::attestation_certificates)
-        .unwrap_or_default();
-    let aaguid = attestation_object.as_deref().and_then(mds::attested_aaguid);
-    let entry = match (&metadata, &aaguid) {
-        (Some(m), Some(aaguid)) => m.blob.find_for(aaguid, &chain).cloned(),
-        _ => None,
-    };
-    let anchors = match &entry {
-        Some(entry) => configured.merged(&entry.anchors()),
-        None => configured,
-    };
     let origins = &common.origins;
     let algorithms = [
         fido::ALG_EDDSA,
@@ -311,6 +293,8 @@ fn registration(
         fido::ALG_PS256,
         fido::ALG_RS1,
     ];
+    // Trust is judged after verification, as the server does: with the metadata roots of the
+    // authenticator added to the configured anchors; --require-trusted applies to that judgement.
     let exp = RegistrationExpectations {
         challenge: common.challenge.as_deref().unwrap_or_default(),
         rp_id: common.rp_id.as_deref().unwrap_or_default(),
@@ -319,19 +303,30 @@ fn registration(
         top_origins: &common.top_origins,
         require_user_verification: common.require_uv,
         algorithms: &algorithms,
-        policy: if args.require_trusted {
-            AttestationPolicy::RequireTrusted
-        } else {
-            AttestationPolicy::AcceptAny
-        },
-        trust_anchors: &anchors,
+        policy: AttestationPolicy::AcceptAny,
+        trust_anchors: &configured,
         now,
         accept_unknown_formats: false,
         formats: FormatPolicy::default(),
     };
     let mut checks = Vec::new();
-    let result = fido::verify_registration_observed(credential, &exp, &mut |c| checks.push(c));
-    if anchors.is_empty() {
+    let verified = fido::verify_registration_observed(credential, &exp, &mut |c| checks.push(c));
+    let judged = verified
+        .as_ref()
+        .ok()
+        .map(|v| fido::judge(v, metadata.as_ref().map(|m| &m.blob), &configured, now));
+    let result = match (verified, &judged) {
+        (Ok(v), Some(judged)) => {
+            report_trust(&mut checks, judged, args.require_trusted).map(|()| v)
+        }
+        (result, _) => result,
+    };
+    let no_anchors = configured.is_empty()
+        && judged
+            .as_ref()
+            .and_then(|j| j.entry.as_ref())
+            .is_none_or(|e| e.anchors().is_empty());
+    if no_anchors {
         if let Some(trust) = checks.iter_mut().find(|c| c.name == "attestationTrust") {
             if trust.outcome == CheckOutcome::Skipped && !trust.detail.starts_with("not reached") {
                 let missing = if metadata.is_some() {
@@ -351,32 +346,33 @@ fn registration(
     let status_refusal = metadata_checks(
         &mut checks,
         metadata.as_ref(),
-        entry.as_ref(),
-        chain.first(),
+        judged.as_ref(),
         result.is_ok(),
     );
     let (ok, summary, outcome) = match (&result, status_refusal) {
         (Ok(_), Some(why)) => (false, format!("REFUSED (metadataStatus): {why}"), None),
-        (Ok(v), None) => (
-            true,
-            format!(
-                "VERIFIED: {} attestation ({}), {}",
-                v.format,
-                type_name(v.attestation_type),
-                if v.attestation_trusted {
-                    "trusted"
-                } else {
-                    "untrusted"
-                }
-            ),
-            Some(json!({
-                "format": v.format,
-                "type": v.attestation_type,
-                "trusted": v.attestation_trusted,
-                "model": entry.as_ref().and_then(|e| e.description.clone()),
-                "certificationLevel": entry.as_ref().and_then(|e| e.certification_level).map(|l| l.as_str()),
-            })),
-        ),
+        (Ok(v), None) => {
+            let judged = judged.as_ref();
+            let trusted = judged.is_some_and(Judgement::trusted);
+            (
+                true,
+                format!(
+                    "VERIFIED: {} attestation ({}), {}",
+                    v.format,
+                    type_name(v.attestation_type),
+                    if trusted { "trusted" } else { "untrusted" }
+                ),
+                Some(json!({
+                    "format": v.format,
+                    "type": v.attestation_type,
+                    "trusted": trusted,
+                    "model": judged.and_then(Judgement::model),
+                    "certificationLevel": judged
+                        .and_then(Judgement::certification_level)
+                        .map(|l| l.as_str()),
+                })),
+            )
+        }
         (Err(e), _) => (false, format!("REFUSED ({}): {e}", e.check()), None),
     };
     Ok(Report {
@@ -389,14 +385,64 @@ fn registration(
     })
 }
 
+/// Reports the judgement's trust as the `attestationTrust` check of a verified registration
+/// (verification reported it with the configured anchors alone); with `--require-trusted`, an
+/// untrusted attestation is refused as verification refuses it, the checks it did not report
+/// then reported as not reached.
+fn report_trust(
+    checks: &mut Vec<Check>,
+    judged: &Judgement,
+    require_trusted: bool,
+) -> Result<(), RegistrationError> {
+    let (reported, refused) = match (&judged.trust, require_trusted) {
+        (Ok(trusted), _) => (
+            check(
+                "attestationTrust",
+                CheckOutcome::Pass,
+                format!("trusted: {}", trusted.detail),
+            ),
+            None,
+        ),
+        (Err(reason), false) => (
+            check(
+                "attestationTrust",
+                CheckOutcome::Skipped,
+                format!("untrusted, which the policy accepts: {reason}"),
+            ),
+            None,
+        ),
+        (Err(reason), true) => {
+            let e = RegistrationError::UntrustedAttestation(reason.clone());
+            (
+                check("attestationTrust", CheckOutcome::Fail, e.to_string()),
+                Some(e),
+            )
+        }
+    };
+    checks.retain(|c| c.name != "attestationTrust");
+    checks.push(reported);
+    let Some(e) = refused else {
+        return Ok(());
+    };
+    for name in REGISTRATION_CHECKS {
+        if !checks.iter().any(|c| c.name == name) {
+            checks.push(check(
+                name,
+                CheckOutcome::Skipped,
+                "not reached: an earlier check failed",
+            ));
+        }
+    }
+    Err(e)
+}
+
 /// The metadata checks of a registration: the authenticator's entry and its status reports
 /// (read only when every other check passed, as the server does). Returns why the status
 /// reports refuse the authenticator, if they do.
 fn metadata_checks(
     checks: &mut Vec<Check>,
     metadata: Option<&metadata::Metadata>,
-    entry: Option<&MetadataEntry>,
-    leaf: Option<&Vec<u8>>,
+    judged: Option<&Judgement>,
     verified: bool,
 ) -> Option<String> {
     let Some(metadata) = metadata else {
@@ -405,7 +451,17 @@ fn metadata_checks(
         }
         return None;
     };
-    let Some(entry) = entry else {
+    let Some(judged) = judged else {
+        for name in ["metadataEntry", "metadataStatus"] {
+            checks.push(check(
+                name,
+                CheckOutcome::Skipped,
+                "not reached: an earlier check failed",
+            ));
+        }
+        return None;
+    };
+    let Some(entry) = &judged.entry else {
         checks.push(check(
             "metadataEntry",
             CheckOutcome::Skipped,
@@ -443,7 +499,7 @@ fn metadata_checks(
         ));
         return None;
     }
-    let refusal = entry.refusal(None, leaf.map(Vec::as_slice));
+    let refusal = judged.refusal.clone();
     checks.push(match &refusal {
         Some(why) => check("metadataStatus", CheckOutcome::Fail, why.clone()),
         None => check(

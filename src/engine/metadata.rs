@@ -1,8 +1,8 @@
 //! FIDO metadata (MDS3) in use: the imported BLOB loaded at start (and replaced over HTTP), the
-//! trust of an attestation with the configured anchors and the metadata roots of its
-//! authenticator, the attestation policies that count only trusted attestations, the status
-//! check at sign-in, model icons, the helpdesk's view of the BLOB and the re-evaluation of stored
-//! credentials. Also reads the configured attestation trust anchors (`trust_anchors`).
+//! judgement of an attestation (`fido::judge`) with the configured anchors and that BLOB, the
+//! attestation policies that count only trusted attestations, the status check at sign-in,
+//! model icons, the helpdesk's view of the BLOB and the re-evaluation of stored credentials.
+//! Also reads the configured attestation trust anchors (`trust_anchors`).
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -10,13 +10,10 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use super::{
-    aaguid_string, rfc3339, Actor, Answer, AuditDraft, Engine, EngineError, EngineResult,
-    RequestCtx,
-};
+use super::{rfc3339, Actor, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::Settings;
 use crate::fido::mds::{self, CertificationLevel, Crl, MetadataBlob, MetadataEntry};
-use crate::fido::{AttestationType, TrustAnchors};
+use crate::fido::{self as webauthn, Judgement, TrustAnchors, TrustedBy, VerifiedRegistration};
 use crate::store::{AuditKind, CredentialRecord, MetadataRecord, Outcome, SledStore};
 
 /// The imported BLOB as the server uses it.
@@ -113,35 +110,6 @@ pub fn metadata_record(
     })
 }
 
-/// What the configured anchors and the metadata say about one attestation.
-pub(super) struct Judgement {
-    /// The metadata entry of the authenticator, if the BLOB has one.
-    pub entry: Option<MetadataEntry>,
-    /// The attestation certificates (DER, leaf first), when the statement has an x5c.
-    pub chain: Option<Vec<Vec<u8>>>,
-    /// Whether the attestation chained to a configured anchor or to a metadata root of its
-    /// authenticator; `Err` says why not.
-    pub trust: Result<(), String>,
-}
-
-impl Judgement {
-    pub fn trusted(&self) -> bool {
-        self.trust.is_ok()
-    }
-
-    /// Why the metadata refuses this authenticator, if it does.
-    pub fn refusal(&self) -> Option<String> {
-        let leaf = self.chain.as_ref().and_then(|c| c.first());
-        self.entry
-            .as_ref()
-            .and_then(|e| e.refusal(None, leaf.map(Vec::as_slice)))
-    }
-
-    pub fn level(&self) -> Option<CertificationLevel> {
-        self.entry.as_ref().and_then(|e| e.certification_level)
-    }
-}
-
 impl Engine {
     pub(super) fn metadata(&self) -> Option<Arc<LoadedMetadata>> {
         self.inner
@@ -199,56 +167,19 @@ impl Engine {
         self.metadata_status(actor)
     }
 
-    /// Judges an attestation this server verified: its entry in the metadata (by AAGUID, or by
-    /// certificate key identifier for U2F) and whether its certificate chain leads to a
-    /// configured anchor or to one of the entry's `attestationRootCertificates`.
-    /// `trusted_already` is the verdict of registration against the configured anchors.
+    /// Judges an attestation this server verified ([`webauthn::judge`]) with the configured
+    /// anchors and the metadata in use.
     pub(super) fn judge_attestation(
         &self,
         configured: &TrustAnchors,
-        aaguid: &[u8; 16],
-        attestation_object: &[u8],
-        kind: Option<AttestationType>,
-        trusted_already: bool,
+        verified: &VerifiedRegistration,
         now: DateTime<Utc>,
     ) -> Judgement {
-        let chain = mds::attestation_certificates(attestation_object);
-        let entry = self.metadata().and_then(|m| {
-            m.blob
-                .find_for(aaguid, chain.as_deref().unwrap_or_default())
-                .cloned()
-        });
-        let trust = if trusted_already {
-            Ok(())
-        } else {
-            match (&chain, kind) {
-                (_, Some(AttestationType::None)) => {
-                    Err("the authenticator gave no attestation".to_string())
-                }
-                (_, Some(AttestationType::Self_)) => {
-                    Err("a self attestation cannot be traced to a trust anchor".to_string())
-                }
-                (Some(chain), _) => {
-                    let anchors = match &entry {
-                        Some(entry) => configured.merged(&entry.anchors()),
-                        None => configured.clone(),
-                    };
-                    if let Some(m) = self.metadata().filter(|m| m.blob.is_stale(now)) {
-                        tracing::warn!(
-                            number = m.blob.number,
-                            "using FIDO metadata past its nextUpdate; import a newer BLOB"
-                        );
-                    }
-                    mds::validate_attestation_chain(chain, &anchors, now)
-                }
-                (None, _) => Err("the attestation carries no certificate chain".to_string()),
-            }
-        };
-        Judgement {
-            entry,
-            chain,
-            trust,
-        }
+        let metadata = self.metadata();
+        let blob = metadata.as_ref().map(|m| &m.blob);
+        let judged = webauthn::judge(verified, blob, configured, now);
+        warn_if_stale(blob, &judged, now);
+        judged
     }
 
     /// The model name of an authenticator: its metadata `description`, then the configured
@@ -259,8 +190,8 @@ impl Engine {
         aaguid: &str,
     ) -> Option<String> {
         entry
-            .and_then(|e| e.description.clone())
-            .filter(|d| !d.trim().is_empty())
+            .and_then(MetadataEntry::model_name)
+            .map(str::to_owned)
             .or_else(|| self.model_name(aaguid))
     }
 
@@ -272,8 +203,8 @@ impl Engine {
         aaguid: &str,
         judged: &Judgement,
     ) -> Result<(), (&'static str, String)> {
-        if let Some(why) = judged.refusal() {
-            return Err(("metadataStatus", why));
+        if let Some(why) = &judged.refusal {
+            return Err(("metadataStatus", why.clone()));
         }
         let untrusted = |check: &'static str, what: &str| {
             let reason = judged.trust.as_ref().err().cloned().unwrap_or_default();
@@ -312,7 +243,7 @@ impl Engine {
                     "the minimum certification level",
                 ));
             }
-            match judged.level() {
+            match judged.certification_level() {
                 Some(level) if level >= minimum => {}
                 Some(level) => {
                     return Err((
@@ -405,33 +336,29 @@ impl Engine {
     /// credential whose authenticator the metadata now refuses.
     pub fn reevaluate_trust(&self) -> EngineResult<Vec<String>> {
         let now = self.now();
+        let metadata = self.metadata();
+        let blob = metadata.as_ref().map(|m| &m.blob);
         let mut report = Vec::new();
         for record in self.store().all_credentials()? {
-            let Ok(aaguid) = mds::parse_aaguid(&record.aaguid) else {
+            // Every kept attestation object is one this server verified; one that cannot be
+            // read again (none is) is left as it is.
+            let Some(judged) = webauthn::judge_stored(
+                &record.attestation_object,
+                blob,
+                &self.default_tenant().trust,
+                now,
+            ) else {
                 continue;
             };
-            let judged = self.judge_attestation(
-                &self.default_tenant().trust,
-                &aaguid,
-                &record.attestation_object,
-                None,
-                false,
-                now,
-            );
-            // Without a certificate chain (none, self, or a format that keeps its chain
-            // elsewhere) trust cannot be recomputed here; the registration's verdict stands.
-            let trusted = if judged.chain.is_some() {
-                judged.trusted()
-            } else {
-                record.attestation_trusted
-            };
-            let name = self.model_name_from(judged.entry.as_ref(), &aaguid_string(&aaguid));
+            warn_if_stale(blob, &judged, now);
+            let trusted = judged.trusted();
+            let name = self.model_name_from(judged.entry.as_ref(), &record.aaguid);
             let who = format!(
                 "{} credential {}…",
                 record.username,
                 record.id.to_b64url().chars().take(8).collect::<String>()
             );
-            if let Some(why) = judged.refusal() {
+            if let Some(why) = &judged.refusal {
                 report.push(format!("{who}: refused at sign-in: {why}"));
             }
             if trusted == record.attestation_trusted && name == record.authenticator_name {
@@ -461,6 +388,18 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+}
+
+/// Warns that the metadata a judgement consulted for trust is past its `nextUpdate`.
+fn warn_if_stale(blob: Option<&MetadataBlob>, judged: &Judgement, now: DateTime<Utc>) {
+    let consulted =
+        judged.entry.is_some() && judged.trusted_by() != Some(TrustedBy::ConfiguredAnchor);
+    if let Some(blob) = blob.filter(|b| consulted && b.is_stale(now)) {
+        tracing::warn!(
+            number = blob.number,
+            "using FIDO metadata past its nextUpdate; import a newer BLOB"
+        );
     }
 }
 

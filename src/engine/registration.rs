@@ -238,14 +238,7 @@ impl Engine {
             )
         })?;
         let aaguid = aaguid_string(&verified.aaguid);
-        let judged = self.judge_attestation(
-            &tenant.trust,
-            &verified.aaguid,
-            &verified.attestation_object,
-            Some(verified.attestation_type),
-            verified.attestation_trusted,
-            now,
-        );
+        let judged = self.judge_attestation(&tenant.trust, &verified, now);
         if let Err((check, reason)) = self.attestation_policy_refusal(attestation, &aaguid, &judged)
         {
             tracing::info!(check, "registration refused");

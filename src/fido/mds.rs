@@ -9,9 +9,10 @@
 //! parses the entries. A BLOB past its `nextUpdate` still verifies; [`MetadataBlob::is_stale`]
 //! says so.
 //!
-//! Also here: the functions the engine uses to bring metadata to a registration: the `x5c` of a
-//! stored attestation object, a chain validated against a given anchor list, and the U2F key
-//! identifier of a certificate. Pure functions of their inputs: no I/O beyond parsing bytes.
+//! Also here: finding an authenticator's entry (by AAGUID, or for U2F by the key identifier of
+//! an attestation certificate) and the `x5c` of a stored attestation object. What an entry
+//! means for an attestation's trust is judged in `judge.rs`. Pure functions of their inputs: no
+//! I/O beyond parsing bytes.
 
 use std::path::Path;
 
@@ -275,13 +276,27 @@ impl MetadataBlob {
     /// The entry of an authenticator: by AAGUID unless it is all zeros (U2F), else by the key
     /// identifier of any certificate of its attestation chain (DER, leaf first).
     pub fn find_for(&self, aaguid: &[u8; 16], chain: &[Vec<u8>]) -> Option<&MetadataEntry> {
+        self.find_by(aaguid, chain.iter().filter_map(|der| key_identifier(der)))
+    }
+
+    /// [`MetadataBlob::find_for`] with parsed certificates.
+    pub(crate) fn find_for_certificates<'c>(
+        &self,
+        aaguid: &[u8; 16],
+        chain: impl IntoIterator<Item = &'c Certificate>,
+    ) -> Option<&MetadataEntry> {
+        self.find_by(aaguid, chain.into_iter().map(certificate_key_identifier))
+    }
+
+    fn find_by(
+        &self,
+        aaguid: &[u8; 16],
+        mut key_identifiers: impl Iterator<Item = String>,
+    ) -> Option<&MetadataEntry> {
         if aaguid != &[0; 16] {
             return self.find(Lookup::Aaguid(aaguid));
         }
-        chain
-            .iter()
-            .filter_map(|der| key_identifier(der))
-            .find_map(|id| self.find(Lookup::KeyIdentifier(&id)))
+        key_identifiers.find_map(|id| self.find(Lookup::KeyIdentifier(&id)))
     }
 }
 
@@ -328,6 +343,11 @@ impl MetadataEntry {
                 format!("the FIDO metadata reports this authenticator as {status}{since}")
             })
         })
+    }
+
+    /// The authenticator's model name: its description, unless blank.
+    pub fn model_name(&self) -> Option<&str> {
+        self.description.as_deref().filter(|d| !d.trim().is_empty())
     }
 
     /// The entry's attestation roots as trust anchors (unreadable ones left out).
@@ -722,17 +742,6 @@ pub fn unsigned_metadata(value: &Value) -> Result<MetadataBlob, MdsError> {
     })
 }
 
-/// The AAGUID an attestation object's authenticator data attests, read before the response is
-/// verified so that its metadata entry can be found.
-pub fn attested_aaguid(attestation_object: &[u8]) -> Option<[u8; 16]> {
-    let object = cbor::read_exact(attestation_object).ok()?;
-    let auth_data = cbor::text_key(cbor::map(&object)?, "authData").and_then(cbor::byte_string)?;
-    super::auth_data::AuthData::parse(auth_data)
-        .ok()?
-        .attested
-        .map(|a| a.aaguid)
-}
-
 /// The `x5c` certificates (DER, leaf first) of an attestation object's statement, when it has
 /// them. The object is one this server verified at registration.
 pub fn attestation_certificates(attestation_object: &[u8]) -> Option<Vec<Vec<u8>>> {
@@ -748,29 +757,22 @@ pub fn attestation_certificates(attestation_object: &[u8]) -> Option<Vec<Vec<u8>
     (!ders.is_empty()).then_some(ders)
 }
 
-/// Validates an attestation chain (DER, leaf first) to `anchors` at `now` with the rules of
-/// registration; `Err` says why it does not lead to a trusted anchor.
-pub fn validate_attestation_chain(
-    chain: &[Vec<u8>],
-    anchors: &TrustAnchors,
-    now: DateTime<Utc>,
-) -> Result<(), String> {
-    let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
-    let certs = trust::parse_x5c(&refs)?;
-    trust::validate_chain(&certs, anchors, now)
-}
-
 /// The FIDO key identifier of a certificate: the lowercase hex SHA-1 of its subjectPublicKey
 /// bits, as MDS lists U2F authenticators under `attestationCertificateKeyIdentifiers`.
 pub fn key_identifier(cert_der: &[u8]) -> Option<String> {
-    let cert = Certificate::from_der(cert_der).ok()?;
+    Certificate::from_der(cert_der)
+        .ok()
+        .map(|cert| certificate_key_identifier(&cert))
+}
+
+fn certificate_key_identifier(cert: &Certificate) -> String {
     let key = cert
         .tbs_certificate
         .subject_public_key_info
         .subject_public_key
         .raw_bytes();
     let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key);
-    Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lists of byte strings as standard base64 text.

@@ -2,8 +2,10 @@
 //! formats (`none`, `packed`, `fido-u2f`, `tpm`, `android-key`, `android-safetynet`, `apple`,
 //! `compound`) and attestation trust paths, for registration and authentication responses;
 //! optionally reporting each check as it runs (`*_observed`), and describing a response
-//! (`inspect`) for the `fidoflow verify` tool. Pure functions of their inputs (time included); this module owns
-//! WebAuthn verification and imports nothing from `flow`, `store`, `engine` or `api`.
+//! (`inspect`) for the `fidoflow verify` tool; and judging an attestation's trust with the
+//! configured anchors and the FIDO metadata (`judge`). Pure functions of their inputs (time
+//! included); this module owns WebAuthn verification and imports nothing from `flow`, `store`,
+//! `engine` or `api`.
 
 mod asn1;
 mod attestation;
@@ -15,6 +17,7 @@ mod cose;
 mod error;
 pub mod inspect;
 mod json;
+mod judge;
 pub mod mds;
 pub mod options;
 mod registration;
@@ -24,13 +27,14 @@ mod trust;
 #[cfg(test)]
 mod tests;
 
-pub use attestation::{AttestationType, FormatPolicy};
+pub use attestation::{AttestationType, FormatPolicy, VerifiedStatement};
 pub use authentication::{
     assertion_ids, verify_authentication, verify_authentication_observed,
     AuthenticationExpectations, VerifiedAuthentication,
 };
 pub use client_data::response_challenge;
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
+pub use judge::{judge, judge_stored, Judgement, Trusted, TrustedBy};
 pub use registration::{
     verify_registration, verify_registration_observed, RegistrationExpectations,
     VerifiedRegistration,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ciborium::value::Value;
 use serde_json::Value as Json;
 
-use super::attestation::{self, AttestationType, Statement};
+use super::attestation::{self, AttestationType, Statement, VerifiedStatement};
 use super::auth_data::AuthData;
 use super::cbor;
 use super::client_data::{self, Expected};
@@ -55,6 +55,10 @@ pub struct VerifiedRegistration {
     pub attestation_type: AttestationType,
     /// True only when an x5c chain validated to a configured anchor.
     pub attestation_trusted: bool,
+    /// The attestation statements as verified, with their certificate chains: one; several
+    /// for `compound`; none for an unknown format accepted unverified. What [`super::judge`]
+    /// looks at, so that nobody decodes the attestation object again.
+    pub attestation_statements: Vec<VerifiedStatement>,
     /// `response.transports`, only known values, deduplicated.
     pub transports: Vec<String>,
     pub user_present: bool,
@@ -209,6 +213,7 @@ fn verify(
         format: fmt.to_string(),
         attestation_type: outcome.kind,
         attestation_trusted: outcome.trusted,
+        attestation_statements: outcome.statements,
         transports: transports(response),
         user_present: auth_data.user_present(),
         user_verified: auth_data.user_verified(),

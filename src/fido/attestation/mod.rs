@@ -102,10 +102,34 @@ pub(crate) struct Verified {
     pub chain: Vec<Certificate>,
 }
 
-/// The outcome after the policy: the type and whether it chained to an anchor.
+/// One attestation statement as registration verified it: what a later judgement of its trust
+/// (`judge.rs`) looks at.
+#[derive(Debug, Clone)]
+pub struct VerifiedStatement {
+    /// "none", "packed", "fido-u2f", "tpm", "android-key", "android-safetynet" or "apple".
+    pub format: String,
+    pub kind: AttestationType,
+    /// The attestation certificates, leaf first: the statement's `x5c` (for android-safetynet,
+    /// that of its JWS); empty for none and self attestation.
+    pub chain: Vec<Certificate>,
+}
+
+impl VerifiedStatement {
+    fn of(format: &str, verified: Verified) -> Self {
+        Self {
+            format: format.to_string(),
+            kind: verified.kind,
+            chain: verified.chain,
+        }
+    }
+}
+
+/// The outcome after the policy: the type, whether it chained to an anchor, and the statements
+/// verified (one; several for `compound`; none for an unknown format accepted unverified).
 pub(crate) struct Outcome {
     pub kind: AttestationType,
     pub trusted: bool,
+    pub statements: Vec<VerifiedStatement>,
 }
 
 /// Verifies the statement of format `fmt` and applies the policy.
@@ -132,6 +156,7 @@ pub(crate) fn verify(
             return Ok(Outcome {
                 kind: AttestationType::Unverified,
                 trusted: false,
+                statements: Vec::new(),
             });
         }
         return Err(RegistrationError::UnsupportedFormat(shorten(fmt)));
@@ -144,8 +169,10 @@ pub(crate) fn verify(
             verified.kind
         )
     });
-    let verdict = verdict(&verified, anchors, statement.now);
-    decide(verified.kind, verdict, policy, obs)
+    let kind = verified.kind;
+    let statements = vec![VerifiedStatement::of(fmt, verified)];
+    let verdict = trust_verdict(kind, &statements, anchors, statement.now);
+    decide(kind, statements, verdict, policy, obs)
 }
 
 fn is_known(fmt: &str) -> bool {
@@ -172,13 +199,39 @@ fn verify_one(
     }
 }
 
-/// Whether the verified statement leads to a trust anchor, and if not why.
-fn verdict(
-    verified: &Verified,
+/// Whether an attestation of type `kind` with these verified statements leads to one of
+/// `anchors` at `now`: `Ok` says how, `Err` why not. A compound attestation is trusted when one
+/// of its statements is. Registration and the later judgement (`judge.rs`) both decide here.
+pub(crate) fn trust_verdict(
+    kind: AttestationType,
+    statements: &[VerifiedStatement],
     anchors: &TrustAnchors,
     now: DateTime<Utc>,
 ) -> Result<String, String> {
-    match verified.kind {
+    if kind != AttestationType::Compound {
+        return match statements.first() {
+            Some(statement) => verdict(statement, anchors, now),
+            None => Err("the attestation was not verified".to_string()),
+        };
+    }
+    let mut reasons = Vec::new();
+    for (i, statement) in statements.iter().enumerate() {
+        let fmt = &statement.format;
+        match verdict(statement, anchors, now) {
+            Ok(why) => return Ok(format!("statement {} ({fmt}): {why}", i + 1)),
+            Err(reason) => reasons.push(format!("statement {} ({fmt}): {reason}", i + 1)),
+        }
+    }
+    Err(reasons.join("; "))
+}
+
+/// Whether one verified statement leads to a trust anchor, and if not why.
+fn verdict(
+    statement: &VerifiedStatement,
+    anchors: &TrustAnchors,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    match statement.kind {
         AttestationType::None => Err("the authenticator gave no attestation".to_string()),
         AttestationType::Self_ => {
             Err("a self attestation cannot be traced to a trust anchor".to_string())
@@ -187,7 +240,7 @@ fn verdict(
             Err("the attestation was not verified".to_string())
         }
         AttestationType::Basic | AttestationType::AttCa | AttestationType::AnonCa => {
-            trust::validate_chain(&verified.chain, anchors, now)
+            trust::validate_chain(&statement.chain, anchors, now)
                 .map(|()| "the certificate chain validates to a configured anchor".to_string())
         }
     }
@@ -195,6 +248,7 @@ fn verdict(
 
 fn decide(
     kind: AttestationType,
+    statements: Vec<VerifiedStatement>,
     verdict: Result<String, String>,
     policy: AttestationPolicy,
     obs: &mut Observer,
@@ -205,6 +259,7 @@ fn decide(
             Ok(Outcome {
                 kind,
                 trusted: true,
+                statements,
             })
         }
         (Err(reason), AttestationPolicy::RequireTrusted) => {
@@ -217,6 +272,7 @@ fn decide(
             Ok(Outcome {
                 kind,
                 trusted: false,
+                statements,
             })
         }
     }
@@ -235,8 +291,7 @@ fn compound(
         Some(Value::Array(items)) if !items.is_empty() => items,
         _ => return Err(invalid("a compound statement must be a non-empty array")),
     };
-    let mut reasons = Vec::new();
-    let mut trusted = None;
+    let mut statements = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let entries = super::cbor::map(item)
             .ok_or_else(|| invalid(&format!("compound statement {} is not a map", i + 1)))?;
@@ -259,11 +314,7 @@ fn compound(
             att_stmt_value: None,
             ..*statement
         };
-        let verified = verify_one(fmt, &inner, obs)?;
-        match verdict(&verified, anchors, statement.now) {
-            Ok(why) => trusted = trusted.or(Some(format!("statement {} ({fmt}): {why}", i + 1))),
-            Err(reason) => reasons.push(format!("statement {} ({fmt}): {reason}", i + 1)),
-        }
+        statements.push(VerifiedStatement::of(fmt, verify_one(fmt, &inner, obs)?));
     }
     obs.pass("attestationStatement", || {
         format!(
@@ -271,8 +322,61 @@ fn compound(
             items.len()
         )
     });
-    let verdict = trusted.ok_or_else(|| reasons.join("; "));
-    decide(AttestationType::Compound, verdict, policy, obs)
+    let kind = AttestationType::Compound;
+    let verdict = trust_verdict(kind, &statements, anchors, statement.now);
+    decide(kind, statements, verdict, policy, obs)
+}
+
+/// The statements of an attestation this server verified and stored, read again without
+/// verifying them (`fmt` and `attStmt` of the stored attestation object): the type and the
+/// statements as registration found them, but the type of an x5c statement is given as basic
+/// (the same to its trust). `None` when the statement cannot be read as one that verified.
+pub(crate) fn stored_statements(
+    fmt: &str,
+    att_stmt: &Value,
+) -> Option<(AttestationType, Vec<VerifiedStatement>)> {
+    if fmt == "compound" {
+        let Value::Array(items) = att_stmt else {
+            return None;
+        };
+        let statements = items
+            .iter()
+            .map(|item| {
+                let entries = super::cbor::map(item)?;
+                let Some(Value::Text(fmt)) = super::cbor::text_key(entries, "fmt") else {
+                    return None;
+                };
+                stored_statement(fmt, super::cbor::text_key(entries, "attStmt")?)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        return Some((AttestationType::Compound, statements));
+    }
+    if !is_known(fmt) {
+        return Some((AttestationType::Unverified, Vec::new()));
+    }
+    let statement = stored_statement(fmt, att_stmt)?;
+    Some((statement.kind, vec![statement]))
+}
+
+fn stored_statement(fmt: &str, att_stmt: &Value) -> Option<VerifiedStatement> {
+    let stmt = super::cbor::map(att_stmt)?;
+    let (kind, chain) = match (fmt, x5c(stmt).ok()?) {
+        ("none", _) => (AttestationType::None, Vec::new()),
+        ("android-safetynet", _) => {
+            let response =
+                super::cbor::text_key(stmt, "response").and_then(super::cbor::byte_string)?;
+            let jws = android_safetynet::Jws::parse(response).ok()?;
+            (AttestationType::Basic, jws.chain)
+        }
+        ("packed", None) => (AttestationType::Self_, Vec::new()),
+        (_, Some(chain)) if is_known(fmt) => (AttestationType::Basic, chain),
+        _ => return None,
+    };
+    Some(VerifiedStatement {
+        format: fmt.to_string(),
+        kind,
+        chain,
+    })
 }
 
 /// The `sig` byte string of a statement.

@@ -698,3 +698,27 @@ fn an_observed_refusal_reports_the_failed_check_and_those_not_reached() {
         1
     );
 }
+
+// --- judgement of a stored attestation object ----------------------------------------------
+
+/// The stored attestation object of every format is judged again as its verified registration
+/// was (android-safetynet from the certificates of its JWS).
+#[test]
+fn every_format_is_judged_from_its_stored_object_as_at_registration() {
+    let (apple_reg, apple_ca) = apple(None, false);
+    let apple_anchors = TrustAnchors::from_pem(&apple_ca.pem()).unwrap();
+    let none = TrustAnchors::empty();
+    for (reg, anchors, trusted) in [
+        (apple_reg, &apple_anchors, true),
+        (tpm(TpmSpoil::default()), &none, false),
+        (android_key(None, tee_lists()), &none, false),
+        (SafetyNet::good().reg(), &none, false),
+    ] {
+        let verified = verify_with(&reg, FormatPolicy::default(), anchors).unwrap();
+        let judged = crate::fido::judge(&verified, None, anchors, now());
+        assert_eq!(judged.trusted(), trusted, "{}", verified.format);
+        assert!(!verified.attestation_statements[0].chain.is_empty());
+        let stored = crate::fido::judge_stored(&verified.attestation_object, None, anchors, now());
+        assert_eq!(stored, Some(judged), "{}", verified.format);
+    }
+}

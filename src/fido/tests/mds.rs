@@ -484,22 +484,3 @@ fn u2f_authenticators_are_found_by_the_key_identifier_of_their_certificate() {
     assert_eq!(found.description.as_deref(), Some("U2F key"));
     assert!(blob.find_for(&[1; 16], &[leaf.der]).is_none());
 }
-
-#[test]
-fn an_attestation_chain_validates_against_metadata_roots() {
-    let vendor = root("Vendor attestation root");
-    let mut params = CertificateParams::default();
-    params.distinguished_name = dn("Vendor attestation");
-    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2030, 1, 1);
-    let key = KeyPair::generate().unwrap();
-    let leaf = params.signed_by(&key, &vendor.cert, &vendor.key).unwrap();
-    let chain = vec![leaf.der().to_vec()];
-    let entry = MetadataEntry {
-        attestation_roots: vec![vendor.der()],
-        ..MetadataEntry::from_statement(&json!({})).unwrap()
-    };
-    assert!(validate_attestation_chain(&chain, &entry.anchors(), now()).is_ok());
-    assert!(validate_attestation_chain(&chain, &TrustAnchors::empty(), now()).is_err());
-    assert!(validate_attestation_chain(&chain, &root("Other").anchors(), now()).is_err());
-}
