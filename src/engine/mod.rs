@@ -1,26 +1,24 @@
-//! Use cases, one function per REST step: load the session's state, ask `flow::machine` whether
-//! the call fits, run `fido` verification, write to `store`, append to the audit log, and say
-//! what comes next. Every function is synchronous and is called off the async threads (sled
-//! and argon2 block). Imports `flow`, `fido`, `store`, `config`, `clock` and `domain`; never
-//! `api`.
+//! Use cases, organised by what they do rather than by who calls them: the ceremony core
+//! (`registration.rs`, `assertion.rs`, with `ceremony.rs` for typed refusals and
+//! `challenges.rs` for where challenges come from), the Loginapp flows (`flows/`), the
+//! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`)
+//! and FIDO metadata (`metadata.rs`). Every function is synchronous and is called off the async
+//! threads (sled and argon2 block), and answers typed outcomes; the api layer renders them.
+//! Imports `flow`, `fido`, `store`, `config`, `clock` and `domain`; never `api`.
 
 mod admin;
 mod assertion;
-mod authentication;
 mod backend;
 mod ceremony;
 mod challenges;
 mod error;
-mod fido_login;
+mod flows;
 mod limits;
-mod manage;
 mod metadata;
 mod models;
 mod passwords;
 mod registration;
-mod self_service;
 mod session;
-mod signup;
 mod tenant;
 
 use std::collections::{HashMap, HashSet};
@@ -37,6 +35,7 @@ pub use backend::{
 pub use ceremony::{CeremonyError, Channel, Refusal, RefusalKind};
 pub use challenges::Challenges;
 pub use error::{EngineError, NextStep};
+pub use flows::{ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};
 pub use limits::Limited;
 pub use metadata::{metadata_record, trust_anchors, verify_for_import, LoadedMetadata};
 pub use models::{aaguid_string, model_name};

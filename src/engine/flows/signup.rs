@@ -2,26 +2,25 @@
 //! a passkey, and the account is created with it in one transaction; the session is then
 //! authenticated.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::ceremony::CeremonyError;
-use super::registration::NewCredential;
 use super::self_service::registration_error;
-use super::{
-    random_id, Answer, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
-    SessionData,
-};
+use super::{ChallengeIssued, StepDone};
 use crate::domain::{DisplayName, UserHandle, Username};
+use crate::engine::ceremony::CeremonyError;
+use crate::engine::registration::NewCredential;
+use crate::engine::{
+    random_id, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx, SessionData,
+};
 use crate::flow::machine::{self, Call, Signup};
 use crate::flow::FlowKind;
 use crate::store::UserRecord;
 
-const SESSION_DOC: &str = "user-self-registration.session";
 const USER_DATA_NEXT: NextStep = NextStep::Step("USER_DATA_REQUIRED");
 
 impl Engine {
     /// `POST /rest/public/user-self-registration/{flowId}/select`.
-    pub fn signup_select(&self, s: &mut SessionData, flow_id: &str) -> EngineResult {
+    pub fn signup_select(&self, s: &mut SessionData, flow_id: &str) -> EngineResult<StepDone> {
         let def = self
             .inner
             .registry
@@ -39,9 +38,12 @@ impl Engine {
         }
         let flow = machine::start(def.id.clone(), &def.steps, random_id(), None);
         let next = machine::next_step_name(&def.steps, &flow);
-        let id = flow.instance.clone();
+        let instance = flow.instance.clone();
         s.self_service = Some(flow);
-        Ok(Answer::one(SESSION_DOC, id, json!({ "nextStep": next })))
+        Ok(StepDone {
+            instance,
+            next: next.map(NextStep::Step),
+        })
     }
 
     /// `POST /rest/public/user-self-registration/user-data/continue`.
@@ -51,7 +53,7 @@ impl Engine {
         cx: &RequestCtx,
         username: &str,
         display_name: Option<&str>,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let (mut flow, def, _) =
             self.running_step(s, Call::UserData, FlowKind::UserSelfRegistration)?;
         self.inner.limits.check(
@@ -76,7 +78,7 @@ impl Engine {
             handle: UserHandle::random(),
             display_name,
         });
-        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+        self.advance_flow(s, cx, def, flow)
     }
 
     /// The account a sign-up will create, as far as the flow knows it.
@@ -99,7 +101,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         display_name: Option<&str>,
-    ) -> EngineResult {
+    ) -> EngineResult<ChallengeIssued> {
         let (flow, _, step) = self.running_step(
             s,
             Call::RegistrationChallenge,
@@ -108,11 +110,7 @@ impl Engine {
         let user = self.signup_user(&flow)?;
         let instance = flow.instance.clone();
         let options = self.issue_registration(s, cx, flow, &step, &user, display_name)?;
-        Ok(Answer::one(
-            "user-self-registration.fido.registration.challenge",
-            instance,
-            json!({ "publicKeyCredentialCreationOptions": options }),
-        ))
+        Ok(ChallengeIssued { instance, options })
     }
 
     /// `POST /rest/public/user-self-registration/fido/registration/attestation-response/check`.
@@ -121,7 +119,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         credential: &Value,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let now = self.now();
         let (flow, def, step) =
             self.running_step(s, Call::AttestationResponse, FlowKind::UserSelfRegistration)?;
@@ -159,6 +157,9 @@ impl Engine {
         let instance = done.instance.clone();
         self.complete_login(s, done, now)?;
         s.self_service = None;
-        Ok(Answer::one(SESSION_DOC, instance, json!({})))
+        Ok(StepDone {
+            instance,
+            next: None,
+        })
     }
 }

@@ -2,19 +2,18 @@
 //! flow and logout.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use super::{
-    random_id, rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, Login,
-    NextStep, RequestCtx, SessionData,
-};
+use super::{SessionView, StepDone};
 use crate::domain::Username;
+use crate::engine::{
+    random_id, AuditDraft, Engine, EngineError, EngineResult, Limited, Login, NextStep, RequestCtx,
+    SessionData,
+};
 use crate::flow::machine::{self, Advance, Call, Facts, RunningFlow};
 use crate::flow::registry::DEFAULT_APPLICATION;
 use crate::flow::{Application, Step};
 use crate::store::{AuditKind, LockPolicy, Outcome, Reservation};
 
-const SESSION_DOC: &str = "authentication.session";
 const WRONG: &str = "the username or the password is wrong";
 
 impl Engine {
@@ -22,7 +21,7 @@ impl Engine {
         self.inner.registry.application(flow.id.as_str())
     }
 
-    pub(super) fn lock_policy(&self) -> LockPolicy {
+    pub(in crate::engine) fn lock_policy(&self) -> LockPolicy {
         let l = &self.inner.settings.lockout;
         LockPolicy {
             max_failures: l.max_failures,
@@ -45,7 +44,7 @@ impl Engine {
     }
 
     /// Starts the `default` application in the session (replacing an unfinished flow).
-    pub(super) fn start_default(&self, s: &mut SessionData) -> EngineResult<()> {
+    pub(in crate::engine) fn start_default(&self, s: &mut SessionData) -> EngineResult<()> {
         let default = self.default_application()?;
         if let Some(previous) = s.auth_flow.take() {
             self.spend_ceremony_of(&previous)?;
@@ -61,7 +60,7 @@ impl Engine {
         cx: &RequestCtx,
         username: &str,
         password: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let now = self.now();
         let default = self.default_application()?;
         // Continue the running flow if it waits for a password; otherwise start `default`.
@@ -154,7 +153,7 @@ impl Engine {
         })
     }
 
-    pub(super) fn facts(&self, name: &Username) -> EngineResult<Facts> {
+    pub(in crate::engine) fn facts(&self, name: &Username) -> EngineResult<Facts> {
         let credentials = self.store().credentials_of(name)?;
         Ok(Facts {
             has_credentials: !credentials.is_empty(),
@@ -164,29 +163,31 @@ impl Engine {
 
     /// Moves an authentication flow on after a successful step, completing the login when it
     /// was the last one.
-    pub(super) fn after_step(
+    pub(in crate::engine) fn after_step(
         &self,
         s: &mut SessionData,
         app: &Application,
         flow: RunningFlow,
         facts: Facts,
         now: DateTime<Utc>,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         match machine::advance(&app.steps, flow, facts, now) {
             Advance::Next(next) => {
                 let step = machine::next_step_name(&app.steps, &next);
-                let id = next.instance.clone();
+                let instance = next.instance.clone();
                 s.auth_flow = Some(next);
-                Ok(Answer::one(
-                    SESSION_DOC,
-                    id,
-                    json!({ "nextAuthStep": step }),
-                ))
+                Ok(StepDone {
+                    instance,
+                    next: step.map(NextStep::AuthStep),
+                })
             }
             Advance::Completed(done) => {
-                let id = done.instance.clone();
+                let instance = done.instance.clone();
                 self.complete_login(s, done, now)?;
-                Ok(Answer::one(SESSION_DOC, id, json!({})))
+                Ok(StepDone {
+                    instance,
+                    next: None,
+                })
             }
             Advance::NoValidToken => {
                 s.auth_flow = None;
@@ -197,7 +198,7 @@ impl Engine {
 
     /// The flow completed: the session becomes (or stays) authenticated for its user, the
     /// flow's tags start to count, and the session key is renewed.
-    pub(super) fn complete_login(
+    pub(in crate::engine) fn complete_login(
         &self,
         s: &mut SessionData,
         flow: RunningFlow,
@@ -250,7 +251,7 @@ impl Engine {
     }
 
     /// `POST /applications/{id}/access`.
-    pub fn application_access(&self, s: &mut SessionData, id: &str) -> EngineResult {
+    pub fn application_access(&self, s: &mut SessionData, id: &str) -> EngineResult<StepDone> {
         let now = self.now();
         let app = self
             .inner
@@ -262,7 +263,10 @@ impl Engine {
                 .auth_flow
                 .as_ref()
                 .map_or_else(random_id, |f| f.instance.clone());
-            return Ok(Answer::one(SESSION_DOC, instance, json!({})));
+            return Ok(StepDone {
+                instance,
+                next: None,
+            });
         }
         if let Some(previous) = s.auth_flow.take() {
             self.spend_ceremony_of(&previous)?;
@@ -277,39 +281,37 @@ impl Engine {
     }
 
     /// `GET /session`.
-    pub fn session_info(&self, s: &SessionData) -> EngineResult {
-        let id = s
+    pub fn session_info(&self, s: &SessionData) -> EngineResult<SessionView> {
+        let instance = s
             .auth_flow
             .as_ref()
             .map_or_else(random_id, |f| f.instance.clone());
-        let mut attributes = json!({ "authenticated": s.login.is_some(), "tags": [] });
-        if let Some(login) = &s.login {
-            attributes["username"] = json!(login.username);
-            attributes["authenticatedAt"] = json!(rfc3339(login.authenticated_at));
-            attributes["tags"] = json!(login
-                .tags
-                .iter()
-                .map(|(t, at)| json!({ "name": t, "grantedAt": rfc3339(*at) }))
-                .collect::<Vec<_>>());
-        }
-        if let Some(flow) = &s.auth_flow {
-            if let Some(app) = self.application_of(flow) {
-                attributes["nextAuthStep"] = json!(machine::next_step_name(&app.steps, flow));
-            }
-        }
-        Ok(Answer::one(SESSION_DOC, id, attributes))
+        let next_auth_step = s.auth_flow.as_ref().and_then(|flow| {
+            self.application_of(flow)
+                .map(|app| machine::next_step_name(&app.steps, flow))
+        });
+        Ok(SessionView {
+            instance,
+            username: s.login.as_ref().map(|l| l.username.clone()),
+            authenticated_at: s.login.as_ref().map(|l| l.authenticated_at),
+            tags: s.login.as_ref().map_or_else(Vec::new, |l| l.tags.clone()),
+            next_auth_step,
+        })
     }
 
     /// `DELETE /rest/public/authentication/flow`: ends an unfinished authentication flow.
-    pub fn end_authentication_flow(&self, s: &mut SessionData) -> EngineResult {
+    pub fn end_authentication_flow(&self, s: &mut SessionData) -> EngineResult<StepDone> {
         if let Some(flow) = s.auth_flow.take() {
             self.spend_ceremony_of(&flow)?;
         }
-        Ok(Answer::one(SESSION_DOC, random_id(), json!({})))
+        Ok(StepDone {
+            instance: random_id(),
+            next: None,
+        })
     }
 
     /// `POST /logout`.
-    pub fn logout(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult {
+    pub fn logout(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult<StepDone> {
         if let Some(login) = &s.login {
             self.audit(AuditDraft {
                 kind: AuditKind::Logout,
@@ -331,11 +333,14 @@ impl Engine {
             purge: true,
             ..SessionData::default()
         };
-        Ok(Answer::one(SESSION_DOC, random_id(), json!({})))
+        Ok(StepDone {
+            instance: random_id(),
+            next: None,
+        })
     }
 
     /// A flow that ends takes its pending ceremony with it.
-    pub(super) fn spend_ceremony_of(&self, flow: &RunningFlow) -> EngineResult<()> {
+    pub(in crate::engine) fn spend_ceremony_of(&self, flow: &RunningFlow) -> EngineResult<()> {
         if let machine::Progress::ResponseRequired { ceremony } = &flow.progress {
             self.store().take_ceremony(ceremony)?;
         }
@@ -343,7 +348,7 @@ impl Engine {
     }
 
     /// The error for a call that does not fit the running authentication flow.
-    pub(super) fn unexpected_auth(&self, s: &SessionData) -> EngineError {
+    pub(in crate::engine) fn unexpected_auth(&self, s: &SessionData) -> EngineError {
         let next = s.auth_flow.as_ref().and_then(|f| {
             self.application_of(f)
                 .and_then(|app| machine::next_step_name(&app.steps, f))

@@ -1,15 +1,16 @@
 //! The FIDO steps of authentication flows: challenge retrieval, the assertion check and a
 //! cancelled ceremony (`fido/abort`), for the running authentication or self-service flow.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::assertion::{AssertionOptions, Purpose};
-use super::ceremony::{CeremonyError, Refusal, RefusalKind};
-use super::{
-    Answer, AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
-    SessionData,
-};
+use super::{ChallengeIssued, StepDone};
+
 use crate::domain::Username;
+use crate::engine::assertion::{AssertionOptions, Purpose};
+use crate::engine::ceremony::{CeremonyError, Refusal, RefusalKind};
+use crate::engine::{
+    AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx, SessionData,
+};
 use crate::flow::definitions::{Step, UserVerification};
 use crate::flow::machine::{self, Call, Progress};
 use crate::store::{AuditKind, Outcome};
@@ -28,7 +29,7 @@ pub const ABORT_REASONS: [&str; 4] = [
 
 /// The Loginapp error of a refused assertion: the refusal's sentence, with the step that
 /// retrieves a new challenge; an expired challenge and a lock keep their own codes.
-pub(super) fn flow_error(purpose: Purpose, e: CeremonyError) -> EngineError {
+pub(in crate::engine) fn flow_error(purpose: Purpose, e: CeremonyError) -> EngineError {
     let refusal = match e {
         CeremonyError::Engine(e) => return e,
         CeremonyError::Refused(r) => r,
@@ -59,7 +60,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         mediation: Option<&str>,
-    ) -> EngineResult {
+    ) -> EngineResult<ChallengeIssued> {
         let conditional = match mediation {
             None => false,
             Some("conditional") => true,
@@ -152,13 +153,9 @@ impl Engine {
         flow.progress = Progress::ResponseRequired {
             ceremony: ceremony_id,
         };
-        let id = flow.instance.clone();
+        let instance = flow.instance.clone();
         s.auth_flow = Some(flow);
-        Ok(Answer::one(
-            "authentication.fido.challenge",
-            id,
-            json!({ "publicKeyCredentialRequestOptions": options }),
-        ))
+        Ok(ChallengeIssued { instance, options })
     }
 
     fn running_auth_step(
@@ -184,7 +181,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         credential: &Value,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let now = self.now();
         let (flow, step) = self.running_auth_step(s, Call::AssertionResponse)?;
         let Progress::ResponseRequired {
@@ -229,10 +226,13 @@ impl Engine {
             .application(flow.id.as_str())
             .ok_or_else(|| self.unexpected_auth(s))?;
         if matches!(step, Step::Password { .. }) {
-            let id = flow.instance.clone();
+            let instance = flow.instance.clone();
             let done = machine::complete_with_passkey(&app.steps, flow, now);
             self.complete_login(s, done, now)?;
-            return Ok(Answer::one("authentication.session", id, json!({})));
+            return Ok(StepDone {
+                instance,
+                next: None,
+            });
         }
         let facts = self.facts(&username)?;
         self.after_step(s, app, flow, facts, now)
@@ -245,27 +245,26 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         reason: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         check_reason(reason)?;
         let (flow, _) = self.running_auth_step(s, Call::Abort)?;
         self.spend_ceremony_of(&flow)?;
         let flow = machine::back_to_challenge(flow);
         self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
-        let id = flow.instance.clone();
+        let instance = flow.instance.clone();
         let next = self
             .inner
             .registry
             .application(flow.id.as_str())
             .and_then(|app| machine::next_step_name(&app.steps, &flow));
         s.auth_flow = Some(flow);
-        Ok(Answer::one(
-            "authentication.session",
-            id,
-            json!({ "nextAuthStep": next }),
-        ))
+        Ok(StepDone {
+            instance,
+            next: next.map(NextStep::AuthStep),
+        })
     }
 
-    pub(super) fn audit_abort(
+    pub(in crate::engine) fn audit_abort(
         &self,
         cx: &RequestCtx,
         actor: String,
@@ -284,7 +283,7 @@ impl Engine {
     }
 }
 
-pub(super) fn check_reason(reason: &str) -> EngineResult<()> {
+pub(in crate::engine) fn check_reason(reason: &str) -> EngineResult<()> {
     if ABORT_REASONS.contains(&reason) {
         Ok(())
     } else {
@@ -302,7 +301,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         reason: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         check_reason(reason)?;
         let unexpected = || EngineError::UnexpectedCall {
             detail: "no FIDO ceremony of a self-service flow is waiting".into(),
@@ -319,12 +318,11 @@ impl Engine {
         let flow = machine::back_to_challenge(flow);
         self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
         let next = machine::next_step_name(&def.steps, &flow);
-        let id = flow.instance.clone();
+        let instance = flow.instance.clone();
         s.self_service = Some(flow);
-        Ok(Answer::one(
-            "self-service.session",
-            id,
-            json!({ "nextStep": next }),
-        ))
+        Ok(StepDone {
+            instance,
+            next: next.map(NextStep::Step),
+        })
     }
 }

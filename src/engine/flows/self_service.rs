@@ -3,25 +3,25 @@
 
 use serde_json::{json, Value};
 
-use super::ceremony::{CeremonyError, RefusalKind};
-use super::registration::{NewCredential, RegistrationOptions};
-use super::{
-    random_id, rfc3339, Answer, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
+use super::{ChallengeIssued, CredentialView, FlowOffer, StepDone};
+use crate::domain::DisplayName;
+use crate::engine::ceremony::{CeremonyError, RefusalKind};
+use crate::engine::registration::{NewCredential, RegistrationOptions};
+use crate::engine::{
+    random_id, rfc3339, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
     SessionData,
 };
-use crate::domain::DisplayName;
 use crate::flow::definitions::Step;
 use crate::flow::machine::{self, Advance, Call, Facts, Progress, RunningFlow};
 use crate::flow::{Condition, ConditionContext, FlowDefinition, FlowKind};
-use crate::store::{Ceremony, CredentialRecord, UserRecord};
+use crate::store::{Ceremony, CredentialRecord, DisabledBy, UserRecord};
 
-const SESSION_DOC: &str = "self-service.session";
 const REGISTRATION_NEXT: NextStep =
     NextStep::Step("FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED");
 
 /// The Loginapp error of a refused registration: the refusal's sentence, with the step that
 /// retrieves a new challenge; an expired challenge keeps its own code.
-pub(super) fn registration_error(e: CeremonyError) -> EngineError {
+pub(in crate::engine) fn registration_error(e: CeremonyError) -> EngineError {
     match e {
         CeremonyError::Engine(e) => e,
         CeremonyError::Refused(r) if r.kind == RefusalKind::Expired => {
@@ -38,7 +38,7 @@ pub(super) fn registration_error(e: CeremonyError) -> EngineError {
 
 impl Engine {
     /// The signed-in user, or `401 NOT_AUTHORIZED`.
-    pub(super) fn signed_in(&self, s: &SessionData) -> EngineResult<UserRecord> {
+    pub(in crate::engine) fn signed_in(&self, s: &SessionData) -> EngineResult<UserRecord> {
         let not_authorized = || EngineError::NotAuthorized {
             detail: "sign in first: this needs an authenticated session".into(),
             next_auth_step: None,
@@ -72,23 +72,21 @@ impl Engine {
     }
 
     /// `GET /flows`.
-    pub fn list_flows(&self, s: &SessionData) -> EngineResult {
+    pub fn list_flows(&self, s: &SessionData) -> EngineResult<Vec<FlowOffer>> {
         let user = self.signed_in(s)?;
         let credentials = self.store().credentials_of(&user.username)?;
         let cx = self.condition_context(s, &user, &credentials);
-        Ok(Answer::many(
-            self.self_service_flows()
-                .map(|f| super::Resource {
-                    doc_type: "self-service.flow",
-                    id: f.id.to_string(),
-                    attributes: json!({ "available": Condition::all_hold(&f.access, &cx) }),
-                })
-                .collect(),
-        ))
+        Ok(self
+            .self_service_flows()
+            .map(|f| FlowOffer {
+                id: f.id.to_string(),
+                available: Condition::all_hold(&f.access, &cx),
+            })
+            .collect())
     }
 
     /// `POST /flows/{flowId}/select`.
-    pub fn select_flow(&self, s: &mut SessionData, flow_id: &str) -> EngineResult {
+    pub fn select_flow(&self, s: &mut SessionData, flow_id: &str) -> EngineResult<StepDone> {
         let user = self.signed_in(s)?;
         let def = self
             .self_service_flows()
@@ -122,18 +120,24 @@ impl Engine {
         }
         let flow = machine::start(def.id.clone(), &def.steps, random_id(), Some(user.username));
         let next = machine::next_step_name(&def.steps, &flow);
-        let id = flow.instance.clone();
+        let instance = flow.instance.clone();
         s.self_service = Some(flow);
-        Ok(Answer::one(SESSION_DOC, id, json!({ "nextStep": next })))
+        Ok(StepDone {
+            instance,
+            next: next.map(NextStep::Step),
+        })
     }
 
     /// `DELETE /rest/protected/self-service/flow`.
-    pub fn end_self_service_flow(&self, s: &mut SessionData) -> EngineResult {
+    pub fn end_self_service_flow(&self, s: &mut SessionData) -> EngineResult<StepDone> {
         self.signed_in(s)?;
         if let Some(flow) = s.self_service.take() {
             self.spend_ceremony_of(&flow)?;
         }
-        Ok(Answer::one(SESSION_DOC, random_id(), json!({})))
+        Ok(StepDone {
+            instance: random_id(),
+            next: None,
+        })
     }
 
     fn next_self_service_step(&self, flow: &RunningFlow) -> Option<&'static str> {
@@ -142,7 +146,7 @@ impl Engine {
     }
 
     /// The running flow of `kind` and its current step, if `call` fits it.
-    pub(super) fn running_step(
+    pub(in crate::engine) fn running_step(
         &self,
         s: &SessionData,
         call: Call,
@@ -174,23 +178,23 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         display_name: Option<&str>,
-    ) -> EngineResult {
+    ) -> EngineResult<ChallengeIssued> {
         let user = self.signed_in(s)?;
         let (flow, _, step) =
             self.running_step(s, Call::RegistrationChallenge, FlowKind::SelfService)?;
         let options = self.issue_registration(s, cx, flow, &step, &user, display_name)?;
-        Ok(Answer::one(
-            "self-service.fido.registration.challenge",
-            s.self_service
+        Ok(ChallengeIssued {
+            instance: s
+                .self_service
                 .as_ref()
                 .map_or_else(String::new, |f| f.instance.clone()),
-            json!({ "publicKeyCredentialCreationOptions": options }),
-        ))
+            options,
+        })
     }
 
     /// Spends the flow's previous challenge, stores a new registration ceremony for `user` and
     /// returns its creation options; the flow then waits for the response.
-    pub(super) fn issue_registration(
+    pub(in crate::engine) fn issue_registration(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
@@ -244,7 +248,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         credential: &Value,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let user = self.signed_in(s)?;
         let (flow, def, _) =
             self.running_step(s, Call::AttestationResponse, FlowKind::SelfService)?;
@@ -260,12 +264,12 @@ impl Engine {
         )
         .map_err(registration_error)?;
         let flow = machine::back_to_challenge(flow);
-        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+        self.advance_flow(s, cx, def, flow)
     }
 
     /// Takes the self-service or sign-up flow's ceremony out of the store (spent whatever
     /// happens next); the step then waits for a new challenge.
-    pub(super) fn take_flow_ceremony(
+    pub(in crate::engine) fn take_flow_ceremony(
         &self,
         s: &mut SessionData,
         flow: &RunningFlow,
@@ -283,20 +287,23 @@ impl Engine {
 
     /// Moves a self-service or sign-up flow on after a successful step, running `apply` steps
     /// as they come; answers the next step, or `{}` when the flow is done.
-    pub(super) fn advance_flow(
+    pub(in crate::engine) fn advance_flow(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
         def: &FlowDefinition,
         flow: RunningFlow,
-        doc_type: &'static str,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let instance = flow.instance.clone();
+        let done = |instance| StepDone {
+            instance,
+            next: None,
+        };
         let mut next = match machine::advance(&def.steps, flow, Facts::default(), self.now()) {
             Advance::Next(next) => next,
             Advance::Completed(_) | Advance::NoValidToken => {
                 s.self_service = None;
-                return Ok(Answer::one(doc_type, instance, json!({})));
+                return Ok(done(instance));
             }
         };
         while let Some(Step::Apply {
@@ -309,35 +316,59 @@ impl Engine {
             next = match machine::advance(&def.steps, next, Facts::default(), self.now()) {
                 Advance::Next(n) => n,
                 Advance::Completed(_) | Advance::NoValidToken => {
-                    return Ok(Answer::one(doc_type, instance, json!({})));
+                    return Ok(done(instance));
                 }
             };
         }
         let step = machine::next_step_name(&def.steps, &next);
         s.self_service = Some(next);
-        Ok(Answer::one(doc_type, instance, json!({ "nextStep": step })))
+        Ok(StepDone {
+            instance,
+            next: step.map(NextStep::Step),
+        })
     }
 
     /// `GET /fido/credentials`.
-    pub fn my_credentials(&self, s: &SessionData) -> EngineResult {
+    pub fn my_credentials(&self, s: &SessionData) -> EngineResult<Vec<CredentialView>> {
         let user = self.signed_in(s)?;
         let credentials = self.store().credentials_of(&user.username)?;
-        Ok(Answer::many(
-            credentials
-                .iter()
-                .map(|c| super::Resource {
-                    doc_type: "my.token.fido.credential",
-                    id: c.id.to_b64url(),
-                    attributes: self.credential_attributes(c),
-                })
-                .collect(),
-        ))
+        Ok(credentials
+            .iter()
+            .map(|c| self.credential_view(c))
+            .collect())
+    }
+
+    /// A credential as every list shows it (self-service and helpdesk).
+    pub(in crate::engine) fn credential_view(&self, c: &CredentialRecord) -> CredentialView {
+        CredentialView {
+            id: c.id.to_b64url(),
+            display_name: c.display_name.to_string(),
+            aaguid: c.aaguid.clone(),
+            authenticator_name: c.authenticator_name.clone(),
+            authenticator_icon: self.authenticator_icon(c),
+            attestation_format: c.attestation_format.clone(),
+            attestation_trusted: c.attestation_trusted,
+            created_at: c.created_at,
+            last_used_at: c.last_used_at,
+            sign_count: c.sign_count,
+            transports: c.transports.clone(),
+            backup_eligible: c.backup_eligible,
+            backup_state: c.backup_state,
+            discoverable: c.discoverable,
+            user_verified: c.user_verified,
+            enabled: c.enabled,
+            disabled_by: c.disabled_by.map(|d| match d {
+                DisabledBy::User => "user",
+                DisabledBy::Helpdesk => "helpdesk",
+                DisabledBy::RelyingParty => "relying-party",
+            }),
+        }
     }
 }
 
 impl Engine {
     /// The attributes of a credential in every list (self-service and helpdesk).
-    pub(super) fn credential_attributes(&self, c: &CredentialRecord) -> Value {
+    pub(in crate::engine) fn credential_attributes(&self, c: &CredentialRecord) -> Value {
         let mut attributes = stored_attributes(c);
         attributes["authenticatorIcon"] = json!(self.authenticator_icon(c));
         attributes

@@ -2,18 +2,17 @@
 //! and apply the change (rename, delete, disable, enable) under the last-credential rules,
 //! checked again while the change is applied.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::assertion::{AssertionOptions, Purpose};
-use super::fido_login::flow_error;
-use super::{Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx, SessionData};
+use super::fido_steps::flow_error;
+use super::{ChallengeIssued, StepDone};
 use crate::domain::{CredentialId, DisplayName};
+use crate::engine::assertion::{AssertionOptions, Purpose};
+use crate::engine::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx, SessionData};
 use crate::flow::definitions::{Action, Step};
 use crate::flow::machine::{self, Call, Progress, RunningFlow};
 use crate::flow::FlowKind;
 use crate::store::{AuditKind, CredentialRecord, DisabledBy, Outcome, Refusal, StoreError};
-
-const SESSION_DOC: &str = "self-service.session";
 
 /// Whether `action` may be applied to `target`, given all of the user's credentials.
 pub fn change_allowed(
@@ -62,7 +61,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         credential_id: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         let user = self.signed_in(s)?;
         let (mut flow, def, _) =
             self.running_step(s, Call::CredentialSelect, FlowKind::SelfService)?;
@@ -84,7 +83,7 @@ impl Engine {
             .map_err(EngineError::FidoCredentialChangeNotAllowed)?;
         }
         flow.selected = Some(id);
-        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+        self.advance_flow(s, cx, def, flow)
     }
 
     /// `POST /rest/protected/self-service/fido/display-name/change`.
@@ -93,18 +92,22 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         display_name: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         self.signed_in(s)?;
         let (mut flow, def, _) =
             self.running_step(s, Call::DisplayNameChange, FlowKind::SelfService)?;
         let name =
             DisplayName::parse(display_name).map_err(|e| EngineError::InvalidDisplayName(e.0))?;
         flow.new_display_name = Some(name);
-        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+        self.advance_flow(s, cx, def, flow)
     }
 
     /// `POST /rest/protected/self-service/fido/approval/challenge/retrieve`.
-    pub fn approval_challenge(&self, s: &mut SessionData, cx: &RequestCtx) -> EngineResult {
+    pub fn approval_challenge(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+    ) -> EngineResult<ChallengeIssued> {
         let user = self.signed_in(s)?;
         let (mut flow, _, step) =
             self.running_step(s, Call::ApprovalChallenge, FlowKind::SelfService)?;
@@ -116,7 +119,7 @@ impl Engine {
             return Err(EngineError::Internal("not an approval step".into()));
         };
         self.inner.limits.check(
-            super::Limited::Challenge,
+            crate::engine::Limited::Challenge,
             cx.remote_address.as_deref(),
             Some(user.username.as_str()),
             self.now(),
@@ -144,11 +147,10 @@ impl Engine {
         flow.progress = Progress::ResponseRequired { ceremony };
         let id = flow.instance.clone();
         s.self_service = Some(flow);
-        Ok(Answer::one(
-            "self-service.fido.approval.challenge",
-            id,
-            json!({ "publicKeyCredentialRequestOptions": options }),
-        ))
+        Ok(ChallengeIssued {
+            instance: id,
+            options,
+        })
     }
 
     /// `POST /rest/protected/self-service/fido/approval/assertion-response/check`.
@@ -157,7 +159,7 @@ impl Engine {
         s: &mut SessionData,
         cx: &RequestCtx,
         credential: &Value,
-    ) -> EngineResult {
+    ) -> EngineResult<StepDone> {
         self.signed_in(s)?;
         let (flow, def, _) = self.running_step(s, Call::ApprovalResponse, FlowKind::SelfService)?;
         let Progress::ResponseRequired { ceremony } = &flow.progress else {
@@ -176,12 +178,12 @@ impl Engine {
             }
             Err(e) => return Err(e),
         }
-        self.advance_flow(s, cx, def, flow, SESSION_DOC)
+        self.advance_flow(s, cx, def, flow)
     }
 
     /// Runs an `apply` step: changes the selected credential, checking the rules again while
     /// no other credential change runs.
-    pub(super) fn apply_change(
+    pub(in crate::engine) fn apply_change(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
@@ -270,7 +272,7 @@ impl Engine {
     }
 
     /// Ends every session of `username` but the one with session id `keep`.
-    pub(super) fn end_other_sessions(
+    pub(in crate::engine) fn end_other_sessions(
         &self,
         username: &crate::domain::Username,
         keep: Option<&str>,

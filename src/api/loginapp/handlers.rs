@@ -3,18 +3,30 @@
 use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::document::respond;
-use super::error::ApiError;
-use super::extract::{load_session, request_ctx, store_session, JsonBody};
-use crate::engine::{Engine, EngineResult, RequestCtx, SessionData};
+use super::render::{
+    creation_options, credentials, flows, request_options, session, step, AUTHENTICATION_SESSION,
+    SELF_SERVICE_SESSION, SIGNUP_SESSION,
+};
+use crate::api::document::respond;
+use crate::api::error::ApiError;
+use crate::api::extract::{load_session, request_ctx, store_session, JsonBody};
+use crate::engine::{Answer, Engine, EngineResult, RequestCtx, SessionData};
 
 type Reply = Result<HttpResponse, ApiError>;
 
 /// Runs one session-bound engine call on the blocking pool (the `session_guard` middleware has
-/// already made sure no other request of this session runs).
-async fn run<F>(req: HttpRequest, engine: web::Data<Engine>, session: Session, call: F) -> Reply
+/// already made sure no other request of this session runs) and renders its outcome.
+async fn run<T, F, R>(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    session: Session,
+    call: F,
+    render: R,
+) -> Reply
 where
-    F: FnOnce(&Engine, &mut SessionData, &RequestCtx) -> EngineResult + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Engine, &mut SessionData, &RequestCtx) -> EngineResult<T> + Send + 'static,
+    R: FnOnce(T) -> Answer,
 {
     let mut data = load_session(&session);
     engine.begin(&mut data);
@@ -28,7 +40,7 @@ where
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     store_session(&session, &data)?;
-    Ok(respond(result?))
+    Ok(respond(render(result?)))
 }
 
 // ---- /rest/public/authentication ----
@@ -41,9 +53,13 @@ pub async fn password_check(
 ) -> Reply {
     let username = body.required_str("username")?;
     let password = body.required_str("password")?;
-    run(req, e, s, move |e, s, cx| {
-        e.password_check(s, cx, &username, &password)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.password_check(s, cx, &username, &password),
+        step(AUTHENTICATION_SESSION),
+    )
     .await
 }
 
@@ -53,19 +69,40 @@ pub async fn application_access(
     s: Session,
     id: web::Path<String>,
 ) -> Reply {
-    run(req, e, s, move |e, s, _| e.application_access(s, &id)).await
+    run(
+        req,
+        e,
+        s,
+        move |e, s, _| e.application_access(s, &id),
+        step(AUTHENTICATION_SESSION),
+    )
+    .await
 }
 
 pub async fn session_info(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, _| e.session_info(s)).await
+    run(req, e, s, |e, s, _| e.session_info(s), session).await
 }
 
 pub async fn end_authentication_flow(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, _| e.end_authentication_flow(s)).await
+    run(
+        req,
+        e,
+        s,
+        |e, s, _| e.end_authentication_flow(s),
+        step(AUTHENTICATION_SESSION),
+    )
+    .await
 }
 
 pub async fn logout(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, cx| e.logout(s, cx)).await
+    run(
+        req,
+        e,
+        s,
+        |e, s, cx| e.logout(s, cx),
+        step(AUTHENTICATION_SESSION),
+    )
+    .await
 }
 
 pub async fn authentication_challenge(
@@ -75,9 +112,13 @@ pub async fn authentication_challenge(
     body: JsonBody,
 ) -> Reply {
     let mediation = body.optional_str("mediation")?;
-    run(req, e, s, move |e, s, cx| {
-        e.authentication_challenge(s, cx, mediation.as_deref())
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.authentication_challenge(s, cx, mediation.as_deref()),
+        request_options("authentication.fido.challenge"),
+    )
     .await
 }
 
@@ -88,9 +129,13 @@ pub async fn assertion_response(
     body: JsonBody,
 ) -> Reply {
     let credential = body.required_object("publicKeyCredential")?;
-    run(req, e, s, move |e, s, cx| {
-        e.assertion_response(s, cx, &credential)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.assertion_response(s, cx, &credential),
+        step(AUTHENTICATION_SESSION),
+    )
     .await
 }
 
@@ -101,9 +146,13 @@ pub async fn abort_authentication(
     body: JsonBody,
 ) -> Reply {
     let reason = body.required_str("reason")?;
-    run(req, e, s, move |e, s, cx| {
-        e.abort_authentication(s, cx, &reason)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.abort_authentication(s, cx, &reason),
+        step(AUTHENTICATION_SESSION),
+    )
     .await
 }
 
@@ -116,18 +165,29 @@ pub async fn abort_self_service(
     body: JsonBody,
 ) -> Reply {
     let reason = body.required_str("reason")?;
-    run(req, e, s, move |e, s, cx| {
-        e.abort_self_service(s, cx, &reason)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.abort_self_service(s, cx, &reason),
+        step(SELF_SERVICE_SESSION),
+    )
     .await
 }
 
 pub async fn list_flows(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, _| e.list_flows(s)).await
+    run(req, e, s, |e, s, _| e.list_flows(s), flows).await
 }
 
 pub async fn end_self_service_flow(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, _| e.end_self_service_flow(s)).await
+    run(
+        req,
+        e,
+        s,
+        |e, s, _| e.end_self_service_flow(s),
+        step(SELF_SERVICE_SESSION),
+    )
+    .await
 }
 
 pub async fn select_flow(
@@ -136,7 +196,14 @@ pub async fn select_flow(
     s: Session,
     id: web::Path<String>,
 ) -> Reply {
-    run(req, e, s, move |e, s, _| e.select_flow(s, &id)).await
+    run(
+        req,
+        e,
+        s,
+        move |e, s, _| e.select_flow(s, &id),
+        step(SELF_SERVICE_SESSION),
+    )
+    .await
 }
 
 pub async fn registration_challenge(
@@ -146,9 +213,13 @@ pub async fn registration_challenge(
     body: JsonBody,
 ) -> Reply {
     let display_name = body.optional_str("displayName")?;
-    run(req, e, s, move |e, s, cx| {
-        e.registration_challenge(s, cx, display_name.as_deref())
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.registration_challenge(s, cx, display_name.as_deref()),
+        creation_options("self-service.fido.registration.challenge"),
+    )
     .await
 }
 
@@ -159,14 +230,18 @@ pub async fn attestation_response(
     body: JsonBody,
 ) -> Reply {
     let credential = body.required_object("publicKeyCredential")?;
-    run(req, e, s, move |e, s, cx| {
-        e.attestation_response(s, cx, &credential)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.attestation_response(s, cx, &credential),
+        step(SELF_SERVICE_SESSION),
+    )
     .await
 }
 
 pub async fn my_credentials(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, _| e.my_credentials(s)).await
+    run(req, e, s, |e, s, _| e.my_credentials(s), credentials).await
 }
 
 // ---- credential management steps ----
@@ -178,7 +253,14 @@ pub async fn credential_select(
     body: JsonBody,
 ) -> Reply {
     let id = body.required_str("credentialId")?;
-    run(req, e, s, move |e, s, cx| e.credential_select(s, cx, &id)).await
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.credential_select(s, cx, &id),
+        step(SELF_SERVICE_SESSION),
+    )
+    .await
 }
 
 pub async fn display_name_change(
@@ -188,14 +270,25 @@ pub async fn display_name_change(
     body: JsonBody,
 ) -> Reply {
     let name = body.required_str("displayName")?;
-    run(req, e, s, move |e, s, cx| {
-        e.display_name_change(s, cx, &name)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.display_name_change(s, cx, &name),
+        step(SELF_SERVICE_SESSION),
+    )
     .await
 }
 
 pub async fn approval_challenge(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
-    run(req, e, s, |e, s, cx| e.approval_challenge(s, cx)).await
+    run(
+        req,
+        e,
+        s,
+        |e, s, cx| e.approval_challenge(s, cx),
+        request_options("self-service.fido.approval.challenge"),
+    )
+    .await
 }
 
 pub async fn approval_response(
@@ -205,9 +298,13 @@ pub async fn approval_response(
     body: JsonBody,
 ) -> Reply {
     let credential = body.required_object("publicKeyCredential")?;
-    run(req, e, s, move |e, s, cx| {
-        e.approval_response(s, cx, &credential)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.approval_response(s, cx, &credential),
+        step(SELF_SERVICE_SESSION),
+    )
     .await
 }
 
@@ -219,7 +316,14 @@ pub async fn signup_select(
     s: Session,
     id: web::Path<String>,
 ) -> Reply {
-    run(req, e, s, move |e, s, _| e.signup_select(s, &id)).await
+    run(
+        req,
+        e,
+        s,
+        move |e, s, _| e.signup_select(s, &id),
+        step(SIGNUP_SESSION),
+    )
+    .await
 }
 
 pub async fn signup_user_data(
@@ -230,9 +334,13 @@ pub async fn signup_user_data(
 ) -> Reply {
     let username = body.required_str("username")?;
     let display_name = body.optional_str("displayName")?;
-    run(req, e, s, move |e, s, cx| {
-        e.signup_user_data(s, cx, &username, display_name.as_deref())
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.signup_user_data(s, cx, &username, display_name.as_deref()),
+        step(SIGNUP_SESSION),
+    )
     .await
 }
 
@@ -243,9 +351,13 @@ pub async fn signup_registration_challenge(
     body: JsonBody,
 ) -> Reply {
     let display_name = body.optional_str("displayName")?;
-    run(req, e, s, move |e, s, cx| {
-        e.signup_registration_challenge(s, cx, display_name.as_deref())
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.signup_registration_challenge(s, cx, display_name.as_deref()),
+        creation_options("user-self-registration.fido.registration.challenge"),
+    )
     .await
 }
 
@@ -256,8 +368,12 @@ pub async fn signup_attestation_response(
     body: JsonBody,
 ) -> Reply {
     let credential = body.required_object("publicKeyCredential")?;
-    run(req, e, s, move |e, s, cx| {
-        e.signup_attestation_response(s, cx, &credential)
-    })
+    run(
+        req,
+        e,
+        s,
+        move |e, s, cx| e.signup_attestation_response(s, cx, &credential),
+        step(SIGNUP_SESSION),
+    )
     .await
 }

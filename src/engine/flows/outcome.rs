@@ -1,0 +1,65 @@
+//! The typed outcomes of the Loginapp use cases; `api::loginapp` renders them as JSON:API.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::domain::{Tag, Username};
+use crate::engine::NextStep;
+
+/// A flow step done: the flow instance (the document id), and the step the client takes next —
+/// `None` when the flow is done (or has no next step to name).
+#[derive(Debug, Clone)]
+pub struct StepDone {
+    pub instance: String,
+    pub next: Option<NextStep>,
+}
+
+/// A WebAuthn challenge issued for a flow step: creation or request options as
+/// `PublicKeyCredential…OptionsJSON`.
+#[derive(Debug, Clone)]
+pub struct ChallengeIssued {
+    pub instance: String,
+    pub options: Value,
+}
+
+/// `GET /session`: whether the session is authenticated, as whom, with which tags, and where its
+/// authentication flow stands.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub instance: String,
+    pub username: Option<Username>,
+    pub authenticated_at: Option<DateTime<Utc>>,
+    pub tags: Vec<(Tag, DateTime<Utc>)>,
+    /// `Some` while an authentication flow runs: its next step (`None` if it names none).
+    pub next_auth_step: Option<Option<&'static str>>,
+}
+
+/// One self-service flow and whether the signed-in user may start it now.
+#[derive(Debug, Clone)]
+pub struct FlowOffer {
+    pub id: String,
+    pub available: bool,
+}
+
+/// A credential as the user's own list and the helpdesk show it.
+#[derive(Debug, Clone)]
+pub struct CredentialView {
+    pub id: String,
+    pub display_name: String,
+    pub aaguid: String,
+    pub authenticator_name: Option<String>,
+    pub authenticator_icon: Option<String>,
+    pub attestation_format: String,
+    pub attestation_trusted: bool,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub sign_count: u32,
+    pub transports: Vec<String>,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub discoverable: Option<bool>,
+    pub user_verified: bool,
+    pub enabled: bool,
+    /// `user`, `helpdesk` or `relying-party`.
+    pub disabled_by: Option<&'static str>,
+}
