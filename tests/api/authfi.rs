@@ -746,3 +746,24 @@ async fn two_tenants_keep_their_users_credentials_and_locks_apart() {
         .await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
 }
+
+#[tokio::test]
+async fn calls_are_limited_per_api_key_not_per_address() {
+    let tenants = tenants_from_toml(&two_tenants());
+    let app = spawn_app_with(move |s| {
+        s.tenants = tenants;
+        s.rate_limits.enabled = true;
+        s.rate_limits.per_api_key = 3;
+        s.rate_limits.per_address = 1000;
+    })
+    .await;
+    let (demo, shop) = (Backend::demo(&app), Backend::shop(&app));
+    for _ in 0..3 {
+        assert_eq!(demo.get("/users").await.0, StatusCode::OK);
+    }
+    refused(&demo.get("/users").await, StatusCode::TOO_MANY_REQUESTS, 1003);
+    // Another key, from the same address, is counted on its own.
+    assert_eq!(shop.get("/users").await.0, StatusCode::OK);
+    let rotated = Backend::new(&app, "ZGVtby5leGFtcGxl", Some("demo-old-key-that-is-also-accepted-0123456789"));
+    assert_eq!(rotated.get("/users").await.0, StatusCode::OK);
+}
