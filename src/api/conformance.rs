@@ -143,12 +143,37 @@ fn choice<T>(
     }
 }
 
-/// The options as the tool expects them: `PublicKeyCredential…OptionsJSON` members at the top.
-fn flatten(options: Value) -> Value {
-    match options {
+/// The request's `extensions`: the tool sends e.g. `{"example.extension": true}` and looks for
+/// it in the answer's `AuthenticationExtensionsClientInputs`.
+fn extensions(body: &Value) -> Result<serde_json::Map<String, Value>, Failed> {
+    match body.get("extensions") {
+        None | Some(Value::Null) => Ok(Default::default()),
+        Some(Value::Object(asked)) => Ok(asked.clone()),
+        Some(_) => Err(Failed(
+            StatusCode::BAD_REQUEST,
+            "`extensions` must be an object".into(),
+        )),
+    }
+}
+
+/// The options as the tool expects them: `PublicKeyCredential…OptionsJSON` members at the top,
+/// with the extensions the request asked for added to the server's own.
+fn flatten(options: Value, asked: serde_json::Map<String, Value>) -> Value {
+    let mut options = match options {
         Value::Object(_) => options,
         _ => json!({}),
+    };
+    if !asked.is_empty() {
+        if !options["extensions"].is_object() {
+            options["extensions"] = json!({});
+        }
+        if let Some(own) = options["extensions"].as_object_mut() {
+            for (name, input) in asked {
+                own.entry(name).or_insert(input);
+            }
+        }
     }
+    options
 }
 
 async fn attestation_options(
@@ -168,6 +193,7 @@ async fn attestation_options(
             }
             None => None,
         };
+        let asked = extensions(&body)?;
         let request = BackendRegistration {
             name: string(&body, "username")?
                 .ok_or_else(|| Failed(StatusCode::BAD_REQUEST, "`username` is required".into()))?
@@ -180,7 +206,7 @@ async fn attestation_options(
         };
         let (_, options) =
             engine.backend_registration_begin(&tenant, &cx, Channel::Conformance, request)?;
-        Ok(flatten(options))
+        Ok(flatten(options, asked))
     })
     .await
 }
@@ -207,6 +233,7 @@ async fn assertion_options(
             .filter(|u| !u.is_empty())
             .map(str::to_string);
         let uv = choice(&body, "userVerification", UserVerification::parse)?;
+        let asked = extensions(&body)?;
         let kind = match username {
             Some(_) => BackendAssertion::Verification,
             None => BackendAssertion::Login,
@@ -218,7 +245,7 @@ async fn assertion_options(
             username.as_deref(),
             uv,
         )?;
-        Ok(flatten(options))
+        Ok(flatten(options, asked))
     })
     .await
 }

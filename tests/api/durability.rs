@@ -16,7 +16,15 @@ struct Server {
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fidoflow"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
+    // The server refuses unknown FIDOFLOW_* variables, and the test's own (e.g.
+    // FIDOFLOW_SKIP_BROWSER_TESTS) must not configure it.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FIDOFLOW_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .env("FIDOFLOW_BIND", "127.0.0.1:0")
         .env("FIDOFLOW_DATA_DIR", data_dir)
         .env(

@@ -6,6 +6,7 @@ mod common;
 
 mod assertions;
 mod authfi;
+mod conformance;
 mod durability;
 mod helpdesk;
 mod journeys;

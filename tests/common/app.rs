@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use fidoflow::clock::Clock;
 use fidoflow::config::{AdminRole, AdminToken, Settings};
+use fidoflow::engine::Challenges;
 use fidoflow::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -24,6 +26,9 @@ pub struct TestApp {
     /// Where `/rest/admin` answers: the admin listener when `admin.bind` is set, else `base`.
     pub admin_base: String,
     pub clock: Clock,
+    /// Where the server's WebAuthn challenges come from: random, unless the test started it with
+    /// [`spawn_app_with_challenges`] and queues them.
+    pub challenges: Challenges,
     pub settings: Settings,
     pub data_dir: Arc<tempfile::TempDir>,
     handles: Vec<actix_web::dev::ServerHandle>,
@@ -56,6 +61,33 @@ pub async fn spawn_app_on_with(
     data_dir: tempfile::TempDir,
     change: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn(data_dir, change, Challenges::random(), Utc::now()).await
+}
+
+/// [`spawn_app_with`], with the server's clock set to `now` and its WebAuthn challenges taken
+/// from `challenges` (`Challenges::scripted()`: the test queues the challenge a recorded response
+/// answers before the call that issues it; random ones when the queue is empty). The source is
+/// kept in [`TestApp::challenges`], so the test may queue through either handle.
+pub async fn spawn_app_with_challenges(
+    change: impl FnOnce(&mut Settings),
+    challenges: Challenges,
+    now: DateTime<Utc>,
+) -> TestApp {
+    spawn(
+        tempfile::tempdir().expect("temp dir"),
+        change,
+        challenges,
+        now,
+    )
+    .await
+}
+
+async fn spawn(
+    data_dir: tempfile::TempDir,
+    change: impl FnOnce(&mut Settings),
+    challenges: Challenges,
+    now: DateTime<Utc>,
+) -> TestApp {
     let data_dir = Arc::new(data_dir);
     let mut settings = Settings::for_tests(data_dir.path());
     settings.admin.tokens = vec![
@@ -63,15 +95,23 @@ pub async fn spawn_app_on_with(
         AdminToken::from_token("test-helpdesk", AdminRole::Helpdesk, HELPDESK_TOKEN),
     ];
     change(&mut settings);
-    let clock = Clock::manual(chrono::Utc::now());
-    start(settings, clock, data_dir).await
+    start(settings, Clock::manual(now), challenges, data_dir).await
 }
 
-async fn start(settings: Settings, clock: Clock, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+async fn start(
+    settings: Settings,
+    clock: Clock,
+    challenges: Challenges,
+    data_dir: Arc<tempfile::TempDir>,
+) -> TestApp {
     // A restarted server may have to wait until the previous one let go of the store.
     let mut tries = 0;
     let app = loop {
-        match Application::build(settings.clone(), clock.clone()) {
+        match Application::build_with_challenges(
+            settings.clone(),
+            clock.clone(),
+            challenges.clone(),
+        ) {
             Ok(app) => break app,
             Err(e) if tries < 100 => {
                 tries += 1;
@@ -94,6 +134,7 @@ async fn start(settings: Settings, clock: Clock, data_dir: Arc<tempfile::TempDir
         base,
         admin_base,
         clock,
+        challenges,
         settings,
         data_dir,
         handles,
@@ -102,12 +143,13 @@ async fn start(settings: Settings, clock: Clock, data_dir: Arc<tempfile::TempDir
 }
 
 impl TestApp {
-    /// Stops the server and starts a new one on the same data directory and clock.
+    /// Stops the server and starts a new one on the same data directory, clock and challenges.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         start(
             self.settings.clone(),
             self.clock.clone(),
+            self.challenges.clone(),
             self.data_dir.clone(),
         )
         .await
