@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::ceremony::{CeremonyKey, CeremonyResult, Refusal, RefusalKind};
+use super::registration::store_ceremony;
 use super::tenant::Tenant;
 use super::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::SignCounterPolicy;
@@ -105,14 +106,7 @@ impl Engine {
             allowed_credentials: credentials.iter().map(|c| c.id.clone()).collect(),
             expires_at: self.now() + o.timeout,
         };
-        let ceremony_id = match key {
-            Some(key) => {
-                let id = key(&challenge);
-                tenant.store().put_ceremony_at(&id, &ceremony)?;
-                id
-            }
-            None => tenant.store().put_ceremony(&ceremony)?,
-        };
+        let ceremony_id = store_ceremony(tenant, &ceremony, key)?;
         let allow: Vec<CredentialDescriptor<'_>> = credentials
             .iter()
             .map(|c| CredentialDescriptor {

@@ -52,11 +52,7 @@ impl RateLimiter {
         if !self.enabled {
             return Ok(());
         }
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > TABLE_BOUND {
-            let window = self.window;
-            windows.retain(|_, (start, _)| now - *start < window);
-        }
+        let mut windows = self.windows(now);
         let mut keys = Vec::new();
         if let Some(a) = address {
             keys.push((format!("{kind:?}/addr/{a}"), self.per_address));
@@ -65,16 +61,41 @@ impl RateLimiter {
             keys.push((format!("{kind:?}/user/{u}"), self.per_username));
         }
         for (key, limit) in keys {
-            let entry = windows.entry(key).or_insert((now, 0));
-            if now - entry.0 >= self.window {
-                *entry = (now, 0);
-            }
-            if entry.1 >= limit {
-                let retry = (entry.0 + self.window - now).num_seconds().max(1) as u64;
-                return Err(EngineError::TooManyRequests { retry_after: retry });
-            }
-            entry.1 += 1;
+            self.count(&mut windows, key, limit, now)?;
         }
+        Ok(())
+    }
+
+    /// The counters, with expired windows dropped once the table is over its bound.
+    fn windows(
+        &self,
+        now: DateTime<Utc>,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (DateTime<Utc>, u32)>> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() > TABLE_BOUND {
+            let window = self.window;
+            windows.retain(|_, (start, _)| now - *start < window);
+        }
+        windows
+    }
+
+    /// Counts one request under `key` in its window; refuses it over `limit`.
+    fn count(
+        &self,
+        windows: &mut HashMap<String, (DateTime<Utc>, u32)>,
+        key: String,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let entry = windows.entry(key).or_insert((now, 0));
+        if now - entry.0 >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let retry = (entry.0 + self.window - now).num_seconds().max(1) as u64;
+            return Err(EngineError::TooManyRequests { retry_after: retry });
+        }
+        entry.1 += 1;
         Ok(())
     }
 }
@@ -93,19 +114,8 @@ impl RateLimiter {
         if !self.enabled {
             return Ok(());
         }
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = windows
-            .entry(format!("key/{tenant}/{key}"))
-            .or_insert((now, 0));
-        if now - entry.0 >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= limit {
-            let retry = (entry.0 + self.window - now).num_seconds().max(1) as u64;
-            return Err(EngineError::TooManyRequests { retry_after: retry });
-        }
-        entry.1 += 1;
-        Ok(())
+        let mut windows = self.windows(now);
+        self.count(&mut windows, format!("key/{tenant}/{key}"), limit, now)
     }
 }
 

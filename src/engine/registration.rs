@@ -97,14 +97,7 @@ impl Engine {
             allowed_credentials: Vec::new(),
             expires_at: self.now() + o.timeout,
         };
-        let ceremony_id = match key {
-            Some(key) => {
-                let id = key(&challenge);
-                tenant.store().put_ceremony_at(&id, &ceremony)?;
-                id
-            }
-            None => tenant.store().put_ceremony(&ceremony)?,
-        };
+        let ceremony_id = store_ceremony(tenant, &ceremony, key)?;
         let exclude: Vec<CredentialDescriptor<'_>> = existing
             .iter()
             .map(|c| CredentialDescriptor {
@@ -389,6 +382,22 @@ impl Engine {
             cx,
         })
     }
+}
+
+/// Stores a ceremony under the id `key` makes from its challenge, or a random one; returns it.
+pub(super) fn store_ceremony(
+    tenant: &Tenant,
+    ceremony: &Ceremony,
+    key: Option<CeremonyKey<'_>>,
+) -> EngineResult<String> {
+    Ok(match key {
+        Some(key) => {
+            let id = key(&ceremony.challenge);
+            tenant.store().put_ceremony_at(&id, ceremony)?;
+            id
+        }
+        None => tenant.store().put_ceremony(ceremony)?,
+    })
 }
 
 /// The group of a failed registration check: malformed input, an attestation statement that does

@@ -763,9 +763,17 @@ async fn calls_are_limited_per_api_key_not_per_address() {
     for _ in 0..3 {
         assert_eq!(demo.get("/users").await.0, StatusCode::OK);
     }
-    refused(&demo.get("/users").await, StatusCode::TOO_MANY_REQUESTS, 1003);
+    refused(
+        &demo.get("/users").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        1003,
+    );
     // Another key, from the same address, is counted on its own.
     assert_eq!(shop.get("/users").await.0, StatusCode::OK);
-    let rotated = Backend::new(&app, "ZGVtby5leGFtcGxl", Some("demo-old-key-that-is-also-accepted-0123456789"));
+    let rotated = Backend::new(
+        &app,
+        "ZGVtby5leGFtcGxl",
+        Some("demo-old-key-that-is-also-accepted-0123456789"),
+    );
     assert_eq!(rotated.get("/users").await.0, StatusCode::OK);
 }
