@@ -6,6 +6,7 @@ mod common;
 
 mod assertions;
 mod authfi;
+mod authfi_refusals;
 mod conformance;
 mod durability;
 mod helpdesk;
