@@ -253,7 +253,8 @@ async fn a_relying_party_backend_registers_signs_in_verifies_and_manages_keys_th
     );
 
     // A second key, sent in an older client's shape: no clientExtensionResults, no
-    // authenticatorAttachment, extra members.
+    // authenticatorAttachment, extra members. A second later, so "oldest first" is one order.
+    app.advance(chrono::Duration::seconds(1));
     let (_, begun) = demo
         .post(
             "/webauthn/registration",

@@ -16,7 +16,15 @@ struct Server {
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fidoflow"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
+    // The test runner's own `FIDOFLOW_*` variables (e.g. FIDOFLOW_SKIP_BROWSER_TESTS) are not
+    // the server's: it refuses any it does not read.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FIDOFLOW_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .env("FIDOFLOW_BIND", "127.0.0.1:0")
         .env("FIDOFLOW_DATA_DIR", data_dir)
         .env(
