@@ -14,8 +14,9 @@ pub enum ApiError {
     Engine(#[from] EngineError),
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("the request body is larger than 64 KiB")]
-    RequestTooLarge,
+    /// The body is over the call's limit, in bytes.
+    #[error("the request body is larger than {}", size_text(*.0))]
+    RequestTooLarge(usize),
     #[error("no such resource")]
     NotFound,
     #[error("this method is not allowed on this resource")]
@@ -34,7 +35,7 @@ impl ApiError {
         use EngineError as E;
         match self {
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
-            ApiError::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
+            ApiError::RequestTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::CsrfHeaderMissing => (StatusCode::FORBIDDEN, "CSRF_HEADER_MISSING"),
@@ -84,7 +85,13 @@ impl ApiError {
                 E::ServerBusy => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
                 E::ConcurrentAccess => (StatusCode::BAD_REQUEST, "CONCURRENT_ACCESS"),
                 E::AdminTokenInvalid => (StatusCode::UNAUTHORIZED, "NOT_AUTHENTICATED"),
-                E::AdminRoleMissing => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+                E::AdminRoleMissing | E::AdminTenantForbidden(_) => {
+                    (StatusCode::FORBIDDEN, "FORBIDDEN")
+                }
+                E::TenantNotFound(_) => (StatusCode::NOT_FOUND, "TENANT_NOT_FOUND"),
+                E::TenantExists(_) => (StatusCode::CONFLICT, "TENANT_EXISTS"),
+                E::TenantReadOnly(_) => (StatusCode::CONFLICT, "TENANT_READ_ONLY"),
+                E::InvalidTenant(_) => (StatusCode::BAD_REQUEST, "INVALID_TENANT"),
                 E::UserExists => (StatusCode::CONFLICT, "USER_EXISTS"),
                 E::MetadataRefused(_) => (StatusCode::BAD_REQUEST, "MDS_BLOB_REFUSED"),
                 E::UserNotFound(_) => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
@@ -131,6 +138,15 @@ impl ApiError {
             );
         }
         m
+    }
+}
+
+/// A body limit as people write it: `64 KiB`, `16 MiB`.
+fn size_text(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
     }
 }
 

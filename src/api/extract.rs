@@ -1,5 +1,6 @@
-//! Extractors: the JSON body (64 KiB, an object), a metadata BLOB body (32 MiB of text), who
-//! sent the request, the session's state and the admin bearer token.
+//! Extractors: the JSON body (64 KiB, an object), a metadata BLOB body (32 MiB of text), an
+//! import's JSON lines (16 MiB), who sent the request, the session's state and the admin bearer
+//! token.
 
 use std::net::IpAddr;
 
@@ -22,6 +23,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The largest metadata BLOB `PUT /rest/admin/mds` reads (the FIDO Alliance's is a few MiB).
 pub const BLOB_LIMIT: usize = 32 * 1024 * 1024;
 
+/// The largest import `POST /rest/admin/tenants/{id}/import` reads.
+pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
+
 /// Reads the whole body, refusing one over `limit` (by its declared length before reading).
 async fn read_body(
     declared: Option<usize>,
@@ -29,14 +33,14 @@ async fn read_body(
     limit: usize,
 ) -> Result<BytesMut, ApiError> {
     if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::RequestTooLarge);
+        return Err(ApiError::RequestTooLarge(limit));
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
             .map_err(|_| ApiError::InvalidRequest("the request body could not be read".into()))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::RequestTooLarge);
+            return Err(ApiError::RequestTooLarge(limit));
         }
         body.extend_from_slice(&chunk);
     }
@@ -77,6 +81,25 @@ pub async fn blob_body(req: &HttpRequest, payload: web::Payload) -> Result<Strin
         ));
     }
     Ok(text)
+}
+
+/// The JSON lines of an import (`application/x-ndjson` or `application/jsonl`), as text. Read
+/// only after the token was checked.
+pub async fn ndjson_body(req: &HttpRequest, payload: web::Payload) -> Result<String, ApiError> {
+    let content_type = req.content_type().to_ascii_lowercase();
+    if !matches!(
+        content_type.as_str(),
+        "application/x-ndjson" | "application/jsonl" | "application/json-lines"
+    ) {
+        return Err(ApiError::InvalidRequest(
+            "send the users as JSON lines, one user per line, with Content-Type: \
+             application/x-ndjson (or application/jsonl)"
+                .into(),
+        ));
+    }
+    let body = read_body(declared_length(req), payload.into_inner(), IMPORT_LIMIT).await?;
+    String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::InvalidRequest("the body is not UTF-8 text".into()))
 }
 
 /// A request body that is a JSON object (an empty body counts as `{}`).

@@ -46,7 +46,7 @@ pub fn tenant_routes(cfg: &mut ServiceConfig) {
     conformance::routes(cfg);
 }
 
-/// Routes of the administration API (see `admin.rs`).
+/// Routes of the administration API (see `admin/`).
 pub fn admin_routes(cfg: &mut ServiceConfig) {
     admin::routes(cfg);
 }

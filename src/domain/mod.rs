@@ -197,23 +197,27 @@ impl From<CredentialId> for String {
     }
 }
 
-/// The WebAuthn `user.id`: 64 random bytes made once when the user is created, never derived
-/// from the username.
+/// The WebAuthn `user.id`: 1 to 64 bytes, never derived from the username. fidoflow makes 64
+/// random bytes when it creates a user; a user imported from another server keeps the handle it
+/// had there, which may be shorter. Serialised as base64url (as it always was).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct UserHandle([u8; 64]);
+pub struct UserHandle(Vec<u8>);
 
 impl UserHandle {
+    /// The most bytes a user handle may have (WebAuthn's `user.id`).
+    pub const MAX_LEN: usize = 64;
+    /// 64 random bytes: the handle of a user fidoflow creates.
     pub fn random() -> Self {
-        let mut bytes = [0u8; 64];
+        let mut bytes = vec![0u8; Self::MAX_LEN];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
         Self(bytes)
     }
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Invalid> {
-        let arr: [u8; 64] = bytes
-            .try_into()
-            .map_err(|_| Invalid("a user handle has 64 bytes".into()))?;
-        Ok(Self(arr))
+        if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
+            return Err(Invalid("a user handle has 1 to 64 bytes".into()));
+        }
+        Ok(Self(bytes.to_vec()))
     }
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -323,5 +327,19 @@ mod tests {
         assert!(CredentialId::from_bytes(vec![0; 1024]).is_err());
         assert!(CredentialId::from_bytes(vec![0; 1023]).is_ok());
         assert!(CredentialId::parse("AA==").is_err());
+    }
+
+    #[test]
+    fn user_handles_have_1_to_64_bytes_and_fidoflow_makes_64() {
+        assert_eq!(UserHandle::random().as_bytes().len(), 64);
+        assert!(UserHandle::from_bytes(&[]).is_err());
+        assert!(UserHandle::from_bytes(&[7; 65]).is_err());
+        assert_eq!(UserHandle::from_bytes(&[7]).unwrap().as_bytes(), [7]);
+        // The serialised form is base64url, as stored by every earlier version.
+        let handle = UserHandle::from_bytes(&[0xfb; 64]).unwrap();
+        let text = serde_json::to_string(&handle).unwrap();
+        assert_eq!(text, format!("\"{}\"", b64url(&[0xfb; 64])));
+        assert_eq!(serde_json::from_str::<UserHandle>(&text).unwrap(), handle);
+        assert!(serde_json::from_str::<UserHandle>("\"\"").is_err());
     }
 }

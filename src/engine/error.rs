@@ -76,6 +76,20 @@ pub enum EngineError {
     AdminTokenInvalid,
     #[error("this token's role may not do that")]
     AdminRoleMissing,
+    /// The token is limited to other tenants (403, like a role refusal).
+    #[error("{0}")]
+    AdminTenantForbidden(String),
+    #[error("there is no tenant `{0}`")]
+    TenantNotFound(String),
+    /// The id or access path of a new or changed tenant is taken (409).
+    #[error("{0}")]
+    TenantExists(String),
+    /// A tenant of the configuration file, or `default`: not changed through the API (409).
+    #[error("{0}")]
+    TenantReadOnly(String),
+    /// Tenant settings the configuration's rules refuse (400).
+    #[error("{0}")]
+    InvalidTenant(String),
     #[error("a user with this username already exists")]
     UserExists,
     /// A metadata BLOB that does not verify, or is older than the one in use (400).

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use std::sync::Arc;
 
+use super::tenant::Tenant;
 use super::{rfc3339, Actor, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::Settings;
 use crate::fido::mds::{self, CertificationLevel, Crl, MetadataBlob, MetadataEntry};
@@ -121,9 +122,10 @@ impl Engine {
 
     /// `PUT /rest/admin/mds` (admin): verifies a metadata BLOB as `fidoflow mds import` does,
     /// stores it and uses it at once, without a restart. A BLOB older than the one in use is
-    /// refused.
+    /// refused. It serves every tenant, so a token limited to some tenants may not.
     pub fn import_metadata(&self, actor: &Actor, cx: &RequestCtx, jwt: &str) -> EngineResult {
         actor.require_admin()?;
+        actor.require_every_tenant()?;
         let now = self.now();
         let blob = verify_for_import(&self.inner.settings, jwt, now)
             .map_err(EngineError::MetadataRefused)?;
@@ -291,9 +293,11 @@ impl Engine {
     }
 
     /// `POST /rest/admin/mds/reevaluate` (admin): [`Engine::reevaluate_trust`] on a running
-    /// server, audited; the answer lists every change.
+    /// server, audited; the answer lists every change. It touches every tenant, so a token
+    /// limited to some tenants may not.
     pub fn reevaluate_metadata(&self, actor: &Actor, cx: &RequestCtx) -> EngineResult {
         actor.require_admin()?;
+        actor.require_every_tenant()?;
         let changes = self.reevaluate_trust()?;
         self.audit(AuditDraft {
             kind: AuditKind::MetadataReevaluated,
@@ -330,24 +334,35 @@ impl Engine {
         Ok(Answer::one("mds.blob", "current", attributes))
     }
 
-    /// Re-runs trust for every stored credential from its kept attestation object against the
-    /// configured anchors and the current metadata, and updates `attestationTrusted` and
-    /// `authenticatorName` where they changed. Returns one line per change, and one per
-    /// credential whose authenticator the metadata now refuses.
+    /// Re-runs trust for every stored credential of every tenant from its kept attestation
+    /// object against the tenant's configured anchors and the current metadata, and updates
+    /// `attestationTrusted` and `authenticatorName` where they changed. Returns one line per
+    /// change, and one per credential whose authenticator the metadata now refuses (a user of a
+    /// tenant other than `default` is named `tenant/user`). Imported credentials, which have no attestation
+    /// object, are left as they are.
     pub fn reevaluate_trust(&self) -> EngineResult<Vec<String>> {
+        let mut report = Vec::new();
+        for tenant in self.tenants() {
+            self.reevaluate_tenant(&tenant, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    fn reevaluate_tenant(&self, tenant: &Tenant, report: &mut Vec<String>) -> EngineResult<()> {
         let now = self.now();
         let metadata = self.metadata();
         let blob = metadata.as_ref().map(|m| &m.blob);
-        let mut report = Vec::new();
-        for record in self.store().all_credentials()? {
+        let store = tenant.store();
+        let owner = |user: &str| match tenant.is_default() {
+            true => user.to_string(),
+            false => format!("{}/{user}", tenant.id),
+        };
+        for record in store.all_credentials()? {
             // Every kept attestation object is one this server verified; one that cannot be
             // read again (none is) is left as it is.
-            let Some(judged) = webauthn::judge_stored(
-                &record.attestation_object,
-                blob,
-                &self.default_tenant().trust,
-                now,
-            ) else {
+            let Some(judged) =
+                webauthn::judge_stored(&record.attestation_object, blob, &tenant.trust, now)
+            else {
                 continue;
             };
             warn_if_stale(blob, &judged, now);
@@ -355,7 +370,7 @@ impl Engine {
             let name = self.model_name_from(judged.entry.as_ref(), &record.aaguid);
             let who = format!(
                 "{} credential {}…",
-                record.username,
+                owner(record.username.as_str()),
                 record.id.to_b64url().chars().take(8).collect::<String>()
             );
             if let Some(why) = &judged.refusal {
@@ -377,7 +392,7 @@ impl Engine {
                     record.authenticator_name, name
                 ));
             }
-            match self.store().update_credential(&record.id, &mut |current| {
+            match store.update_credential(&record.id, &mut |current| {
                 current.attestation_trusted = trusted;
                 current.authenticator_name = name.clone();
                 Ok(())
@@ -387,7 +402,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(report)
+        Ok(())
     }
 }
 

@@ -160,6 +160,8 @@ struct Inner {
     default_tenant: Arc<Tenant>,
     /// Every other tenant, by id (from the configuration and the admin API).
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    /// Held while the admin API makes, changes or deletes a tenant: one change at a time.
+    tenant_changes: Mutex<()>,
     /// Where challenges come from: random, or scripted in tests that replay recorded responses.
     challenges: Challenges,
     /// The imported FIDO metadata BLOB: read at start, replaced by `PUT /rest/admin/mds`.
@@ -209,6 +211,7 @@ impl Engine {
                 clock,
                 default_tenant,
                 tenants: RwLock::new(HashMap::new()),
+                tenant_changes: Mutex::new(()),
                 challenges,
                 metadata: RwLock::new(metadata.map(Arc::new)),
                 passwords,

@@ -48,6 +48,17 @@ pub struct Tenant {
     pub(super) store: Arc<dyn Storage>,
 }
 
+impl TenantSource {
+    /// `builtin`, `config` or `store`, as the admin API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Builtin => "builtin",
+            Self::Config => "config",
+            Self::Store => "store",
+        }
+    }
+}
+
 impl Tenant {
     /// The built-in tenant from the global settings.
     pub(super) fn builtin(
@@ -129,20 +140,8 @@ impl Engine {
     /// Builds the configured tenants and those made through the admin API.
     pub(super) fn load_tenants(&self) -> EngineResult<()> {
         let settings = &self.inner.settings;
-        let mut tenants = self
-            .inner
-            .tenants
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
         for t in &settings.tenants {
-            let store = self.inner.store.for_tenant(&t.id)?;
-            let tenant = Tenant::from_settings(
-                settings,
-                t,
-                TenantSource::Config,
-                &self.inner.default_tenant.trust,
-                store,
-            )?;
+            let tenant = self.build_tenant(t, TenantSource::Config)?;
             if tenant.conformance {
                 tracing::warn!(
                     tenant = %t.id,
@@ -151,34 +150,72 @@ impl Engine {
                     t.id
                 );
             }
-            tenants.insert(t.id.clone(), Arc::new(tenant));
+            self.use_tenant(Arc::new(tenant));
         }
         for record in self.store().tenants()? {
-            if tenants.contains_key(&record.id) {
+            if self.tenant(&record.id).is_some() {
                 tracing::warn!(tenant = %record.id, "a stored tenant has the id of a configured one; the configured one is used");
                 continue;
             }
-            let others: Vec<TenantSettings> = tenants
-                .values()
-                .filter_map(|t| t.settings.clone())
-                .collect();
-            let t = crate::config::tenant_from_json(&record.settings, &others).map_err(|e| {
-                EngineError::Internal(format!(
-                    "the stored tenant `{}` cannot be used: {e}",
-                    record.id
-                ))
-            })?;
-            let store = self.inner.store.for_tenant(&t.id)?;
-            let tenant = Tenant::from_settings(
-                settings,
-                &t,
-                TenantSource::Store,
-                &self.inner.default_tenant.trust,
-                store,
-            )?;
-            tenants.insert(t.id.clone(), Arc::new(tenant));
+            let t = crate::config::tenant_from_json(&record.settings, &self.tenant_settings(None))
+                .map_err(|e| {
+                    EngineError::Internal(format!(
+                        "the stored tenant `{}` cannot be used: {e}",
+                        record.id
+                    ))
+                })?;
+            let tenant = self.build_tenant(&t, TenantSource::Store)?;
+            self.use_tenant(Arc::new(tenant));
         }
         Ok(())
+    }
+
+    /// A tenant of the configuration or the store, with its own view of the store; its
+    /// attestation anchors are read now.
+    pub(super) fn build_tenant(
+        &self,
+        t: &TenantSettings,
+        source: TenantSource,
+    ) -> EngineResult<Tenant> {
+        let store = self.inner.store.for_tenant(&t.id)?;
+        Tenant::from_settings(
+            &self.inner.settings,
+            t,
+            source,
+            &self.inner.default_tenant.trust,
+            store,
+        )
+    }
+
+    /// Serves `tenant` from now on (in place of one with its id).
+    pub(super) fn use_tenant(&self, tenant: Arc<Tenant>) {
+        self.inner
+            .tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.id.clone(), tenant);
+    }
+
+    /// Stops serving tenant `id`; calls already running finish with it.
+    pub(super) fn forget_tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.inner
+            .tenants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+    }
+
+    /// The settings of every tenant but `default` and `except`: what a new or changed tenant is
+    /// checked against.
+    pub(super) fn tenant_settings(&self, except: Option<&str>) -> Vec<TenantSettings> {
+        self.inner
+            .tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|t| Some(t.id.as_str()) != except)
+            .filter_map(|t| t.settings.clone())
+            .collect()
     }
 
     /// The tenant `id` (`default` included).

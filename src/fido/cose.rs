@@ -196,6 +196,23 @@ impl CoseKey {
     }
 }
 
+/// Checks a credential public key taken from elsewhere (an import): COSE_Key bytes holding
+/// exactly one key, well formed for its key type, algorithm and curve, with an algorithm that can
+/// verify an assertion (never RS1). Returns the key's COSE algorithm.
+pub fn check_cose_key(bytes: &[u8]) -> Result<i64, String> {
+    let value = cbor::read_exact(bytes).map_err(|_| {
+        "this is not a COSE_Key: the bytes are not exactly one CBOR item".to_string()
+    })?;
+    let key = CoseKey::from_value(&value)?;
+    if !crate::domain::VERIFIABLE_ALGORITHMS.contains(&key.alg) {
+        return Err(format!(
+            "the key's algorithm {} cannot verify a sign-in (use -8, -7, -257, -35, -36 or -37)",
+            key.alg
+        ));
+    }
+    Ok(key.alg)
+}
+
 fn strip_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     bytes.get(start..).unwrap_or_default()

@@ -33,11 +33,12 @@ pub use authentication::{
     AuthenticationExpectations, VerifiedAuthentication,
 };
 pub use client_data::response_challenge;
+pub use cose::check_cose_key;
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
 pub use judge::{judge, judge_stored, Judgement, Trusted, TrustedBy};
 pub use registration::{
     verify_registration, verify_registration_observed, RegistrationExpectations,
-    VerifiedRegistration,
+    VerifiedRegistration, KNOWN_TRANSPORTS,
 };
 pub use report::{Check, CheckOutcome, AUTHENTICATION_CHECKS, REGISTRATION_CHECKS};
 pub use trust::TrustAnchors;

@@ -72,7 +72,8 @@ pub struct VerifiedRegistration {
     pub client_data_json: Vec<u8>,
 }
 
-const KNOWN_TRANSPORTS: [&str; 6] = ["usb", "nfc", "ble", "smart-card", "hybrid", "internal"];
+/// The `transports` values WebAuthn defines; others are left out of a registration.
+pub const KNOWN_TRANSPORTS: [&str; 6] = ["usb", "nfc", "ble", "smart-card", "hybrid", "internal"];
 
 /// Verifies a `RegistrationResponseJSON` (the `PublicKeyCredential.toJSON()` shape) against
 /// what the server expects. Key, algorithm and authenticator data are read only from the

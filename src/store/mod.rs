@@ -203,6 +203,16 @@ pub enum AuditKind {
     MetadataImported,
     /// An administrator re-judged the stored credentials against the metadata.
     MetadataReevaluated,
+    /// An administrator made a tenant through the admin API.
+    TenantCreated,
+    /// An administrator replaced a stored tenant's settings.
+    TenantUpdated,
+    /// An administrator deleted a stored tenant with its users and credentials.
+    TenantDeleted,
+    /// A user (with their credentials) imported from another server.
+    UserImported,
+    /// One import call: how many users were imported and which lines were refused.
+    UserImportFinished,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +246,16 @@ pub struct AuditEvent {
     pub api_key: Option<String>,
 }
 
+impl AuditEvent {
+    /// Whether the event belongs to `tenant` (`None` is `default`).
+    pub fn belongs_to(&self, tenant: &str) -> bool {
+        self.tenant
+            .as_deref()
+            .unwrap_or(crate::domain::DEFAULT_TENANT)
+            == tenant
+    }
+}
+
 pub trait UserStore {
     /// Insert-if-absent: `UserExists` when the username (or, by chance, the handle) is taken.
     fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
@@ -254,6 +274,16 @@ pub trait UserStore {
         &self,
         user: &UserRecord,
         credential: &CredentialRecord,
+    ) -> StoreResult<()> {
+        self.insert_user_with_credentials(user, std::slice::from_ref(credential))
+    }
+    /// Creates a user together with any number of credentials (an import), in one transaction:
+    /// `UserExists` or `CredentialExists` (an id already registered, or twice in `credentials`)
+    /// and nothing is written.
+    fn insert_user_with_credentials(
+        &self,
+        user: &UserRecord,
+        credentials: &[CredentialRecord],
     ) -> StoreResult<()>;
     /// Compare-and-swap update of a user: `change` sees the current record (its username and
     /// handle are kept whatever it does); `NotFound` when there is no such user.
@@ -366,6 +396,13 @@ pub trait AuditLog {
         username: Option<&Username>,
         before: Option<u64>,
         limit: usize,
+    ) -> StoreResult<Vec<AuditEvent>>;
+    /// Newest first, the events `keep` accepts, with `seq` below `before` (a scan of the log).
+    fn events_where(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        keep: &dyn Fn(&AuditEvent) -> bool,
     ) -> StoreResult<Vec<AuditEvent>>;
 }
 

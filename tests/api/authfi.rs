@@ -253,7 +253,8 @@ async fn a_relying_party_backend_registers_signs_in_verifies_and_manages_keys_th
     );
 
     // A second key, sent in an older client's shape: no clientExtensionResults, no
-    // authenticatorAttachment, extra members.
+    // authenticatorAttachment, extra members. A second later, so "oldest first" is one order.
+    app.advance(chrono::Duration::seconds(1));
     let (_, begun) = demo
         .post(
             "/webauthn/registration",
@@ -270,8 +271,6 @@ async fn a_relying_party_backend_registers_signs_in_verifies_and_manages_keys_th
         laptop.is_excluded(&begun["fido_register_request"], DEMO_ORIGIN),
         "the laptop's key is excluded"
     );
-    // A second later, so that "oldest first" puts the laptop's key before the phone's.
-    app.advance(chrono::Duration::seconds(1));
     let mut second = phone.register(&begun["fido_register_request"], DEMO_ORIGIN);
     let object = second.as_object_mut().unwrap();
     object.remove("clientExtensionResults");

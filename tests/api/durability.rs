@@ -17,8 +17,8 @@ struct Server {
 
 fn start(data_dir: &std::path::Path) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
-    // The server refuses unknown FIDOFLOW_* variables, and the test's own (e.g.
-    // FIDOFLOW_SKIP_BROWSER_TESTS) must not configure it.
+    // The test runner's own `FIDOFLOW_*` variables (e.g. FIDOFLOW_SKIP_BROWSER_TESTS) are not
+    // the server's: it refuses any it does not read.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("FIDOFLOW_") {
             command.env_remove(name);

@@ -194,6 +194,10 @@ impl StoredCredential {
     pub fn private_key_pkcs8(&self) -> Vec<u8> {
         self.key.pkcs8.clone()
     }
+    /// The credential public key as a COSE_Key, exactly as registration sends it.
+    pub fn cose_public_key(&self) -> Vec<u8> {
+        self.key.cose_key(None)
+    }
 }
 
 /// The JSON form of a [`StoredCredential`]: byte strings in base64url without padding, the

@@ -80,6 +80,11 @@ impl AuthFiError {
             | E::ConcurrentAccess
             | E::AdminTokenInvalid
             | E::AdminRoleMissing
+            | E::AdminTenantForbidden(_)
+            | E::TenantNotFound(_)
+            | E::TenantExists(_)
+            | E::TenantReadOnly(_)
+            | E::InvalidTenant(_)
             | E::MetadataRefused(_) => match stage {
                 Stage::Registration => (StatusCode::BAD_REQUEST, 3400),
                 Stage::Assertion => (StatusCode::BAD_REQUEST, 4200),

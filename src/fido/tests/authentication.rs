@@ -252,3 +252,29 @@ fn a_malformed_signature_member_is_refused() {
     .unwrap_err();
     assert_eq!(err.check(), "malformed");
 }
+
+#[test]
+fn an_imported_public_key_is_checked_as_a_cose_key_that_can_verify() {
+    use crate::fido::check_cose_key;
+    let key = Key::generate();
+    assert_eq!(check_cose_key(&key.cose(-7)), Ok(-7));
+    // Trailing bytes, a point off its curve, a curve the algorithm does not use, RS1 and text
+    // that is no CBOR are all refused.
+    let mut trailing = key.cose(-7);
+    trailing.push(0);
+    assert!(check_cose_key(&trailing).is_err());
+    let mut off_curve = key.cose(-7);
+    let last = off_curve.len() - 1;
+    off_curve[last] ^= 1;
+    assert!(check_cose_key(&off_curve).is_err());
+    assert!(check_cose_key(&key.cose(-35)).is_err());
+    assert!(check_cose_key(b"not cbor").is_err());
+    let rs1 = cbor(&Cbor::Map(vec![
+        (int(1), int(3)),
+        (int(3), int(-65535)),
+        (int(-1), Cbor::Bytes(vec![0xc5; 256])),
+        (int(-2), Cbor::Bytes(vec![1, 0, 1])),
+    ]));
+    let refused = check_cose_key(&rs1).unwrap_err();
+    assert!(refused.contains("cannot verify"), "{refused}");
+}

@@ -64,6 +64,26 @@ impl AuditLog for SledStore {
         }
         Ok(out)
     }
+
+    fn events_where(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        keep: &dyn Fn(&AuditEvent) -> bool,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let end = before.unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for item in self.audit.range(..end.to_be_bytes()).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let event: AuditEvent = decode(&item?.1)?;
+            if keep(&event) {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +129,14 @@ mod tests {
         assert_eq!(
             next.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
             ["0"]
+        );
+        let odd = |e: &AuditEvent| e.username.is_none();
+        let kept = s.events_where(None, 1, &odd).unwrap();
+        assert_eq!(kept[0].detail, "3");
+        let kept = s.events_where(Some(kept[0].seq), 5, &odd).unwrap();
+        assert_eq!(
+            kept.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
+            ["1"]
         );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Trees and their key encodings:
 //! - `users`: normalised username (UTF-8) → JSON [`UserRecord`].
-//! - `users_by_handle`: the 64 handle bytes → username.
+//! - `users_by_handle`: the handle bytes (1–64) → username.
 //!
 //! Creating a user with their first credential and deleting a user also write the credential
 //! trees (see `credentials.rs`), in the same transaction.
@@ -66,16 +66,21 @@ impl UserStore for SledStore {
         Ok(out)
     }
 
-    fn insert_user_with_credential(
+    fn insert_user_with_credentials(
         &self,
         user: &UserRecord,
-        credential: &CredentialRecord,
+        credentials: &[CredentialRecord],
     ) -> StoreResult<()> {
         let user_value = encode(user)?;
-        let credential_value = encode(credential)?;
         let name = user.username.as_str().as_bytes();
-        let id = credential.id.as_bytes();
-        let index = user_key(&user.username, id);
+        let mut rows: Vec<(&[u8], Vec<u8>, Vec<u8>)> = Vec::with_capacity(credentials.len());
+        for credential in credentials {
+            let id = credential.id.as_bytes();
+            if rows.iter().any(|row| row.0 == id) {
+                return Err(StoreError::CredentialExists);
+            }
+            rows.push((id, encode(credential)?, user_key(&user.username, id)));
+        }
         tx((
             &self.users,
             &self.users_by_handle,
@@ -86,13 +91,17 @@ impl UserStore for SledStore {
                 if users.get(name)?.is_some() || by_handle.get(user.handle.as_bytes())?.is_some() {
                     return abort(StoreError::UserExists);
                 }
-                if creds.get(id)?.is_some() {
-                    return abort(StoreError::CredentialExists);
+                for (id, _, _) in &rows {
+                    if creds.get(id)?.is_some() {
+                        return abort(StoreError::CredentialExists);
+                    }
                 }
                 users.insert(name, user_value.as_slice())?;
                 by_handle.insert(user.handle.as_bytes(), name)?;
-                creds.insert(id, credential_value.as_slice())?;
-                by_user.insert(index.as_slice(), &[])?;
+                for (id, value, index) in &rows {
+                    creds.insert(*id, value.as_slice())?;
+                    by_user.insert(index.as_slice(), &[])?;
+                }
                 Ok(())
             }))?;
         self.flush()
@@ -174,6 +183,34 @@ mod tests {
             s.insert_user(&user("alice")),
             Err(StoreError::UserExists)
         ));
+    }
+
+    #[test]
+    fn a_user_with_credentials_is_written_whole_or_not_at_all() {
+        let s = SledStore::temporary();
+        let a = user("alice");
+        s.insert_user(&a).unwrap();
+        s.insert_credential(&credential(&a, b"taken")).unwrap();
+        let b = user("bob");
+        let clash = [credential(&b, b"b1"), credential(&b, b"taken")];
+        assert!(matches!(
+            s.insert_user_with_credentials(&b, &clash),
+            Err(StoreError::CredentialExists)
+        ));
+        let twice = [credential(&b, b"b1"), credential(&b, b"b1")];
+        assert!(matches!(
+            s.insert_user_with_credentials(&b, &twice),
+            Err(StoreError::CredentialExists)
+        ));
+        assert!(s.user(&b.username).unwrap().is_none());
+        assert!(s.credentials_of(&b.username).unwrap().is_empty());
+        let fine = [credential(&b, b"b1"), credential(&b, b"b2")];
+        s.insert_user_with_credentials(&b, &fine).unwrap();
+        assert_eq!(s.credentials_of(&b.username).unwrap().len(), 2);
+        assert_eq!(
+            s.user_by_handle(&b.handle).unwrap().unwrap().username,
+            b.username
+        );
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! The administration API (`/rest/admin`): its routes and what every handler shares. Each
+//! handler checks the bearer token, extracts, runs one engine call off the async threads and
+//! wraps the answer; a call the token's role or tenants do not allow is audited. The users of
+//! `default` live under `/users`, every tenant's (`default` too) under `/tenants/{tenant}/users`
+//! (`users.rs`); the tenants themselves and imports in `tenants.rs`; the audit log and the FIDO
+//! metadata here.
+
+mod tenants;
+mod users;
+
+use std::collections::HashMap;
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::document::{respond, respond_paged};
+use super::error::ApiError;
+use super::extract::{bearer, blob_body, request_ctx};
+use super::middleware::method_not_allowed;
+use crate::engine::{Actor, Answer, Engine, EngineError, EngineResult, Page, RequestCtx};
+
+type Reply = Result<HttpResponse, ApiError>;
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/rest/admin")
+            .configure(|c| users::routes(c, ""))
+            .configure(|c| users::routes(c, "/tenants/{tenant}"))
+            .configure(tenants::routes)
+            .service(resource("/audit").route(web::get().to(audit_events)))
+            .service(
+                resource("/mds")
+                    .route(web::get().to(metadata_status))
+                    .route(web::put().to(import_metadata)),
+            )
+            .service(resource("/mds/reevaluate").route(web::post().to(reevaluate_metadata))),
+    );
+}
+
+/// The caller's token; a call without a valid one is logged (never the token) and refused.
+fn actor(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
+    Ok(e.admin_actor(bearer(req).as_deref()).inspect_err(|_| {
+        tracing::warn!(
+            remote = request_ctx(req, e).remote_address.as_deref().unwrap_or("?"),
+            path = req.path(),
+            "administration call without a valid token"
+        );
+    })?)
+}
+
+/// Checks the token, then runs `call` on the blocking pool.
+async fn run<F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<Answer, ApiError>
+where
+    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
+{
+    let actor = actor(req, &e)?;
+    run_as(req, e, actor, call).await
+}
+
+/// Runs `call` for a checked token on the blocking pool (handlers with a body check the token
+/// before they look at the body); a call the token's role or tenants do not allow is audited.
+async fn run_as<F>(
+    req: &HttpRequest,
+    e: web::Data<Engine>,
+    actor: Actor,
+    call: F,
+) -> Result<Answer, ApiError>
+where
+    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
+{
+    let cx = request_ctx(req, &e);
+    let engine = e.get_ref().clone();
+    let call_name = format!("{} {}", req.method(), req.path());
+    let tenant = req.match_info().get("tenant").map(str::to_owned);
+    let username = req.match_info().get("username").map(str::to_owned);
+    let answer = web::block(move || {
+        let result = call(&engine, &actor, &cx);
+        if let Err(
+            refusal @ (EngineError::AdminRoleMissing | EngineError::AdminTenantForbidden(_)),
+        ) = &result
+        {
+            engine.audit_refusal(
+                &actor,
+                &cx,
+                &call_name,
+                tenant.as_deref(),
+                username.as_deref(),
+                refusal,
+            );
+        }
+        result
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.to_string()))??;
+    Ok(answer)
+}
+
+/// The query string's parameters (the last of a repeated one counts).
+fn query(req: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn page(q: &mut HashMap<String, String>) -> Page {
+    Page {
+        size: q.remove("page[size]"),
+        after: q.remove("page[after]"),
+    }
+}
+
+/// A path segment by name (`""` when the route has none).
+fn segment(req: &HttpRequest, name: &str) -> String {
+    req.match_info().get(name).unwrap_or_default().to_owned()
+}
+
+async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    let mut q = query(&req);
+    let page = page(&mut q);
+    let tenant = q.remove("tenant");
+    let username = q.remove("username");
+    let answer = run(&req, e, move |e, a, _| {
+        e.audit_events(a, tenant.as_deref(), username.as_deref(), &page)
+    })
+    .await?;
+    Ok(respond_paged(answer, &req))
+}
+
+async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
+    let actor = actor(&req, &e)?; // the token before up to 32 MiB of body
+    let jwt = blob_body(&req, payload).await?;
+    Ok(respond(
+        run_as(&req, e, actor, move |e, a, cx| {
+            e.import_metadata(a, cx, &jwt)
+        })
+        .await?,
+    ))
+}
+
+async fn reevaluate_metadata(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    Ok(respond(
+        run(&req, e, move |e, a, cx| e.reevaluate_metadata(a, cx)).await?,
+    ))
+}
+
+async fn metadata_status(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    Ok(respond(
+        run(&req, e, move |e, a, _| e.metadata_status(a)).await?,
+    ))
+}

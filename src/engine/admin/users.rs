@@ -1,0 +1,425 @@
+//! A tenant's users and their credentials, as the helpdesk manages them: create, list, show,
+//! delete, unlock; list, rename, disable, enable and delete credentials. `default`'s users are
+//! the portal's: deleting one, or deleting or disabling their credential, ends their sessions.
+//! Other tenants have no sessions here.
+
+use serde_json::{json, Value};
+
+use super::{in_tenant, Actor, Page};
+use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
+use crate::engine::tenant::Tenant;
+use crate::engine::Resource;
+use crate::engine::{rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
+use crate::store::{AuditKind, CredentialRecord, DisabledBy, Outcome, StoreError, UserRecord};
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `PATCH …/fido/credentials/{id}`: the members the client sent.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialChange {
+    pub display_name: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=1024;
+const USER_DOC: &str = "user";
+const CREDENTIAL_DOC: &str = "user.token.fido.credential";
+
+/// A username from a URL path: one that cannot be valid names no user.
+fn path_username(raw: &str) -> EngineResult<Username> {
+    Username::parse(raw).map_err(|_| EngineError::UserNotFound(raw.chars().take(64).collect()))
+}
+
+impl Engine {
+    /// `POST /rest/admin[/tenants/{tenant}]/users`.
+    pub fn create_user(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        tenant: &str,
+        new: NewUser,
+    ) -> EngineResult {
+        actor.require_admin()?;
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let username =
+            Username::parse(&new.username).map_err(|e| EngineError::InvalidUsername(e.0))?;
+        let display_name = new
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|e| EngineError::InvalidDisplayName(e.0))?;
+        let password_hash = match &new.password {
+            Some(p) if !PASSWORD_LENGTH.contains(&p.chars().count()) => {
+                return Err(EngineError::InvalidPassword(
+                    "a password has 8 to 1024 characters".into(),
+                ))
+            }
+            Some(p) => Some(self.inner.passwords.hash(p)?),
+            None => None,
+        };
+        let user = UserRecord {
+            username: username.clone(),
+            handle: UserHandle::random(),
+            display_name,
+            password_hash,
+            created_at: self.now(),
+        };
+        match tenant.store().insert_user(&user) {
+            Ok(()) => {}
+            Err(StoreError::UserExists) => return Err(EngineError::UserExists),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(AuditDraft {
+            kind: AuditKind::UserCreated,
+            actor: actor.label(),
+            username: Some(&username),
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail: "user created".into(),
+            cx: &in_tenant(cx, &tenant.id),
+        })?;
+        let attributes = self.user_attributes(&tenant, &user)?;
+        Ok(Answer::one(USER_DOC, username.as_str(), attributes).created())
+    }
+
+    /// `GET /rest/admin[/tenants/{tenant}]/users?filter[username]=…&page[size]=…&page[after]=…`:
+    /// users in username order.
+    pub fn list_users(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        prefix: Option<&str>,
+        page: &Page,
+    ) -> EngineResult {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let size = page.size()?;
+        let prefix = prefix
+            .map(Username::parse_prefix)
+            .transpose()
+            .map_err(|e| EngineError::InvalidRequest(format!("`filter[username]`: {}", e.0)))?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|a| Username::parse(a).map_err(|_| Page::bad_cursor()))
+            .transpose()?;
+        let mut users = tenant
+            .store()
+            .list_users(prefix.as_deref(), after.as_ref(), size + 1)?;
+        let more = users.len() > size;
+        users.truncate(size);
+        let next = more
+            .then(|| users.last().map(|u| u.username.to_string()))
+            .flatten();
+        let resources = users
+            .iter()
+            .map(|u| self.user_resource(&tenant, u))
+            .collect::<EngineResult<_>>()?;
+        Ok(Answer::page(resources, next))
+    }
+
+    /// `GET /rest/admin[/tenants/{tenant}]/users/{username}`.
+    pub fn get_user(&self, actor: &Actor, tenant: &str, username: &str) -> EngineResult {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        Ok(Answer::from(self.user_resource(&tenant, &user)?))
+    }
+
+    /// `DELETE /rest/admin[/tenants/{tenant}]/users/{username}`: the user and all their
+    /// credentials in one transaction; then all their sessions end.
+    pub fn delete_user(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        tenant: &str,
+        username: &str,
+    ) -> EngineResult {
+        actor.require_admin()?;
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        let attributes = self.user_attributes(&tenant, &user)?;
+        let credentials = match tenant.store().delete_user(&user.username) {
+            Ok(ids) => ids,
+            Err(StoreError::NotFound) => {
+                return Err(EngineError::UserNotFound(user.username.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let ended = self.end_sessions(&tenant, &user.username)?;
+        self.audit(AuditDraft {
+            kind: AuditKind::UserDeleted,
+            actor: actor.label(),
+            username: Some(&user.username),
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail: format!(
+                "user deleted with {} credential(s){ended}",
+                credentials.len()
+            ),
+            cx: &in_tenant(cx, &tenant.id),
+        })?;
+        Ok(Answer::one(USER_DOC, user.username.as_str(), attributes))
+    }
+
+    /// `POST /rest/admin[/tenants/{tenant}]/users/{username}/unlock`: lifts the temporary lock
+    /// and resets the failure count (both kept per tenant).
+    pub fn unlock_user(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        tenant: &str,
+        username: &str,
+    ) -> EngineResult {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        let store = tenant.store();
+        let was_locked = store.locked_until(&user.username, self.now())?.is_some();
+        store.unlock(&user.username)?;
+        self.audit(AuditDraft {
+            kind: AuditKind::UserUnlocked,
+            actor: actor.label(),
+            username: Some(&user.username),
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail: if was_locked {
+                "temporary lock lifted; failure count reset".into()
+            } else {
+                "was not locked; failure count reset".into()
+            },
+            cx: &in_tenant(cx, &tenant.id),
+        })?;
+        Ok(Answer::one(
+            USER_DOC,
+            user.username.as_str(),
+            self.user_attributes(&tenant, &user)?,
+        ))
+    }
+
+    /// `GET /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials`: the self-service
+    /// list's attributes.
+    pub fn user_credentials(&self, actor: &Actor, tenant: &str, username: &str) -> EngineResult {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        let credentials = tenant.store().credentials_of(&user.username)?;
+        Ok(Answer::many(
+            credentials
+                .iter()
+                .map(|c| self.credential_resource(c))
+                .collect(),
+        ))
+    }
+
+    /// `PATCH /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials/{id}`: rename,
+    /// disable (as the helpdesk, ending the user's sessions) or enable (whoever disabled it).
+    pub fn change_credential(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        tenant: &str,
+        username: &str,
+        credential_id: &str,
+        change: CredentialChange,
+    ) -> EngineResult {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let cx = &in_tenant(cx, &tenant.id);
+        if change.display_name.is_none() && change.enabled.is_none() {
+            return Err(EngineError::InvalidRequest(
+                "send `displayName`, `enabled` or both".into(),
+            ));
+        }
+        let new_name = change
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|e| EngineError::InvalidDisplayName(e.0))?;
+        let user = existing_user(&tenant, username)?;
+        let id = credential_of(&tenant, &user, credential_id)?;
+
+        let mut renamed: Option<DisplayName> = None;
+        let mut toggled: Option<bool> = None;
+        let result = tenant.store().update_credential(&id, &mut |c| {
+            renamed = None;
+            toggled = None;
+            if c.username != user.username {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(name) = &new_name {
+                if &c.display_name != name {
+                    renamed = Some(c.display_name.clone());
+                    c.display_name = name.clone();
+                }
+            }
+            match change.enabled {
+                Some(false) if c.enabled || c.disabled_by != Some(DisabledBy::Helpdesk) => {
+                    c.enabled = false;
+                    c.disabled_by = Some(DisabledBy::Helpdesk);
+                    toggled = Some(false);
+                }
+                Some(true) if !c.enabled || c.disabled_by.is_some() => {
+                    c.enabled = true;
+                    c.disabled_by = None;
+                    toggled = Some(true);
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+        let record = match result {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => {
+                return Err(EngineError::UserCredentialNotFound(
+                    user.username.to_string(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(old) = &renamed {
+            self.audit_credential(
+                actor,
+                cx,
+                &record,
+                AuditKind::CredentialRenamed,
+                format!(
+                    "renamed from \"{old}\" to \"{}\" by the helpdesk",
+                    record.display_name
+                ),
+            )?;
+        }
+        match toggled {
+            Some(false) => {
+                let ended = self.end_sessions(&tenant, &user.username)?;
+                self.audit_credential(
+                    actor,
+                    cx,
+                    &record,
+                    AuditKind::CredentialDisabled,
+                    format!("disabled by the helpdesk{ended}"),
+                )?;
+            }
+            Some(true) => self.audit_credential(
+                actor,
+                cx,
+                &record,
+                AuditKind::CredentialEnabled,
+                "enabled by the helpdesk".into(),
+            )?,
+            None => {}
+        }
+        Ok(Answer::from(self.credential_resource(&record)))
+    }
+
+    /// `DELETE /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials/{id}`; ends the
+    /// user's sessions.
+    pub fn delete_credential(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        tenant: &str,
+        username: &str,
+        credential_id: &str,
+    ) -> EngineResult {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        let id = credential_of(&tenant, &user, credential_id)?;
+        let record = match tenant.store().delete_credential(&user.username, &id) {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => {
+                return Err(EngineError::UserCredentialNotFound(
+                    user.username.to_string(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let ended = self.end_sessions(&tenant, &user.username)?;
+        self.audit_credential(
+            actor,
+            &in_tenant(cx, &tenant.id),
+            &record,
+            AuditKind::CredentialDeleted,
+            format!("deleted by the helpdesk{ended}"),
+        )?;
+        Ok(Answer::from(self.credential_resource(&record)))
+    }
+
+    /// Ends the sessions of a `default` user (`; N session(s) ended` for the audit detail);
+    /// other tenants' users have no sessions here.
+    fn end_sessions(&self, tenant: &Tenant, username: &Username) -> EngineResult<String> {
+        if !tenant.is_default() {
+            return Ok(String::new());
+        }
+        let sessions = self.store().end_sessions_of(username, None)?;
+        Ok(format!("; {sessions} session(s) ended"))
+    }
+
+    fn audit_credential(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        record: &CredentialRecord,
+        kind: AuditKind,
+        detail: String,
+    ) -> EngineResult<()> {
+        self.audit(AuditDraft {
+            kind,
+            actor: actor.label(),
+            username: Some(&record.username),
+            credential_id: Some(&record.id),
+            outcome: Outcome::Success,
+            detail,
+            cx,
+        })
+    }
+
+    fn user_resource(&self, tenant: &Tenant, user: &UserRecord) -> EngineResult<Resource> {
+        Ok(Resource {
+            doc_type: USER_DOC,
+            id: user.username.to_string(),
+            attributes: self.user_attributes(tenant, user)?,
+        })
+    }
+
+    fn user_attributes(&self, tenant: &Tenant, user: &UserRecord) -> EngineResult<Value> {
+        let credentials = tenant.store().credentials_of(&user.username)?;
+        let lock = tenant.store().locked_until(&user.username, self.now())?;
+        Ok(json!({
+            "username": user.username,
+            "displayName": user.display_name,
+            "hasPassword": user.password_hash.is_some(),
+            "createdAt": rfc3339(user.created_at),
+            "credentialCount": credentials.len(),
+            "locked": lock.is_some(),
+            "lockExpiry": lock.map(rfc3339),
+        }))
+    }
+
+    fn credential_resource(&self, c: &CredentialRecord) -> Resource {
+        Resource {
+            doc_type: CREDENTIAL_DOC,
+            id: c.id.to_b64url(),
+            attributes: self.credential_attributes(c),
+        }
+    }
+}
+
+fn existing_user(tenant: &Tenant, raw: &str) -> EngineResult<UserRecord> {
+    let username = path_username(raw)?;
+    tenant
+        .store()
+        .user(&username)?
+        .ok_or_else(|| EngineError::UserNotFound(username.to_string()))
+}
+
+/// The id of one of `user`'s credentials, from a URL path segment (base64url).
+fn credential_of(tenant: &Tenant, user: &UserRecord, raw: &str) -> EngineResult<CredentialId> {
+    let not_found = || EngineError::UserCredentialNotFound(user.username.to_string());
+    let id = CredentialId::parse(raw).map_err(|_| not_found())?;
+    match tenant.store().credential(&id)? {
+        Some(c) if c.username == user.username => Ok(id),
+        _ => Err(not_found()),
+    }
+}
