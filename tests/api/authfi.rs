@@ -776,3 +776,76 @@ async fn calls_are_limited_per_api_key_not_per_address() {
     );
     assert_eq!(rotated.get("/users").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_audit_record_names_the_tenant_the_key_and_the_end_users_address_and_agent() {
+    let app = spawn_with_tenants().await;
+    let url = format!("{}/ZGVtby5leGFtcGxl/api/v1/webauthn/registration", app.base);
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, body: Value| {
+        client
+            .request(method, &url)
+            .header("AT-X-Key", DEMO_KEY)
+            .header("X-End-User-IP", "203.0.113.7")
+            .header("X-End-User-Agent", "Mozilla/5.0 (end user)")
+            .json(&body)
+    };
+    let begun: Value = call(
+        reqwest::Method::POST,
+        json!({"params": {"user": {"name": "alice"}}}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let credential =
+        SoftAuthenticator::new().register(&begun["fido_register_request"], DEMO_ORIGIN);
+    let done = call(
+        reqwest::Method::PUT,
+        json!({"fido_register_response": credential}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+
+    let (status, audit) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/audit?tenant=demo",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let events = audit["data"].as_array().unwrap();
+    let registered = events
+        .iter()
+        .map(|e| &e["attributes"])
+        .find(|a| a["event"] == "FIDO_REGISTRATION" && a["outcome"] == "success")
+        .unwrap_or_else(|| panic!("a registration event: {audit}"));
+    assert_eq!(registered["tenant"], "demo");
+    assert_eq!(registered["apiKey"], "backend");
+    assert_eq!(registered["username"], "alice");
+    assert_eq!(registered["remoteAddress"], "203.0.113.7");
+    assert_eq!(registered["userAgent"], "Mozilla/5.0 (end user)");
+    // The portal's trail (tenant default) holds none of it.
+    let (_, default) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/audit?tenant=default",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert!(
+        default["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["attributes"]["tenant"] == "default"),
+        "{default}"
+    );
+}
