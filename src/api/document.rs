@@ -4,7 +4,72 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use crate::engine::{Answer, Data, Resource};
+/// A successful answer: one JSON:API resource (or a list of them).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub data: Data,
+    /// A paged list's cursor for the next page, when there is one.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Data {
+    One(Resource),
+    Many(Vec<Resource>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub doc_type: &'static str,
+    pub id: String,
+    pub attributes: Value,
+}
+
+impl From<Resource> for Answer {
+    fn from(resource: Resource) -> Self {
+        Self {
+            status: 200,
+            data: Data::One(resource),
+            next: None,
+        }
+    }
+}
+
+impl Answer {
+    pub fn one(doc_type: &'static str, id: impl Into<String>, attributes: Value) -> Self {
+        Self {
+            status: 200,
+            data: Data::One(Resource {
+                doc_type,
+                id: id.into(),
+                attributes,
+            }),
+            next: None,
+        }
+    }
+
+    pub fn many(resources: Vec<Resource>) -> Self {
+        Self {
+            status: 200,
+            data: Data::Many(resources),
+            next: None,
+        }
+    }
+
+    /// One page of a list, with the cursor of the next page if more exist.
+    pub fn page(resources: Vec<Resource>, next: Option<String>) -> Self {
+        Self {
+            next,
+            ..Self::many(resources)
+        }
+    }
+
+    pub fn created(mut self) -> Self {
+        self.status = 201;
+        self
+    }
+}
 
 /// `meta` of every document.
 pub fn meta() -> Map<String, Value> {

@@ -6,12 +6,13 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use std::sync::Arc;
 
 use super::tenant::Tenant;
-use super::{rfc3339, Actor, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
+use super::{
+    Actor, AuditDraft, Engine, EngineError, EngineResult, MetadataInUse, MetadataStatus, RequestCtx,
+};
 use crate::config::Settings;
 use crate::fido::mds::{self, CertificationLevel, Crl, MetadataBlob, MetadataEntry};
 use crate::fido::{self as webauthn, Judgement, TrustAnchors, TrustedBy, VerifiedRegistration};
@@ -123,7 +124,12 @@ impl Engine {
     /// `PUT /rest/admin/mds` (admin): verifies a metadata BLOB as `fidoflow mds import` does,
     /// stores it and uses it at once, without a restart. A BLOB older than the one in use is
     /// refused. It serves every tenant, so a token limited to some tenants may not.
-    pub fn import_metadata(&self, actor: &Actor, cx: &RequestCtx, jwt: &str) -> EngineResult {
+    pub fn import_metadata(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        jwt: &str,
+    ) -> EngineResult<MetadataStatus> {
         actor.require_admin()?;
         actor.require_every_tenant()?;
         let now = self.now();
@@ -295,7 +301,7 @@ impl Engine {
     /// `POST /rest/admin/mds/reevaluate` (admin): [`Engine::reevaluate_trust`] on a running
     /// server, audited; the answer lists every change. It touches every tenant, so a token
     /// limited to some tenants may not.
-    pub fn reevaluate_metadata(&self, actor: &Actor, cx: &RequestCtx) -> EngineResult {
+    pub fn reevaluate_metadata(&self, actor: &Actor, cx: &RequestCtx) -> EngineResult<Vec<String>> {
         actor.require_admin()?;
         actor.require_every_tenant()?;
         let changes = self.reevaluate_trust()?;
@@ -308,30 +314,23 @@ impl Engine {
             detail: format!("{} line(s) of changes and refusals", changes.len()),
             cx,
         })?;
-        Ok(Answer::one(
-            "mds.reevaluation",
-            "latest",
-            json!({ "changes": changes }),
-        ))
+        Ok(changes)
     }
 
     /// `GET /rest/admin/mds`: the imported BLOB's number, `nextUpdate`, whether it is stale,
     /// when it was imported and how many entries it holds.
-    pub fn metadata_status(&self, _actor: &Actor) -> EngineResult {
+    pub fn metadata_status(&self, _actor: &Actor) -> EngineResult<MetadataStatus> {
         let now = self.now();
-        let attributes = match self.metadata() {
-            Some(m) => json!({
-                "imported": true,
-                "number": m.blob.number,
-                "nextUpdate": m.blob.next_update.to_string(),
-                "stale": m.blob.is_stale(now),
-                "importedAt": rfc3339(m.imported_at),
-                "entries": m.blob.entries.len(),
-                "legalHeader": m.blob.legal_header,
+        Ok(MetadataStatus {
+            current: self.metadata().map(|m| MetadataInUse {
+                number: m.blob.number,
+                next_update: m.blob.next_update.to_string(),
+                stale: m.blob.is_stale(now),
+                imported_at: m.imported_at,
+                entries: m.blob.entries.len(),
+                legal_header: m.blob.legal_header.clone(),
             }),
-            None => json!({ "imported": false }),
-        };
-        Ok(Answer::one("mds.blob", "current", attributes))
+        })
     }
 
     /// Re-runs trust for every stored credential of every tenant from its kept attestation

@@ -25,10 +25,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 pub use crate::domain::{Conveyance, ResidentKey, UserVerification};
-pub use admin::{Actor, CredentialChange, NewUser, Page};
+pub use admin::{
+    Actor, AdminUser, AuditEntry, CredentialChange, ImportRefusal, ImportReport, Listed,
+    MetadataInUse, MetadataStatus, NewUser, Page, TenantView,
+};
 pub use backend::{
     BackendAssertion, BackendRegistration, BackendVerified, KeyView, UserPage, UserView,
 };
@@ -76,74 +78,7 @@ impl RequestCtx {
     }
 }
 
-/// A successful answer: one JSON:API resource (or a list of them).
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub data: Data,
-    /// A paged list's cursor for the next page, when there is one.
-    pub next: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Data {
-    One(Resource),
-    Many(Vec<Resource>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Resource {
-    pub doc_type: &'static str,
-    pub id: String,
-    pub attributes: Value,
-}
-
-impl From<Resource> for Answer {
-    fn from(resource: Resource) -> Self {
-        Self {
-            status: 200,
-            data: Data::One(resource),
-            next: None,
-        }
-    }
-}
-
-impl Answer {
-    pub fn one(doc_type: &'static str, id: impl Into<String>, attributes: Value) -> Self {
-        Self {
-            status: 200,
-            data: Data::One(Resource {
-                doc_type,
-                id: id.into(),
-                attributes,
-            }),
-            next: None,
-        }
-    }
-
-    pub fn many(resources: Vec<Resource>) -> Self {
-        Self {
-            status: 200,
-            data: Data::Many(resources),
-            next: None,
-        }
-    }
-
-    /// One page of a list, with the cursor of the next page if more exist.
-    pub fn page(resources: Vec<Resource>, next: Option<String>) -> Self {
-        Self {
-            next,
-            ..Self::many(resources)
-        }
-    }
-
-    pub fn created(mut self) -> Self {
-        self.status = 201;
-        self
-    }
-}
-
-pub type EngineResult<T = Answer> = Result<T, EngineError>;
+pub type EngineResult<T> = Result<T, EngineError>;
 
 /// Everything a use case needs; cheap to clone.
 #[derive(Clone)]

@@ -5,6 +5,7 @@
 //! (`users.rs`); the tenants themselves and imports in `tenants.rs`; the audit log and the FIDO
 //! metadata here.
 
+mod render;
 mod tenants;
 mod users;
 
@@ -17,7 +18,7 @@ use super::document::{respond, respond_paged};
 use super::error::ApiError;
 use super::extract::{bearer, blob_body, request_ctx};
 use super::middleware::method_not_allowed;
-use crate::engine::{Actor, Answer, Engine, EngineError, EngineResult, Page, RequestCtx};
+use crate::engine::{Actor, Engine, EngineError, EngineResult, Page, RequestCtx};
 
 type Reply = Result<HttpResponse, ApiError>;
 
@@ -53,9 +54,10 @@ fn actor(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
 }
 
 /// Checks the token, then runs `call` on the blocking pool.
-async fn run<F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<Answer, ApiError>
+async fn run<T, F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult<T> + Send + 'static,
 {
     let actor = actor(req, &e)?;
     run_as(req, e, actor, call).await
@@ -63,14 +65,15 @@ where
 
 /// Runs `call` for a checked token on the blocking pool (handlers with a body check the token
 /// before they look at the body); a call the token's role or tenants do not allow is audited.
-async fn run_as<F>(
+async fn run_as<T, F>(
     req: &HttpRequest,
     e: web::Data<Engine>,
     actor: Actor,
     call: F,
-) -> Result<Answer, ApiError>
+) -> Result<T, ApiError>
 where
-    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult<T> + Send + 'static,
 {
     let cx = request_ctx(req, &e);
     let engine = e.get_ref().clone();
@@ -127,28 +130,28 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
         e.audit_events(a, tenant.as_deref(), username.as_deref(), &page)
     })
     .await?;
-    Ok(respond_paged(answer, &req))
+    Ok(respond_paged(render::audit(answer), &req))
 }
 
 async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
     let actor = actor(&req, &e)?; // the token before up to 32 MiB of body
     let jwt = blob_body(&req, payload).await?;
-    Ok(respond(
+    Ok(respond(render::metadata(
         run_as(&req, e, actor, move |e, a, cx| {
             e.import_metadata(a, cx, &jwt)
         })
         .await?,
-    ))
+    )))
 }
 
 async fn reevaluate_metadata(req: HttpRequest, e: web::Data<Engine>) -> Reply {
-    Ok(respond(
+    Ok(respond(render::reevaluation(
         run(&req, e, move |e, a, cx| e.reevaluate_metadata(a, cx)).await?,
-    ))
+    )))
 }
 
 async fn metadata_status(req: HttpRequest, e: web::Data<Engine>) -> Reply {
-    Ok(respond(
+    Ok(respond(render::metadata(
         run(&req, e, move |e, a, _| e.metadata_status(a)).await?,
-    ))
+    )))
 }

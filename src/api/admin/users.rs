@@ -5,7 +5,7 @@
 use actix_web::web::{self, ServiceConfig};
 use actix_web::HttpRequest;
 
-use super::{actor, page, query, resource, run, run_as, segment, Reply};
+use super::{actor, page, query, render, resource, run, run_as, segment, Reply};
 use crate::api::document::{respond, respond_paged};
 use crate::api::extract::JsonBody;
 use crate::engine::{CredentialChange, Engine, NewUser, DEFAULT_TENANT};
@@ -49,44 +49,44 @@ async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
         e.list_users(a, &tenant, prefix.as_deref(), &page)
     })
     .await?;
-    Ok(respond_paged(answer, &req))
+    Ok(respond_paged(render::users(answer), &req))
 }
 
 async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
-    Ok(respond(
+    Ok(respond(render::user(
         run(&req, e, move |e, a, _| e.get_user(a, &tenant, &username)).await?,
-    ))
+    )))
 }
 
 async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
-    Ok(respond(
+    Ok(respond(render::user(
         run(&req, e, move |e, a, cx| {
             e.delete_user(a, cx, &tenant, &username)
         })
         .await?,
-    ))
+    )))
 }
 
 async fn unlock_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
-    Ok(respond(
+    Ok(respond(render::user(
         run(&req, e, move |e, a, cx| {
             e.unlock_user(a, cx, &tenant, &username)
         })
         .await?,
-    ))
+    )))
 }
 
 async fn user_credentials(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
-    Ok(respond(
+    Ok(respond(render::credentials(
         run(&req, e, move |e, a, _| {
             e.user_credentials(a, &tenant, &username)
         })
         .await?,
-    ))
+    )))
 }
 
 async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
@@ -98,10 +98,13 @@ async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> 
     };
     let tenant = tenant(&req);
     Ok(respond(
-        run_as(&req, e, actor, move |e, a, cx| {
-            e.create_user(a, cx, &tenant, new)
-        })
-        .await?,
+        render::user(
+            run_as(&req, e, actor, move |e, a, cx| {
+                e.create_user(a, cx, &tenant, new)
+            })
+            .await?,
+        )
+        .created(),
     ))
 }
 
@@ -113,21 +116,21 @@ async fn change_credential(req: HttpRequest, e: web::Data<Engine>, body: JsonBod
         display_name: body.optional_str("displayName")?,
         enabled: body.optional_bool("enabled")?,
     };
-    Ok(respond(
+    Ok(respond(render::credential(
         run_as(&req, e, actor, move |e, a, cx| {
             e.change_credential(a, cx, &tenant, &username, &id, change)
         })
         .await?,
-    ))
+    )))
 }
 
 async fn delete_credential(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     let id = segment(&req, "credential_id");
-    Ok(respond(
+    Ok(respond(render::credential(
         run(&req, e, move |e, a, cx| {
             e.delete_credential(a, cx, &tenant, &username, &id)
         })
         .await?,
-    ))
+    )))
 }

@@ -8,9 +8,10 @@ use super::render::{
     SELF_SERVICE_SESSION, SIGNUP_SESSION,
 };
 use crate::api::document::respond;
+use crate::api::document::Answer;
 use crate::api::error::ApiError;
 use crate::api::extract::{load_session, request_ctx, store_session, JsonBody};
-use crate::engine::{Answer, Engine, EngineResult, RequestCtx, SessionData};
+use crate::engine::{Engine, EngineResult, RequestCtx, SessionData};
 
 type Reply = Result<HttpResponse, ApiError>;
 

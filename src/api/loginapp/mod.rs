@@ -6,6 +6,8 @@
 pub mod handlers;
 mod render;
 
+pub use render::credential_attributes;
+
 use actix_web::web::{self, ServiceConfig};
 
 use super::middleware::method_not_allowed;

@@ -3,9 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::engine::{
-    Answer, ChallengeIssued, CredentialView, FlowOffer, NextStep, Resource, SessionView, StepDone,
-};
+use crate::api::document::{Answer, Resource};
+use crate::engine::{ChallengeIssued, CredentialView, FlowOffer, NextStep, SessionView, StepDone};
 
 pub const AUTHENTICATION_SESSION: &str = "authentication.session";
 pub const SELF_SERVICE_SESSION: &str = "self-service.session";

@@ -6,20 +6,19 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{in_tenant, Actor};
 use crate::domain::{b64url_decode, CredentialId, DisplayName, UserHandle, Username};
 use crate::engine::tenant::Tenant;
 use crate::engine::RequestCtx;
-use crate::engine::{aaguid_string, Answer, AuditDraft, Engine, EngineError, EngineResult};
+use crate::engine::{aaguid_string, AuditDraft, Engine, EngineError, EngineResult};
 use crate::fido;
 use crate::store::{AuditKind, CredentialRecord, Outcome, StoreError, UserRecord};
 
 /// The most lines (users) one import call takes.
 pub const MAX_IMPORT_LINES: usize = 10_000;
 
-const IMPORT_DOC: &str = "tenant.import";
 /// The audit event of a call lists at most this many refused line numbers.
 const AUDITED_LINES: usize = 100;
 const NO_AAGUID: &str = "00000000-0000-0000-0000-000000000000";
@@ -58,11 +57,7 @@ struct ImportedCredential {
 }
 
 /// A line that was not imported.
-struct Refused {
-    line: usize,
-    name: Option<String>,
-    reason: String,
-}
+use super::views::{ImportRefusal as Refused, ImportReport};
 
 impl Engine {
     /// `POST /rest/admin/tenants/{tenant}/import` (admin): imports the users of `body`, JSON
@@ -75,7 +70,7 @@ impl Engine {
         cx: &RequestCtx,
         tenant: &str,
         body: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<ImportReport> {
         actor.require_admin()?;
         let tenant = self.scoped_tenant(actor, tenant)?;
         let cx = &in_tenant(cx, &tenant.id);
@@ -134,21 +129,11 @@ impl Engine {
             },
             cx,
         })?;
-        let refused: Vec<Value> = refused
-            .into_iter()
-            .map(|r| {
-                let mut entry = json!({ "line": r.line, "reason": r.reason });
-                if let Some(name) = r.name {
-                    entry["name"] = json!(name);
-                }
-                entry
-            })
-            .collect();
-        Ok(Answer::one(
-            IMPORT_DOC,
-            tenant.id.as_str(),
-            json!({ "imported": imported, "refused": refused }),
-        ))
+        Ok(ImportReport {
+            tenant: tenant.id.clone(),
+            imported,
+            refused,
+        })
     }
 
     /// Imports the user of line `line` (audited), or says why not; `Err` only when the store

@@ -8,18 +8,21 @@
 mod import;
 mod tenants;
 mod users;
+mod views;
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::tenant::Tenant;
-use super::{rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx, Resource};
+use super::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::AdminRole;
 use crate::domain::{Username, DEFAULT_TENANT};
 use crate::store::{AuditEvent, AuditKind, Outcome};
 
 pub use users::{CredentialChange, NewUser};
+pub use views::{
+    AdminUser, AuditEntry, ImportRefusal, ImportReport, Listed, MetadataInUse, MetadataStatus,
+    TenantView,
+};
 
 /// An authenticated administration token.
 #[derive(Debug, Clone)]
@@ -83,7 +86,6 @@ pub struct Page {
 
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
-const AUDIT_DOC: &str = "audit.event";
 
 impl Page {
     fn size(&self) -> EngineResult<usize> {
@@ -199,7 +201,7 @@ impl Engine {
         tenant: Option<&str>,
         username: Option<&str>,
         page: &Page,
-    ) -> EngineResult {
+    ) -> EngineResult<Listed<AuditEntry>> {
         let size = page.size()?;
         let username = username
             .map(Username::parse)
@@ -238,33 +240,35 @@ impl Engine {
         let next = more
             .then(|| events.last().map(|e| e.seq.to_string()))
             .flatten();
-        Ok(Answer::page(
-            events.iter().map(audit_resource).collect(),
+        Ok(Listed {
+            items: events.iter().map(audit_entry).collect(),
             next,
-        ))
+        })
     }
 }
 
-fn audit_resource(e: &AuditEvent) -> Resource {
-    let mut attributes = json!({
-        "time": rfc3339(e.time),
-        "event": e.event,
-        "actor": e.actor,
-        "username": e.username,
-        "outcome": e.outcome,
-        "detail": e.detail,
-        "remoteAddress": e.remote_address,
-        "userAgent": e.user_agent,
-        "requestId": e.request_id,
-        "tenant": e.tenant.as_deref().unwrap_or(DEFAULT_TENANT),
-        "apiKey": e.api_key,
-    });
-    if let Some(id) = &e.credential_id {
-        attributes["credentialId"] = json!(id.to_b64url());
-    }
-    Resource {
-        doc_type: AUDIT_DOC,
-        id: e.seq.to_string(),
-        attributes,
+fn audit_entry(e: &AuditEvent) -> AuditEntry {
+    let text = |v: serde_json::Result<serde_json::Value>| {
+        v.ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    AuditEntry {
+        seq: e.seq,
+        time: e.time,
+        event: text(serde_json::to_value(e.event)),
+        actor: e.actor.clone(),
+        username: e.username.as_ref().map(ToString::to_string),
+        credential_id: e.credential_id.as_ref().map(|id| id.to_b64url()),
+        outcome: text(serde_json::to_value(e.outcome)),
+        detail: e.detail.clone(),
+        remote_address: e.remote_address.clone(),
+        user_agent: e.user_agent.clone(),
+        request_id: e.request_id.clone(),
+        tenant: e
+            .tenant
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
+        api_key: e.api_key.clone(),
     }
 }

@@ -7,36 +7,38 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{in_tenant, Actor};
+use super::{in_tenant, Actor, TenantView};
 use crate::config::{tenant_from_json, ConfigError};
 use crate::domain::DEFAULT_TENANT;
 use crate::engine::tenant::{Tenant, TenantSource};
-use crate::engine::{Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx, Resource};
+use crate::engine::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::store::{AuditKind, Outcome, StoreError, TenantRecord};
-
-const TENANT_DOC: &str = "tenant";
 
 impl Engine {
     /// `GET /rest/admin/tenants`: every tenant the token may act on, `default` first.
-    pub fn list_tenants(&self, actor: &Actor) -> EngineResult {
-        Ok(Answer::many(
-            self.tenants()
-                .iter()
-                .filter(|t| actor.may_act_on(&t.id))
-                .map(|t| tenant_resource(t))
-                .collect(),
-        ))
+    pub fn list_tenants(&self, actor: &Actor) -> EngineResult<Vec<TenantView>> {
+        Ok(self
+            .tenants()
+            .iter()
+            .filter(|t| actor.may_act_on(&t.id))
+            .map(|t| tenant_view(t))
+            .collect())
     }
 
     /// `GET /rest/admin/tenants/{tenant}`.
-    pub fn get_tenant(&self, actor: &Actor, id: &str) -> EngineResult {
+    pub fn get_tenant(&self, actor: &Actor, id: &str) -> EngineResult<TenantView> {
         let tenant = self.scoped_tenant(actor, id)?;
-        Ok(Answer::from(tenant_resource(&tenant)))
+        Ok(tenant_view(&tenant))
     }
 
     /// `POST /rest/admin/tenants` (admin, every tenant): a new tenant from `[[tenants]]` keys,
     /// stored as given and served at its access path at once.
-    pub fn create_tenant(&self, actor: &Actor, cx: &RequestCtx, given: Value) -> EngineResult {
+    pub fn create_tenant(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        given: Value,
+    ) -> EngineResult<TenantView> {
         actor.require_admin()?;
         actor.require_every_tenant()?;
         let _one_at_a_time = self.tenant_change_lock();
@@ -73,7 +75,7 @@ impl Engine {
             AuditKind::TenantCreated,
             format!("tenant created{}", where_served(&tenant)),
         )?;
-        Ok(Answer::from(tenant_resource(&tenant)).created())
+        Ok(tenant_view(&tenant))
     }
 
     /// `PUT /rest/admin/tenants/{tenant}` (admin, every tenant): replaces a stored tenant's
@@ -85,7 +87,7 @@ impl Engine {
         cx: &RequestCtx,
         id: &str,
         mut given: Value,
-    ) -> EngineResult {
+    ) -> EngineResult<TenantView> {
         actor.require_admin()?;
         actor.require_every_tenant()?;
         let _one_at_a_time = self.tenant_change_lock();
@@ -135,18 +137,23 @@ impl Engine {
             AuditKind::TenantUpdated,
             format!("tenant settings replaced{}", where_served(&tenant)),
         )?;
-        Ok(Answer::from(tenant_resource(&tenant)))
+        Ok(tenant_view(&tenant))
     }
 
     /// `DELETE /rest/admin/tenants/{tenant}` (admin, every tenant): stops serving a stored
     /// tenant and deletes it with all its users, credentials and locks. Its audit events stay.
-    pub fn delete_tenant(&self, actor: &Actor, cx: &RequestCtx, id: &str) -> EngineResult {
+    pub fn delete_tenant(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        id: &str,
+    ) -> EngineResult<TenantView> {
         actor.require_admin()?;
         actor.require_every_tenant()?;
         let _one_at_a_time = self.tenant_change_lock();
         let current = self.stored_tenant(id)?;
         let users = current.store().list_users(None, None, usize::MAX)?.len();
-        let resource = tenant_resource(&current);
+        let view = tenant_view(&current);
         self.forget_tenant(&current.id);
         // The data goes before the record: a record without data is an empty tenant again.
         self.store().drop_tenant_data(&current.id)?;
@@ -161,7 +168,7 @@ impl Engine {
             AuditKind::TenantDeleted,
             format!("tenant deleted with {users} user(s) and their credentials"),
         )?;
-        Ok(Answer::from(resource))
+        Ok(view)
     }
 
     fn tenant_change_lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -272,25 +279,20 @@ fn where_served(t: &Tenant) -> String {
     )
 }
 
-fn tenant_resource(t: &Tenant) -> Resource {
-    let key_names: Vec<&str> = t
-        .settings
-        .iter()
-        .flat_map(|s| s.api_keys.iter().map(|k| k.name.as_str()))
-        .collect();
-    Resource {
-        doc_type: TENANT_DOC,
+fn tenant_view(t: &Tenant) -> TenantView {
+    TenantView {
         id: t.id.clone(),
-        attributes: json!({
-            "id": t.id,
-            "accessPath": t.access_path,
-            "rpId": t.relying_party.id,
-            "rpName": t.relying_party.name,
-            "origins": t.relying_party.origins,
-            "conformance": t.conformance,
-            "maxKeysPerUser": t.max_keys_per_user,
-            "source": t.source.as_str(),
-            "apiKeyNames": key_names,
-        }),
+        access_path: t.access_path.clone(),
+        rp_id: t.relying_party.id.clone(),
+        rp_name: t.relying_party.name.clone(),
+        origins: t.relying_party.origins.clone(),
+        conformance: t.conformance,
+        max_keys_per_user: t.max_keys_per_user,
+        source: t.source.as_str(),
+        api_key_names: t
+            .settings
+            .iter()
+            .flat_map(|s| s.api_keys.iter().map(|k| k.name.clone()))
+            .collect(),
     }
 }

@@ -3,13 +3,11 @@
 //! the portal's: deleting one, or deleting or disabling their credential, ends their sessions.
 //! Other tenants have no sessions here.
 
-use serde_json::{json, Value};
-
 use super::{in_tenant, Actor, Page};
+use super::{AdminUser, Listed};
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 use crate::engine::tenant::Tenant;
-use crate::engine::Resource;
-use crate::engine::{rfc3339, Answer, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
+use crate::engine::{AuditDraft, CredentialView, Engine, EngineError, EngineResult, RequestCtx};
 use crate::store::{AuditKind, CredentialRecord, DisabledBy, Outcome, StoreError, UserRecord};
 
 pub struct NewUser {
@@ -26,8 +24,6 @@ pub struct CredentialChange {
 }
 
 const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=1024;
-const USER_DOC: &str = "user";
-const CREDENTIAL_DOC: &str = "user.token.fido.credential";
 
 /// A username from a URL path: one that cannot be valid names no user.
 fn path_username(raw: &str) -> EngineResult<Username> {
@@ -42,7 +38,7 @@ impl Engine {
         cx: &RequestCtx,
         tenant: &str,
         new: NewUser,
-    ) -> EngineResult {
+    ) -> EngineResult<AdminUser> {
         actor.require_admin()?;
         let tenant = self.scoped_tenant(actor, tenant)?;
         let username =
@@ -83,8 +79,7 @@ impl Engine {
             detail: "user created".into(),
             cx: &in_tenant(cx, &tenant.id),
         })?;
-        let attributes = self.user_attributes(&tenant, &user)?;
-        Ok(Answer::one(USER_DOC, username.as_str(), attributes).created())
+        self.admin_user(&tenant, &user)
     }
 
     /// `GET /rest/admin[/tenants/{tenant}]/users?filter[username]=…&page[size]=…&page[after]=…`:
@@ -95,7 +90,7 @@ impl Engine {
         tenant: &str,
         prefix: Option<&str>,
         page: &Page,
-    ) -> EngineResult {
+    ) -> EngineResult<Listed<AdminUser>> {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let size = page.size()?;
         let prefix = prefix
@@ -115,18 +110,18 @@ impl Engine {
         let next = more
             .then(|| users.last().map(|u| u.username.to_string()))
             .flatten();
-        let resources = users
+        let items = users
             .iter()
-            .map(|u| self.user_resource(&tenant, u))
+            .map(|u| self.admin_user(&tenant, u))
             .collect::<EngineResult<_>>()?;
-        Ok(Answer::page(resources, next))
+        Ok(Listed { items, next })
     }
 
     /// `GET /rest/admin[/tenants/{tenant}]/users/{username}`.
-    pub fn get_user(&self, actor: &Actor, tenant: &str, username: &str) -> EngineResult {
+    pub fn get_user(&self, actor: &Actor, tenant: &str, username: &str) -> EngineResult<AdminUser> {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let user = existing_user(&tenant, username)?;
-        Ok(Answer::from(self.user_resource(&tenant, &user)?))
+        self.admin_user(&tenant, &user)
     }
 
     /// `DELETE /rest/admin[/tenants/{tenant}]/users/{username}`: the user and all their
@@ -137,11 +132,11 @@ impl Engine {
         cx: &RequestCtx,
         tenant: &str,
         username: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<AdminUser> {
         actor.require_admin()?;
         let tenant = self.scoped_tenant(actor, tenant)?;
         let user = existing_user(&tenant, username)?;
-        let attributes = self.user_attributes(&tenant, &user)?;
+        let view = self.admin_user(&tenant, &user)?;
         let credentials = match tenant.store().delete_user(&user.username) {
             Ok(ids) => ids,
             Err(StoreError::NotFound) => {
@@ -162,7 +157,7 @@ impl Engine {
             ),
             cx: &in_tenant(cx, &tenant.id),
         })?;
-        Ok(Answer::one(USER_DOC, user.username.as_str(), attributes))
+        Ok(view)
     }
 
     /// `POST /rest/admin[/tenants/{tenant}]/users/{username}/unlock`: lifts the temporary lock
@@ -173,7 +168,7 @@ impl Engine {
         cx: &RequestCtx,
         tenant: &str,
         username: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<AdminUser> {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let user = existing_user(&tenant, username)?;
         let store = tenant.store();
@@ -192,25 +187,24 @@ impl Engine {
             },
             cx: &in_tenant(cx, &tenant.id),
         })?;
-        Ok(Answer::one(
-            USER_DOC,
-            user.username.as_str(),
-            self.user_attributes(&tenant, &user)?,
-        ))
+        self.admin_user(&tenant, &user)
     }
 
     /// `GET /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials`: the self-service
     /// list's attributes.
-    pub fn user_credentials(&self, actor: &Actor, tenant: &str, username: &str) -> EngineResult {
+    pub fn user_credentials(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        username: &str,
+    ) -> EngineResult<Vec<CredentialView>> {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let user = existing_user(&tenant, username)?;
         let credentials = tenant.store().credentials_of(&user.username)?;
-        Ok(Answer::many(
-            credentials
-                .iter()
-                .map(|c| self.credential_resource(c))
-                .collect(),
-        ))
+        Ok(credentials
+            .iter()
+            .map(|c| self.credential_view(c))
+            .collect())
     }
 
     /// `PATCH /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials/{id}`: rename,
@@ -223,7 +217,7 @@ impl Engine {
         username: &str,
         credential_id: &str,
         change: CredentialChange,
-    ) -> EngineResult {
+    ) -> EngineResult<CredentialView> {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let cx = &in_tenant(cx, &tenant.id);
         if change.display_name.is_none() && change.enabled.is_none() {
@@ -310,7 +304,7 @@ impl Engine {
             )?,
             None => {}
         }
-        Ok(Answer::from(self.credential_resource(&record)))
+        Ok(self.credential_view(&record))
     }
 
     /// `DELETE /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials/{id}`; ends the
@@ -322,7 +316,7 @@ impl Engine {
         tenant: &str,
         username: &str,
         credential_id: &str,
-    ) -> EngineResult {
+    ) -> EngineResult<CredentialView> {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let user = existing_user(&tenant, username)?;
         let id = credential_of(&tenant, &user, credential_id)?;
@@ -343,7 +337,7 @@ impl Engine {
             AuditKind::CredentialDeleted,
             format!("deleted by the helpdesk{ended}"),
         )?;
-        Ok(Answer::from(self.credential_resource(&record)))
+        Ok(self.credential_view(&record))
     }
 
     /// Ends the sessions of a `default` user (`; N session(s) ended` for the audit detail);
@@ -375,34 +369,16 @@ impl Engine {
         })
     }
 
-    fn user_resource(&self, tenant: &Tenant, user: &UserRecord) -> EngineResult<Resource> {
-        Ok(Resource {
-            doc_type: USER_DOC,
-            id: user.username.to_string(),
-            attributes: self.user_attributes(tenant, user)?,
-        })
-    }
-
-    fn user_attributes(&self, tenant: &Tenant, user: &UserRecord) -> EngineResult<Value> {
+    fn admin_user(&self, tenant: &Tenant, user: &UserRecord) -> EngineResult<AdminUser> {
         let credentials = tenant.store().credentials_of(&user.username)?;
-        let lock = tenant.store().locked_until(&user.username, self.now())?;
-        Ok(json!({
-            "username": user.username,
-            "displayName": user.display_name,
-            "hasPassword": user.password_hash.is_some(),
-            "createdAt": rfc3339(user.created_at),
-            "credentialCount": credentials.len(),
-            "locked": lock.is_some(),
-            "lockExpiry": lock.map(rfc3339),
-        }))
-    }
-
-    fn credential_resource(&self, c: &CredentialRecord) -> Resource {
-        Resource {
-            doc_type: CREDENTIAL_DOC,
-            id: c.id.to_b64url(),
-            attributes: self.credential_attributes(c),
-        }
+        Ok(AdminUser {
+            username: user.username.to_string(),
+            display_name: user.display_name.as_ref().map(ToString::to_string),
+            has_password: user.password_hash.is_some(),
+            created_at: user.created_at,
+            credential_count: credentials.len(),
+            lock_expiry: tenant.store().locked_until(&user.username, self.now())?,
+        })
     }
 }
 

@@ -1,15 +1,14 @@
 //! Protected self-service: the flow list, selecting and ending a flow, FIDO registration, and
 //! the user's credential list.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{ChallengeIssued, CredentialView, FlowOffer, StepDone};
 use crate::domain::DisplayName;
 use crate::engine::ceremony::{CeremonyError, RefusalKind};
 use crate::engine::registration::{NewCredential, RegistrationOptions};
 use crate::engine::{
-    random_id, rfc3339, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx,
-    SessionData,
+    random_id, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx, SessionData,
 };
 use crate::flow::definitions::Step;
 use crate::flow::machine::{self, Advance, Call, Facts, Progress, RunningFlow};
@@ -364,33 +363,4 @@ impl Engine {
             }),
         }
     }
-}
-
-impl Engine {
-    /// The attributes of a credential in every list (self-service and helpdesk).
-    pub(in crate::engine) fn credential_attributes(&self, c: &CredentialRecord) -> Value {
-        let mut attributes = stored_attributes(c);
-        attributes["authenticatorIcon"] = json!(self.authenticator_icon(c));
-        attributes
-    }
-}
-
-fn stored_attributes(c: &CredentialRecord) -> Value {
-    json!({
-        "displayName": c.display_name,
-        "aaguid": c.aaguid,
-        "authenticatorName": c.authenticator_name,
-        "attestationFormat": c.attestation_format,
-        "attestationTrusted": c.attestation_trusted,
-        "createdAt": rfc3339(c.created_at),
-        "lastUsedAt": c.last_used_at.map(rfc3339),
-        "signCount": c.sign_count,
-        "transports": c.transports,
-        "backupEligible": c.backup_eligible,
-        "backupState": c.backup_state,
-        "discoverable": c.discoverable,
-        "userVerified": c.user_verified,
-        "enabled": c.enabled,
-        "disabledBy": c.disabled_by,
-    })
 }
