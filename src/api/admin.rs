@@ -10,6 +10,11 @@ use super::document::{respond, respond_paged};
 use super::error::ApiError;
 use super::extract::{bearer, blob_body, request_ctx, JsonBody};
 use super::middleware::method_not_allowed;
+use super::openapi;
+use super::routes::{op, Table};
+use super::schema::admin as s;
+use super::schema::loginapp::Credential;
+use super::schema::{Document, ErrorDocument, ListDocument};
 use crate::engine::{
     Actor, Answer, CredentialChange, Engine, EngineError, EngineResult, NewUser, Page, RequestCtx,
 };
@@ -21,36 +26,36 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::scope("/rest/admin")
-            .service(
-                resource("/users")
-                    .route(web::get().to(list_users))
-                    .route(web::post().to(create_user)),
-            )
-            .service(
-                resource("/users/{username}")
-                    .route(web::get().to(get_user))
-                    .route(web::delete().to(delete_user)),
-            )
-            .service(resource("/users/{username}/unlock").route(web::post().to(unlock_user)))
-            .service(
-                resource("/users/{username}/fido/credentials")
-                    .route(web::get().to(user_credentials)),
-            )
-            .service(
-                resource("/users/{username}/fido/credentials/{credential_id}")
-                    .route(web::patch().to(change_credential))
-                    .route(web::delete().to(delete_credential)),
-            )
-            .service(resource("/audit").route(web::get().to(audit_events)))
-            .service(
-                resource("/mds")
-                    .route(web::get().to(metadata_status))
-                    .route(web::put().to(import_metadata)),
-            )
-            .service(resource("/mds/reevaluate").route(web::post().to(reevaluate_metadata))),
-    );
+    table().register(cfg);
+}
+
+/// The routes, each documented by its handler's `#[utoipa::path]`.
+pub fn table() -> Table {
+    Table::scope("/rest/admin", resource)
+        .shared(openapi::admin_operation)
+        .at("/users", [op!(get, list_users), op!(post, create_user)])
+        .at(
+            "/users/{username}",
+            [op!(get, get_user), op!(delete, delete_user)],
+        )
+        .at("/users/{username}/unlock", [op!(post, unlock_user)])
+        .at(
+            "/users/{username}/fido/credentials",
+            [op!(get, user_credentials)],
+        )
+        .at(
+            "/users/{username}/fido/credentials/{credential_id}",
+            [
+                op!(patch, change_credential),
+                op!(delete, delete_credential),
+            ],
+        )
+        .at("/audit", [op!(get, audit_events)])
+        .at(
+            "/mds",
+            [op!(get, metadata_status), op!(put, import_metadata)],
+        )
+        .at("/mds/reevaluate", [op!(post, reevaluate_metadata)])
 }
 
 /// The caller's token; a call without a valid one is logged (never the token) and refused.
@@ -114,6 +119,18 @@ fn page(q: &mut HashMap<String, String>) -> Page {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/users",
+    summary = "List users (helpdesk)",
+    description = "Users in username order, a page at a time.",
+    params(s::UserQuery),
+    responses(
+        (status = 200, description = "A page of `user`s", body = ListDocument<s::User>),
+        (status = 400, description = "`INVALID_REQUEST`: a page size outside 1–100, a cursor \
+            that is not one, a filter outside the username alphabet", body = ErrorDocument),
+    )
+)]
 async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let mut q = query(&req);
     let page = page(&mut q);
@@ -125,6 +142,16 @@ async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond_paged(answer, &req))
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/users/{username}",
+    summary = "Get a user (helpdesk)",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
 async fn get_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String>) -> Reply {
     let username = path.into_inner();
     Ok(respond(
@@ -132,6 +159,18 @@ async fn get_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/rest/admin/users/{username}",
+    summary = "Delete a user (admin)",
+    description = "Deletes the user and their credentials in one transaction and ends all \
+        their sessions (audited `USER_DELETED`).",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The deleted `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
 async fn delete_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String>) -> Reply {
     let username = path.into_inner();
     Ok(respond(
@@ -139,6 +178,18 @@ async fn delete_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<Str
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/rest/admin/users/{username}/unlock",
+    summary = "Unlock a user (helpdesk)",
+    description = "Lifts the temporary lock and resets the failure count (audited \
+        `USER_UNLOCKED`).",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
 async fn unlock_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<String>) -> Reply {
     let username = path.into_inner();
     Ok(respond(
@@ -146,6 +197,16 @@ async fn unlock_user(req: HttpRequest, e: web::Data<Engine>, path: web::Path<Str
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/users/{username}/fido/credentials",
+    summary = "List a user's FIDO credentials (helpdesk)",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "`user.token.fido.credential`s", body = ListDocument<Credential>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
 async fn user_credentials(
     req: HttpRequest,
     e: web::Data<Engine>,
@@ -157,6 +218,18 @@ async fn user_credentials(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/rest/admin/users",
+    summary = "Create a user (admin)",
+    request_body = s::CreateUser,
+    responses(
+        (status = 201, description = "The new `user`", body = Document<s::User>),
+        (status = 400, description = "`INVALID_REQUEST`, `INVALID_USERNAME`, \
+            `INVALID_DISPLAY_NAME`, `INVALID_PASSWORD`", body = ErrorDocument),
+        (status = 409, description = "`USER_EXISTS`", body = ErrorDocument),
+    )
+)]
 async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
     let actor = actor(&req, &e)?; // a bad token is told before a bad body
     let new = NewUser {
@@ -169,6 +242,22 @@ async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> 
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/rest/admin/users/{username}/fido/credentials/{credential_id}",
+    summary = "Rename, disable or enable a credential (helpdesk)",
+    description = "A new name is audited `CREDENTIAL_RENAMED`; `enabled: false` disables the \
+        credential with `disabledBy: \"helpdesk\"` and ends the user's sessions \
+        (`CREDENTIAL_DISABLED`); `enabled: true` enables it (`CREDENTIAL_ENABLED`).",
+    params(s::CredentialPath),
+    request_body = s::CredentialChange,
+    responses(
+        (status = 200, description = "The credential", body = Document<Credential>),
+        (status = 400, description = "`INVALID_REQUEST` (neither member, or one of the wrong \
+            type), `INVALID_DISPLAY_NAME`", body = ErrorDocument),
+        (status = 404, description = "`USER_NOT_FOUND`, `FIDO_CREDENTIAL_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
 async fn change_credential(
     req: HttpRequest,
     e: web::Data<Engine>,
@@ -189,6 +278,17 @@ async fn change_credential(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/rest/admin/users/{username}/fido/credentials/{credential_id}",
+    summary = "Delete a credential (helpdesk)",
+    description = "Ends all the user's sessions (audited `CREDENTIAL_DELETED`).",
+    params(s::CredentialPath),
+    responses(
+        (status = 200, description = "The deleted credential", body = Document<Credential>),
+        (status = 404, description = "`USER_NOT_FOUND`, `FIDO_CREDENTIAL_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
 async fn delete_credential(
     req: HttpRequest,
     e: web::Data<Engine>,
@@ -203,6 +303,17 @@ async fn delete_credential(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/audit",
+    summary = "Read the audit trail (helpdesk)",
+    description = "`audit.event`s, newest first, a page at a time.",
+    params(s::AuditQuery),
+    responses(
+        (status = 200, description = "A page of `audit.event`s", body = ListDocument<s::AuditEvent>),
+        (status = 400, description = "`INVALID_REQUEST`", body = ErrorDocument),
+    )
+)]
 async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let mut q = query(&req);
     let page = page(&mut q);
@@ -214,6 +325,25 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond_paged(answer, &req))
 }
 
+#[utoipa::path(
+    put,
+    path = "/rest/admin/mds",
+    summary = "Import a FIDO metadata BLOB (admin)",
+    description = "Verified and imported like `fidoflow mds import` and used at once (audited \
+        `METADATA_IMPORTED`). At most 32 MiB.",
+    request_body(
+        content = String,
+        content_type = "application/jwt",
+        description = "The BLOB (a JWS) as downloaded; `application/octet-stream` and \
+            `text/plain` are taken too"
+    ),
+    responses(
+        (status = 200, description = "The `mds.blob` now in use", body = Document<s::MetadataStatus>),
+        (status = 400, description = "`MDS_BLOB_REFUSED` (does not verify, or older than the \
+            one in use), `INVALID_REQUEST`", body = ErrorDocument),
+        (status = 413, description = "`REQUEST_TOO_LARGE`", body = ErrorDocument),
+    )
+)]
 async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
     let actor = actor(&req, &e)?; // the token before up to 32 MiB of body
     let jwt = blob_body(&req, payload).await?;
@@ -225,12 +355,30 @@ async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::P
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/rest/admin/mds/reevaluate",
+    summary = "Re-run attestation trust for every credential (admin)",
+    description = "`fidoflow mds reevaluate` on the running server (audited \
+        `METADATA_REEVALUATED`).",
+    responses(
+        (status = 200, description = "The `mds.reevaluation`", body = Document<s::Reevaluation>),
+    )
+)]
 async fn reevaluate_metadata(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond(
         run(&req, e, move |e, a, cx| e.reevaluate_metadata(a, cx)).await?,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/mds",
+    summary = "The imported FIDO metadata (helpdesk)",
+    responses(
+        (status = 200, description = "The `mds.blob`", body = Document<s::MetadataStatus>),
+    )
+)]
 async fn metadata_status(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond(
         run(&req, e, move |e, a, _| e.metadata_status(a)).await?,

@@ -16,7 +16,13 @@ struct Server {
 }
 
 fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fidoflow"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
+    // The binary refuses a `FIDOFLOW_*` variable it does not read (e.g. the test run's
+    // `FIDOFLOW_SKIP_BROWSER_TESTS`): it gets only the ones below.
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("FIDOFLOW_")) {
+        command.env_remove(name);
+    }
+    let mut child = command
         .env("FIDOFLOW_BIND", "127.0.0.1:0")
         .env("FIDOFLOW_DATA_DIR", data_dir)
         .env(
