@@ -11,28 +11,40 @@ use serde_json::{json, Value};
 
 use super::backend::{caller, json_object, Caller};
 use super::extract::read_limited;
+use super::openapi;
+use super::routes::{op, Table};
+use super::schema::conformance as s;
 use crate::engine::{
     Attachment, BackendAssertion, BackendRegistration, CeremonyError, Channel, Conveyance, Engine,
     EngineError, ResidentKey, UserVerification,
 };
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    // Resources, not a scope: a scope on `/{access_path}` would take every path's first
-    // segment and answer 404 for the pages and assets registered after it.
-    cfg.service(
-        web::resource("/{access_path}/attestation/options")
-            .route(web::post().to(attestation_options)),
-    )
-    .service(
-        web::resource("/{access_path}/attestation/result")
-            .route(web::post().to(attestation_result)),
-    )
-    .service(
-        web::resource("/{access_path}/assertion/options").route(web::post().to(assertion_options)),
-    )
-    .service(
-        web::resource("/{access_path}/assertion/result").route(web::post().to(assertion_result)),
-    );
+    table().register(cfg);
+}
+
+/// The routes, each documented by its handler's `#[utoipa::path]`. Resources, not a scope: a
+/// scope on `/{access_path}` would take every path's first segment and answer 404 for the pages
+/// and assets registered after it.
+pub fn table() -> Table {
+    Table::root(|path| web::resource(path))
+        .shared(openapi::conformance_operation)
+        .at(
+            "/{access_path}/attestation/options",
+            [op!(post, attestation_options)],
+        )
+        .at(
+            "/{access_path}/attestation/result",
+            [op!(post, attestation_result)],
+        )
+        .at(
+            "/{access_path}/assertion/options",
+            [op!(post, assertion_options)],
+        )
+        .at(
+            "/{access_path}/assertion/result",
+            [op!(post, assertion_result)],
+        )
 }
 
 /// `{"status": "failed", "errorMessage": …}` with a 4xx status (5xx when the server failed).
@@ -176,6 +188,15 @@ fn flatten(options: Value, asked: serde_json::Map<String, Value>) -> Value {
     options
 }
 
+#[utoipa::path(
+    post,
+    path = "/{access_path}/attestation/options",
+    summary = "Begin a registration",
+    request_body = s::ServerPublicKeyCredentialCreationOptionsRequest,
+    responses(
+        (status = 200, description = "`ok` with the creation options", body = s::ServerPublicKeyCredentialCreationOptionsResponse),
+    )
+)]
 async fn attestation_options(
     req: HttpRequest,
     e: web::Data<Engine>,
@@ -211,6 +232,13 @@ async fn attestation_options(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/{access_path}/attestation/result",
+    summary = "Finish a registration",
+    request_body = s::ServerPublicKeyCredential,
+    responses((status = 200, description = "`ok`: registered", body = s::ServerResponse))
+)]
 async fn attestation_result(
     req: HttpRequest,
     e: web::Data<Engine>,
@@ -223,6 +251,15 @@ async fn attestation_result(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/{access_path}/assertion/options",
+    summary = "Begin an assertion",
+    request_body = s::ServerPublicKeyCredentialGetOptionsRequest,
+    responses(
+        (status = 200, description = "`ok` with the request options", body = s::ServerPublicKeyCredentialGetOptionsResponse),
+    )
+)]
 async fn assertion_options(
     req: HttpRequest,
     e: web::Data<Engine>,
@@ -250,6 +287,13 @@ async fn assertion_options(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/{access_path}/assertion/result",
+    summary = "Finish an assertion",
+    request_body = s::ServerPublicKeyCredential,
+    responses((status = 200, description = "`ok`: verified", body = s::ServerResponse))
+)]
 async fn assertion_result(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) -> HttpResponse {
     call(req, e, p, |engine, Caller { tenant, cx }, body| {
         // Usernameless and named assertions are both in flight; the challenge says which.

@@ -29,77 +29,122 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The stable code of an error (`errors[0].code`), as API.md lists them; the README says which
+/// call answers which. (This enum is what the server sends and what the OpenAPI document lists,
+/// so the two cannot differ.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidRequest,
+    RequestTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    CsrfHeaderMissing,
+    CsrfOriginMismatch,
+    InternalError,
+    InvalidDisplayName,
+    InvalidUsername,
+    InvalidPassword,
+    UsernamePasswordWrong,
+    UserLocked,
+    UnexpectedCall,
+    NotAuthorized,
+    PreconditionNotFulfilled,
+    FlowNotFound,
+    ApplicationNotFound,
+    FidoRegistrationFailed,
+    FidoRegistrationTimeout,
+    FidoAuthenticationFailed,
+    FidoAuthenticationTimeout,
+    FidoApprovalFailed,
+    FidoApprovalTimeout,
+    UsernameNotAvailable,
+    FidoCredentialNotFound,
+    FidoCredentialChangeNotAllowed,
+    NoValidToken,
+    TooManyRequests,
+    ServerBusy,
+    ConcurrentAccess,
+    NotAuthenticated,
+    Forbidden,
+    UserExists,
+    MdsBlobRefused,
+    UserNotFound,
+    TenantNotFound,
+    TenantExists,
+    TenantReadOnly,
+    InvalidTenant,
+}
+
 impl ApiError {
     /// Status and stable code, one arm per variant.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         use EngineError as E;
+        use ErrorCode as C;
         match self {
-            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
-            ApiError::RequestTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "REQUEST_TOO_LARGE"),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            ApiError::CsrfHeaderMissing => (StatusCode::FORBIDDEN, "CSRF_HEADER_MISSING"),
-            ApiError::CsrfOriginMismatch => (StatusCode::FORBIDDEN, "CSRF_ORIGIN_MISMATCH"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, C::InvalidRequest),
+            ApiError::RequestTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, C::RequestTooLarge),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, C::MethodNotAllowed),
+            ApiError::CsrfHeaderMissing => (StatusCode::FORBIDDEN, C::CsrfHeaderMissing),
+            ApiError::CsrfOriginMismatch => (StatusCode::FORBIDDEN, C::CsrfOriginMismatch),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::InternalError),
             ApiError::Engine(e) => match e {
-                E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
-                E::InvalidDisplayName(_) => (StatusCode::BAD_REQUEST, "INVALID_DISPLAY_NAME"),
-                E::InvalidUsername(_) => (StatusCode::BAD_REQUEST, "INVALID_USERNAME"),
-                E::InvalidPassword(_) => (StatusCode::BAD_REQUEST, "INVALID_PASSWORD"),
+                E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, C::InvalidRequest),
+                E::InvalidDisplayName(_) => (StatusCode::BAD_REQUEST, C::InvalidDisplayName),
+                E::InvalidUsername(_) => (StatusCode::BAD_REQUEST, C::InvalidUsername),
+                E::InvalidPassword(_) => (StatusCode::BAD_REQUEST, C::InvalidPassword),
                 E::UsernamePasswordWrong { .. } => {
-                    (StatusCode::BAD_REQUEST, "USERNAME_PASSWORD_WRONG")
+                    (StatusCode::BAD_REQUEST, C::UsernamePasswordWrong)
                 }
-                E::UserLocked { .. } => (StatusCode::FORBIDDEN, "USER_LOCKED"),
-                E::UnexpectedCall { .. } => (StatusCode::BAD_REQUEST, "UNEXPECTED_CALL"),
-                E::NotAuthorized { .. } => (StatusCode::UNAUTHORIZED, "NOT_AUTHORIZED"),
-                E::StepUpRequired(_) => (StatusCode::FORBIDDEN, "NOT_AUTHORIZED"),
+                E::UserLocked { .. } => (StatusCode::FORBIDDEN, C::UserLocked),
+                E::UnexpectedCall { .. } => (StatusCode::BAD_REQUEST, C::UnexpectedCall),
+                E::NotAuthorized { .. } => (StatusCode::UNAUTHORIZED, C::NotAuthorized),
+                E::StepUpRequired(_) => (StatusCode::FORBIDDEN, C::NotAuthorized),
                 E::PreconditionNotFulfilled(_) => {
-                    (StatusCode::FORBIDDEN, "PRECONDITION_NOT_FULFILLED")
+                    (StatusCode::FORBIDDEN, C::PreconditionNotFulfilled)
                 }
-                E::FlowNotFound(_) => (StatusCode::NOT_FOUND, "FLOW_NOT_FOUND"),
-                E::ApplicationNotFound(_) => (StatusCode::NOT_FOUND, "APPLICATION_NOT_FOUND"),
+                E::FlowNotFound(_) => (StatusCode::NOT_FOUND, C::FlowNotFound),
+                E::ApplicationNotFound(_) => (StatusCode::NOT_FOUND, C::ApplicationNotFound),
                 E::FidoRegistrationFailed { .. } => {
-                    (StatusCode::BAD_REQUEST, "FIDO_REGISTRATION_FAILED")
+                    (StatusCode::BAD_REQUEST, C::FidoRegistrationFailed)
                 }
                 E::FidoRegistrationTimeout { .. } => {
-                    (StatusCode::BAD_REQUEST, "FIDO_REGISTRATION_TIMEOUT")
+                    (StatusCode::BAD_REQUEST, C::FidoRegistrationTimeout)
                 }
                 E::FidoAuthenticationFailed { .. } => {
-                    (StatusCode::BAD_REQUEST, "FIDO_AUTHENTICATION_FAILED")
+                    (StatusCode::BAD_REQUEST, C::FidoAuthenticationFailed)
                 }
                 E::FidoAuthenticationTimeout { .. } => {
-                    (StatusCode::BAD_REQUEST, "FIDO_AUTHENTICATION_TIMEOUT")
+                    (StatusCode::BAD_REQUEST, C::FidoAuthenticationTimeout)
                 }
-                E::FidoApprovalFailed { .. } => (StatusCode::BAD_REQUEST, "FIDO_APPROVAL_FAILED"),
-                E::FidoApprovalTimeout { .. } => (StatusCode::BAD_REQUEST, "FIDO_APPROVAL_TIMEOUT"),
+                E::FidoApprovalFailed { .. } => (StatusCode::BAD_REQUEST, C::FidoApprovalFailed),
+                E::FidoApprovalTimeout { .. } => (StatusCode::BAD_REQUEST, C::FidoApprovalTimeout),
                 E::UsernameNotAvailable { .. } => {
-                    (StatusCode::BAD_REQUEST, "USERNAME_NOT_AVAILABLE")
+                    (StatusCode::BAD_REQUEST, C::UsernameNotAvailable)
                 }
-                E::FidoCredentialNotFound => (StatusCode::BAD_REQUEST, "FIDO_CREDENTIAL_NOT_FOUND"),
-                E::FidoCredentialChangeNotAllowed(_) => (
-                    StatusCode::BAD_REQUEST,
-                    "FIDO_CREDENTIAL_CHANGE_NOT_ALLOWED",
-                ),
-                E::NoValidToken => (StatusCode::BAD_REQUEST, "NO_VALID_TOKEN"),
-                E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
-                E::ServerBusy => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
-                E::ConcurrentAccess => (StatusCode::BAD_REQUEST, "CONCURRENT_ACCESS"),
-                E::AdminTokenInvalid => (StatusCode::UNAUTHORIZED, "NOT_AUTHENTICATED"),
+                E::FidoCredentialNotFound => (StatusCode::BAD_REQUEST, C::FidoCredentialNotFound),
+                E::FidoCredentialChangeNotAllowed(_) => {
+                    (StatusCode::BAD_REQUEST, C::FidoCredentialChangeNotAllowed)
+                }
+                E::NoValidToken => (StatusCode::BAD_REQUEST, C::NoValidToken),
+                E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, C::TooManyRequests),
+                E::ServerBusy => (StatusCode::SERVICE_UNAVAILABLE, C::ServerBusy),
+                E::ConcurrentAccess => (StatusCode::BAD_REQUEST, C::ConcurrentAccess),
+                E::AdminTokenInvalid => (StatusCode::UNAUTHORIZED, C::NotAuthenticated),
                 E::AdminRoleMissing | E::AdminTenantForbidden(_) => {
-                    (StatusCode::FORBIDDEN, "FORBIDDEN")
+                    (StatusCode::FORBIDDEN, C::Forbidden)
                 }
-                E::TenantNotFound(_) => (StatusCode::NOT_FOUND, "TENANT_NOT_FOUND"),
-                E::TenantExists(_) => (StatusCode::CONFLICT, "TENANT_EXISTS"),
-                E::TenantReadOnly(_) => (StatusCode::CONFLICT, "TENANT_READ_ONLY"),
-                E::InvalidTenant(_) => (StatusCode::BAD_REQUEST, "INVALID_TENANT"),
-                E::UserExists => (StatusCode::CONFLICT, "USER_EXISTS"),
-                E::MetadataRefused(_) => (StatusCode::BAD_REQUEST, "MDS_BLOB_REFUSED"),
-                E::UserNotFound(_) => (StatusCode::NOT_FOUND, "USER_NOT_FOUND"),
-                E::UserCredentialNotFound(_) => {
-                    (StatusCode::NOT_FOUND, "FIDO_CREDENTIAL_NOT_FOUND")
-                }
+                E::TenantNotFound(_) => (StatusCode::NOT_FOUND, C::TenantNotFound),
+                E::TenantExists(_) => (StatusCode::CONFLICT, C::TenantExists),
+                E::TenantReadOnly(_) => (StatusCode::CONFLICT, C::TenantReadOnly),
+                E::InvalidTenant(_) => (StatusCode::BAD_REQUEST, C::InvalidTenant),
+                E::UserExists => (StatusCode::CONFLICT, C::UserExists),
+                E::MetadataRefused(_) => (StatusCode::BAD_REQUEST, C::MdsBlobRefused),
+                E::UserNotFound(_) => (StatusCode::NOT_FOUND, C::UserNotFound),
+                E::UserCredentialNotFound(_) => (StatusCode::NOT_FOUND, C::FidoCredentialNotFound),
                 E::Storage(_) | E::Internal(_) => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+                    (StatusCode::INTERNAL_SERVER_ERROR, C::InternalError)
                 }
             },
         }

@@ -2,7 +2,9 @@
 //! requests, calls one engine use case and renders the typed outcome in its own format —
 //! `loginapp/` (the browser-facing JSON:API of Airlock IAM's Loginapp), `admin.rs` (helpdesk and
 //! administration), `authfi/` (the AuthFi-shaped relying-party API), `conformance.rs` (the FIDO
-//! conformance-tool API) — and what they share: the route table below, JSON:API documents and the
+//! conformance-tool API) — and what they share: the route tables (`routes.rs`: every route is
+//! registered with its OpenAPI operation, and [`route_list`] lists them), the OpenAPI document
+//! of them all (`openapi.rs`, from the wire types in `schema/`), JSON:API documents and the
 //! error mapping of the Loginapp and admin shapes (`document.rs`, `error.rs`), extractors,
 //! middleware, the backend callers' tenant and key check (`backend.rs`) and the pages. No
 //! business decisions here. Imports only `engine` (and the types it hands out); never `store`,
@@ -17,9 +19,15 @@ pub mod error;
 pub mod extract;
 pub mod loginapp;
 pub mod middleware;
+pub mod openapi;
 pub mod pages;
+pub mod routes;
+pub mod schema;
 
-use actix_web::web::{self, ServiceConfig};
+use actix_web::http::Method;
+use actix_web::web::ServiceConfig;
+
+use routes::Table;
 
 /// The name of the session cookie (set by the session middleware `startup` builds, read by the
 /// one-request-per-session guard).
@@ -27,15 +35,15 @@ pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
 
 /// The browser pages and their assets.
 pub fn page_routes(cfg: &mut ServiceConfig, static_dir: &std::path::Path) {
-    cfg.service(web::resource("/").route(web::get().to(pages::portal)))
-        .service(web::resource("/helpdesk").route(web::get().to(pages::helpdesk)))
-        .service(pages::assets(static_dir));
+    pages::table().register(cfg);
+    cfg.service(pages::assets(static_dir));
 }
 
-/// Routes of the public listener: the browser-facing Loginapp REST API (and, unless
-/// `admin.bind` puts it elsewhere, the admin API).
+/// Routes of the public listener: the browser-facing Loginapp REST API and `/openapi.json` (and,
+/// unless `admin.bind` puts it elsewhere, the admin API).
 pub fn public_routes(cfg: &mut ServiceConfig) {
     loginapp::routes(cfg);
+    openapi::table().register(cfg);
 }
 
 /// Routes of the relying-party backend APIs, under each tenant's access path: the AuthFi shape
@@ -49,4 +57,23 @@ pub fn tenant_routes(cfg: &mut ServiceConfig) {
 /// Routes of the administration API (see `admin/`).
 pub fn admin_routes(cfg: &mut ServiceConfig) {
     admin::routes(cfg);
+}
+
+/// Every route table of the server (the admin API's too, wherever it listens).
+pub fn tables() -> Vec<Table> {
+    let mut tables = loginapp::tables();
+    tables.extend([
+        openapi::table(),
+        pages::table(),
+        admin::table(),
+        authfi::table(),
+        conformance::table(),
+    ]);
+    tables
+}
+
+/// `(method, path pattern)` of every route the tables register (not the asset tree under
+/// `/static`, nor the default services that answer `404`/`405`).
+pub fn route_list() -> Vec<(Method, String)> {
+    tables().iter().flat_map(Table::list).collect()
 }

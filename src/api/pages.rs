@@ -5,7 +5,17 @@ use actix_files::NamedFile;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
+use super::openapi;
+use super::routes::{op, Table};
 use crate::engine::Engine;
+
+/// `/` and `/helpdesk` (the assets are a file service of their own).
+pub fn table() -> Table {
+    Table::root(|path| web::resource(path))
+        .shared(openapi::page_operation)
+        .at("/", [op!(get, portal)])
+        .at("/helpdesk", [op!(get, helpdesk)])
+}
 
 async fn page(
     req: HttpRequest,
@@ -19,10 +29,23 @@ async fn page(
     Ok(named.use_etag(true).into_response(&req))
 }
 
+#[utoipa::path(
+    get,
+    path = "/",
+    summary = "The self-service portal",
+    responses((status = 200, description = "The portal page", content_type = "text/html", body = String))
+)]
 pub async fn portal(req: HttpRequest, engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {
     page(req, engine, "index.html").await
 }
 
+#[utoipa::path(
+    get,
+    path = "/helpdesk",
+    summary = "The helpdesk page",
+    description = "The page asks for an admin token and calls `/rest/admin`.",
+    responses((status = 200, description = "The helpdesk page", content_type = "text/html", body = String))
+)]
 pub async fn helpdesk(
     req: HttpRequest,
     engine: web::Data<Engine>,

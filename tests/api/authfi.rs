@@ -271,6 +271,8 @@ async fn a_relying_party_backend_registers_signs_in_verifies_and_manages_keys_th
         laptop.is_excluded(&begun["fido_register_request"], DEMO_ORIGIN),
         "the laptop's key is excluded"
     );
+    // A second later, so the keys' creation times (which order them) differ.
+    app.advance(chrono::Duration::seconds(1));
     let mut second = phone.register(&begun["fido_register_request"], DEMO_ORIGIN);
     let object = second.as_object_mut().unwrap();
     object.remove("clientExtensionResults");

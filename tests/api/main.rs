@@ -15,6 +15,7 @@ mod journeys;
 mod legacy_data;
 mod lifecycle;
 mod mds;
+mod openapi;
 mod pages;
 mod refusals;
 mod rules;

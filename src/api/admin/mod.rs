@@ -18,6 +18,10 @@ use super::document::{respond, respond_paged};
 use super::error::ApiError;
 use super::extract::{bearer, blob_body, request_ctx};
 use super::middleware::method_not_allowed;
+use super::openapi;
+use super::routes::{op, Table};
+use super::schema::admin as s;
+use super::schema::{Document, ErrorDocument, ListDocument};
 use crate::engine::{Actor, Engine, EngineError, EngineResult, Page, RequestCtx};
 
 type Reply = Result<HttpResponse, ApiError>;
@@ -27,19 +31,72 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::scope("/rest/admin")
-            .configure(|c| users::routes(c, ""))
-            .configure(|c| users::routes(c, "/tenants/{tenant}"))
-            .configure(tenants::routes)
-            .service(resource("/audit").route(web::get().to(audit_events)))
-            .service(
-                resource("/mds")
-                    .route(web::get().to(metadata_status))
-                    .route(web::put().to(import_metadata)),
-            )
-            .service(resource("/mds/reevaluate").route(web::post().to(reevaluate_metadata))),
-    );
+    table().register(cfg);
+}
+
+/// The routes, each documented by its handler's `#[utoipa::path]`; the helpdesk's user calls
+/// of `default` are served again under `/tenants/{tenant}` for every tenant.
+pub fn table() -> Table {
+    let users = || {
+        [
+            (
+                "/users",
+                vec![op!(get, users::list_users), op!(post, users::create_user)],
+            ),
+            (
+                "/users/{username}",
+                vec![op!(get, users::get_user), op!(delete, users::delete_user)],
+            ),
+            (
+                "/users/{username}/unlock",
+                vec![op!(post, users::unlock_user)],
+            ),
+            (
+                "/users/{username}/fido/credentials",
+                vec![op!(get, users::user_credentials)],
+            ),
+            (
+                "/users/{username}/fido/credentials/{credential_id}",
+                vec![
+                    op!(patch, users::change_credential),
+                    op!(delete, users::delete_credential),
+                ],
+            ),
+        ]
+    };
+    let mut table = Table::scope("/rest/admin", resource).shared(openapi::admin_operation);
+    for (path, ops) in users() {
+        table = table.at(path, ops);
+    }
+    for (path, ops) in users() {
+        table = table.at_under("/tenants/{tenant}", "InTenant", path, ops);
+    }
+    table
+        .at(
+            "/tenants",
+            [
+                op!(get, tenants::list_tenants),
+                op!(post, tenants::create_tenant),
+            ],
+        )
+        .at(
+            "/tenants/{tenant}",
+            [
+                op!(get, tenants::get_tenant),
+                op!(put, tenants::update_tenant),
+                op!(delete, tenants::delete_tenant),
+            ],
+        )
+        .at(
+            "/tenants/{tenant}/import",
+            [op!(post, tenants::import_users)],
+        )
+        .at("/audit", [op!(get, audit_events)])
+        .at(
+            "/mds",
+            [op!(get, metadata_status), op!(put, import_metadata)],
+        )
+        .at("/mds/reevaluate", [op!(post, reevaluate_metadata)])
 }
 
 /// The caller's token; a call without a valid one is logged (never the token) and refused.
@@ -121,6 +178,17 @@ fn segment(req: &HttpRequest, name: &str) -> String {
     req.match_info().get(name).unwrap_or_default().to_owned()
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/audit",
+    summary = "Read the audit trail (helpdesk)",
+    description = "`audit.event`s, newest first, a page at a time.",
+    params(s::AuditQuery),
+    responses(
+        (status = 200, description = "A page of `audit.event`s", body = ListDocument<s::AuditEvent>),
+        (status = 400, description = "`INVALID_REQUEST`", body = ErrorDocument),
+    )
+)]
 async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let mut q = query(&req);
     let page = page(&mut q);
@@ -133,6 +201,25 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond_paged(render::audit(answer), &req))
 }
 
+#[utoipa::path(
+    put,
+    path = "/rest/admin/mds",
+    summary = "Import a FIDO metadata BLOB (admin)",
+    description = "Verified and imported like `fidoflow mds import` and used at once (audited \
+        `METADATA_IMPORTED`). At most 32 MiB.",
+    request_body(
+        content = String,
+        content_type = "application/jwt",
+        description = "The BLOB (a JWS) as downloaded; `application/octet-stream` and \
+            `text/plain` are taken too"
+    ),
+    responses(
+        (status = 200, description = "The `mds.blob` now in use", body = Document<s::MetadataStatus>),
+        (status = 400, description = "`MDS_BLOB_REFUSED` (does not verify, or older than the \
+            one in use), `INVALID_REQUEST`", body = ErrorDocument),
+        (status = 413, description = "`REQUEST_TOO_LARGE`", body = ErrorDocument),
+    )
+)]
 async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
     let actor = actor(&req, &e)?; // the token before up to 32 MiB of body
     let jwt = blob_body(&req, payload).await?;
@@ -144,12 +231,30 @@ async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::P
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/rest/admin/mds/reevaluate",
+    summary = "Re-run attestation trust for every credential (admin)",
+    description = "`fidoflow mds reevaluate` on the running server (audited \
+        `METADATA_REEVALUATED`).",
+    responses(
+        (status = 200, description = "The `mds.reevaluation`", body = Document<s::Reevaluation>),
+    )
+)]
 async fn reevaluate_metadata(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond(render::reevaluation(
         run(&req, e, move |e, a, cx| e.reevaluate_metadata(a, cx)).await?,
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/rest/admin/mds",
+    summary = "The imported FIDO metadata (helpdesk)",
+    responses(
+        (status = 200, description = "The `mds.blob`", body = Document<s::MetadataStatus>),
+    )
+)]
 async fn metadata_status(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond(render::metadata(
         run(&req, e, move |e, a, _| e.metadata_status(a)).await?,

@@ -2,35 +2,16 @@
 //! `/rest/admin/users…` for `default` and under `/rest/admin/tenants/{tenant}/users…` for any
 //! tenant. The handlers read the tenant, username and credential id from the path by name.
 
-use actix_web::web::{self, ServiceConfig};
+use actix_web::web;
 use actix_web::HttpRequest;
 
-use super::{actor, page, query, render, resource, run, run_as, segment, Reply};
+use super::{actor, page, query, render, run, run_as, segment, Reply};
 use crate::api::document::{respond, respond_paged};
 use crate::api::extract::JsonBody;
+use crate::api::schema::admin as s;
+use crate::api::schema::loginapp::Credential;
+use crate::api::schema::{Document, ErrorDocument, ListDocument};
 use crate::engine::{CredentialChange, Engine, NewUser, DEFAULT_TENANT};
-
-/// The user routes under `prefix` (`""` or `/tenants/{tenant}`).
-pub(super) fn routes(cfg: &mut ServiceConfig, prefix: &str) {
-    let at = |path: &str| resource(&format!("{prefix}{path}"));
-    cfg.service(
-        at("/users")
-            .route(web::get().to(list_users))
-            .route(web::post().to(create_user)),
-    )
-    .service(
-        at("/users/{username}")
-            .route(web::get().to(get_user))
-            .route(web::delete().to(delete_user)),
-    )
-    .service(at("/users/{username}/unlock").route(web::post().to(unlock_user)))
-    .service(at("/users/{username}/fido/credentials").route(web::get().to(user_credentials)))
-    .service(
-        at("/users/{username}/fido/credentials/{credential_id}")
-            .route(web::patch().to(change_credential))
-            .route(web::delete().to(delete_credential)),
-    );
-}
 
 /// The tenant of the path: `default` under `/rest/admin/users`.
 fn tenant(req: &HttpRequest) -> String {
@@ -40,7 +21,19 @@ fn tenant(req: &HttpRequest) -> String {
         .to_owned()
 }
 
-async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+#[utoipa::path(
+    get,
+    path = "/rest/admin/users",
+    summary = "List users (helpdesk)",
+    description = "Users in username order, a page at a time.",
+    params(s::UserQuery),
+    responses(
+        (status = 200, description = "A page of `user`s", body = ListDocument<s::User>),
+        (status = 400, description = "`INVALID_REQUEST`: a page size outside 1–100, a cursor \
+            that is not one, a filter outside the username alphabet", body = ErrorDocument),
+    )
+)]
+pub(super) async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let mut q = query(&req);
     let page = page(&mut q);
     let prefix = q.remove("filter[username]");
@@ -52,14 +45,36 @@ async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     Ok(respond_paged(render::users(answer), &req))
 }
 
-async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+#[utoipa::path(
+    get,
+    path = "/rest/admin/users/{username}",
+    summary = "Get a user (helpdesk)",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     Ok(respond(render::user(
         run(&req, e, move |e, a, _| e.get_user(a, &tenant, &username)).await?,
     )))
 }
 
-async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+#[utoipa::path(
+    delete,
+    path = "/rest/admin/users/{username}",
+    summary = "Delete a user (admin)",
+    description = "Deletes the user and their credentials in one transaction and ends all \
+        their sessions (audited `USER_DELETED`).",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The deleted `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     Ok(respond(render::user(
         run(&req, e, move |e, a, cx| {
@@ -69,7 +84,19 @@ async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     )))
 }
 
-async fn unlock_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+#[utoipa::path(
+    post,
+    path = "/rest/admin/users/{username}/unlock",
+    summary = "Unlock a user (helpdesk)",
+    description = "Lifts the temporary lock and resets the failure count (audited \
+        `USER_UNLOCKED`).",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn unlock_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     Ok(respond(render::user(
         run(&req, e, move |e, a, cx| {
@@ -79,7 +106,17 @@ async fn unlock_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     )))
 }
 
-async fn user_credentials(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+#[utoipa::path(
+    get,
+    path = "/rest/admin/users/{username}/fido/credentials",
+    summary = "List a user's FIDO credentials (helpdesk)",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "`user.token.fido.credential`s", body = ListDocument<Credential>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn user_credentials(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     Ok(respond(render::credentials(
         run(&req, e, move |e, a, _| {
@@ -89,7 +126,19 @@ async fn user_credentials(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     )))
 }
 
-async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
+#[utoipa::path(
+    post,
+    path = "/rest/admin/users",
+    summary = "Create a user (admin)",
+    request_body = s::CreateUser,
+    responses(
+        (status = 201, description = "The new `user`", body = Document<s::User>),
+        (status = 400, description = "`INVALID_REQUEST`, `INVALID_USERNAME`, \
+            `INVALID_DISPLAY_NAME`, `INVALID_PASSWORD`", body = ErrorDocument),
+        (status = 409, description = "`USER_EXISTS`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
     let actor = actor(&req, &e)?; // a bad token is told before a bad body
     let new = NewUser {
         username: body.required_str("username")?,
@@ -108,7 +157,27 @@ async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> 
     ))
 }
 
-async fn change_credential(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
+#[utoipa::path(
+    patch,
+    path = "/rest/admin/users/{username}/fido/credentials/{credential_id}",
+    summary = "Rename, disable or enable a credential (helpdesk)",
+    description = "A new name is audited `CREDENTIAL_RENAMED`; `enabled: false` disables the \
+        credential with `disabledBy: \"helpdesk\"` and ends the user's sessions \
+        (`CREDENTIAL_DISABLED`); `enabled: true` enables it (`CREDENTIAL_ENABLED`).",
+    params(s::CredentialPath),
+    request_body = s::CredentialChange,
+    responses(
+        (status = 200, description = "The credential", body = Document<Credential>),
+        (status = 400, description = "`INVALID_REQUEST` (neither member, or one of the wrong \
+            type), `INVALID_DISPLAY_NAME`", body = ErrorDocument),
+        (status = 404, description = "`USER_NOT_FOUND`, `FIDO_CREDENTIAL_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn change_credential(
+    req: HttpRequest,
+    e: web::Data<Engine>,
+    body: JsonBody,
+) -> Reply {
     let actor = actor(&req, &e)?; // a bad token is told before a bad body
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     let id = segment(&req, "credential_id");
@@ -124,7 +193,18 @@ async fn change_credential(req: HttpRequest, e: web::Data<Engine>, body: JsonBod
     )))
 }
 
-async fn delete_credential(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+#[utoipa::path(
+    delete,
+    path = "/rest/admin/users/{username}/fido/credentials/{credential_id}",
+    summary = "Delete a credential (helpdesk)",
+    description = "Ends all the user's sessions (audited `CREDENTIAL_DELETED`).",
+    params(s::CredentialPath),
+    responses(
+        (status = 200, description = "The deleted credential", body = Document<Credential>),
+        (status = 404, description = "`USER_NOT_FOUND`, `FIDO_CREDENTIAL_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn delete_credential(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     let id = segment(&req, "credential_id");
     Ok(respond(render::credential(

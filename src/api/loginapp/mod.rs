@@ -1,17 +1,25 @@
 //! The Loginapp shape: the browser-facing REST API of `/rest/public` and `/rest/protected`,
-//! modelled on Airlock IAM's Loginapp REST API. Handlers (`handlers.rs`) extract, call one
-//! engine use case of `engine::flows` off the async threads, and render its typed outcome as a
-//! JSON:API document (`render.rs`). Imports `engine` and the shared `api` plumbing only.
+//! modelled on Airlock IAM's Loginapp REST API. Handlers (`authentication.rs`, `signup.rs`,
+//! `self_service.rs`, each annotated with its OpenAPI operation) extract, call one engine use case
+//! of `engine::flows` off the async threads through `handlers.rs`, and render its typed outcome
+//! as a JSON:API document (`render.rs`). Imports `engine` and the shared `api` plumbing only.
 
-pub mod handlers;
+mod authentication;
+mod handlers;
 mod render;
+mod self_service;
+mod signup;
 
 pub use render::credential_attributes;
 
 use actix_web::web::{self, ServiceConfig};
 
 use super::middleware::method_not_allowed;
-use handlers as h;
+use super::openapi;
+use super::routes::{op, Table};
+use authentication as a;
+use self_service as h;
+use signup as u;
 
 fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
@@ -19,70 +27,77 @@ fn resource(path: &str) -> actix_web::Resource {
 
 /// The Loginapp routes: public authentication, sign-up and protected self-service.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(
-        web::scope("/rest/public/authentication")
-            .service(resource("/password/check").route(web::post().to(h::password_check)))
-            .service(resource("/session").route(web::get().to(h::session_info)))
-            .service(resource("/logout").route(web::post().to(h::logout)))
-            .service(resource("/flow").route(web::delete().to(h::end_authentication_flow)))
-            .service(
-                resource("/fido/challenge/retrieve")
-                    .route(web::post().to(h::authentication_challenge)),
-            )
-            .service(
-                resource("/fido/assertion-response/check")
-                    .route(web::post().to(h::assertion_response)),
-            )
-            .service(resource("/fido/abort").route(web::post().to(h::abort_authentication)))
-            .service(
-                resource("/applications/{id}/access").route(web::post().to(h::application_access)),
-            ),
-    )
-    .service(
-        web::scope("/rest/public/user-self-registration")
-            .service(resource("/user-data/continue").route(web::post().to(h::signup_user_data)))
-            .service(
-                resource("/fido/registration/challenge/retrieve")
-                    .route(web::post().to(h::signup_registration_challenge)),
-            )
-            .service(
-                resource("/fido/registration/attestation-response/check")
-                    .route(web::post().to(h::signup_attestation_response)),
-            )
-            .service(resource("/{id}/select").route(web::post().to(h::signup_select))),
-    )
-    .service(
-        web::scope("/rest/protected/self-service")
-            .service(resource("/flows").route(web::get().to(h::list_flows)))
-            .service(resource("/flow").route(web::delete().to(h::end_self_service_flow)))
-            .service(resource("/flows/{id}/select").route(web::post().to(h::select_flow)))
-            .service(
-                resource("/fido/registration/challenge/retrieve")
-                    .route(web::post().to(h::registration_challenge)),
-            )
-            .service(
-                resource("/fido/registration/attestation-response/check")
-                    .route(web::post().to(h::attestation_response)),
-            )
-            .service(resource("/fido/abort").route(web::post().to(h::abort_self_service)))
-            .service(
-                resource("/fido/credential/select").route(web::post().to(h::credential_select)),
-            )
-            .service(
-                resource("/fido/display-name/change").route(web::post().to(h::display_name_change)),
-            )
-            .service(
-                resource("/fido/approval/challenge/retrieve")
-                    .route(web::post().to(h::approval_challenge)),
-            )
-            .service(
-                resource("/fido/approval/assertion-response/check")
-                    .route(web::post().to(h::approval_response)),
-            )
-            .service(
-                resource("/fido/credentials")
-                    .route(web::get().to(h::my_credentials))
-                    .route(web::post().to(h::my_credentials)),
-            ),
-    );
+    for table in tables() {
+        table.register(cfg);
+    }
+}
+
+/// The routes, a table per scope, each documented by its handler's `#[utoipa::path]`.
+pub fn tables() -> Vec<Table> {
+    let authentication = Table::scope("/rest/public/authentication", resource)
+        .shared(openapi::authentication_operation)
+        .at("/password/check", [op!(post, a::password_check)])
+        .at("/session", [op!(get, a::session_info)])
+        .at("/logout", [op!(post, a::logout)])
+        .at("/flow", [op!(delete, a::end_authentication_flow)])
+        .at(
+            "/fido/challenge/retrieve",
+            [op!(post, a::authentication_challenge)],
+        )
+        .at(
+            "/fido/assertion-response/check",
+            [op!(post, a::assertion_response)],
+        )
+        .at("/fido/abort", [op!(post, a::abort_authentication)])
+        .at(
+            "/applications/{id}/access",
+            [op!(post, a::application_access)],
+        );
+    let signup = Table::scope("/rest/public/user-self-registration", resource)
+        .shared(openapi::signup_operation)
+        .at("/user-data/continue", [op!(post, u::signup_user_data)])
+        .at(
+            "/fido/registration/challenge/retrieve",
+            [op!(post, u::signup_registration_challenge)],
+        )
+        .at(
+            "/fido/registration/attestation-response/check",
+            [op!(post, u::signup_attestation_response)],
+        )
+        .at("/{id}/select", [op!(post, u::signup_select)]);
+    let self_service = Table::scope("/rest/protected/self-service", resource)
+        .shared(openapi::self_service_operation)
+        .at("/flows", [op!(get, h::list_flows)])
+        .at("/flow", [op!(delete, h::end_self_service_flow)])
+        .at("/flows/{id}/select", [op!(post, h::select_flow)])
+        .at(
+            "/fido/registration/challenge/retrieve",
+            [op!(post, h::registration_challenge)],
+        )
+        .at(
+            "/fido/registration/attestation-response/check",
+            [op!(post, h::attestation_response)],
+        )
+        .at("/fido/abort", [op!(post, h::abort_self_service)])
+        .at("/fido/credential/select", [op!(post, h::credential_select)])
+        .at(
+            "/fido/display-name/change",
+            [op!(post, h::display_name_change)],
+        )
+        .at(
+            "/fido/approval/challenge/retrieve",
+            [op!(post, h::approval_challenge)],
+        )
+        .at(
+            "/fido/approval/assertion-response/check",
+            [op!(post, h::approval_response)],
+        )
+        .at(
+            "/fido/credentials",
+            [
+                op!(get, h::my_credentials),
+                op!(post, h::my_credentials_by_post),
+            ],
+        );
+    vec![authentication, signup, self_service]
 }
