@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::raw::{RawCeremony, RawCors, RawLockout, RawProxy, RawRateLimits, RawSession};
+use super::raw::{
+    RawCeremony, RawCors, RawLockout, RawPasswords, RawProxy, RawRateLimits, RawSession,
+};
 use super::relying_party::{is_local, web_origin_url, web_origins, RelyingPartySettings};
 use super::{
     duration, invalid, positive, required, ConfigError, MAX_CEREMONY_TIMEOUT, MAX_DURATION,
@@ -37,6 +39,17 @@ pub struct RateLimitSettings {
     /// Requests per window with one tenant API key.
     pub per_api_key: u32,
     pub password_hash_concurrency: usize,
+}
+
+/// The argon2id parameters of new password hashes (stored hashes keep their own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordSettings {
+    /// Memory per hash in KiB (OWASP: 19456, i.e. 19 MiB).
+    pub memory_kib: u32,
+    /// Passes over the memory (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +208,32 @@ pub(super) fn rate_limits(raw: RawRateLimits) -> Result<RateLimitSettings, Confi
             raw.password_hash_concurrency,
             "rate_limits.password_hash_concurrency",
         )?,
+    })
+}
+
+/// At most 1 GiB per hash: each of `rate_limits.password_hash_concurrency` hashing threads keeps
+/// that much.
+const MAX_PASSWORD_MEMORY_KIB: u32 = 1024 * 1024;
+
+pub(super) fn passwords(raw: RawPasswords) -> Result<PasswordSettings, ConfigError> {
+    let memory_kib = positive(raw.memory_kib, "passwords.memory_kib")?;
+    let parallelism = positive(raw.parallelism, "passwords.parallelism")?;
+    if !(8 * parallelism..=MAX_PASSWORD_MEMORY_KIB).contains(&memory_kib) {
+        return Err(invalid(
+            "passwords.memory_kib",
+            format!(
+                "must be from 8 × parallelism ({}) to {MAX_PASSWORD_MEMORY_KIB} KiB",
+                8 * parallelism
+            ),
+        ));
+    }
+    if parallelism > 64 {
+        return Err(invalid("passwords.parallelism", "must be from 1 to 64"));
+    }
+    Ok(PasswordSettings {
+        memory_kib,
+        iterations: positive(raw.iterations, "passwords.iterations")?,
+        parallelism,
     })
 }
 

@@ -36,8 +36,8 @@ pub use attestation::{
 };
 pub use env::ENVIRONMENT;
 pub use limits::{
-    CeremonySettings, CorsSettings, IpRange, LockoutSettings, ProxySettings, RateLimitSettings,
-    SessionSettings, SignCounterPolicy,
+    CeremonySettings, CorsSettings, IpRange, LockoutSettings, PasswordSettings, ProxySettings,
+    RateLimitSettings, SessionSettings, SignCounterPolicy,
 };
 pub use relying_party::RelyingPartySettings;
 pub use tenants::{tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_TENANT};
@@ -63,6 +63,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub lockout: LockoutSettings,
     pub rate_limits: RateLimitSettings,
+    pub passwords: PasswordSettings,
     pub cors: CorsSettings,
     pub proxy: ProxySettings,
     pub admin: AdminSettings,
@@ -214,6 +215,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     let session = limits::session(raw.session, &relying_party)?;
     let lockout = limits::lockout(raw.lockout)?;
     let rate_limits = limits::rate_limits(raw.rate_limits)?;
+    let passwords = limits::passwords(raw.passwords)?;
     let cors = limits::cors(raw.cors)?;
     let proxy = limits::proxy(raw.proxy)?;
     let tenants = tenants::tenants(raw.tenants.unwrap_or_default(), &raw.attestation)?;
@@ -230,6 +232,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         session,
         lockout,
         rate_limits,
+        passwords,
         cors,
         proxy,
         admin,

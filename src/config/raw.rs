@@ -35,6 +35,8 @@ pub(super) struct RawFile {
     #[serde(default)]
     pub(super) rate_limits: RawRateLimits,
     #[serde(default)]
+    pub(super) passwords: RawPasswords,
+    #[serde(default)]
     pub(super) cors: RawCors,
     #[serde(default)]
     pub(super) proxy: RawProxy,
@@ -60,6 +62,7 @@ impl RawFile {
             session: self.session.overlay(top.session),
             lockout: self.lockout.overlay(top.lockout),
             rate_limits: self.rate_limits.overlay(top.rate_limits),
+            passwords: self.passwords.overlay(top.passwords),
             cors: self.cors.overlay(top.cors),
             proxy: self.proxy.overlay(top.proxy),
             admin: self.admin.overlay(top.admin),
@@ -125,6 +128,11 @@ raw_section!(RawRateLimits {
     per_username: u32,
     per_api_key: u32,
     password_hash_concurrency: usize,
+});
+raw_section!(RawPasswords {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
 });
 raw_section!(RawCors {
     allowed_origins: Vec<String>,

@@ -133,7 +133,10 @@ impl Engine {
         trust: TrustAnchors,
         challenges: Challenges,
     ) -> EngineResult<Self> {
-        let passwords = Passwords::new(settings.rate_limits.password_hash_concurrency)?;
+        let passwords = Passwords::new(
+            settings.rate_limits.password_hash_concurrency,
+            settings.passwords,
+        )?;
         let limits = RateLimiter::new(&settings.rate_limits);
         let metadata = metadata::load(&store, clock.now())?;
         let store: Arc<dyn Storage> = Arc::new(store);

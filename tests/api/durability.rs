@@ -10,12 +10,13 @@ use serde_json::json;
 use crate::common::app::{Browser, ADMIN_TOKEN, PASSWORD};
 use crate::common::softauthn::SoftAuthenticator;
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
-fn start(data_dir: &std::path::Path) -> Server {
+/// Starts the real binary on `data_dir` (port 0, rate limits off) and waits for its port.
+pub(crate) fn start(data_dir: &std::path::Path) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
     // The test runner's own `FIDOFLOW_*` variables (e.g. FIDOFLOW_SKIP_BROWSER_TESTS) are not
     // the server's: it refuses any it does not read.

@@ -15,6 +15,7 @@ mod journeys;
 mod legacy_data;
 mod lifecycle;
 mod mds;
+mod memory;
 mod openapi;
 mod pages;
 mod refusals;
