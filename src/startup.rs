@@ -11,7 +11,7 @@ use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionP
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, Logger, NormalizePath, TrailingSlash};
+use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 
@@ -103,6 +103,7 @@ impl Application {
         let secure = !settings.session.insecure_cookies;
         let static_dir = settings.server.static_dir.clone();
         let data = web::Data::new(engine.clone());
+        let cookie_key = web::Data::new(api::middleware::SessionCookieKey(key.clone()));
         let server = {
             let data = data.clone();
             HttpServer::new(move || {
@@ -122,6 +123,7 @@ impl Application {
                     .build();
                 let mut app = App::new()
                     .app_data(data.clone())
+                    .app_data(cookie_key.clone())
                     .configure(api::public_routes)
                     .configure(|cfg| api::page_routes(cfg, &static_dir));
                 if admin_inline {
@@ -132,7 +134,7 @@ impl Application {
                     .wrap(session)
                     .wrap(from_fn(api::middleware::session_guard))
                     .wrap(from_fn(api::middleware::rest_rules))
-                    .wrap(NormalizePath::new(TrailingSlash::Trim))
+                    .wrap(from_fn(api::middleware::normalize_path))
                     .wrap(Logger::new(ACCESS_LOG))
             })
             .listen(public)?
@@ -148,7 +150,7 @@ impl Application {
                             .configure(api::admin_routes)
                             .default_service(web::to(api::middleware::not_found))
                             .wrap(from_fn(api::middleware::rest_rules))
-                            .wrap(NormalizePath::new(TrailingSlash::Trim))
+                            .wrap(from_fn(api::middleware::normalize_path))
                             .wrap(Logger::new(ACCESS_LOG))
                     })
                     .listen(listener)?

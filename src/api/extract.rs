@@ -239,27 +239,44 @@ pub fn load_session(session: &Session) -> SessionData {
     }
 }
 
+/// Sets (or removes) one state entry, only when it differs from what the session holds: an
+/// unchanged session stays unchanged, so it is neither written back nor sent re-encrypted (its
+/// idle time is still extended).
 fn put<T: serde::Serialize>(
     session: &Session,
     key: &str,
     value: &Option<T>,
 ) -> Result<(), ApiError> {
+    let current = session.entries().get(key).cloned();
     match value {
-        Some(v) => session
-            .insert(key, v)
-            .map_err(|e| ApiError::Internal(format!("session state: {e}"))),
+        Some(v) => {
+            let json = serde_json::to_string(v)
+                .map_err(|e| ApiError::Internal(format!("session state: {e}")))?;
+            if current.as_deref() != Some(json.as_str()) {
+                session
+                    .insert(key, v)
+                    .map_err(|e| ApiError::Internal(format!("session state: {e}")))?;
+            }
+            Ok(())
+        }
         None => {
-            session.remove(key);
+            if current.is_some() {
+                session.remove(key);
+            }
             Ok(())
         }
     }
 }
 
 /// Writes the state back, renewing the session key when the engine asked for it and
-/// destroying the session on logout.
+/// destroying the session on logout. A session that holds nothing worth keeping is not stored
+/// (no cookie is set), and a stored one that no longer holds anything is destroyed.
 pub fn store_session(session: &Session, data: &SessionData) -> Result<(), ApiError> {
-    if data.purge && data.sid.is_none() {
-        session.purge();
+    if !data.holds_state() {
+        let stored = !session.entries().is_empty();
+        if stored {
+            session.purge();
+        }
         return Ok(());
     }
     if data.purge {

@@ -3,7 +3,9 @@
 //! origins.
 
 use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{CookieJar, Key};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
@@ -30,6 +32,84 @@ const PAGE_HEADERS: [(&str, &str); 5] = [
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
+/// The key the session cookie is encrypted with (the one the session middleware uses), so the
+/// one-request-per-session guard can tell which session a cookie names.
+#[derive(Clone)]
+pub struct SessionCookieKey(pub Key);
+
+/// The path every rule decides on and the router matches: `%XX` escapes of unreserved
+/// characters (letters, digits, `-._~`) decoded, as the router decodes them; doubled slashes
+/// merged; `.` and `..` segments resolved (never above the root); no trailing slash. Other
+/// escapes stay as they are (the router keeps `%2F`, `%25` and `%2B` encoded and decodes the rest
+/// only within a segment, so they cannot change which segments a path has). A path that does
+/// not start with `/` (`*`) is left alone.
+pub fn canonical_path(raw: &str) -> String {
+    if !raw.starts_with('/') {
+        return raw.to_string();
+    }
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                let c = high * 16 + low;
+                if c.is_ascii_alphanumeric() || b"-._~".contains(&c) {
+                    decoded.push(c);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    let decoded = String::from_utf8_lossy(&decoded);
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("/{}", segments.join("/"))
+}
+
+/// Outermost: rewrites the request's path to [`canonical_path`], so the rules after it and the
+/// router see one and the same path (relying parties' `//{access_path}//api/v1/...` included).
+pub async fn normalize_path(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let original = req.path().to_string();
+    let path = canonical_path(&original);
+    if path != original {
+        let mut parts = req.head().uri.clone().into_parts();
+        let path_and_query = match parts.path_and_query.as_ref().and_then(|p| p.query()) {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let uri = PathAndQuery::try_from(path_and_query)
+            .ok()
+            .and_then(|p| {
+                parts.path_and_query = Some(p);
+                Uri::from_parts(parts).ok()
+            })
+            .ok_or_else(|| ApiError::InvalidRequest("the request path is invalid".into()))?;
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The paths of the browser-facing API, which the CSRF rules and the session guard cover
+/// (`path` is a [`canonical_path`]).
 fn is_browser_facing(path: &str) -> bool {
     path.starts_with("/rest/public/") || path.starts_with("/rest/protected/")
 }
@@ -41,7 +121,9 @@ pub async fn rest_rules(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = crate::engine::random_id();
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let path = req.path().to_string();
+    // Normally `normalize_path` has rewritten the path already; deciding on the canonical form
+    // here too keeps the rules right wherever this middleware runs.
+    let path = canonical_path(req.path());
     let engine = req.app_data::<web::Data<Engine>>().cloned();
     let origin = req
         .headers()
@@ -135,17 +217,31 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
 
-/// One request per session at a time: a request carrying the session cookie of a request still
-/// running answers `400 CONCURRENT_ACCESS`. Wraps the session middleware, so the guard covers
-/// loading the session state, the handler and saving the state.
+/// The session key a request's session cookie names (what the session middleware will load),
+/// if the cookie decrypts: every encryption of one session key names the same session.
+fn session_key(req: &ServiceRequest) -> Option<String> {
+    let cookie = req.cookie(super::SESSION_COOKIE)?;
+    let key = req.app_data::<web::Data<SessionCookieKey>>()?;
+    let mut jar = CookieJar::new();
+    jar.add_original(cookie);
+    jar.private(&key.0)
+        .get(super::SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+/// One request per session at a time: a request of a session (named by the session key its
+/// cookie decrypts to, however the cookie was encrypted) while another request of it runs
+/// answers `400 CONCURRENT_ACCESS`. Wraps the session middleware, so the guard covers loading the
+/// session state, the handler and saving the state.
 pub async fn session_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let key = req
-        .cookie(super::SESSION_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|_| is_browser_facing(req.path()));
+    let key = if is_browser_facing(&canonical_path(req.path())) {
+        session_key(&req)
+    } else {
+        None
+    };
     let engine = req.app_data::<web::Data<Engine>>().cloned();
     let _guard = match (key, engine) {
         (Some(key), Some(engine)) => match engine.guard_session(&key) {
@@ -155,4 +251,34 @@ pub async fn session_guard(
         _ => None,
     };
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn the_canonical_path_is_the_one_the_router_matches() {
+        for (raw, canonical) in [
+            ("/", "/"),
+            ("//", "/"),
+            (
+                "/rest/%70ublic/authentication/logout",
+                "/rest/public/authentication/logout",
+            ),
+            (
+                "/%72EST/public",
+                "/%72EST/public".replace("%72", "r").as_str(),
+            ),
+            ("//tenant//api/v1//users/", "/tenant/api/v1/users"),
+            ("/rest/./public/x/../y", "/rest/public/y"),
+            ("/../../rest/%2E%2E/rest/public", "/rest/public"),
+            ("/a/%2Fb/%25/%2B/%20", "/a/%2Fb/%25/%2B/%20"),
+            ("/a/%7e%5F%2d", "/a/~_-"),
+            ("/a/%zz/%4", "/a/%zz/%4"),
+            ("*", "*"),
+        ] {
+            assert_eq!(canonical_path(raw), canonical, "{raw}");
+        }
+    }
 }

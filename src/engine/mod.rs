@@ -184,8 +184,9 @@ impl Engine {
         self.inner.default_tenant.clone()
     }
 
-    /// Marks a request of the session with cookie `key` as running; `CONCURRENT_ACCESS` while
-    /// another request of that session runs.
+    /// Marks a request of the session with session key `key` (what its cookie decrypts to, not
+    /// the cookie's text, which differs with every encryption) as running; `CONCURRENT_ACCESS`
+    /// while another request of that session runs.
     pub fn guard_session(&self, key: &str) -> EngineResult<SessionGuard> {
         let mut busy = self
             .inner
@@ -202,7 +203,8 @@ impl Engine {
     }
 
     /// Starts a request of a session: gives a new session its id and creation time, and ends
-    /// one past its absolute lifetime.
+    /// one past its absolute lifetime. (A new session is stored only if the request leaves
+    /// something in it; see [`SessionData::holds_state`].)
     pub fn begin(&self, session: &mut SessionData) {
         let now = self.now();
         let max = chrono::Duration::from_std(self.inner.settings.session.max_lifetime)

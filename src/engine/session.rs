@@ -41,6 +41,13 @@ impl SessionData {
     pub const KEY_AUTH_FLOW: &'static str = "auth_flow";
     pub const KEY_SELF_SERVICE: &'static str = "self_service";
 
+    /// Whether the session holds anything worth storing: a login or a running flow. A session
+    /// without (an anonymous read, a refused call) is not stored and gets no cookie; a stored
+    /// one that no longer holds anything is destroyed.
+    pub fn holds_state(&self) -> bool {
+        self.login.is_some() || self.auth_flow.is_some() || self.self_service.is_some()
+    }
+
     pub fn username(&self) -> Option<&Username> {
         self.login.as_ref().map(|l| &l.username)
     }

@@ -20,6 +20,7 @@ mod openapi;
 mod pages;
 mod refusals;
 mod rules;
+mod sessions;
 mod startup;
 mod tenant_helpdesk;
 mod tenants_admin;

@@ -570,7 +570,18 @@ async fn the_session_cookie_is_http_only_strict_and_for_the_whole_site() {
 async fn the_session_id_is_renewed_on_login() {
     let app = spawn_app().await;
     app.create_user("alice", Some(PASSWORD)).await;
+    // An anonymous read stores no session; starting a flow does.
     let response = raw(&app, Method::GET, SESSION, None).send().await.unwrap();
+    assert_eq!(set_cookie(response.headers()), None);
+    let response = raw(
+        &app,
+        Method::POST,
+        "/rest/public/authentication/applications/default/access",
+        None,
+    )
+    .send()
+    .await
+    .unwrap();
     let anonymous = cookie_value(response.headers());
     let (status, doc, headers) = raw_login(&app, Some(&anonymous), "alice", PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{doc}");
@@ -793,9 +804,15 @@ async fn parallel_requests_of_one_session_are_refused_as_concurrent_access() {
     let app = spawn_app().await;
     app.create_user("alice", Some(PASSWORD)).await;
     let browser = app.browser();
-    // Give the session its id first.
-    let (status, _) = browser.get(SESSION).await;
-    assert_eq!(status, StatusCode::OK);
+    // Give the browser a stored session first: starting a flow does (an anonymous read
+    // does not).
+    let (status, doc) = browser
+        .post(
+            "/rest/public/authentication/applications/default/access",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
 
     let requests = (0..10).map(|_| {
         let req = browser

@@ -53,8 +53,26 @@ impl Engine {
         Ok(())
     }
 
-    /// `POST /password/check`.
+    /// `POST /password/check`. A refused check (wrong, locked, rate-limited) of a session
+    /// without a flow leaves none behind, so a refusal stores no session.
     pub fn password_check(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        username: &str,
+        password: &str,
+    ) -> EngineResult<StepDone> {
+        let had_flow = s.auth_flow.is_some();
+        let result = self.check_password(s, cx, username, password);
+        if result.is_err() && !had_flow {
+            if let Some(flow) = s.auth_flow.take() {
+                self.spend_ceremony_of(&flow)?;
+            }
+        }
+        result
+    }
+
+    fn check_password(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
@@ -175,6 +193,11 @@ impl Engine {
             Advance::Next(next) => {
                 let step = machine::next_step_name(&app.steps, &next);
                 let instance = next.instance.clone();
+                // The flow now belongs to a user (the password or a first factor identified
+                // them): a new session key, so a cookie planted before sees nothing of it.
+                if next.user.is_some() {
+                    s.renew = true;
+                }
                 s.auth_flow = Some(next);
                 Ok(StepDone {
                     instance,

@@ -78,7 +78,10 @@ impl Engine {
             handle: UserHandle::random(),
             display_name,
         });
-        self.advance_flow(s, cx, def, flow)
+        let done = self.advance_flow(s, cx, def, flow)?;
+        // The session now belongs to the account being made: a new session key.
+        s.renew = true;
+        Ok(done)
     }
 
     /// The account a sign-up will create, as far as the flow knows it.

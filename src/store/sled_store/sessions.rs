@@ -189,6 +189,11 @@ impl SledStore {
 }
 
 impl SledStore {
+    /// How many sessions are stored (expired ones not yet purged included).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
     /// The engine's session id (`sid` in the state) of a stored session.
     fn session_sid(&self, session_key: &[u8]) -> Option<String> {
         let raw = self.sessions.get(session_key).ok()??;
