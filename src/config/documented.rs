@@ -41,6 +41,7 @@ const KEYS: &[&str] = &[
     "ceremony.timeout",
     "ceremony.conditional_timeout",
     "ceremony.sign_counter_policy",
+    "ceremony.max_credentials_per_user",
     "authenticators.names",
 ];
 

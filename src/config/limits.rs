@@ -139,6 +139,9 @@ pub struct CeremonySettings {
     pub timeout: Duration,
     pub conditional_timeout: Duration,
     pub sign_counter_policy: SignCounterPolicy,
+    /// The most credentials one user of the `default` tenant may have (Loginapp self-service
+    /// and sign-up); `[[tenants]]` have their own `max_keys_per_user`.
+    pub max_credentials_per_user: u32,
 }
 
 /// What to do with an assertion whose signature counter did not grow (either value non-zero):
@@ -264,6 +267,10 @@ pub(super) fn ceremony(raw: RawCeremony) -> Result<CeremonySettings, ConfigError
             MAX_CEREMONY_TIMEOUT,
         )?,
         sign_counter_policy: required(raw.sign_counter_policy, "ceremony.sign_counter_policy")?,
+        max_credentials_per_user: positive(
+            raw.max_credentials_per_user,
+            "ceremony.max_credentials_per_user",
+        )?,
     })
 }
 
@@ -324,6 +331,17 @@ mod tests {
         assert_eq!(
             parse(&text).unwrap().cors.allowed_origins,
             vec!["https://app.example.com"]
+        );
+    }
+
+    #[test]
+    fn the_credential_limit_is_32_by_default_and_must_be_positive() {
+        assert_eq!(parse("").unwrap().ceremony.max_credentials_per_user, 32);
+        let text = "[ceremony]\nmax_credentials_per_user = 5\n";
+        assert_eq!(parse(text).unwrap().ceremony.max_credentials_per_user, 5);
+        assert_eq!(
+            refusal_key("[ceremony]\nmax_credentials_per_user = 0\n"),
+            "ceremony.max_credentials_per_user"
         );
     }
 

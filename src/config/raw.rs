@@ -148,6 +148,7 @@ raw_section!(RawCeremony {
     timeout: DurationText,
     conditional_timeout: DurationText,
     sign_counter_policy: SignCounterPolicy,
+    max_credentials_per_user: u32,
 });
 raw_section!(RawAuthenticators {
     names: BTreeMap<String, String>,

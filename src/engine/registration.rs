@@ -243,8 +243,13 @@ impl Engine {
         let existing = tenant.store().credentials_of(username)?;
         if let Some(max) = tenant.max_keys_per_user {
             if existing.len() >= max as usize {
+                let setting = if tenant.is_default() {
+                    "ceremony.max_credentials_per_user"
+                } else {
+                    "max_keys_per_user"
+                };
                 let detail = format!(
-                    "registration refused (credentialCount): this user has {} credentials, the most this relying party allows; delete one first",
+                    "registration refused (credentialCount): this user has {} credentials, and this relying party allows at most {max} ({setting}); delete one first",
                     existing.len()
                 );
                 self.audit_registration(cx, username, None, Outcome::Failure, &detail)?;

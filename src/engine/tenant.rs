@@ -38,7 +38,8 @@ pub struct Tenant {
     pub attestation: AttestationSettings,
     /// The configured attestation anchors (the FIDO metadata roots are added per authenticator).
     pub trust: TrustAnchors,
-    /// At most this many credentials per user (`None`: no limit).
+    /// At most this many credentials per user (`None`: no limit): `max_keys_per_user` of a
+    /// tenant, `ceremony.max_credentials_per_user` of `default`.
     pub max_keys_per_user: Option<u32>,
     /// Serves the FIDO conformance-tool API (no key) instead of the AuthFi shape.
     pub conformance: bool,
@@ -73,7 +74,7 @@ impl Tenant {
             defaults: TenantCeremonyDefaults::default(),
             attestation: settings.attestation.clone(),
             trust,
-            max_keys_per_user: None,
+            max_keys_per_user: Some(settings.ceremony.max_credentials_per_user),
             conformance: false,
             source: TenantSource::Builtin,
             settings: None,

@@ -6,6 +6,11 @@
 pub enum RegistrationError {
     #[error("the registration response is malformed: {0}")]
     Malformed(String),
+    #[error(
+        "the {member} is {size} bytes long; this server stores at most {max} bytes of it",
+        max = super::registration::MAX_STORED_BYTES
+    )]
+    TooLarge { member: &'static str, size: usize },
     #[error("the credential type must be \"public-key\", not \"{0}\"")]
     NotPublicKey(String),
     #[error("the client data type must be \"webauthn.create\", not \"{0}\"")]
@@ -59,6 +64,7 @@ impl RegistrationError {
     pub fn check(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",
+            Self::TooLarge { .. } => "responseSize",
             Self::NotPublicKey(_) => "credentialType",
             Self::WrongType(_) => "type",
             Self::ChallengeMismatch => "challenge",

@@ -72,6 +72,14 @@ pub struct VerifiedRegistration {
     pub client_data_json: Vec<u8>,
 }
 
+/// The most bytes of an attestation object, and of a clientDataJSON, a registration may bring:
+/// both are stored with the credential. 16 KiB holds a TPM attestation with its certificate
+/// chain and an ML-DSA public key.
+pub const MAX_STORED_BYTES: usize = 16 * 1024;
+
+/// The members an attestation object has (§6.5.4); any other is refused.
+const ATTESTATION_OBJECT_MEMBERS: [&str; 3] = ["fmt", "attStmt", "authData"];
+
 /// The `transports` values WebAuthn defines; others are left out of a registration.
 pub const KNOWN_TRANSPORTS: [&str; 6] = ["usb", "nfc", "ble", "smart-card", "hybrid", "internal"];
 
@@ -112,6 +120,24 @@ fn verify(
     let response = json::response(credential)?;
     let client_data_json = json::bytes(response, "clientDataJSON")?;
     let attestation_object = json::bytes(response, "attestationObject")?;
+    for (member, bytes) in [
+        ("clientDataJSON", &client_data_json),
+        ("attestation object", &attestation_object),
+    ] {
+        if bytes.len() > MAX_STORED_BYTES {
+            return Err(RegistrationError::TooLarge {
+                member,
+                size: bytes.len(),
+            });
+        }
+    }
+    obs.pass("responseSize", || {
+        format!(
+            "clientDataJSON ({} bytes) and the attestation object ({} bytes) are at most {MAX_STORED_BYTES} bytes each",
+            client_data_json.len(),
+            attestation_object.len()
+        )
+    });
 
     client_data::verify(
         &client_data_json,
@@ -129,6 +155,12 @@ fn verify(
         .map_err(|e| malformed(&format!("the attestation object is {e}")))?;
     let entries =
         cbor::map(&object).ok_or_else(|| malformed("the attestation object is not a map"))?;
+    let known = |key: &Value| matches!(key, Value::Text(t) if ATTESTATION_OBJECT_MEMBERS.contains(&t.as_str()));
+    if entries.iter().any(|(key, _)| !known(key)) {
+        return Err(malformed(
+            "the attestation object has a member other than fmt, attStmt and authData",
+        ));
+    }
     let fmt = match cbor::text_key(entries, "fmt") {
         Some(Value::Text(fmt)) => fmt.as_str(),
         _ => return Err(malformed("the attestation object has no text \"fmt\"")),
@@ -143,7 +175,7 @@ fn verify(
         .and_then(cbor::byte_string)
         .ok_or_else(|| malformed("the attestation object has no \"authData\" byte string"))?;
     obs.pass("attestationObject", || {
-        "a CBOR map with fmt, attStmt and authData, nothing after it".into()
+        "a CBOR map of fmt, attStmt and authData only, nothing after it".into()
     });
 
     let auth_data = AuthData::parse(auth_data_bytes)?;

@@ -34,9 +34,10 @@ pub struct Check {
 
 /// The checks of a registration, in §7.1 order; a refusal reports those it did not reach as
 /// skipped.
-pub const REGISTRATION_CHECKS: [&str; 24] = [
+pub const REGISTRATION_CHECKS: [&str; 25] = [
     "credentialType",
     "id",
+    "responseSize",
     "clientData",
     "type",
     "challenge",

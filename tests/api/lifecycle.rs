@@ -945,3 +945,189 @@ async fn a_passkey_only_user_answers_a_password_check_exactly_like_an_unknown_on
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].1, "USERNAME_PASSWORD_WRONG");
 }
+
+#[tokio::test]
+async fn finishing_a_sign_up_after_signing_in_as_someone_else_is_refused() {
+    let app = spawn_app().await;
+    app.create_user("alice", Some(PASSWORD)).await;
+    let mut b = app.browser();
+    let (status, doc) = b
+        .post(&format!("{SIGNUP}/passkey-signup/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/user-data/continue"),
+            json!({"username": "mallory"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/fido/registration/challenge/retrieve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialCreationOptions"].clone();
+    // Alice signs in in the same session while the sign-up waits for its passkey.
+    b.login("alice", PASSWORD).await;
+    assert_eq!(session_user(&b).await.as_deref(), Some("alice"));
+    let credential = b.authenticator.register(&options, ORIGIN);
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/fido/registration/attestation-response/check"),
+            json!({ "publicKeyCredential": credential }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
+    assert!(detail(&doc).contains("sign out"), "{doc}");
+    assert_eq!(session_user(&b).await.as_deref(), Some("alice"));
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/users/mallory",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no account was made: {doc}");
+    // Nor can the sign-up go on with a new challenge while alice is signed in.
+    let (status, doc) = b
+        .post(
+            &format!("{SIGNUP}/fido/registration/challenge/retrieve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
+}
+
+/// The `FIDO_ABORT` events of the whole audit log.
+async fn fido_aborts(app: &TestApp) -> usize {
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/audit?page[size]=100",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    doc["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["attributes"]["event"] == "FIDO_ABORT")
+        .count()
+}
+
+async fn start_passwordless(b: &Browser) {
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/applications/fido-passwordless/access"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
+}
+
+#[tokio::test]
+async fn an_abort_without_a_pending_challenge_is_out_of_turn_and_not_audited() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    start_passwordless(&b).await;
+    for _ in 0..3 {
+        let (status, doc) = b
+            .post(&format!("{AUTH}/fido/abort"), json!({"reason": "ABORTED"}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+        assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
+    }
+    assert_eq!(fido_aborts(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_second_abort_of_the_same_challenge_is_refused_and_not_audited() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    start_passwordless(&b).await;
+    let (status, doc) = b
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/abort"),
+            json!({"reason": "NOT_ALLOWED"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(fido_aborts(&app).await, 1);
+    let (status, doc) = b
+        .post(
+            &format!("{AUTH}/fido/abort"),
+            json!({"reason": "NOT_ALLOWED"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
+    assert_eq!(fido_aborts(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_self_service_abort_without_a_pending_challenge_is_out_of_turn_and_not_audited() {
+    let app = spawn_app().await;
+    app.create_user("alice", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.login("alice", PASSWORD).await;
+    let (status, doc) = b
+        .post(&format!("{SS}/flows/fido-registration/select"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = b
+        .post(&format!("{SS}/fido/abort"), json!({"reason": "ABORTED"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
+    assert_eq!(fido_aborts(&app).await, 0);
+}
+
+#[tokio::test]
+async fn aborts_are_rate_limited_by_address() {
+    let app = crate::common::app::spawn_app_with(|s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.per_address = 4;
+    })
+    .await;
+    let b = app.browser();
+    start_passwordless(&b).await;
+    let mut limited = false;
+    for _ in 0..4 {
+        let (status, doc) = b
+            .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        let (status, doc) = b
+            .post(
+                &format!("{AUTH}/fido/abort"),
+                json!({"reason": "NOT_ALLOWED"}),
+            )
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{doc}");
+    }
+    assert!(
+        limited,
+        "four challenges and four aborts fit no window of four"
+    );
+    assert!(fido_aborts(&app).await < 4);
+}

@@ -922,3 +922,73 @@ async fn an_unknown_attestation_format_is_refused_by_default_and_accepted_untrus
     assert_eq!(list[0]["attributes"]["attestationFormat"], "mystery-format");
     assert_eq!(list[0]["attributes"]["attestationTrusted"], false);
 }
+
+// ---- what a registration may store ----
+
+#[tokio::test]
+async fn a_user_with_32_credentials_cannot_register_a_33rd() {
+    let app = spawn_app().await;
+    let mut browser = signed_in(&app, "hoarder").await;
+    for _ in 0..32 {
+        browser.register(None).await;
+    }
+    let options = browser.start_registration(None).await;
+    let credential = browser.authenticator.register(&options, ORIGIN);
+    let (status, doc) = browser.send_attestation(credential).await;
+    assert_refused(status, &doc, "credentialCount");
+    assert!(
+        detail(&doc).contains("32") && detail(&doc).contains("max_credentials_per_user"),
+        "the detail names the limit: {doc}"
+    );
+    assert_eq!(browser.credentials().await.len(), 32);
+}
+
+#[tokio::test]
+async fn the_credential_limit_of_the_default_tenant_is_configurable() {
+    let app = spawn_app_with(|s| s.ceremony.max_credentials_per_user = 2).await;
+    let mut browser = signed_in(&app, "alice").await;
+    browser.register(None).await;
+    browser.register(None).await;
+    let options = browser.start_registration(None).await;
+    let credential = browser.authenticator.register(&options, ORIGIN);
+    let (status, doc) = browser.send_attestation(credential).await;
+    assert_refused(status, &doc, "credentialCount");
+    assert!(detail(&doc).contains("at most 2"), "{doc}");
+    assert_eq!(browser.credentials().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_none_attestation_with_a_statement_is_refused() {
+    refused_with(
+        Tamper {
+            att_stmt_extra: Some(("padding".into(), vec![0; 1000])),
+            ..Tamper::default()
+        },
+        "attestationStatement",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_attestation_object_with_a_member_besides_fmt_att_stmt_and_auth_data_is_refused() {
+    refused_with(
+        Tamper {
+            att_object_extra: Some(("padding".into(), vec![0; 100])),
+            ..Tamper::default()
+        },
+        "malformed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn client_data_over_16_kib_is_refused() {
+    refused_with(
+        Tamper {
+            client_data_padding: Some(16 * 1024),
+            ..Tamper::default()
+        },
+        "responseSize",
+    )
+    .await;
+}

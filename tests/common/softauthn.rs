@@ -164,6 +164,13 @@ pub struct Tamper {
     pub aaguid: Option<[u8; 16]>,
     /// Registration: don't remember the credential made.
     pub forget: bool,
+    /// Registration: add this member (a byte string) to the attestation statement.
+    pub att_stmt_extra: Option<(String, Vec<u8>)>,
+    /// Registration: add this top-level member (a byte string) to the attestation object.
+    pub att_object_extra: Option<(String, Vec<u8>)>,
+    /// Add a `"padding"` member of this many characters to clientDataJSON (which WebAuthn
+    /// allows: clients may add members).
+    pub client_data_padding: Option<usize>,
 }
 
 /// A credential the authenticator holds. Its serde form is [`SavedCredential`] (which carries the
@@ -596,6 +603,9 @@ impl SoftAuthenticator {
         if let Some(top) = &t.top_origin {
             s.push_str(&format!(",\"topOrigin\":{}", json_str(top)));
         }
+        if let Some(n) = t.client_data_padding {
+            s.push_str(&format!(",\"padding\":\"{}\"", "p".repeat(n)));
+        }
         s.push('}');
         s.into_bytes()
     }
@@ -730,11 +740,19 @@ impl SoftAuthenticator {
             }
         };
         let fmt = t.att_fmt.as_deref().unwrap_or(fmt);
-        let attestation_object = cbor_encode(&Cbor::Map(vec![
+        let mut att_stmt = att_stmt;
+        if let Some((name, bytes)) = &t.att_stmt_extra {
+            att_stmt.push((Cbor::from(name.as_str()), Cbor::Bytes(bytes.clone())));
+        }
+        let mut members = vec![
             (Cbor::from("fmt"), Cbor::from(fmt)),
             (Cbor::from("attStmt"), Cbor::Map(att_stmt)),
             (Cbor::from("authData"), Cbor::Bytes(auth_data.clone())),
-        ]));
+        ];
+        if let Some((name, bytes)) = &t.att_object_extra {
+            members.push((Cbor::from(name.as_str()), Cbor::Bytes(bytes.clone())));
+        }
+        let attestation_object = cbor_encode(&Cbor::Map(members));
 
         let cred_props = o
             .get("extensions")

@@ -17,10 +17,11 @@ use crate::engine::Engine;
     post,
     path = "/rest/protected/self-service/fido/abort",
     summary = "Report a cancelled FIDO ceremony",
-    description = "Audited; the step waits for a new challenge.",
+    description = "Only while a challenge waits for its response: the challenge is spent, the abort audited, and the step waits for a new challenge.",
     request_body = s::Abort,
     responses(
         (status = 200, description = "`self-service.session`", body = Document<s::Step>),
+        (status = 400, description = "`UNEXPECTED_CALL`: no challenge waits for a response; `INVALID_REQUEST`: an unknown `reason`", body = ErrorDocument),
     )
 )]
 pub async fn abort_self_service(

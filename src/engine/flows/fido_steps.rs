@@ -239,7 +239,8 @@ impl Engine {
     }
 
     /// `POST /rest/public/authentication/fido/abort`: the browser reports a cancelled
-    /// ceremony; the challenge is spent and the step waits for a new one.
+    /// ceremony; the challenge is spent and the step waits for a new one. Without a challenge
+    /// waiting for its response there is nothing to cancel: out of turn, and nothing audited.
     pub fn abort_authentication(
         &self,
         s: &mut SessionData,
@@ -248,6 +249,10 @@ impl Engine {
     ) -> EngineResult<StepDone> {
         check_reason(reason)?;
         let (flow, _) = self.running_auth_step(s, Call::Abort)?;
+        if !awaits_response(&flow) {
+            return Err(self.unexpected_auth(s));
+        }
+        self.count_abort(cx)?;
         self.spend_ceremony_of(&flow)?;
         let flow = machine::back_to_challenge(flow);
         self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
@@ -262,6 +267,16 @@ impl Engine {
             instance,
             next: next.map(NextStep::AuthStep),
         })
+    }
+
+    /// Counts an abort against the challenge limit of its address: each one is audited.
+    fn count_abort(&self, cx: &RequestCtx) -> EngineResult<()> {
+        self.inner.limits.check(
+            Limited::Challenge,
+            cx.remote_address.as_deref(),
+            None,
+            self.now(),
+        )
     }
 
     pub(in crate::engine) fn audit_abort(
@@ -281,6 +296,11 @@ impl Engine {
             cx,
         })
     }
+}
+
+/// Whether the flow's FIDO step has issued a challenge and waits for its response.
+fn awaits_response(flow: &machine::RunningFlow) -> bool {
+    matches!(flow.progress, Progress::ResponseRequired { .. })
 }
 
 pub(in crate::engine) fn check_reason(reason: &str) -> EngineResult<()> {
@@ -314,6 +334,10 @@ impl Engine {
             .flow(flow.id.as_str())
             .ok_or_else(unexpected)?;
         machine::accept(&def.steps, &flow, Call::Abort).map_err(|_| unexpected())?;
+        if !awaits_response(&flow) {
+            return Err(unexpected());
+        }
+        self.count_abort(cx)?;
         self.spend_ceremony_of(&flow)?;
         let flow = machine::back_to_challenge(flow);
         self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;

@@ -12,11 +12,20 @@ use crate::engine::registration::NewCredential;
 use crate::engine::{
     random_id, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx, SessionData,
 };
+use crate::flow::definitions::Step;
 use crate::flow::machine::{self, Call, Signup};
 use crate::flow::FlowKind;
 use crate::store::UserRecord;
 
 const USER_DATA_NEXT: NextStep = NextStep::Step("USER_DATA_REQUIRED");
+
+/// A sign-up never runs beside a signed-in user: it would replace them with the new account.
+fn signed_in_error() -> EngineError {
+    EngineError::UnexpectedCall {
+        detail: "a user is signed in; sign out before creating a new account".into(),
+        next: None,
+    }
+}
 
 impl Engine {
     /// `POST /rest/public/user-self-registration/{flowId}/select`.
@@ -28,10 +37,7 @@ impl Engine {
             .filter(|f| f.kind == FlowKind::UserSelfRegistration)
             .ok_or_else(|| EngineError::FlowNotFound(flow_id.to_string()))?;
         if s.login.is_some() {
-            return Err(EngineError::UnexpectedCall {
-                detail: "a user is signed in; sign out before creating a new account".into(),
-                next: None,
-            });
+            return Err(signed_in_error());
         }
         if let Some(previous) = s.self_service.take() {
             self.spend_ceremony_of(&previous)?;
@@ -46,6 +52,22 @@ impl Engine {
         })
     }
 
+    /// The running sign-up's step for `call`. A user who signed in since the sign-up began ends
+    /// it (its challenge spent): finishing it would switch the session to the new account.
+    fn signup_step(
+        &self,
+        s: &mut SessionData,
+        call: Call,
+    ) -> EngineResult<(machine::RunningFlow, &crate::flow::FlowDefinition, Step)> {
+        let (flow, def, step) = self.running_step(s, call, FlowKind::UserSelfRegistration)?;
+        if s.login.is_some() {
+            self.spend_ceremony_of(&flow)?;
+            s.self_service = None;
+            return Err(signed_in_error());
+        }
+        Ok((flow, def, step))
+    }
+
     /// `POST /rest/public/user-self-registration/user-data/continue`.
     pub fn signup_user_data(
         &self,
@@ -54,8 +76,7 @@ impl Engine {
         username: &str,
         display_name: Option<&str>,
     ) -> EngineResult<StepDone> {
-        let (mut flow, def, _) =
-            self.running_step(s, Call::UserData, FlowKind::UserSelfRegistration)?;
+        let (mut flow, def, _) = self.signup_step(s, Call::UserData)?;
         self.inner.limits.check(
             Limited::SignUp,
             cx.remote_address.as_deref(),
@@ -105,11 +126,7 @@ impl Engine {
         cx: &RequestCtx,
         display_name: Option<&str>,
     ) -> EngineResult<ChallengeIssued> {
-        let (flow, _, step) = self.running_step(
-            s,
-            Call::RegistrationChallenge,
-            FlowKind::UserSelfRegistration,
-        )?;
+        let (flow, _, step) = self.signup_step(s, Call::RegistrationChallenge)?;
         let user = self.signup_user(&flow)?;
         let instance = flow.instance.clone();
         let options = self.issue_registration(s, cx, flow, &step, &user, display_name)?;
@@ -124,8 +141,7 @@ impl Engine {
         credential: &Value,
     ) -> EngineResult<StepDone> {
         let now = self.now();
-        let (flow, def, step) =
-            self.running_step(s, Call::AttestationResponse, FlowKind::UserSelfRegistration)?;
+        let (flow, def, step) = self.signup_step(s, Call::AttestationResponse)?;
         let user = self.signup_user(&flow)?;
         let ceremony = self.take_flow_ceremony(s, &flow)?;
         let tenant = self.default_tenant();

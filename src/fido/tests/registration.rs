@@ -443,3 +443,91 @@ fn an_unknown_authenticator_attachment_is_dropped() {
     json["authenticatorAttachment"] = json!("<script>");
     assert_eq!(verify(&json).unwrap().authenticator_attachment, None);
 }
+
+#[test]
+fn a_none_attestation_with_a_large_statement_is_refused_inside_a_compound_one_too() {
+    let padded = Cbor::Map(vec![(text("padding"), Cbor::Bytes(vec![0; 8000]))]);
+    let reg = Reg::with(Att::Raw {
+        fmt: "compound".into(),
+        stmt: Cbor::Array(vec![Cbor::Map(vec![
+            (text("fmt"), text("none")),
+            (text("attStmt"), padded),
+        ])]),
+    });
+    assert_eq!(refused(&reg.json()), "attestationStatement");
+}
+
+#[test]
+fn an_attestation_object_with_a_member_besides_fmt_att_stmt_and_auth_data_is_refused() {
+    let reg = Reg::new();
+    for extra in [
+        (text("padding"), Cbor::Bytes(vec![0; 100])),
+        (text("x5c"), Cbor::Array(vec![])),
+        (int(1), int(2)),
+    ] {
+        let object = cbor(&Cbor::Map(vec![
+            (text("fmt"), text("none")),
+            (text("attStmt"), Cbor::Map(vec![])),
+            (text("authData"), Cbor::Bytes(reg.auth_data())),
+            extra,
+        ]));
+        let mut json = reg.json();
+        json["response"]["attestationObject"] = json!(b64url(&object));
+        let err = verify(&json).expect_err("an extra member is refused");
+        assert_eq!(err.check(), "malformed");
+        assert!(
+            err.to_string().contains("fmt, attStmt and authData"),
+            "{err}"
+        );
+    }
+}
+
+/// A none registration whose authenticator data carries an extension map padded to make the
+/// attestation object `size` bytes long.
+fn attestation_object_of(size: usize) -> Value {
+    let mut reg = Reg::new();
+    reg.flags |= ED;
+    let unpadded = {
+        reg.extensions = Some(cbor(&Cbor::Map(vec![(
+            text("padding"),
+            Cbor::Bytes(vec![0; 1000]),
+        )])));
+        reg.attestation_object().len() - 1000
+    };
+    reg.extensions = Some(cbor(&Cbor::Map(vec![(
+        text("padding"),
+        Cbor::Bytes(vec![0; size - unpadded]),
+    )])));
+    assert_eq!(reg.attestation_object().len(), size);
+    reg.json()
+}
+
+#[test]
+fn an_attestation_object_over_16_kib_is_refused() {
+    assert!(verify(&attestation_object_of(16 * 1024)).is_ok());
+    let err = verify(&attestation_object_of(16 * 1024 + 1)).unwrap_err();
+    assert_eq!(err.check(), "responseSize");
+    assert!(err.to_string().contains("16384"), "{err}");
+}
+
+#[test]
+fn client_data_json_over_16_kib_is_refused() {
+    let reg = Reg::new();
+    let with_padding = |size: usize| {
+        let mut data: Value = serde_json::from_slice(&reg.client_data()).unwrap();
+        let unpadded = {
+            data["padding"] = json!("");
+            serde_json::to_vec(&data).unwrap().len()
+        };
+        data["padding"] = json!("p".repeat(size - unpadded));
+        let bytes = serde_json::to_vec(&data).unwrap();
+        assert_eq!(bytes.len(), size);
+        let mut json = reg.json();
+        json["response"]["clientDataJSON"] = json!(b64url(&bytes));
+        json
+    };
+    assert!(verify(&with_padding(16 * 1024)).is_ok());
+    let err = verify(&with_padding(16 * 1024 + 1)).unwrap_err();
+    assert_eq!(err.check(), "responseSize");
+    assert!(err.to_string().contains("clientDataJSON"), "{err}");
+}
