@@ -3,11 +3,13 @@
 //! Dependencies run one way: `api -> engine -> {flow, fido, store} -> domain`, with `engine`
 //! also reading `config` and `clock`; `store` reads neither (it is given the time). Above them
 //! sit the two composition roots, which build the pieces from the settings: `startup` (the
-//! server; only `main` names it) and `mds_cli` (`fidoflow mds …`: opens the store and drives the
-//! engine). The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `domain` and
+//! server; only `main` names it), `mds_cli` (`fidoflow mds …`: opens the store and drives the
+//! engine) and `audit_cli` (`fidoflow audit verify`: opens the store and walks the audit hash
+//! chain). The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `domain` and
 //! `clock` only.
 #![forbid(unsafe_code)]
 pub mod api;
+pub mod audit_cli;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,11 +1,22 @@
 use fidoflow::{clock::Clock, startup};
 
-/// No arguments: serve. `mds …`: the metadata commands. Anything else: `fidoflow verify …`.
+/// No arguments: serve. `mds …`: the metadata commands. `audit …`: the audit log's chain.
+/// Anything else: `fidoflow verify …`.
 fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         None => serve(),
         Some("mds") => {
             fidoflow::mds_cli::run(startup::settings()?, std::env::args().skip(2).collect())
+        }
+        Some("audit") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            std::process::exit(fidoflow::audit_cli::run(
+                &args,
+                startup::settings,
+                &mut out,
+                &mut err,
+            ))
         }
         Some(_) => std::process::exit(fidoflow::cli::run_from_env().unwrap_or(2)),
     }

@@ -17,6 +17,8 @@ usage:
   fidoflow verify authentication --challenge B64URL --public-key B64URL_COSE_KEY
                                [--sign-count N] [--user-handle B64URL] [--credential-id B64URL]...
                                [--backup-eligible true|false] [COMMON] [FILE]
+  fidoflow mds import FILE | fidoflow mds reevaluate
+  fidoflow audit verify [--data-dir DIR]
 
 COMMON: --rp-id ID --origin ORIGIN [--origin ORIGIN]... [--require-uv] [--allow-cross-origin]
         [--top-origin ORIGIN]... [--at RFC3339] [--json]

@@ -252,6 +252,8 @@ impl Engine {
             request_id: Some(event.cx.request_id.clone()),
             tenant: event.cx.tenant.clone(),
             api_key: event.cx.api_key.clone(),
+            prev_hash: None,
+            hash: None,
         })?;
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 pub use sled_store::{SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY};
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -244,6 +244,14 @@ pub struct AuditEvent {
     /// The name of the API key a relying party's backend called with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// Set by the log (schema version 3): the `hash` of the record before this one, or the
+    /// genesis value for the first (lowercase hex SHA-256; see `sled_store/audit.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
+    /// Set by the log: the lowercase hex SHA-256 of this record's canonical bytes (its stored
+    /// bytes without this member). Must stay the last member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 impl AuditEvent {
@@ -388,8 +396,54 @@ pub trait CeremonyStore {
     fn take_ceremony(&self, id: &str) -> StoreResult<Option<Ceremony>>;
 }
 
+/// What a walk of the whole audit hash chain found when nothing was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// How many records the chain holds.
+    pub records: u64,
+    /// The sequence number and `hash` of the newest record (`None` for an empty log): keep it
+    /// somewhere else to notice later that records were cut off the end.
+    pub head: Option<(u64, String)>,
+}
+
+/// The first place where the audit hash chain does not hold, by the record's sequence number
+/// (the key it is stored under).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    /// The record's bytes no longer hash to its `hash` (or are no record at all).
+    #[error("audit record seq {seq} was changed: {why}")]
+    Changed { seq: u64, why: String },
+    /// The record is intact but does not follow the record before it: a record between them was
+    /// removed, or records were reordered.
+    #[error(
+        "audit record seq {seq} does not follow {after}: a record before it was removed, or records were reordered"
+    )]
+    Unlinked { seq: u64, after: String },
+    /// An intact record stored under another sequence number than its own: moved or reordered.
+    #[error(
+        "audit record stored at seq {seq} is record seq {says}: records were reordered or moved"
+    )]
+    Moved { seq: u64, says: u64 },
+}
+
+impl ChainBreak {
+    /// The sequence number (storage key) of the record where the chain breaks.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ChainBreak::Changed { seq, .. }
+            | ChainBreak::Unlinked { seq, .. }
+            | ChainBreak::Moved { seq, .. } => *seq,
+        }
+    }
+}
+
 pub trait AuditLog {
+    /// Appends `event` (its `seq`, `prev_hash` and `hash` are set by the log) at the end of the
+    /// hash chain; appends are serialised, so the chain never forks. Flushed before it returns.
     fn append(&self, event: AuditEvent) -> StoreResult<u64>;
+    /// Walks the whole hash chain from the genesis value: `Ok(Err(break))` names the first record
+    /// that was changed, removed or reordered.
+    fn verify_chain(&self) -> StoreResult<Result<ChainReport, ChainBreak>>;
     /// Newest first, optionally only one user's, with `seq` below `before`.
     fn events(
         &self,

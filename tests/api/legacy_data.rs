@@ -330,3 +330,21 @@ async fn a_data_directory_written_by_schema_version_1_opens_and_its_users_sign_i
     assert_eq!(b[0]["id"], bob_id.as_str());
     assert_eq!(b[0]["attributes"]["signCount"], stored_bob + 1);
 }
+
+#[test]
+fn the_migration_chains_the_audit_records_of_a_schema_version_1_directory() {
+    // Two copies: one to count the records version 1 wrote, one for `fidoflow audit verify`.
+    let counted = tempfile::tempdir().expect("temp dir");
+    copy_tree(&fixture_dir().join("db"), &counted.path().join("db"));
+    let written = {
+        let db = sled::open(counted.path().join("db")).expect("the fixture's copy opens");
+        db.open_tree("audit").expect("audit").len() as u64
+    };
+    assert!(written > 0);
+    let data = tempfile::tempdir().expect("temp dir");
+    copy_tree(&fixture_dir().join("db"), &data.path().join("db"));
+    let report = fidoflow::audit_cli::verify(data.path())
+        .expect("the store opens")
+        .expect("the migrated chain holds");
+    assert_eq!(report.records, written);
+}

@@ -5,6 +5,7 @@
 mod common;
 
 mod assertions;
+mod audit_chain;
 mod authfi;
 mod authfi_refusals;
 mod conformance;

@@ -70,6 +70,8 @@ pub fn audit(list: Listed<AuditEntry>) -> Answer {
                 "requestId": e.request_id,
                 "tenant": e.tenant,
                 "apiKey": e.api_key,
+                "hash": e.hash,
+                "prevHash": e.prev_hash,
             });
             if let Some(id) = &e.credential_id {
                 attributes["credentialId"] = json!(id);

@@ -62,6 +62,12 @@ pub struct AuditEvent {
     pub remote_address: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// The record's hash in the tamper-evident audit chain: lowercase hex SHA-256 of the stored
+    /// record without its `hash` member (`fidoflow audit verify` checks the whole chain).
+    pub hash: Option<String>,
+    /// The `hash` of the record before it (by `seq`); for the first record, the genesis value
+    /// (SHA-256 of `fidoflow audit log genesis`).
+    pub prev_hash: Option<String>,
 }
 
 /// The imported FIDO metadata BLOB (`id`: `current`); only `imported` when there is none.

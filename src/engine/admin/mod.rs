@@ -270,5 +270,7 @@ fn audit_entry(e: &AuditEvent) -> AuditEntry {
             .clone()
             .unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
         api_key: e.api_key.clone(),
+        hash: e.hash.clone(),
+        prev_hash: e.prev_hash.clone(),
     }
 }

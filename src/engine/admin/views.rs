@@ -39,6 +39,10 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     pub tenant: String,
     pub api_key: Option<String>,
+    /// The record's hash in the audit hash chain (lowercase hex SHA-256).
+    pub hash: Option<String>,
+    /// The hash of the record before it (the genesis value for the first).
+    pub prev_hash: Option<String>,
 }
 
 /// A tenant as the admin API shows it (never its keys' hashes).

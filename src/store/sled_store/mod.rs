@@ -63,6 +63,9 @@ pub struct SledStore {
     /// Serialises credential changes that must see all of a user's credentials at once (the
     /// last-credential rules) against every other credential write.
     credential_changes: Arc<Mutex<()>>,
+    /// Serialises audit appends (and the migration that seals the log), so the hash chain
+    /// cannot fork; shared by every tenant view, as the `audit` tree is.
+    audit_appends: Arc<Mutex<()>>,
     sessions_by_user: sled::Tree,
 }
 
@@ -117,6 +120,7 @@ impl SledStore {
             sessions: db.open_tree("sessions")?,
             tenants: db.open_tree("tenants")?,
             credential_changes: Default::default(),
+            audit_appends: Default::default(),
             sessions_by_user: db.open_tree("sessions_by_user")?,
             db,
         };
@@ -126,15 +130,17 @@ impl SledStore {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::Corrupt("schema_version".into()))?;
-                match found {
-                    SCHEMA_VERSION => {}
-                    1 => store.migrate_from_1()?,
-                    _ => {
-                        return Err(StoreError::SchemaVersion {
-                            found,
-                            expected: SCHEMA_VERSION,
-                        })
-                    }
+                if !(1..=SCHEMA_VERSION).contains(&found) {
+                    return Err(StoreError::SchemaVersion {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+                if found == 1 {
+                    store.migrate_from_1()?;
+                }
+                if found <= 2 {
+                    store.migrate_from_2()?;
                 }
             }
         }
@@ -154,10 +160,20 @@ impl SledStore {
     /// empty (`Ceremony::tenant`, `AuditEvent::tenant`/`api_key`). Nothing is rewritten; the
     /// version moves on so an older build refuses the directory from now on.
     fn migrate_from_1(&self) -> StoreResult<()> {
+        tracing::info!("store schema version 1 found: migrating to version 2 (tenants)");
+        self.set_schema_version(2)
+    }
+
+    /// Version 2 → 3: the hash-chained audit log (see `audit.rs`). Every stored audit record,
+    /// which carried no hash, is sealed into the chain once, in `seq` order from the genesis
+    /// value, so the chain covers the whole log; the other keyspaces are unchanged.
+    fn migrate_from_2(&self) -> StoreResult<()> {
+        let sealed = self.chain_existing_records()?;
         tracing::info!(
-            "store schema version 1 found: migrating to version {SCHEMA_VERSION} (tenants)"
+            sealed,
+            "store schema version 2 found: migrated to version 3 (audit records hash-chained)"
         );
-        self.set_schema_version(SCHEMA_VERSION)
+        self.set_schema_version(3)
     }
 
     /// The same store seen by tenant `tenant`: its users, credentials, locks and per-user audit
