@@ -4,6 +4,10 @@
 //! Needs `/usr/bin/chromium` (or `FIDOFLOW_CHROMIUM`) and `node`; `npm ci` runs first when
 //! `tests/browser/node_modules` is missing. `FIDOFLOW_SKIP_BROWSER_TESTS=1` skips the run on a
 //! machine without a browser; otherwise a missing browser or node is a failure.
+//!
+//! node reports TAP, which is parsed here: every journey is printed as its own line (`browser
+//! journey passed: …`), and a journey that was skipped (e.g. the pages lack `id="signin"`) or
+//! marked todo, or a run with no journey at all, fails the test; node itself exits 0 for those.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -110,8 +114,11 @@ fn the_browser_journeys_pass_in_headless_chromium() {
 
     let started = Instant::now();
     let mut node = Command::new("node");
+    // TAP on stdout, parsed below so that every journey shows as its own line and a skipped
+    // journey, or a run with none, fails; the readable spec report goes to stderr.
     node.arg("--test")
-        .arg("--test-reporter=spec")
+        .args(["--test-reporter=tap", "--test-reporter-destination=stdout"])
+        .args(["--test-reporter=spec", "--test-reporter-destination=stderr"])
         .arg(&suite)
         .current_dir(repo)
         .env("FIDOFLOW_BIN", env!("CARGO_BIN_EXE_fidoflow"))
@@ -119,8 +126,11 @@ fn the_browser_journeys_pass_in_headless_chromium() {
     let out = run_bounded(node, RUN_LIMIT);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
     eprintln!("{stderr}");
+    let journeys = journeys(&stdout);
+    for j in &journeys {
+        println!("browser journey {}: {}", j.outcome.word(), j.name);
+    }
     println!(
         "browser journeys took {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
@@ -131,4 +141,100 @@ fn the_browser_journeys_pass_in_headless_chromium() {
         "the browser journeys failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    assert!(
+        !journeys.is_empty(),
+        "node ran no browser journey (is tests/browser/*.test.mjs empty?):\n{stdout}\n{stderr}"
+    );
+    let not_run: Vec<String> = journeys
+        .iter()
+        .filter(|j| j.outcome != Outcome::Passed)
+        .map(|j| format!("{} ({})", j.name, j.outcome.word()))
+        .collect();
+    assert!(
+        not_run.is_empty(),
+        "browser journeys did not run or did not pass, which counts as a failure:\n  {}\n{stdout}",
+        not_run.join("\n  ")
+    );
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+    Todo,
+}
+
+impl Outcome {
+    fn word(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "FAILED",
+            Outcome::Skipped => "SKIPPED",
+            Outcome::Todo => "TODO",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Journey {
+    name: String,
+    outcome: Outcome,
+}
+
+/// The journeys in node's TAP output: every `ok N - name` / `not ok N - name` line (any
+/// indentation) with its `# SKIP` / `# TODO` directive, less the lines node adds for a whole file.
+fn journeys(tap: &str) -> Vec<Journey> {
+    tap.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (passed, rest) = if let Some(rest) = line.strip_prefix("not ok ") {
+                (false, rest)
+            } else {
+                (true, line.strip_prefix("ok ")?)
+            };
+            let (number, rest) = rest.split_once(' ')?;
+            if !number.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let rest = rest.strip_prefix("- ").unwrap_or(rest);
+            let (name, directive) = match rest.find(" # ") {
+                Some(at) => (&rest[..at], rest[at + 3..].to_ascii_uppercase()),
+                None => (rest, String::new()),
+            };
+            let name = name.trim().replace("\\#", "#");
+            if name.ends_with(".mjs") || name.ends_with(".js") {
+                return None;
+            }
+            let outcome = if directive.starts_with("SKIP") {
+                Outcome::Skipped
+            } else if directive.starts_with("TODO") {
+                Outcome::Todo
+            } else if passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            };
+            Some(Journey { name, outcome })
+        })
+        .collect()
+}
+
+#[test]
+fn a_skipped_or_todo_journey_is_told_apart_from_a_passed_one_in_tap() {
+    let tap = "TAP version 13\n# Subtest: /r/tests/browser/portal.test.mjs\n    # Subtest: a journey\n    ok 1 - a journey\n      ---\n      ...\n    ok 2 - a skipped one # SKIP static/index.html is still the placeholder\n    not ok 3 - a broken one\n    ok 4 - later # TODO\nok 1 - /r/tests/browser/portal.test.mjs\n1..1\n# tests 4\n# skip 1\n";
+    let found: Vec<(String, Outcome)> = journeys(tap)
+        .into_iter()
+        .map(|j| (j.name, j.outcome))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("a journey".to_string(), Outcome::Passed),
+            ("a skipped one".to_string(), Outcome::Skipped),
+            ("a broken one".to_string(), Outcome::Failed),
+            ("later".to_string(), Outcome::Todo),
+        ]
+    );
+    assert!(journeys("TAP version 13\n1..0\n# tests 0\n").is_empty());
 }

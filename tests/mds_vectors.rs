@@ -121,3 +121,28 @@ fn the_conformance_metadata_statements_parse_with_their_roots() {
         );
     }
 }
+
+/// The expected values were computed outside fidoflow, with openssl, as the SHA-1 of the
+/// subjectPublicKey BIT STRING contents less its unused-bits byte (the 65-byte P-256 or 97-byte
+/// P-384 point):
+/// `openssl x509 -in F -pubkey -noout | openssl pkey -pubin -outform DER | tail -c 65 | sha1sum`
+/// (`tail -c 97` for the P-384 root).
+#[test]
+fn the_key_identifier_is_the_sha1_of_the_subject_public_key_bits_as_openssl_computes_it() {
+    for (file, expected) in [
+        (
+            "mds-toc-signer-3.pem",
+            "5c90d17ecf3c4cb8bbe6faa4632de2507f40f0cb",
+        ),
+        ("mds-ca-1.pem", "69115e2d6964859d96b8d6ff5ccdbf3c75cf4c18"),
+        ("mds-root.pem", "d2a51f0ba7f662c840d4d8bdb9d78ed154bbbc46"),
+    ] {
+        let der = der_of(&read(file));
+        assert_eq!(
+            mds::key_identifier(&der).as_deref(),
+            Some(expected),
+            "{file}"
+        );
+    }
+    assert_eq!(mds::key_identifier(b"not a certificate"), None);
+}

@@ -992,3 +992,122 @@ async fn client_data_over_16_kib_is_refused() {
     )
     .await;
 }
+
+// ---- attestation certificate requirements (§8.2.1 packed, §8.6 fido-u2f) ----
+
+/// Registers with `mode` on a server asking for direct attestation (trusting `root`) and checks
+/// that the certificate check refuses it with `reason` in the detail, storing nothing.
+/// `mode` gets the authenticator's AAGUID.
+async fn certificate_refused(
+    root: &pki::Ca,
+    mode: impl FnOnce([u8; 16]) -> AttestationMode,
+    reason: &str,
+) {
+    let (app, _anchors, _flows) = require_trusted(root).await;
+    let mut browser = signed_in(&app, "alice").await;
+    browser.authenticator.attestation = mode(browser.authenticator.aaguid);
+    let options = browser.start_registration(None).await;
+    assert_eq!(options["attestation"], "direct");
+    let credential = browser.authenticator.register(&options, ORIGIN);
+    let (status, doc) = browser.send_attestation(credential).await;
+    assert_refused(status, &doc, "attestationCertificate");
+    assert!(
+        detail(&doc).contains(reason),
+        "the detail should say {reason:?}: {doc}"
+    );
+    assert!(browser.credentials().await.is_empty());
+}
+
+fn packed(root: &pki::Ca, opts: LeafOptions) -> AttestationMode {
+    AttestationMode::PackedX5c {
+        chain: pki::attestation_chain(root, &[], opts),
+    }
+}
+
+#[tokio::test]
+async fn a_packed_certificate_without_the_authenticator_attestation_ou_is_refused() {
+    let root = pki::root_ca("fidoflow test root");
+    let opts = LeafOptions {
+        organizational_unit: Some("Security Keys".into()),
+        ..LeafOptions::default()
+    };
+    certificate_refused(&root, |_| packed(&root, opts), "OU is not").await;
+}
+
+#[tokio::test]
+async fn a_packed_certificate_that_is_a_ca_is_refused() {
+    let root = pki::root_ca("fidoflow test root");
+    let opts = LeafOptions {
+        ca: true,
+        ..LeafOptions::default()
+    };
+    certificate_refused(&root, |_| packed(&root, opts), "CA certificate").await;
+}
+
+#[tokio::test]
+async fn a_packed_certificate_whose_country_is_not_two_letters_is_refused() {
+    let root = pki::root_ca("fidoflow test root");
+    let opts = LeafOptions {
+        country: Some("Sweden".into()),
+        ..LeafOptions::default()
+    };
+    certificate_refused(&root, |_| packed(&root, opts), "two-letter code").await;
+}
+
+#[tokio::test]
+async fn a_packed_certificate_whose_aaguid_extension_differs_from_the_authenticator_is_refused() {
+    let root = pki::root_ca("fidoflow test root");
+    let mode = |mut other: [u8; 16]| {
+        other[0] ^= 0xff;
+        let opts = LeafOptions {
+            aaguid_extension: Some(other),
+            ..LeafOptions::default()
+        };
+        packed(&root, opts)
+    };
+    certificate_refused(&root, mode, "differs from the authenticator").await;
+}
+
+#[tokio::test]
+async fn a_packed_certificate_with_a_critical_aaguid_extension_is_refused() {
+    let root = pki::root_ca("fidoflow test root");
+    let mode = |aaguid| {
+        let opts = LeafOptions {
+            aaguid_extension: Some(aaguid),
+            aaguid_extension_critical: true,
+            ..LeafOptions::default()
+        };
+        packed(&root, opts)
+    };
+    certificate_refused(&root, mode, "marked critical").await;
+}
+
+#[tokio::test]
+async fn a_packed_certificate_with_a_matching_non_critical_aaguid_extension_is_accepted() {
+    let root = pki::root_ca("fidoflow test root");
+    let (app, _anchors, _flows) = require_trusted(&root).await;
+    let mut browser = signed_in(&app, "alice").await;
+    let opts = LeafOptions {
+        aaguid_extension: Some(browser.authenticator.aaguid),
+        ..LeafOptions::default()
+    };
+    browser.authenticator.attestation = packed(&root, opts);
+    browser.register(None).await;
+    assert_eq!(
+        browser.credentials().await[0]["attributes"]["attestationTrusted"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_fido_u2f_certificate_with_a_p384_key_is_refused() {
+    let root = pki::root_ca("fidoflow test root");
+    let opts = LeafOptions {
+        p384_key: true,
+        ..LeafOptions::default()
+    };
+    let mode = |_| AttestationMode::FidoU2f {
+        chain: pki::attestation_chain(&root, &[], opts),
+    };
+    certificate_refused(&root, mode, "not an EC P-256 key").await;
+}

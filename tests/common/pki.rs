@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, CustomExtension, DistinguishedName, DnType,
-    IsCa, KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P256_SHA256,
+    IsCa, KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
 };
 
 /// OID of the FIDO AAGUID certificate extension (id-fido-gen-ce-aaguid).
@@ -39,8 +39,11 @@ impl std::fmt::Debug for Ca {
 /// An attestation key and its certificate chain, as it goes into `x5c`.
 #[derive(Clone, Debug)]
 pub struct AttestationChain {
-    /// The leaf's P-256 private key as PKCS#8 DER (for ring's ECDSA_P256_SHA256_ASN1_SIGNING).
+    /// The leaf's P-256 private key as PKCS#8 DER (for ring's ECDSA_P256_SHA256_ASN1_SIGNING),
+    /// or its P-384 key when `leaf_p384` is set.
     pub leaf_key_pkcs8: Vec<u8>,
+    /// The leaf's key is P-384 (see [`LeafOptions::p384_key`]).
+    pub leaf_p384: bool,
     /// DER certificates: the leaf first, then the intermediates given to [`attestation_chain`].
     pub x5c: Vec<Vec<u8>>,
 }
@@ -130,6 +133,12 @@ pub struct LeafOptions {
     pub common_name: Option<String>,
     /// Subject OU; default "Authenticator Attestation" (set something else to break §8.2.1).
     pub organizational_unit: Option<String>,
+    /// Subject C; default "SE" (anything but two letters breaks §8.2.1).
+    pub country: Option<String>,
+    /// Mark the AAGUID extension critical (which §8.2.1 forbids).
+    pub aaguid_extension_critical: bool,
+    /// A P-384 leaf key instead of P-256 (fido-u2f allows P-256 only).
+    pub p384_key: bool,
 }
 
 /// chrono → rcgen's `time::OffsetDateTime`, without depending on the `time` crate
@@ -225,7 +234,7 @@ pub fn attestation_chain(
 ) -> AttestationChain {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, "SE");
+    dn.push(DnType::CountryName, opts.country.as_deref().unwrap_or("SE"));
     dn.push(DnType::OrganizationName, "fidoflow tests");
     dn.push(
         DnType::OrganizationalUnitName,
@@ -254,9 +263,9 @@ pub fn attestation_chain(
     if let Some(aaguid) = opts.aaguid_extension {
         let mut value = vec![0x04, 0x10];
         value.extend_from_slice(&aaguid);
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(FIDO_AAGUID_OID, value));
+        let mut ext = CustomExtension::from_oid_content(FIDO_AAGUID_OID, value);
+        ext.set_criticality(opts.aaguid_extension_critical);
+        params.custom_extensions.push(ext);
     }
     if opts.unknown_critical_extension {
         // DER NULL as the value.
@@ -264,7 +273,11 @@ pub fn attestation_chain(
         ext.set_criticality(true);
         params.custom_extensions.push(ext);
     }
-    let key = new_key();
+    let key = if opts.p384_key {
+        KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).expect("generate P-384 key")
+    } else {
+        new_key()
+    };
     let cert = params
         .signed_by(&key, &issuer.cert, &issuer.key)
         .expect("sign attestation leaf");
@@ -272,6 +285,7 @@ pub fn attestation_chain(
     x5c.extend(intermediates_in_x5c.iter().map(|ca| ca.cert_der.clone()));
     AttestationChain {
         leaf_key_pkcs8: key.serialize_der(),
+        leaf_p384: opts.p384_key,
         x5c,
     }
 }

@@ -725,8 +725,12 @@ impl SoftAuthenticator {
                 msg.extend_from_slice(&cdh);
                 msg.extend_from_slice(&cred_id);
                 msg.extend_from_slice(&key.public);
-                let mut sig =
-                    ecdsa_sign(&ECDSA_P256_SHA256_ASN1_SIGNING, &chain.leaf_key_pkcs8, &msg);
+                let leaf_alg = if chain.leaf_p384 {
+                    &ECDSA_P384_SHA384_ASN1_SIGNING
+                } else {
+                    &ECDSA_P256_SHA256_ASN1_SIGNING
+                };
+                let mut sig = ecdsa_sign(leaf_alg, &chain.leaf_key_pkcs8, &msg);
                 if t.flip_signature_byte {
                     flip(&mut sig);
                 }
