@@ -1,6 +1,9 @@
 //! The one place that maps every error to its HTTP status, its stable code from API.md and the
 //! JSON:API error document. The cause chain goes to the log; the client gets our `detail`.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
@@ -202,7 +205,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        if matches!(self, ApiError::Engine(EngineError::ServerBusy)) {
+            server_busy();
+        } else if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
         let mut m = meta();
@@ -222,5 +227,80 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         response.json(body)
+    }
+}
+
+/// Logs a `503 SERVER_BUSY` refusal: at WARN (the server works as configured, it is only full),
+/// and sampled, since a flood refuses thousands a second: at most one line a second per
+/// process, carrying the number of refusals since the previous line.
+pub(super) fn server_busy() {
+    static SAMPLER: LogSampler = LogSampler::new(Duration::from_secs(1));
+    if let Some(refusals) = SAMPLER.note(Instant::now()) {
+        tracing::warn!(
+            refusals,
+            "refused with 503 SERVER_BUSY (count since the previous such line)"
+        );
+    }
+}
+
+/// Counts events and says when to write a line: the first event writes one, and later events
+/// write one only when `interval` has passed since the previous line.
+pub(super) struct LogSampler {
+    interval: Duration,
+    state: Mutex<SamplerState>,
+}
+
+struct SamplerState {
+    last_line: Option<Instant>,
+    unlogged: u64,
+}
+
+impl LogSampler {
+    pub(super) const fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            state: Mutex::new(SamplerState {
+                last_line: None,
+                unlogged: 0,
+            }),
+        }
+    }
+
+    /// Counts one event at `now`; `Some(n)` when a line is due, `n` the events it reports (this
+    /// one and those not reported since the previous line).
+    pub(super) fn note(&self, now: Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.unlogged += 1;
+        let due = state
+            .last_line
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.interval);
+        if !due {
+            return None;
+        }
+        state.last_line = Some(now);
+        Some(std::mem::take(&mut state.unlogged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_refusals_within_a_second_make_one_line_with_their_count() {
+        let sampler = LogSampler::new(Duration::from_secs(1));
+        let start = Instant::now();
+        assert_eq!(sampler.note(start), Some(1), "the first refusal is logged");
+        let lines: Vec<u64> = (1..=10_000u32)
+            .filter_map(|i| sampler.note(start + Duration::from_micros(u64::from(i) * 99)))
+            .collect();
+        assert!(lines.is_empty(), "{lines:?}");
+        assert_eq!(
+            sampler.note(start + Duration::from_secs(1)),
+            Some(10_001),
+            "the next line, a second later, counts every refusal since the first"
+        );
+        assert_eq!(sampler.note(start + Duration::from_millis(1500)), None);
+        assert_eq!(sampler.note(start + Duration::from_secs(2)), Some(2));
     }
 }

@@ -27,6 +27,7 @@ const KEYS: &[&str] = &[
     "session.insecure_cookies",
     "lockout.max_failures",
     "lockout.lock_duration",
+    "lockout.failure_window",
     "lockout.table_size",
     "rate_limits.enabled",
     "rate_limits.window",

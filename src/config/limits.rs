@@ -27,6 +27,8 @@ pub struct SessionSettings {
 pub struct LockoutSettings {
     pub max_failures: u32,
     pub lock_duration: Duration,
+    /// A username's failure count lapses this long after its last failed attempt.
+    pub failure_window: Duration,
     pub table_size: usize,
 }
 
@@ -196,6 +198,7 @@ pub(super) fn lockout(raw: RawLockout) -> Result<LockoutSettings, ConfigError> {
     Ok(LockoutSettings {
         max_failures: positive(raw.max_failures, "lockout.max_failures")?,
         lock_duration: duration(raw.lock_duration, "lockout.lock_duration", MAX_DURATION)?,
+        failure_window: duration(raw.failure_window, "lockout.failure_window", MAX_DURATION)?,
         table_size: positive(raw.table_size, "lockout.table_size")?,
     })
 }

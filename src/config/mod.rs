@@ -323,6 +323,7 @@ mod tests {
         assert!(s.session.insecure_cookies);
         assert_eq!(s.lockout.max_failures, 5);
         assert_eq!(s.lockout.lock_duration, Duration::from_secs(300));
+        assert_eq!(s.lockout.failure_window, Duration::from_secs(3600));
         assert_eq!(s.lockout.table_size, 100_000);
         assert!(s.rate_limits.enabled);
         assert_eq!(s.rate_limits.window, Duration::from_secs(60));

@@ -119,6 +119,7 @@ raw_section!(RawSession {
 raw_section!(RawLockout {
     max_failures: u32,
     lock_duration: DurationText,
+    failure_window: DurationText,
     table_size: usize,
 });
 raw_section!(RawRateLimits {

@@ -171,7 +171,11 @@ impl Engine {
         }
         let policy = self.lock_policy();
         let store = tenant.store();
-        if let Reservation::Locked(until) = store.reserve_attempt(&username, now, &policy)? {
+        let reservation = store.reserve_attempt(&username, now, &policy)?;
+        if reservation == Reservation::TableFull {
+            return Err(EngineError::ServerBusy.into());
+        }
+        if let Reservation::Locked(until) = reservation {
             self.audit_assertion(
                 cx,
                 purpose,

@@ -169,12 +169,17 @@ pub enum Reservation {
     Granted,
     /// The username is locked until then.
     Locked(DateTime<Utc>),
+    /// The name has no entry and the table is full of entries still counting toward a lock:
+    /// refused rather than evict one (which would forget somebody's failures).
+    TableFull,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct LockPolicy {
     pub max_failures: u32,
     pub lock_duration: chrono::Duration,
+    /// A failure count lapses this long after the name's last counted attempt.
+    pub failure_window: chrono::Duration,
     pub table_size: usize,
 }
 

@@ -1098,3 +1098,49 @@ async fn an_honest_assertion_is_refused_while_the_username_is_locked() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert_eq!(code(&doc), "UNEXPECTED_CALL", "{doc}");
 }
+
+#[actix_web::test]
+async fn an_attacker_filling_the_lockout_table_with_other_names_does_not_stop_a_victim_from_locking(
+) {
+    let app = spawn_app_with(|s| {
+        s.lockout.table_size = 4;
+        s.lockout.max_failures = 3;
+    })
+    .await;
+    app.create_user("victim", Some(PASSWORD)).await;
+    let victim = app.browser();
+    let (status, doc) = wrong(&victim, "victim").await;
+    assert_eq!(code(&doc), "USERNAME_PASSWORD_WRONG", "{status} {doc}");
+
+    // Many wrong usernames, far more than the table holds.
+    // The table is full of names still counting: new names are refused, nobody is evicted.
+    let attacker = app.browser();
+    let mut codes = Vec::new();
+    for i in 0..20 {
+        app.advance(chrono::Duration::seconds(1));
+        let (_, doc) = wrong(&attacker, &format!("attacker{i}")).await;
+        codes.push(code(&doc).to_owned());
+    }
+    assert_eq!(codes[..3], ["USERNAME_PASSWORD_WRONG"; 3], "{codes:?}");
+    assert_eq!(codes[3..], ["SERVER_BUSY"; 17], "{codes:?}");
+
+    let (status, doc) = wrong(&victim, "victim").await;
+    assert_eq!(code(&doc), "USERNAME_PASSWORD_WRONG", "{status} {doc}");
+    let (status, doc) = wrong(&victim, "victim").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "USER_LOCKED", "{doc}");
+    let (status, doc) = app
+        .browser()
+        .post(
+            PASSWORD_CHECK,
+            json!({ "username": "victim", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "USER_LOCKED", "{doc}");
+}
+
+async fn wrong(browser: &Browser, name: &str) -> (StatusCode, Value) {
+    let body = json!({ "username": name, "password": "wrong guess" });
+    browser.post(PASSWORD_CHECK, body).await
+}

@@ -8,6 +8,7 @@ mod assertions;
 mod audit_chain;
 mod authfi;
 mod authfi_refusals;
+mod busy_log;
 mod conformance;
 mod durability;
 mod guards;

@@ -54,7 +54,10 @@ impl AuthFiError {
             E::UserLocked { .. } => (StatusCode::FORBIDDEN, 2000),
             E::NoValidToken => (StatusCode::FORBIDDEN, 4206),
             E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, 1003),
-            E::ServerBusy => (StatusCode::SERVICE_UNAVAILABLE, 9000),
+            E::ServerBusy => {
+                crate::api::error::server_busy();
+                (StatusCode::SERVICE_UNAVAILABLE, 9000)
+            }
             E::UserExists => (StatusCode::CONFLICT, 1002),
             E::Storage(_) | E::Internal(_) => {
                 tracing::error!(error = ?e, "AuthFi call failed");

@@ -27,6 +27,8 @@ impl Engine {
             max_failures: l.max_failures,
             lock_duration: chrono::Duration::from_std(l.lock_duration)
                 .unwrap_or(chrono::Duration::minutes(5)),
+            failure_window: chrono::Duration::from_std(l.failure_window)
+                .unwrap_or(chrono::Duration::hours(1)),
             table_size: l.table_size,
         }
     }
@@ -113,7 +115,11 @@ impl Engine {
             return Err(wrong());
         };
         let policy = self.lock_policy();
-        if let Reservation::Locked(until) = self.store().reserve_attempt(&name, now, &policy)? {
+        let reservation = self.store().reserve_attempt(&name, now, &policy)?;
+        if reservation == Reservation::TableFull {
+            return Err(EngineError::ServerBusy);
+        }
+        if let Reservation::Locked(until) = reservation {
             self.inner.passwords.verify(None, password);
             s.auth_flow = None;
             self.audit_password(

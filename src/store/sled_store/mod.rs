@@ -4,7 +4,7 @@
 //! lives in its own file, which opens with the key encoding of its trees:
 //! - `users.rs`: `users`, `users_by_handle`.
 //! - `credentials.rs`: `credentials`, `credentials_by_user`.
-//! - `locks.rs`: `locks`.
+//! - `locks.rs`: `locks` (with its in-memory count and expiry index, `LockTable`).
 //! - `ceremonies.rs`: `ceremonies`.
 //! - `audit.rs`: `audit`, `audit_by_user`.
 //! - `metadata.rs`: `mds`.
@@ -33,6 +33,7 @@ mod sessions;
 mod tenants;
 mod users;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +68,10 @@ pub struct SledStore {
     /// cannot fork; shared by every tenant view, as the `audit` tree is.
     audit_appends: Arc<Mutex<()>>,
     sessions_by_user: sled::Tree,
+    /// The count and expiry index of `locks` (see `locks.rs`), shared by every view of that tree.
+    lock_table: Arc<locks::LockTable>,
+    /// Every `locks` tree's [`locks::LockTable`] by tree name, so views of one tree share one.
+    lock_tables: Arc<Mutex<HashMap<String, Arc<locks::LockTable>>>>,
 }
 
 fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -106,13 +111,18 @@ impl SledStore {
     }
 
     fn from_db(db: sled::Db) -> StoreResult<Self> {
+        let locks = db.open_tree("locks")?;
+        let lock_table = Arc::new(locks::LockTable::counted(&locks));
+        let lock_tables = HashMap::from([("locks".to_string(), lock_table.clone())]);
         let store = Self {
             meta: db.open_tree("meta")?,
             users: db.open_tree("users")?,
             users_by_handle: db.open_tree("users_by_handle")?,
             credentials: db.open_tree("credentials")?,
             credentials_by_user: db.open_tree("credentials_by_user")?,
-            locks: db.open_tree("locks")?,
+            locks,
+            lock_table,
+            lock_tables: Arc::new(Mutex::new(lock_tables)),
             ceremonies: db.open_tree("ceremonies")?,
             audit: db.open_tree("audit")?,
             audit_by_user: db.open_tree("audit_by_user")?,
@@ -183,12 +193,21 @@ impl SledStore {
             return Ok(self.clone());
         }
         let tree = |name: &str| self.db.open_tree(format!("t/{tenant}/{name}"));
+        let locks = tree("locks")?;
+        let lock_table = self
+            .lock_tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(format!("t/{tenant}/locks"))
+            .or_insert_with(|| Arc::new(locks::LockTable::counted(&locks)))
+            .clone();
         Ok(SledStore {
             users: tree("users")?,
             users_by_handle: tree("users_by_handle")?,
             credentials: tree("credentials")?,
             credentials_by_user: tree("credentials_by_user")?,
-            locks: tree("locks")?,
+            locks,
+            lock_table,
             audit_by_user: tree("audit_by_user")?,
             ..self.clone()
         })
@@ -209,6 +228,10 @@ impl SledStore {
         ] {
             self.db.drop_tree(format!("t/{tenant}/{name}"))?;
         }
+        self.lock_tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&format!("t/{tenant}/locks"));
         self.flush()
     }
 
