@@ -4,6 +4,8 @@
 //! at start, no HTTP, no crypto, no storage: imports only `domain`.
 
 pub mod definitions;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod machine;
 pub mod registry;
 

@@ -10,6 +10,7 @@ mod authfi;
 mod authfi_refusals;
 mod conformance;
 mod durability;
+mod fuzz;
 mod helpdesk;
 mod import;
 mod journeys;
