@@ -4,6 +4,8 @@
 //! at start, no HTTP, no crypto, no storage: imports only `domain`.
 
 pub mod definitions;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod machine;
 pub mod registry;
 
@@ -22,13 +24,16 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("`{text}` is not a duration such as 90s, 10m or 8h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => return Err(format!("`{text}` is not a duration such as 90s, 10m or 8h")),
     };
+    let secs = n
+        .checked_mul(unit_secs)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))?;
     if secs == 0 {
         return Err("a duration must be greater than zero".into());
     }

@@ -265,6 +265,17 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
         assert!(registry.flow("fido-registration").is_some());
     }
 
+    /// Found by the fuzz tests: `9223372036854775807d` overflowed the seconds (a panic in
+    /// debug builds, a wrapped, wrong age in release builds).
+    #[test]
+    fn an_overflowing_max_age_is_refused_not_a_panic() {
+        let text = "[[application]]\nmax_age = \"9223372036854775807d\"\nsteps = []\n";
+        let err = load(&[("flows/a.toml", text)]).unwrap_err();
+        assert!(err.reason.contains("too long a duration"), "{}", err.reason);
+        assert!(crate::flow::parse_duration("18446744073709551615s").is_ok());
+        assert!(crate::flow::parse_duration("307445734561825861m").is_err());
+    }
+
     #[test]
     fn an_unknown_step_type_is_refused_with_the_file_name() {
         let err = load(&[

@@ -11,6 +11,7 @@ mod authfi_refusals;
 mod busy_log;
 mod conformance;
 mod durability;
+mod fuzz;
 mod guards;
 mod helpdesk;
 mod import;

@@ -2,6 +2,7 @@
 
 mod authentication;
 mod formats;
+mod fuzz;
 mod judge;
 mod registration;
 mod trust;
