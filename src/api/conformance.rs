@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::backend::{caller, json_object, Caller};
-use super::extract::read_limited;
+use super::extract::{optional_choice, optional_str, read_limited};
 use super::openapi;
 use super::routes::{op, Table};
 use super::schema::conformance as s;
@@ -129,30 +129,19 @@ async fn call(
 }
 
 fn string<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, Failed> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Failed(
-            StatusCode::BAD_REQUEST,
-            format!("`{name}` must be a string"),
-        )),
-    }
+    optional_str(body, name).map_err(|e| Failed(StatusCode::BAD_REQUEST, e))
 }
 
+/// As `optional_choice`, with an empty string taken as absent (the tool sends `""`).
 fn choice<T>(
     body: &Value,
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, Failed> {
-    match string(body, name)? {
-        None | Some("") => Ok(None),
-        Some(s) => parse(s).map(Some).ok_or_else(|| {
-            Failed(
-                StatusCode::BAD_REQUEST,
-                format!("`{name}` may not be \"{s}\""),
-            )
-        }),
+    if string(body, name)? == Some("") {
+        return Ok(None);
     }
+    optional_choice(body, name, parse).map_err(|e| Failed(StatusCode::BAD_REQUEST, e))
 }
 
 /// The request's `extensions`: the tool sends e.g. `{"example.extension": true}` and looks for

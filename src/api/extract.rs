@@ -152,35 +152,62 @@ impl JsonBody {
 
     /// A string member that may be absent or `null`.
     pub fn optional_str(&self, name: &str) -> Result<Option<String>, ApiError> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::InvalidRequest(format!(
-                "`{name}` must be a string"
-            ))),
-        }
+        optional_str(&self.0, name)
+            .map(|s| s.map(str::to_owned))
+            .map_err(ApiError::InvalidRequest)
     }
 
     /// A boolean member that may be absent or `null`.
     pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.0.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::InvalidRequest(format!(
-                "`{name}` must be true or false"
-            ))),
-        }
+        optional_bool(&self.0, name).map_err(ApiError::InvalidRequest)
     }
 
     pub fn required_object(&self, name: &str) -> Result<Value, ApiError> {
-        match self.0.get(name) {
-            Some(v @ Value::Object(_)) => Ok(v.clone()),
-            Some(_) => Err(ApiError::InvalidRequest(format!(
-                "`{name}` must be an object"
-            ))),
-            None => Err(ApiError::InvalidRequest(format!("`{name}` is required"))),
-        }
+        required_object(&self.0, name)
+            .cloned()
+            .map_err(ApiError::InvalidRequest)
     }
+}
+
+// Readers of a JSON object's members, shared by every wire shape (each wraps the sentence of
+// `Err` in its own error).
+
+/// A string member that may be absent or `null`.
+pub fn optional_str<'a>(object: &'a Value, name: &str) -> Result<Option<&'a str>, String> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("`{name}` must be a string")),
+    }
+}
+
+/// A boolean member that may be absent or `null`.
+pub fn optional_bool(object: &Value, name: &str) -> Result<Option<bool>, String> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("`{name}` must be true or false")),
+    }
+}
+
+/// An object member that must be present.
+pub fn required_object<'a>(object: &'a Value, name: &str) -> Result<&'a Value, String> {
+    match object.get(name) {
+        Some(v @ Value::Object(_)) => Ok(v),
+        Some(_) => Err(format!("`{name}` must be an object")),
+        None => Err(format!("`{name}` is required")),
+    }
+}
+
+/// A string member that may be absent or `null`, and otherwise one of the values `parse` takes.
+pub fn optional_choice<T>(
+    object: &Value,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, String> {
+    optional_str(object, name)?
+        .map(|s| parse(s).ok_or_else(|| format!("`{name}` may not be \"{s}\"")))
+        .transpose()
 }
 
 /// The request's client address (trusting `X-Forwarded-For` only from configured proxies), user

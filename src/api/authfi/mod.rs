@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::backend::{caller, json_object, Caller};
-use super::extract::read_limited;
+use super::extract::{optional_choice, optional_str, read_limited, required_object};
 use super::openapi;
 use super::routes::{op, Table};
 use super::schema::authfi as s;
@@ -108,41 +108,20 @@ fn ok(mut body: Value) -> HttpResponse {
         .json(body)
 }
 
-/// An optional string member of `params`, one of `allowed`.
 fn choice<T>(
     params: &Value,
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, AuthFiError> {
-    match params.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => parse(s)
-            .map(Some)
-            .ok_or_else(|| AuthFiError::parameters(format!("`{name}` may not be \"{s}\""))),
-        Some(_) => Err(AuthFiError::parameters(format!(
-            "`{name}` must be a string"
-        ))),
-    }
+    optional_choice(params, name, parse).map_err(AuthFiError::parameters)
 }
 
 fn object<'a>(value: &'a Value, name: &str) -> Result<&'a Value, AuthFiError> {
-    match value.get(name) {
-        Some(v @ Value::Object(_)) => Ok(v),
-        Some(_) => Err(AuthFiError::parameters(format!(
-            "`{name}` must be an object"
-        ))),
-        None => Err(AuthFiError::parameters(format!("`{name}` is required"))),
-    }
+    required_object(value, name).map_err(AuthFiError::parameters)
 }
 
 fn text<'a>(value: &'a Value, name: &str) -> Result<Option<&'a str>, AuthFiError> {
-    match value.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(AuthFiError::parameters(format!(
-            "`{name}` must be a string"
-        ))),
-    }
+    optional_str(value, name).map_err(AuthFiError::parameters)
 }
 
 /// The credential of a PUT: the member `name`, an object.

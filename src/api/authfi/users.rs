@@ -1,12 +1,13 @@
 //! The tenant's users and their keys: list, read, rename, disable and delete.
 
 use actix_web::{web, HttpRequest};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::error::{AuthFiError, Stage};
 use super::render::{key_info, user_json};
 use super::{authfi_caller, blocking, body, ok, s, text, Reply};
 use crate::api::backend::Caller;
+use crate::api::extract::optional_bool;
 use crate::engine::Engine;
 
 /// `?page=N&size=M`: page from 1, size 20–100 (default 1 and 20).
@@ -184,11 +185,7 @@ pub(super) async fn update_key(req: HttpRequest, e: web::Data<Engine>, p: web::P
     let Caller { tenant, cx } = authfi_caller(&req, &e)?;
     let body = body(&req, p).await?;
     let name = text(&body, "name")?.map(str::to_string);
-    let enabled = match body.get("enabled") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(AuthFiError::parameters("`enabled` must be true or false")),
-    };
+    let enabled = optional_bool(&body, "enabled").map_err(AuthFiError::parameters)?;
     if name.is_none() && enabled.is_none() {
         return Err(AuthFiError::parameters("send `name` or `enabled`"));
     }
