@@ -71,14 +71,16 @@ impl Answer {
     }
 }
 
+/// A time as every JSON:API document writes it (RFC 3339, milliseconds, `+00:00`).
+pub fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
 /// `meta` of every document.
 pub fn meta() -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("type".into(), json!("jsonapi.metadata.document"));
-    m.insert(
-        "timestamp".into(),
-        json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)),
-    );
+    m.insert("timestamp".into(), json!(time(chrono::Utc::now())));
     m
 }
 

@@ -3,15 +3,11 @@
 
 use serde_json::json;
 
-use crate::api::document::{Answer, Resource};
+use crate::api::document::{time, Answer, Resource};
 use crate::api::loginapp::credential_attributes;
 use crate::engine::{
     AdminUser, AuditEntry, CredentialView, ImportReport, Listed, MetadataStatus, TenantView,
 };
-
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
-}
 
 fn user_resource(u: &AdminUser) -> Resource {
     Resource {

@@ -3,16 +3,12 @@
 
 use serde_json::{json, Value};
 
-use crate::api::document::{Answer, Resource};
+use crate::api::document::{time, Answer, Resource};
 use crate::engine::{ChallengeIssued, CredentialView, FlowOffer, NextStep, SessionView, StepDone};
 
 pub const AUTHENTICATION_SESSION: &str = "authentication.session";
 pub const SELF_SERVICE_SESSION: &str = "self-service.session";
 pub const SIGNUP_SESSION: &str = "user-self-registration.session";
-
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
-}
 
 /// A session document: `{}` when the flow is done, else `nextStep` / `nextAuthStep`.
 pub fn step(doc_type: &'static str) -> impl Fn(StepDone) -> Answer {
