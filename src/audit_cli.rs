@@ -1,7 +1,10 @@
-//! `fidoflow audit verify [--data-dir DIR]`: walks the whole hash chain of the audit log (see
-//! `store/sled_store/audit.rs` for its definition) and reports `OK` with the number of records
-//! and the newest record's hash, or the first record (by its sequence number) that was changed,
-//! removed or reordered.
+//! `fidoflow audit verify [--data-dir DIR] [--public-key FILE|BASE64]`: walks the whole hash
+//! chain of the audit log (see `store/sled_store/audit/` for its definition) and reports `OK`
+//! with the number of records, the checkpoint it starts from (when retention removed the oldest
+//! records) and the newest record's hash, or the first record (by its sequence number) that was
+//! changed, removed or reordered, or the checkpoint whose signature fails.
+//! `fidoflow audit public-key [--data-dir DIR]`: prints the public key of the data directory's
+//! audit signing key (made there if there is none yet), to keep elsewhere and give to `verify`.
 //!
 //! The store is opened as `fidoflow mds` opens it (sled has no read-only mode, and a running
 //! server holds the store's lock): stop the server, verify, start it again. A data directory of
@@ -15,17 +18,25 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use base64::Engine as _;
 
 use crate::config::Settings;
-use crate::store::{AuditLog, ChainBreak, ChainReport, SledStore};
+use crate::store::{audit_public_key, AuditLog, ChainBreak, ChainReport, SledStore};
 
 pub const USAGE: &str = "\
-usage: fidoflow audit verify [--data-dir DIR]
+usage: fidoflow audit verify [--data-dir DIR] [--public-key FILE|BASE64]
+       fidoflow audit public-key [--data-dir DIR]
 
-Walks the audit log's hash chain in the store of DIR (default: the configured server.data_dir)
-and reports OK with the number of records, or the first record that was changed, removed or
-reordered. The server must not be running on DIR. Exit status: 0 intact, 1 broken, 2 usage
-error or the store could not be read.
+verify: walks the audit log's hash chain in the store of DIR (default: the configured
+server.data_dir) and reports OK with the number of records, or the first record that was
+changed, removed or reordered. When retention removed the oldest records, the chain starts
+from their signed checkpoint, whose signature is checked with the public key given (the text
+`public-key` printed, or a file holding it), else with DIR's audit-signing.key. The server must
+not be running on DIR. Exit status: 0 intact, 1 broken, 2 usage error or the store could not
+be read.
+
+public-key: prints the public key of DIR's audit signing key (made there first if there is
+none), base64. Keep it outside DIR and give it to `verify --public-key`.
 ";
 
 /// Runs `fidoflow audit …` with the arguments after `audit`; `settings` is only asked for the
@@ -36,9 +47,8 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let data_dir = match parse(args) {
-        Ok(Some(dir)) => Ok(dir),
-        Ok(None) => settings().map(|s| s.server.data_dir),
+    let parsed = match parse(args) {
+        Ok(parsed) => parsed,
         Err(Parsed::Help) => {
             let _ = out.write_all(USAGE.as_bytes());
             return 0;
@@ -48,16 +58,67 @@ pub fn run(
             return 2;
         }
     };
-    let verdict = data_dir.and_then(|dir| verify(&dir).map(|v| (dir, v)));
+    let data_dir = match parsed.data_dir {
+        Some(dir) => Ok(dir),
+        None => settings().map(|s| s.server.data_dir),
+    };
+    match parsed.command {
+        Command::PublicKey => match data_dir.and_then(|dir| public_key(&dir)) {
+            Ok(key) => {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    base64::engine::general_purpose::STANDARD.encode(key)
+                );
+                0
+            }
+            Err(e) => {
+                let _ = writeln!(err, "fidoflow audit public-key: {e:#}");
+                2
+            }
+        },
+        Command::Verify { public_key } => {
+            let verdict =
+                data_dir.and_then(|dir| verify(&dir, public_key.as_deref()).map(|v| (dir, v)));
+            report(verdict, public_key.is_some(), out, err)
+        }
+    }
+}
+
+fn report(
+    verdict: anyhow::Result<(PathBuf, Result<ChainReport, ChainBreak>)>,
+    key_given: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     match verdict {
         Ok((dir, Ok(report))) => {
             let head = match &report.head {
                 Some((seq, hash)) => format!(", newest record seq {seq} with hash {hash}"),
                 None => String::new(),
             };
+            let start = match &report.checkpoint {
+                None => "the genesis value".to_string(),
+                Some(c) => format!(
+                    "a checkpoint after seq {} (hash {}), signed {} with {} ({} older records \
+                     removed by retention)",
+                    c.seq,
+                    c.hash,
+                    c.time,
+                    if key_given {
+                        "the public key given".to_string()
+                    } else {
+                        format!(
+                            "the key in {}",
+                            dir.join(crate::store::SIGNING_KEY_FILE).display()
+                        )
+                    },
+                    c.removed
+                ),
+            };
             let _ = writeln!(
                 out,
-                "OK: the audit log in {} holds {} records, hash-chained from the genesis value{head}",
+                "OK: the audit log in {} holds {} records, hash-chained from {start}{head}",
                 dir.display(),
                 report.records
             );
@@ -84,36 +145,104 @@ enum Parsed {
     Usage(String),
 }
 
-/// `verify [--data-dir DIR | --data-dir=DIR]`: the directory, if given.
-fn parse(args: &[String]) -> Result<Option<PathBuf>, Parsed> {
-    match args.first().map(String::as_str) {
-        Some("verify") => {}
+enum Command {
+    Verify { public_key: Option<Vec<u8>> },
+    PublicKey,
+}
+
+struct Arguments {
+    command: Command,
+    data_dir: Option<PathBuf>,
+}
+
+/// `verify [--data-dir DIR] [--public-key KEY]` or `public-key [--data-dir DIR]` (each option
+/// also as `--option=VALUE`).
+fn parse(args: &[String]) -> Result<Arguments, Parsed> {
+    let verify = match args.first().map(String::as_str) {
+        Some("verify") => true,
+        Some("public-key") => false,
         Some("-h" | "--help" | "help") => return Err(Parsed::Help),
         Some(other) => return Err(Parsed::Usage(format!("unknown command \"{other}\""))),
         None => return Err(Parsed::Usage("no command given".into())),
-    }
+    };
     let mut data_dir = None;
+    let mut key = None;
     let mut rest = args[1..].iter();
     while let Some(arg) = rest.next() {
-        let value = match arg.as_str() {
-            "-h" | "--help" => return Err(Parsed::Help),
-            "--data-dir" => rest
-                .next()
-                .ok_or_else(|| Parsed::Usage("--data-dir needs a directory".into()))?,
-            other => match other.strip_prefix("--data-dir=") {
-                Some(value) => value,
-                None => return Err(Parsed::Usage(format!("unknown argument \"{other}\""))),
-            },
+        if matches!(arg.as_str(), "-h" | "--help") {
+            return Err(Parsed::Help);
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg.as_str(), None),
         };
-        if data_dir.replace(PathBuf::from(value)).is_some() {
-            return Err(Parsed::Usage("--data-dir given twice".into()));
+        let slot = match name {
+            "--data-dir" => &mut data_dir,
+            "--public-key" if verify => &mut key,
+            _ => return Err(Parsed::Usage(format!("unknown argument \"{arg}\""))),
+        };
+        let value = match inline {
+            Some(value) => value,
+            None => rest
+                .next()
+                .cloned()
+                .ok_or_else(|| Parsed::Usage(format!("{name} needs a value")))?,
+        };
+        if slot.replace(value).is_some() {
+            return Err(Parsed::Usage(format!("{name} given twice")));
         }
     }
-    Ok(data_dir)
+    let command = if verify {
+        let public_key = key.map(|key| read_public_key(&key)).transpose()?;
+        Command::Verify { public_key }
+    } else {
+        Command::PublicKey
+    };
+    Ok(Arguments {
+        command,
+        data_dir: data_dir.map(PathBuf::from),
+    })
 }
 
-/// Opens the store in `data_dir` (which must hold one) and walks the audit hash chain.
-pub fn verify(data_dir: &Path) -> anyhow::Result<Result<ChainReport, ChainBreak>> {
+/// A raw Ed25519 public key from base64 (standard or URL-safe, padded or not), or from a file
+/// holding that text.
+fn read_public_key(given: &str) -> Result<Vec<u8>, Parsed> {
+    let text = match std::fs::read_to_string(given) {
+        Ok(text) => text,
+        Err(_) if !Path::new(given).exists() => given.to_string(),
+        Err(e) => {
+            return Err(Parsed::Usage(format!(
+                "--public-key: cannot read {given}: {e}"
+            )))
+        }
+    };
+    let text = text.trim().trim_end_matches('=');
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text));
+    match decoded {
+        Ok(key) if key.len() == 32 => Ok(key),
+        _ => Err(Parsed::Usage(format!(
+            "--public-key: `{given}` is neither a file nor the base64 of a 32-byte Ed25519 \
+             public key (as `fidoflow audit public-key` prints it)"
+        ))),
+    }
+}
+
+/// The public key of the audit signing key in `data_dir`, made there first if there is none.
+pub fn public_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if !data_dir.is_dir() {
+        bail!("{} is not a directory", data_dir.display());
+    }
+    Ok(audit_public_key(data_dir, true)?.expect("a key made when there was none"))
+}
+
+/// Opens the store in `data_dir` (which must hold one) and walks the audit hash chain, checking
+/// a retention checkpoint with `public_key` (raw Ed25519), else with the directory's own key.
+pub fn verify(
+    data_dir: &Path,
+    public_key: Option<&[u8]>,
+) -> anyhow::Result<Result<ChainReport, ChainBreak>> {
     if !data_dir.join("db").is_dir() {
         bail!(
             "{} holds no fidoflow store (no db directory)",
@@ -127,5 +256,61 @@ pub fn verify(data_dir: &Path) -> anyhow::Result<Result<ChainReport, ChainBreak>
             data_dir.display()
         )
     })?;
-    Ok(store.verify_chain()?)
+    Ok(store.verify_chain(public_key)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn usage(text: &str) -> String {
+        match parse(&args(text)) {
+            Err(Parsed::Usage(message)) => message,
+            _ => panic!("`{text}` should be a usage error"),
+        }
+    }
+
+    #[test]
+    fn a_public_key_is_read_as_standard_or_url_safe_base64_or_from_a_file() {
+        // 0xfb bytes: `+/v7` in standard base64, `-_v7` URL-safe.
+        let key = vec![0xfb; 32];
+        let standard = base64::engine::general_purpose::STANDARD.encode(&key);
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key);
+        assert_ne!(standard.trim_end_matches('='), url);
+        for text in [&standard, &url] {
+            match parse(&args(&format!("verify --public-key {text}"))) {
+                Ok(Arguments {
+                    command: Command::Verify { public_key },
+                    data_dir: None,
+                }) => assert_eq!(public_key, Some(key.clone())),
+                _ => panic!("{text}"),
+            }
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), format!("{standard}\n")).unwrap();
+        let given = format!("--public-key={}", file.path().display());
+        match parse(&args(&format!("verify {given} --data-dir /d"))) {
+            Ok(Arguments {
+                command: Command::Verify { public_key },
+                data_dir,
+            }) => {
+                assert_eq!(public_key, Some(key));
+                assert_eq!(data_dir, Some(PathBuf::from("/d")));
+            }
+            _ => panic!("{given}"),
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        assert!(usage("verify --public-key c2hvcnQ=").contains("32-byte Ed25519 public key"));
+        assert!(usage("verify --public-key").contains("needs a value"));
+        assert!(usage("public-key --public-key abc").contains("unknown argument"));
+        assert!(usage("verify --data-dir a --data-dir b").contains("given twice"));
+        assert!(usage("trim").contains("unknown command"));
+    }
 }

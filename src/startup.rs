@@ -183,12 +183,14 @@ impl Application {
         handles
     }
 
-    /// Serves until stopped, purging expired sessions and ceremonies every minute.
+    /// Serves until stopped, purging expired sessions and ceremonies and trimming the audit
+    /// log to its retention every minute (`server.purge_interval`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let engine = self.engine.clone();
+        let interval = engine.settings().server.purge_interval;
         let purge = Box::pin(async move {
             loop {
-                actix_web::rt::time::sleep(std::time::Duration::from_secs(60)).await;
+                actix_web::rt::time::sleep(interval).await;
                 let engine = engine.clone();
                 match web::block(move || engine.purge_expired()).await {
                     Ok(Ok(n)) if n > 0 => tracing::debug!(purged = n, "expired state purged"),

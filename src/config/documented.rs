@@ -44,6 +44,8 @@ const KEYS: &[&str] = &[
     "ceremony.sign_counter_policy",
     "ceremony.max_credentials_per_user",
     "authenticators.names",
+    "audit.retain",
+    "audit.max_size",
 ];
 
 /// Every key of a `[[tenants]]` entry, all commented out in the file (it has no tenant).

@@ -7,12 +7,13 @@
 //! values every section uses; `raw` is the file as written, `env` writes the environment into it;
 //! each other file reads and validates its sections: `relying_party`, `attestation` (with the
 //! metadata service and authenticator names), `limits` (session, lockout, rate limits, ceremony
-//! timeouts, CORS, proxies), `admin`, `tenants` (with their `api_keys`); `secret` hashes and
-//! compares bearer secrets. Every public type is re-exported here, as `crate::config::X`.
+//! timeouts, CORS, proxies), `admin`, `tenants` (with their `api_keys`), `audit` (retention of
+//! the audit log); `secret` hashes and compares bearer secrets. Every public type is re-exported here, as `crate::config::X`.
 
 mod admin;
 mod api_keys;
 mod attestation;
+mod audit;
 #[cfg(test)]
 mod documented;
 mod env;
@@ -34,6 +35,7 @@ pub use api_keys::ApiKey;
 pub use attestation::{
     AttestationPolicyKind, AttestationSettings, AuthenticatorSettings, MdsSettings,
 };
+pub use audit::{AuditSettings, MAX_AUDIT_RETAIN, MIN_AUDIT_SIZE};
 pub use env::ENVIRONMENT;
 pub use limits::{
     CeremonySettings, CorsSettings, IpRange, LockoutSettings, PasswordSettings, ProxySettings,
@@ -70,6 +72,7 @@ pub struct Settings {
     pub ceremony: CeremonySettings,
     pub authenticators: AuthenticatorSettings,
     pub mds: MdsSettings,
+    pub audit: AuditSettings,
     /// The `[[tenants]]`, in file order: unique ids (never `default`) and unique access paths.
     /// The built-in tenant `default` is `relying_party` and is not in this list.
     pub tenants: Vec<TenantSettings>,
@@ -85,7 +88,13 @@ pub struct ServerSettings {
     pub flows_dir: PathBuf,
     /// Browser portal and helpdesk page.
     pub static_dir: PathBuf,
+    /// How often expired state is purged and audit retention runs. Not a key of the file:
+    /// always [`PURGE_INTERVAL`]; tests shorten it to see the purge run.
+    pub purge_interval: Duration,
 }
+
+/// How often the server purges expired state and trims the audit log.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why the configuration was refused; the start stops with this message.
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +217,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         data_dir: directory_path(raw.server.data_dir, "server.data_dir")?,
         flows_dir: directory_path(raw.server.flows_dir, "server.flows_dir")?,
         static_dir: directory_path(raw.server.static_dir, "server.static_dir")?,
+        purge_interval: PURGE_INTERVAL,
     };
     let relying_party =
         relying_party::relying_party(raw.relying_party, &relying_party::RpKeys::global())?;
@@ -224,6 +234,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     let ceremony = limits::ceremony(raw.ceremony)?;
     let authenticators = attestation::authenticators(raw.authenticators)?;
     let mds = attestation::mds(raw.mds)?;
+    let audit = audit::audit(raw.audit)?;
 
     Ok(Settings {
         server,
@@ -239,6 +250,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         ceremony,
         authenticators,
         mds,
+        audit,
         tenants,
     })
 }

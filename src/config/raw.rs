@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::audit::SizeText;
 use super::{AdminRole, AttestationPolicyKind, ConfigError, SignCounterPolicy, DAY};
 use crate::domain::{Conveyance, ResidentKey, UserVerification};
 
@@ -48,6 +49,8 @@ pub(super) struct RawFile {
     pub(super) authenticators: RawAuthenticators,
     #[serde(default)]
     pub(super) mds: RawMds,
+    #[serde(default)]
+    pub(super) audit: RawAudit,
     /// A later layer's `[[tenants]]` replace an earlier one's as a whole.
     pub(super) tenants: Option<Vec<RawTenant>>,
 }
@@ -69,6 +72,7 @@ impl RawFile {
             ceremony: self.ceremony.overlay(top.ceremony),
             authenticators: self.authenticators.overlay(top.authenticators),
             mds: self.mds.overlay(top.mds),
+            audit: self.audit.overlay(top.audit),
             tenants: top.tenants.or(self.tenants),
         }
     }
@@ -158,6 +162,10 @@ raw_section!(RawMds {
     roots: Vec<PathBuf>,
     crls: Vec<PathBuf>,
     check_at_login: bool,
+});
+raw_section!(RawAudit {
+    retain: DurationText,
+    max_size: SizeText,
 });
 
 /// One `[[tenants]]` entry; `attestation` is its `[tenants.attestation]` table.

@@ -50,7 +50,7 @@ use crate::config::Settings;
 use crate::domain::{CredentialId, Username};
 use crate::fido::TrustAnchors;
 use crate::flow::Registry;
-use crate::store::{AuditEvent, AuditKind, Outcome, SledStore, Storage};
+use crate::store::{AuditEvent, AuditKind, AuditRetention, Outcome, SledStore, Storage};
 use limits::RateLimiter;
 use passwords::Passwords;
 
@@ -221,9 +221,30 @@ impl Engine {
         }
     }
 
-    /// Removes expired ceremonies and sessions; run periodically.
+    /// Removes expired ceremonies and sessions, and the audit records past retention
+    /// (`[audit]`); run periodically. Returns how many of all these went. Expired state goes
+    /// first, so a retention that refuses to run (a broken chain stops it, and must be looked
+    /// at) does not keep it.
     pub fn purge_expired(&self) -> EngineResult<usize> {
-        Ok(self.store().purge_expired(self.now())?)
+        let now = self.now();
+        let purged = self.store().purge_expired(now)?;
+        let audit = &self.inner.settings.audit;
+        let retention = AuditRetention {
+            max_age: audit
+                .retain
+                .and_then(|retain| chrono::Duration::from_std(retain).ok()),
+            max_bytes: audit.max_size,
+        };
+        let trimmed = self.store().trim(now, &retention)?;
+        if trimmed.removed() > 0 {
+            tracing::info!(
+                by_age = trimmed.by_age,
+                by_size = trimmed.by_size,
+                up_to = trimmed.up_to,
+                "audit records past retention removed"
+            );
+        }
+        Ok(purged + trimmed.removed() as usize)
     }
 
     /// A new WebAuthn challenge.

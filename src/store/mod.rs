@@ -5,10 +5,13 @@
 //! of its trees, and index trees updated in the same transaction. Every mutating call that the
 //! contract names as durable is flushed before it returns.
 //!
+//! The audit log's records and trait live in `audit.rs`.
+//!
 //! Imports only `domain` from this crate (besides outside crates: sled, serde, actix-session for
 //! the session store); never `clock`, `config`, `flow`, `fido`, `engine` or `api`. The time
 //! comes in as arguments (or, for the session store, as a `now` function given at construction).
 
+mod audit;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 
-pub use sled_store::{SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY};
+pub use audit::{
+    AuditEvent, AuditKind, AuditLog, AuditRetention, ChainBreak, ChainReport, Checkpoint, Outcome,
+    TrimReport,
+};
+pub use sled_store::{
+    audit_public_key, SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY, SIGNING_KEY_FILE,
+};
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -38,6 +47,9 @@ pub enum StoreError {
     SchemaVersion { found: u32, expected: u32 },
     #[error("a stored record could not be decoded: {0}")]
     Corrupt(String),
+    /// The audit signing key (`audit-signing.key`) could not be read, made or used.
+    #[error("the audit signing key: {0}")]
+    SigningKey(String),
     #[error("storage failed: {0}")]
     Sled(#[from] sled::Error),
 }
@@ -183,92 +195,6 @@ pub struct LockPolicy {
     pub table_size: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AuditKind {
-    PasswordCheck,
-    FidoAuthentication,
-    FidoRegistration,
-    FidoApproval,
-    FidoAbort,
-    SignUp,
-    Logout,
-    UserLocked,
-    UserUnlocked,
-    UserCreated,
-    UserDeleted,
-    CredentialRenamed,
-    CredentialDisabled,
-    CredentialEnabled,
-    CredentialDeleted,
-    SignCounterRegression,
-    /// A known administration token asked for what its role may not do (403).
-    AdminAccessDenied,
-    /// An administrator replaced the FIDO metadata BLOB in use.
-    MetadataImported,
-    /// An administrator re-judged the stored credentials against the metadata.
-    MetadataReevaluated,
-    /// An administrator made a tenant through the admin API.
-    TenantCreated,
-    /// An administrator replaced a stored tenant's settings.
-    TenantUpdated,
-    /// An administrator deleted a stored tenant with its users and credentials.
-    TenantDeleted,
-    /// A user (with their credentials) imported from another server.
-    UserImported,
-    /// One import call: how many users were imported and which lines were refused.
-    UserImportFinished,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Success,
-    Failure,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// Assigned by the log: strictly increasing.
-    #[serde(default)]
-    pub seq: u64,
-    pub time: DateTime<Utc>,
-    pub event: AuditKind,
-    /// `user:NAME`, `token:NAME` or `anonymous`.
-    pub actor: String,
-    pub username: Option<Username>,
-    pub credential_id: Option<CredentialId>,
-    pub outcome: Outcome,
-    pub detail: String,
-    pub remote_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    /// The tenant the event belongs to; `None` (and records of schema version 1): `default`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    /// The name of the API key a relying party's backend called with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
-    /// Set by the log (schema version 3): the `hash` of the record before this one, or the
-    /// genesis value for the first (lowercase hex SHA-256; see `sled_store/audit.rs`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prev_hash: Option<String>,
-    /// Set by the log: the lowercase hex SHA-256 of this record's canonical bytes (its stored
-    /// bytes without this member). Must stay the last member.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hash: Option<String>,
-}
-
-impl AuditEvent {
-    /// Whether the event belongs to `tenant` (`None` is `default`).
-    pub fn belongs_to(&self, tenant: &str) -> bool {
-        self.tenant
-            .as_deref()
-            .unwrap_or(crate::domain::DEFAULT_TENANT)
-            == tenant
-    }
-}
-
 pub trait UserStore {
     /// Insert-if-absent: `UserExists` when the username (or, by chance, the handle) is taken.
     fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
@@ -399,70 +325,6 @@ pub trait CeremonyStore {
     fn put_ceremony_at(&self, id: &str, ceremony: &Ceremony) -> StoreResult<()>;
     /// Takes the ceremony out; a second take of the same id finds nothing.
     fn take_ceremony(&self, id: &str) -> StoreResult<Option<Ceremony>>;
-}
-
-/// What a walk of the whole audit hash chain found when nothing was wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainReport {
-    /// How many records the chain holds.
-    pub records: u64,
-    /// The sequence number and `hash` of the newest record (`None` for an empty log): keep it
-    /// somewhere else to notice later that records were cut off the end.
-    pub head: Option<(u64, String)>,
-}
-
-/// The first place where the audit hash chain does not hold, by the record's sequence number
-/// (the key it is stored under).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChainBreak {
-    /// The record's bytes no longer hash to its `hash` (or are no record at all).
-    #[error("audit record seq {seq} was changed: {why}")]
-    Changed { seq: u64, why: String },
-    /// The record is intact but does not follow the record before it: a record between them was
-    /// removed, or records were reordered.
-    #[error(
-        "audit record seq {seq} does not follow {after}: a record before it was removed, or records were reordered"
-    )]
-    Unlinked { seq: u64, after: String },
-    /// An intact record stored under another sequence number than its own: moved or reordered.
-    #[error(
-        "audit record stored at seq {seq} is record seq {says}: records were reordered or moved"
-    )]
-    Moved { seq: u64, says: u64 },
-}
-
-impl ChainBreak {
-    /// The sequence number (storage key) of the record where the chain breaks.
-    pub fn seq(&self) -> u64 {
-        match self {
-            ChainBreak::Changed { seq, .. }
-            | ChainBreak::Unlinked { seq, .. }
-            | ChainBreak::Moved { seq, .. } => *seq,
-        }
-    }
-}
-
-pub trait AuditLog {
-    /// Appends `event` (its `seq`, `prev_hash` and `hash` are set by the log) at the end of the
-    /// hash chain; appends are serialised, so the chain never forks. Flushed before it returns.
-    fn append(&self, event: AuditEvent) -> StoreResult<u64>;
-    /// Walks the whole hash chain from the genesis value: `Ok(Err(break))` names the first record
-    /// that was changed, removed or reordered.
-    fn verify_chain(&self) -> StoreResult<Result<ChainReport, ChainBreak>>;
-    /// Newest first, optionally only one user's, with `seq` below `before`.
-    fn events(
-        &self,
-        username: Option<&Username>,
-        before: Option<u64>,
-        limit: usize,
-    ) -> StoreResult<Vec<AuditEvent>>;
-    /// Newest first, the events `keep` accepts, with `seq` below `before` (a scan of the log).
-    fn events_where(
-        &self,
-        before: Option<u64>,
-        limit: usize,
-        keep: &dyn Fn(&AuditEvent) -> bool,
-    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// The server-side sessions as the engine sees them (the HTTP session middleware reads and writes

@@ -32,7 +32,7 @@ pub fn audit_verify(data_dir: &Path) -> (i32, String, String) {
 }
 
 /// Waits until nobody holds sled's lock on `DIR/db/db`.
-async fn wait_for_release(data_dir: &Path) {
+pub async fn wait_for_release(data_dir: &Path) {
     let lock_file = data_dir.join("db").join("db");
     for _ in 0..200 {
         let file = std::fs::File::open(&lock_file).expect("the store's db/db file");

@@ -343,7 +343,7 @@ fn the_migration_chains_the_audit_records_of_a_schema_version_1_directory() {
     assert!(written > 0);
     let data = tempfile::tempdir().expect("temp dir");
     copy_tree(&fixture_dir().join("db"), &data.path().join("db"));
-    let report = fidoflow::audit_cli::verify(data.path())
+    let report = fidoflow::audit_cli::verify(data.path(), None)
         .expect("the store opens")
         .expect("the migrated chain holds");
     assert_eq!(report.records, written);

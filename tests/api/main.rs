@@ -6,6 +6,7 @@ mod common;
 
 mod assertions;
 mod audit_chain;
+mod audit_retention;
 mod authfi;
 mod authfi_refusals;
 mod busy_log;

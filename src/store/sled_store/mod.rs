@@ -6,7 +6,8 @@
 //! - `credentials.rs`: `credentials`, `credentials_by_user`.
 //! - `locks.rs`: `locks` (with its in-memory count and expiry index, `LockTable`).
 //! - `ceremonies.rs`: `ceremonies`.
-//! - `audit.rs`: `audit`, `audit_by_user`.
+//! - `audit/`: `audit`, `audit_by_user`, `audit_meta` (the retention checkpoint; the signing
+//!   key `audit-signing.key` beside the database).
 //! - `metadata.rs`: `mds`.
 //! - `sessions.rs`: `sessions`, `sessions_by_user` (and the actix-session store on them).
 //!
@@ -44,6 +45,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use super::{Storage, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::domain::Username;
 
+pub use audit::{audit_public_key, SIGNING_KEY_FILE};
 pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
 
 #[derive(Clone)]
@@ -67,6 +69,12 @@ pub struct SledStore {
     /// Serialises audit appends (and the migration that seals the log), so the hash chain
     /// cannot fork; shared by every tenant view, as the `audit` tree is.
     audit_appends: Arc<Mutex<()>>,
+    /// The retention checkpoint (see `audit/checkpoint.rs`).
+    audit_meta: sled::Tree,
+    /// The stored bytes of the `audit` records: counted at open, kept under `audit_appends`.
+    audit_bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// The key that signs the retention checkpoint.
+    audit_key: Arc<audit::AuditKey>,
     sessions_by_user: sled::Tree,
     /// The count and expiry index of `locks` (see `locks.rs`), shared by every view of that tree.
     lock_table: Arc<locks::LockTable>,
@@ -107,10 +115,10 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> StoreResult<Self> {
         let db = sled::Config::new().path(dir.join("db")).open()?;
-        Self::from_db(db)
+        Self::from_db(db, audit::AuditKey::in_dir(dir))
     }
 
-    fn from_db(db: sled::Db) -> StoreResult<Self> {
+    fn from_db(db: sled::Db, audit_key: audit::AuditKey) -> StoreResult<Self> {
         let locks = db.open_tree("locks")?;
         let lock_table = Arc::new(locks::LockTable::counted(&locks));
         let lock_tables = HashMap::from([("locks".to_string(), lock_table.clone())]);
@@ -131,6 +139,9 @@ impl SledStore {
             tenants: db.open_tree("tenants")?,
             credential_changes: Default::default(),
             audit_appends: Default::default(),
+            audit_meta: db.open_tree("audit_meta")?,
+            audit_bytes: Default::default(),
+            audit_key: Arc::new(audit_key),
             sessions_by_user: db.open_tree("sessions_by_user")?,
             db,
         };
@@ -155,6 +166,7 @@ impl SledStore {
             }
         }
         store.index_sessions()?;
+        store.count_audit_bytes()?;
         Ok(store)
     }
 
@@ -238,7 +250,11 @@ impl SledStore {
     /// A store in a temporary directory that disappears with it.
     #[cfg(test)]
     fn temporary() -> Self {
-        Self::from_db(sled::Config::new().temporary(true).open().unwrap()).unwrap()
+        Self::from_db(
+            sled::Config::new().temporary(true).open().unwrap(),
+            audit::AuditKey::in_memory(),
+        )
+        .unwrap()
     }
 
     /// Writes everything to disk; called before an answer that acknowledges a durable change.
