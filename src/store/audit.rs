@@ -187,11 +187,14 @@ pub enum ChainBreak {
         "audit record stored at seq {seq} is record seq {says}: records were reordered or moved"
     )]
     Moved { seq: u64, says: u64 },
-    /// The signed checkpoint the chain starts from does not hold (its signature fails, it is
-    /// unreadable, or there is no key to check it with); `seq` is the last removed record it
-    /// names (or, when it cannot be read, the first record kept).
+    /// The signed checkpoint the chain starts from does not hold (its signature fails, or there
+    /// is no key to check it with); `seq` is the last removed record it names.
     #[error("the audit checkpoint after seq {seq} cannot be trusted: {why}")]
     Checkpoint { seq: u64, why: String },
+    /// The checkpoint cannot be read at all; named by the first record kept (`seq`, 0 for an
+    /// empty log), whose start it should vouch for.
+    #[error("the audit checkpoint before record seq {seq} cannot be read: {why}")]
+    CheckpointUnreadable { seq: u64, why: String },
 }
 
 impl ChainBreak {
@@ -201,7 +204,8 @@ impl ChainBreak {
             ChainBreak::Changed { seq, .. }
             | ChainBreak::Unlinked { seq, .. }
             | ChainBreak::Moved { seq, .. }
-            | ChainBreak::Checkpoint { seq, .. } => *seq,
+            | ChainBreak::Checkpoint { seq, .. }
+            | ChainBreak::CheckpointUnreadable { seq, .. } => *seq,
         }
     }
 }

@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 
-use super::super::{decode, SledStore};
+use super::super::SledStore;
 use crate::domain::{b64url, b64url_decode};
 use crate::store::{Checkpoint, StoreError, StoreResult};
 
@@ -61,31 +61,31 @@ impl AuditKey {
         AuditKey::Memory(Arc::new(generate().expect("an Ed25519 key").1))
     }
 
-    /// The key pair, read from its file or made there on first need.
-    pub(super) fn signing_key(&self) -> StoreResult<Arc<Ed25519KeyPair>> {
+    /// The key pair, read from its file, or made there on first need when `create`; `None`
+    /// when there is no key file and `create` is false.
+    pub(super) fn key(&self, create: bool) -> StoreResult<Option<Arc<Ed25519KeyPair>>> {
         match self {
             #[cfg(test)]
-            AuditKey::Memory(pair) => Ok(pair.clone()),
+            AuditKey::Memory(pair) => Ok(Some(pair.clone())),
             AuditKey::File { path, pair } => {
                 if let Some(pair) = pair.get() {
-                    return Ok(pair.clone());
+                    return Ok(Some(pair.clone()));
                 }
-                let made = Arc::new(load_or_create(path)?);
-                Ok(pair.get_or_init(|| made).clone())
+                let found = if create {
+                    Some(load_or_create(path)?)
+                } else {
+                    load(path)?
+                };
+                Ok(found.map(|found| pair.get_or_init(|| Arc::new(found)).clone()))
             }
         }
     }
 
-    /// The public key, without making a key: `None` when there is no key file yet.
+    /// The raw public key, without making a key: `None` when there is no key file.
     pub(super) fn public_key(&self) -> StoreResult<Option<Vec<u8>>> {
-        match self {
-            #[cfg(test)]
-            AuditKey::Memory(pair) => Ok(Some(pair.public_key().as_ref().to_vec())),
-            AuditKey::File { path, pair } => match pair.get() {
-                Some(pair) => Ok(Some(pair.public_key().as_ref().to_vec())),
-                None => Ok(load(path)?.map(|pair| pair.public_key().as_ref().to_vec())),
-            },
-        }
+        Ok(self
+            .key(false)?
+            .map(|pair| pair.public_key().as_ref().to_vec()))
     }
 }
 
@@ -184,7 +184,8 @@ impl SledStore {
     /// when it cannot be read.
     pub(super) fn checkpoint(&self) -> StoreResult<Option<Result<Checkpoint, String>>> {
         Ok(self.audit_meta.get(CHECKPOINT_KEY)?.map(|bytes| {
-            decode::<Checkpoint>(&bytes).map_err(|e| format!("it is not readable ({e})"))
+            serde_json::from_slice::<Checkpoint>(&bytes)
+                .map_err(|e| format!("it is not a checkpoint ({e})"))
         }))
     }
 }

@@ -268,7 +268,7 @@ impl SledStore {
                     Some((key, _)) => key_seq(&key)?,
                     None => 0,
                 };
-                return Ok(Err(ChainBreak::Checkpoint { seq: first, why }));
+                return Ok(Err(ChainBreak::CheckpointUnreadable { seq: first, why }));
             }
         };
         let key = match public_key {

@@ -120,7 +120,8 @@ impl SledStore {
         for item in self.audit.iter().take(limit) {
             let (key, value) = item?;
             let seq = key_seq(&key)?;
-            let event: AuditEvent = decode(&value)?;
+            let event: AuditEvent = decode(&value)
+                .map_err(|e| refuse(format!("audit record seq {seq} is not readable ({e})")))?;
             let removal = Removal {
                 seq,
                 hash: String::new(),
@@ -154,7 +155,16 @@ impl SledStore {
         let checkpoint = match removals.last() {
             None => None,
             Some(last) => {
-                let pair = self.audit_key.signing_key()?;
+                // A key is made only for the first checkpoint: a later one must be signed by
+                // the key that signed the one before, never by a new one that would hide a
+                // lost or replaced key.
+                let pair = self.audit_key.key(previous.is_none())?.ok_or_else(|| {
+                    refuse(format!(
+                        "there is no {} to check the checkpoint with and sign the next; \
+                         restore it from a backup",
+                        checkpoint::SIGNING_KEY_FILE
+                    ))
+                })?;
                 if let Some(previous) = &previous {
                     checkpoint::check_signature(previous, pair.public_key().as_ref()).map_err(
                         |why| refuse(format!("the checkpoint after seq {}: {why}", previous.seq)),

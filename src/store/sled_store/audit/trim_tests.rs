@@ -278,9 +278,10 @@ fn a_forged_or_changed_checkpoint_is_named() {
         .unwrap();
     let e = broken(&s);
     assert!(
-        matches!(&e, ChainBreak::Checkpoint { seq, .. } if *seq == seqs[3]),
+        matches!(&e, ChainBreak::CheckpointUnreadable { seq, .. } if *seq == seqs[3]),
         "{e}"
     );
+    assert!(e.to_string().contains("it is not a checkpoint"), "{e}");
 
     // Retention refuses to go on from a checkpoint that does not hold.
     put_checkpoint(&s, &forged);
@@ -422,5 +423,15 @@ fn the_signing_key_is_made_on_first_need_owner_only_and_checks_the_checkpoint() 
     let s = SledStore::open(dir.path()).unwrap();
     let e = broken(&s);
     assert!(e.to_string().contains("no audit-signing.key"), "{e}");
+    assert!(s.verify_chain(Some(&public)).unwrap().is_ok());
+    // ... and retention stops rather than sign the next checkpoint with a new key.
+    let refused = s
+        .trim(start() + Duration::days(10), &by_age(2))
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("restore it from a backup"),
+        "{refused}"
+    );
+    assert!(!key_file.exists());
     assert!(s.verify_chain(Some(&public)).unwrap().is_ok());
 }
