@@ -3,8 +3,9 @@
 //! index trees of the removed records' tenants: the records and their index entries go, and the
 //! checkpoint is rewritten to name the batch's last record, so the log and its checkpoint never
 //! disagree, even when a run stops between batches. A run ends with an `AUDIT_TRIMMED` record
-//! (appended like any other, so the trim is itself in the chain). The whole run holds
-//! `audit_appends`.
+//! (appended like any other, so the trim is itself in the chain). Each batch, and that append,
+//! hold `audit_appends`; other appends go on between batches, so the first trim of a large log
+//! does not hold up the server's auditing for its whole length.
 //!
 //! Only what holds is removed: each record is checked against the chain (from the checkpoint's
 //! hash, whose signature is checked first) before it goes, so retention never launders a changed
@@ -48,7 +49,6 @@ impl SledStore {
         now: DateTime<Utc>,
         retention: &AuditRetention,
     ) -> StoreResult<TrimReport> {
-        let chain = self.serialise_audit_appends();
         let cutoff = retention
             .max_age
             .and_then(|age| now.checked_sub_signed(age));
@@ -63,7 +63,10 @@ impl SledStore {
         // A batch that fails (a record that does not hold) ends the run; what went before it
         // is still recorded.
         let outcome = loop {
-            match self.trim_batch(now, cutoff, size_target, BATCH) {
+            let chain = self.serialise_audit_appends();
+            let batch = self.trim_batch(now, cutoff, size_target, BATCH);
+            drop(chain);
+            match batch {
                 Ok(batch) if batch.removed() == 0 => break Ok(()),
                 Ok(batch) => {
                     report.by_age += batch.by_age;
@@ -74,11 +77,10 @@ impl SledStore {
             }
         };
         if report.removed() > 0 {
+            let chain = self.serialise_audit_appends();
             let mut event = trimmed_event(now, &report, cutoff, retention.max_bytes);
             self.append_locked(&mut event)?;
-        }
-        drop(chain);
-        if report.removed() > 0 {
+            drop(chain);
             self.flush()?;
         }
         outcome.map(|()| report)
