@@ -15,6 +15,7 @@ mod error;
 mod flows;
 mod limits;
 mod metadata;
+pub mod metrics;
 mod models;
 mod passwords;
 mod registration;
@@ -104,6 +105,8 @@ struct Inner {
     passwords: Passwords,
     limits: RateLimiter,
     in_progress: Mutex<HashSet<String>>,
+    /// The process's metrics recorder (shared by every engine of the process).
+    metrics: metrics::Metrics,
 }
 
 /// Held while a request of a session runs, from before its state is loaded until after it is
@@ -155,6 +158,7 @@ impl Engine {
                 passwords,
                 limits,
                 in_progress: Mutex::new(HashSet::new()),
+                metrics: metrics::Metrics::global(),
             }),
         };
         engine.load_tenants()?;
@@ -221,9 +225,18 @@ impl Engine {
         }
     }
 
-    /// Removes expired ceremonies and sessions; run periodically.
+    /// Removes expired ceremonies and sessions (and does the metrics recorder's housekeeping);
+    /// run periodically.
     pub fn purge_expired(&self) -> EngineResult<usize> {
+        self.inner.metrics.upkeep();
         Ok(self.store().purge_expired(self.now())?)
+    }
+
+    /// `GET /metrics`: every metric of the process in the Prometheus text format
+    /// ([`metrics::CONTENT_TYPE`]). Who may read it is the api layer's listener and token check.
+    pub fn render_metrics(&self) -> String {
+        let imported = self.metadata().map(|m| m.imported_at);
+        self.inner.metrics.render(self.now(), imported)
     }
 
     /// A new WebAuthn challenge.

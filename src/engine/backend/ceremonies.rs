@@ -79,7 +79,7 @@ impl Engine {
             authenticator_attachment: req.attachment,
         };
         let key = Self::ceremony_key(channel, tenant, "registration");
-        let begun = self.begin_registration(tenant, &user, &options, Some(&key))?;
+        let begun = self.begin_registration(channel, tenant, &user, &options, Some(&key))?;
         Ok((UserView::of(&user), begun.options))
     }
 
@@ -141,6 +141,7 @@ impl Engine {
             return Err(spent().into());
         };
         let record = self.finish_registration(
+            channel,
             tenant,
             cx,
             ceremony,
@@ -204,6 +205,7 @@ impl Engine {
         };
         let key = Self::ceremony_key(channel, tenant, kind.purpose_key());
         let begun = self.begin_assertion(
+            channel,
             tenant,
             user.as_ref().map(|u| &u.username),
             &options,
@@ -225,7 +227,8 @@ impl Engine {
         if ceremony.is_none() {
             return Err(spent().into());
         }
-        let verified = self.finish_assertion(tenant, cx, ceremony, credential, Purpose::Login)?;
+        let verified =
+            self.finish_assertion(channel, tenant, cx, ceremony, credential, Purpose::Login)?;
         Ok(BackendVerified {
             user: UserView::of(&verified.user),
             key: KeyView::of(&verified.credential),

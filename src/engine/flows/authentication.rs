@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SessionView, StepDone};
 use crate::domain::Username;
+use crate::engine::metrics::Busy;
 use crate::engine::{
     random_id, AuditDraft, Engine, EngineError, EngineResult, Limited, Login, NextStep, RequestCtx,
     SessionData,
@@ -117,7 +118,7 @@ impl Engine {
         let policy = self.lock_policy();
         let reservation = self.store().reserve_attempt(&name, now, &policy)?;
         if reservation == Reservation::TableFull {
-            return Err(EngineError::ServerBusy);
+            return Err(EngineError::ServerBusy(Busy::LockTableFull));
         }
         if let Reservation::Locked(until) = reservation {
             self.inner.passwords.verify(None, password);

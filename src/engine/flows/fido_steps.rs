@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::engine::Channel;
+
 use super::{ChallengeIssued, StepDone};
 
 use crate::domain::Username;
@@ -133,6 +135,7 @@ impl Engine {
         self.spend_ceremony_of(&flow)?;
         let tenant = self.default_tenant();
         let issued = self.begin_assertion(
+            Channel::Flow,
             &tenant,
             username.as_ref(),
             &AssertionOptions {
@@ -195,7 +198,14 @@ impl Engine {
         let mut flow = machine::back_to_challenge(flow);
         s.auth_flow = Some(flow.clone());
         let tenant = self.default_tenant();
-        let verified = self.finish_assertion(&tenant, cx, ceremony, credential, Purpose::Login);
+        let verified = self.finish_assertion(
+            Channel::Flow,
+            &tenant,
+            cx,
+            ceremony,
+            credential,
+            Purpose::Login,
+        );
         let username = match verified.map_err(|e| flow_error(Purpose::Login, e)) {
             Ok(v) => v.user.username,
             Err(e @ EngineError::UserLocked { .. }) => {
