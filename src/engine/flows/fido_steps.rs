@@ -56,8 +56,19 @@ pub(in crate::engine) fn flow_error(purpose: Purpose, e: CeremonyError) -> Engin
 }
 
 impl Engine {
-    /// `POST /rest/public/authentication/fido/challenge/retrieve`.
+    /// `POST /rest/public/authentication/fido/challenge/retrieve`. A conditional-mediation
+    /// challenge starts the password application in a session without a flow; refused (e.g.
+    /// rate-limited), it leaves none behind, so the refusal stores no session.
     pub fn authentication_challenge(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        mediation: Option<&str>,
+    ) -> EngineResult<ChallengeIssued> {
+        self.unless_refused(s, |s| self.issue_authentication_challenge(s, cx, mediation))
+    }
+
+    fn issue_authentication_challenge(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
