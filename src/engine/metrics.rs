@@ -141,10 +141,21 @@ pub(super) fn begun(channel: Channel, kind: Kind) {
 /// Counts how a ceremony ended: `succeeded`, `refused` with the refusal's kind, or `failed`
 /// (the server could not finish it: storage, busy, …).
 pub(super) fn finished<T>(channel: Channel, kind: Kind, result: &Result<T, CeremonyError>) {
+    outcome(channel, kind, result.as_ref().map(|_| ()));
+}
+
+/// Counts a response a backend API refused before handing it to the core (its client data
+/// unreadable, or no ceremony waiting for its challenge), and hands the refusal back.
+pub(super) fn refused_early(channel: Channel, kind: Kind, e: CeremonyError) -> CeremonyError {
+    outcome(channel, kind, Err(&e));
+    e
+}
+
+fn outcome(channel: Channel, kind: Kind, result: Result<(), &CeremonyError>) {
     let api = api(channel);
     let kind = kind.label();
     match result {
-        Ok(_) => {
+        Ok(()) => {
             metrics::counter!(CEREMONIES, "api" => api, "kind" => kind, "outcome" => "succeeded")
                 .increment(1)
         }

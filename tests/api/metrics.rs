@@ -276,3 +276,69 @@ async fn a_server_busy_answer_is_counted_with_its_reason() {
     assert!(busy(&after) >= before + 1.0, "{after}");
     assert!(after.contains("# TYPE fidoflow_server_busy_total counter"));
 }
+
+#[tokio::test]
+async fn backend_api_ceremonies_are_counted_under_their_api_and_early_refusals_too() {
+    let tenants = crate::common::app::tenants_from_toml(
+        r#"
+[[tenants]]
+id = "conf"
+access_path = "bWV0cmljcw"
+rp_id = "conformance.example.org"
+rp_name = "Conformance"
+origins = ["https://conformance.example.org"]
+conformance = true
+"#,
+    );
+    let app = spawn(move |s| s.tenants = tenants).await;
+    let count = |text: &str, outcome: &str, refusal: Option<&str>| {
+        let mut labels = vec![
+            ("api", "conformance"),
+            ("kind", "registration"),
+            ("outcome", outcome),
+        ];
+        labels.extend(refusal.map(|r| ("refusal", r)));
+        value(text, "fidoflow_ceremonies_total", &labels)
+    };
+    let before = scrape(&app).await;
+    let client = reqwest::Client::new();
+    let url = |call: &str| format!("{}/bWV0cmljcw/{call}", app.base);
+    let options: serde_json::Value = client
+        .post(url("attestation/options"))
+        .json(&json!({ "username": "alice", "displayName": "Alice", "attestation": "none" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options["status"], "ok", "{options}");
+    let mut authenticator = crate::common::softauthn::SoftAuthenticator::new();
+    let credential = authenticator.register(&options, "https://conformance.example.org");
+    // Client data that cannot be read: refused before any ceremony is found.
+    let mut unreadable = credential.clone();
+    unreadable["response"]["clientDataJSON"] = json!("AAAA");
+    for body in [unreadable, credential] {
+        let answer: serde_json::Value = client
+            .post(url("attestation/result"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(answer["status"].is_string(), "{answer}");
+    }
+    let after = scrape(&app).await;
+    for (outcome, refusal) in [
+        ("begun", None),
+        ("succeeded", None),
+        ("refused", Some("malformed")),
+    ] {
+        assert!(
+            count(&after, outcome, refusal) >= count(&before, outcome, refusal) + 1.0,
+            "{outcome} {refusal:?}:\n{after}"
+        );
+    }
+}
