@@ -1,9 +1,11 @@
 //! Use cases, organised by what they do rather than by who calls them: the ceremony core
 //! (`registration.rs`, `assertion.rs`, with `ceremony.rs` for typed refusals and
 //! `challenges.rs` for where challenges come from), the Loginapp flows (`flows/`), the
-//! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`)
-//! and FIDO metadata (`metadata.rs`). Every function is synchronous and is called off the async
-//! threads (sled and argon2 block), and answers typed outcomes; the api layer renders them.
+//! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`),
+//! FIDO metadata (`metadata.rs`) and the metrics (`metrics.rs`: every metric's name, counted
+//! through the `metrics` facade into the one recorder of the process). Every function is
+//! synchronous and is called off the async threads (sled and argon2 block), and answers typed
+//! outcomes; the api layer renders them.
 //! Imports `flow`, `fido`, `store`, `config`, `clock` and `domain`; never `api`.
 
 mod admin;
