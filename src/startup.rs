@@ -127,7 +127,7 @@ impl Application {
                     .configure(api::public_routes)
                     .configure(|cfg| api::page_routes(cfg, &static_dir));
                 if admin_inline {
-                    app = app.configure(api::admin_routes);
+                    app = app.configure(|cfg| api::admin_routes(cfg, false));
                 }
                 app = app.configure(api::tenant_routes);
                 app.default_service(web::to(api::middleware::not_found))
@@ -147,7 +147,7 @@ impl Application {
                     HttpServer::new(move || {
                         App::new()
                             .app_data(data.clone())
-                            .configure(api::admin_routes)
+                            .configure(|cfg| api::admin_routes(cfg, true))
                             .default_service(web::to(api::middleware::not_found))
                             .wrap(from_fn(api::middleware::rest_rules))
                             .wrap(from_fn(api::middleware::normalize_path))

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
 use super::document::{meta, random_error_id};
+use crate::engine::metrics::{self, Busy};
 use crate::engine::{EngineError, NextStep};
 
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +133,7 @@ impl ApiError {
                 }
                 E::NoValidToken => (StatusCode::BAD_REQUEST, C::NoValidToken),
                 E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, C::TooManyRequests),
-                E::ServerBusy => (StatusCode::SERVICE_UNAVAILABLE, C::ServerBusy),
+                E::ServerBusy(_) => (StatusCode::SERVICE_UNAVAILABLE, C::ServerBusy),
                 E::ConcurrentAccess => (StatusCode::BAD_REQUEST, C::ConcurrentAccess),
                 E::AdminTokenInvalid => (StatusCode::UNAUTHORIZED, C::NotAuthenticated),
                 E::AdminRoleMissing | E::AdminTenantForbidden(_) => {
@@ -205,8 +206,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code) = self.status_and_code();
-        if matches!(self, ApiError::Engine(EngineError::ServerBusy)) {
-            server_busy();
+        if let ApiError::Engine(EngineError::ServerBusy(reason)) = self {
+            server_busy(*reason);
         } else if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
@@ -230,10 +231,11 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Logs a `503 SERVER_BUSY` refusal: at WARN (the server works as configured, it is only full),
-/// and sampled, since a flood refuses thousands a second: at most one line a second per
-/// process, carrying the number of refusals since the previous line.
-pub(super) fn server_busy() {
+/// Counts a `503 SERVER_BUSY` refusal in the metrics and logs it: at WARN (the server works as
+/// configured, it is only full), and sampled, since a flood refuses thousands a second: at most
+/// one line a second per process, carrying the number of refusals since the previous line.
+pub(super) fn server_busy(reason: Busy) {
+    metrics::server_busy(reason);
     static SAMPLER: LogSampler = LogSampler::new(Duration::from_secs(1));
     if let Some(refusals) = SAMPLER.note(Instant::now()) {
         tracing::warn!(

@@ -6,7 +6,8 @@
 //! registered with its OpenAPI operation, and [`route_list`] lists them), the OpenAPI document
 //! of them all (`openapi.rs`, from the wire types in `schema/`), JSON:API documents and the
 //! error mapping of the Loginapp and admin shapes (`document.rs`, `error.rs`), extractors,
-//! middleware, the backend callers' tenant and key check (`backend.rs`) and the pages. No
+//! middleware, the backend callers' tenant and key check (`backend.rs`), `/metrics`
+//! (`metrics.rs`) and the pages. No
 //! business decisions here. Imports only `engine` (and the types it hands out); never `store`,
 //! `fido`, `flow`, `config` or `startup`.
 
@@ -18,6 +19,7 @@ pub mod document;
 pub mod error;
 pub mod extract;
 pub mod loginapp;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;
@@ -54,9 +56,11 @@ pub fn tenant_routes(cfg: &mut ServiceConfig) {
     conformance::routes(cfg);
 }
 
-/// Routes of the administration API (see `admin/`).
-pub fn admin_routes(cfg: &mut ServiceConfig) {
+/// Routes of the administration API (see `admin/`) and `GET /metrics` (see `metrics.rs`);
+/// `admin_listener`: on the admin listener of `admin.bind` rather than the public one.
+pub fn admin_routes(cfg: &mut ServiceConfig, admin_listener: bool) {
     admin::routes(cfg);
+    metrics::routes(cfg, admin_listener);
 }
 
 /// Every route table of the server (the admin API's too, wherever it listens).
@@ -66,6 +70,7 @@ pub fn tables() -> Vec<Table> {
         openapi::table(),
         pages::table(),
         admin::table(),
+        metrics::table(),
         authfi::table(),
         conformance::table(),
     ]);

@@ -40,7 +40,8 @@ pub const TAG_PAGES: &str = "Pages";
         title = "fidoflow",
         description = "Every route of the fidoflow server: the browser-facing Loginapp REST API \
             (`/rest/public`, `/rest/protected`), the helpdesk and administration API \
-            (`/rest/admin`; on the admin listener alone when `admin.bind` is set), each tenant's \
+            (`/rest/admin`; on the admin listener alone when `admin.bind` is set, like \
+            `/metrics`), each tenant's \
             relying-party APIs under its access path (the AuthFi shape under \
             `/{access_path}/api/v1`, the FIDO conformance-tool API), and the pages. The \
             page assets under `/static/…` are not described. Every path also answers with a \
@@ -227,6 +228,26 @@ pub fn admin_operation(op: &mut Operation) {
             ("403", "`FORBIDDEN`: the token's role may not make this call (audited `ADMIN_ACCESS_DENIED`)"),
             ("default", "`INTERNAL_ERROR` or another code of `ErrorCode`"),
         ],
+    );
+}
+
+/// `/metrics`: a bearer token of any role on the public listener, none on the admin listener.
+pub fn metrics_operation(op: &mut Operation) {
+    tag(op, TAG_ADMIN);
+    security(
+        op,
+        vec![
+            SecurityRequirement::new(ADMIN_TOKEN, Vec::<String>::new()),
+            SecurityRequirement::default(),
+        ],
+    );
+    errors(
+        op,
+        "ErrorDocument",
+        &[(
+            "401",
+            "`NOT_AUTHENTICATED`: on the public listener, no token or not a configured one",
+        )],
     );
 }
 

@@ -72,13 +72,16 @@ pub enum AdminRole {
     Helpdesk,
     /// Everything the helpdesk may, and create and delete users.
     Admin,
+    /// Read `GET /metrics` and nothing else (every role may read it).
+    Metrics,
 }
 
 impl AdminRole {
     /// Whether a token with this role may do what `required` may.
     pub fn allows(self, required: AdminRole) -> bool {
         match required {
-            AdminRole::Helpdesk => true,
+            AdminRole::Metrics => true,
+            AdminRole::Helpdesk => matches!(self, AdminRole::Helpdesk | AdminRole::Admin),
             AdminRole::Admin => self == AdminRole::Admin,
         }
     }
@@ -249,6 +252,21 @@ mod tests {
             .is_admin_token("correct horse battery staple correct hors")
             .is_none());
         assert!(s.is_admin_token("").is_none());
+    }
+
+    #[test]
+    fn a_metrics_token_allows_reading_the_metrics_and_nothing_else() {
+        let s = parse(&format!(
+            "[[admin.tokens]]\nname = \"scraper\"\nrole = \"metrics\"\nsha256 = \"{HASH_A}\"\n"
+        ))
+        .unwrap();
+        let role = s.admin.tokens[0].role;
+        assert_eq!(role, AdminRole::Metrics);
+        assert!(role.allows(AdminRole::Metrics));
+        assert!(!role.allows(AdminRole::Helpdesk));
+        assert!(!role.allows(AdminRole::Admin));
+        assert!(AdminRole::Helpdesk.allows(AdminRole::Metrics));
+        assert!(AdminRole::Admin.allows(AdminRole::Helpdesk));
     }
 
     #[test]

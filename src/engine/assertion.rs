@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 
-use super::ceremony::{CeremonyKey, CeremonyResult, Refusal, RefusalKind};
+use super::ceremony::{CeremonyKey, CeremonyResult, Channel, Refusal, RefusalKind};
+use super::metrics::{self, Busy, Kind};
 use super::registration::store_ceremony;
 use super::tenant::Tenant;
 use super::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
@@ -70,9 +71,11 @@ pub struct Verified {
 impl Engine {
     /// Stores an assertion ceremony and builds its request options: `allowCredentials` are the
     /// enabled credentials of `username` (`NoValidToken` when there are none), or none for a
-    /// discoverable credential. `key` as for `begin_registration`.
+    /// discoverable credential. `key` as for `begin_registration`. Counted in the metrics as
+    /// begun through `channel`.
     pub(super) fn begin_assertion(
         &self,
+        channel: Channel,
         tenant: &Tenant,
         username: Option<&Username>,
         o: &AssertionOptions,
@@ -121,6 +124,7 @@ impl Engine {
             allow: &allow,
             user_verification: o.user_verification.as_str(),
         });
+        metrics::begun(channel, Kind::Assertion);
         Ok(AssertionChallenge {
             options,
             ceremony_id,
@@ -130,8 +134,22 @@ impl Engine {
     /// Finishes an assertion against the ceremony it answers (taken out by the caller, `None`
     /// when there was none): identifies the user (the one the ceremony names, or the owner of
     /// the `userHandle`), counts the attempt against the lock, verifies, and updates the
-    /// credential.
+    /// credential. The outcome is counted in the metrics under `channel`.
     pub(super) fn finish_assertion(
+        &self,
+        channel: Channel,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        ceremony: Option<Ceremony>,
+        credential: &Value,
+        purpose: Purpose,
+    ) -> CeremonyResult<Verified> {
+        let result = self.assertion_outcome(tenant, cx, ceremony, credential, purpose);
+        metrics::finished(channel, Kind::Assertion, &result);
+        result
+    }
+
+    fn assertion_outcome(
         &self,
         tenant: &Tenant,
         cx: &RequestCtx,
@@ -173,7 +191,7 @@ impl Engine {
         let store = tenant.store();
         let reservation = store.reserve_attempt(&username, now, &policy)?;
         if reservation == Reservation::TableFull {
-            return Err(EngineError::ServerBusy.into());
+            return Err(EngineError::ServerBusy(Busy::LockTableFull).into());
         }
         if let Reservation::Locked(until) = reservation {
             self.audit_assertion(

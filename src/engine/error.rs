@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::metrics::Busy;
 use crate::store::{Refusal, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +70,7 @@ pub enum EngineError {
     #[error("too many requests; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
     #[error("the server is busy; try again in a moment")]
-    ServerBusy,
+    ServerBusy(Busy),
     #[error("a request of this session is still in progress; wait for it to finish")]
     ConcurrentAccess,
     #[error("a valid administration token is required (Authorization: Bearer …)")]

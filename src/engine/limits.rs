@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::metrics::Busy;
 use super::EngineError;
 use crate::config::RateLimitSettings;
 
@@ -147,7 +148,7 @@ impl Permits {
                 (n < self.max).then_some(n + 1)
             })
             .map(|_| Permit(self))
-            .map_err(|_| EngineError::ServerBusy)
+            .map_err(|_| EngineError::ServerBusy(Busy::PasswordHashing))
     }
 }
 
@@ -188,7 +189,10 @@ mod tests {
     fn permits_are_bounded_and_returned() {
         let p = Permits::new(1);
         let first = p.acquire().unwrap();
-        assert!(matches!(p.acquire(), Err(EngineError::ServerBusy)));
+        assert!(matches!(
+            p.acquire(),
+            Err(EngineError::ServerBusy(Busy::PasswordHashing))
+        ));
         drop(first);
         assert!(p.acquire().is_ok());
     }

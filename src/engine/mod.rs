@@ -1,9 +1,11 @@
 //! Use cases, organised by what they do rather than by who calls them: the ceremony core
 //! (`registration.rs`, `assertion.rs`, with `ceremony.rs` for typed refusals and
 //! `challenges.rs` for where challenges come from), the Loginapp flows (`flows/`), the
-//! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`)
-//! and FIDO metadata (`metadata.rs`). Every function is synchronous and is called off the async
-//! threads (sled and argon2 block), and answers typed outcomes; the api layer renders them.
+//! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`),
+//! FIDO metadata (`metadata.rs`) and the metrics (`metrics.rs`: every metric's name, counted
+//! through the `metrics` facade into the one recorder of the process). Every function is
+//! synchronous and is called off the async threads (sled and argon2 block), and answers typed
+//! outcomes; the api layer renders them.
 //! Imports `flow`, `fido`, `store`, `config`, `clock` and `domain`; never `api`.
 
 mod admin;
@@ -15,6 +17,7 @@ mod error;
 mod flows;
 mod limits;
 mod metadata;
+pub mod metrics;
 mod models;
 mod passwords;
 mod registration;
@@ -104,6 +107,8 @@ struct Inner {
     passwords: Passwords,
     limits: RateLimiter,
     in_progress: Mutex<HashSet<String>>,
+    /// The process's metrics recorder (shared by every engine of the process).
+    metrics: metrics::Metrics,
 }
 
 /// Held while a request of a session runs, from before its state is loaded until after it is
@@ -155,6 +160,7 @@ impl Engine {
                 passwords,
                 limits,
                 in_progress: Mutex::new(HashSet::new()),
+                metrics: metrics::Metrics::global(),
             }),
         };
         engine.load_tenants()?;
@@ -221,11 +227,12 @@ impl Engine {
         }
     }
 
-    /// Removes expired ceremonies and sessions, and the audit records past retention
-    /// (`[audit]`); run periodically. Returns how many of all these went. Expired state goes
-    /// first, so a retention that refuses to run (a broken chain stops it, and must be looked
-    /// at) does not keep it.
+    /// Removes expired ceremonies and sessions and the audit records past retention
+    /// (`[audit]`), and does the metrics recorder's housekeeping; run periodically. Returns how
+    /// many records of all these went. Expired state goes first, so a retention that refuses to
+    /// run (a broken chain stops it, and must be looked at) does not keep it.
     pub fn purge_expired(&self) -> EngineResult<usize> {
+        self.inner.metrics.upkeep();
         let now = self.now();
         let purged = self.store().purge_expired(now)?;
         let audit = &self.inner.settings.audit;
@@ -245,6 +252,13 @@ impl Engine {
             );
         }
         Ok(purged + trimmed.removed() as usize)
+    }
+
+    /// `GET /metrics`: every metric of the process in the Prometheus text format
+    /// ([`metrics::CONTENT_TYPE`]). Who may read it is the api layer's listener and token check.
+    pub fn render_metrics(&self) -> String {
+        let imported = self.metadata().map(|m| m.imported_at);
+        self.inner.metrics.render(self.now(), imported)
     }
 
     /// A new WebAuthn challenge.

@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 
-use super::ceremony::{CeremonyKey, CeremonyResult, Refusal, RefusalKind};
+use super::ceremony::{CeremonyKey, CeremonyResult, Channel, Refusal, RefusalKind};
+use super::metrics::{self, Kind};
 use super::tenant::Tenant;
 use super::{aaguid_string, AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::domain::{CredentialId, DisplayName, Username};
@@ -76,8 +77,10 @@ impl Engine {
     /// Stores a registration ceremony for `user` of `tenant` and builds its creation options
     /// (`excludeCredentials`: every credential the user has). `key`: the ceremony's store id
     /// when the caller finds it by challenge (see `Channel::ceremony_key`), else a random one.
+    /// Counted in the metrics as begun through `channel`.
     pub(super) fn begin_registration(
         &self,
+        channel: Channel,
         tenant: &Tenant,
         user: &UserRecord,
         o: &RegistrationOptions,
@@ -125,6 +128,7 @@ impl Engine {
             attestation: o.attestation.as_str(),
             authenticator_attachment: o.authenticator_attachment.map(Attachment::as_str),
         });
+        metrics::begun(channel, Kind::Registration);
         Ok(RegistrationChallenge {
             options,
             ceremony_id,
@@ -134,8 +138,25 @@ impl Engine {
     /// Finishes a registration: `ceremony` is what the caller took out of the store (spent
     /// whatever happens here; `None` when there was none), `user` the account the credential
     /// is for. Verifies, judges trust, applies the tenant's policy and stores the credential;
-    /// every refusal after the ceremony is found is audited.
+    /// every refusal after the ceremony is found is audited. The outcome is counted in the
+    /// metrics under `channel`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn finish_registration(
+        &self,
+        channel: Channel,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        ceremony: Option<Ceremony>,
+        user: &UserRecord,
+        credential: &Value,
+        new: NewCredential<'_>,
+    ) -> CeremonyResult<CredentialRecord> {
+        let result = self.registration_outcome(tenant, cx, ceremony, user, credential, new);
+        metrics::finished(channel, Kind::Registration, &result);
+        result
+    }
+
+    fn registration_outcome(
         &self,
         tenant: &Tenant,
         cx: &RequestCtx,

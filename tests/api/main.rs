@@ -21,6 +21,7 @@ mod legacy_data;
 mod lifecycle;
 mod mds;
 mod memory;
+mod metrics;
 mod openapi;
 mod pages;
 mod refusals;

@@ -241,6 +241,57 @@ async fn anonymous_reads_and_refused_calls_store_no_session_and_set_no_cookie() 
     assert_eq!(stored_sessions(&mut app).await, 1, "only alice's session");
 }
 
+/// A call that would start a flow but is refused leaves no flow behind: no session is stored and
+/// no cookie set. (`/applications/{id}/access` answering `401` with `nextAuthStep` is no refusal
+/// of the start: the flow it names runs, and its session is kept.)
+#[tokio::test]
+async fn refused_flow_starts_store_no_session_and_set_no_cookie() {
+    let mut app = spawn_app_with(|s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.per_address = 3;
+    })
+    .await;
+    let conditional = json!({ "mediation": "conditional" });
+    let mut issued = 0;
+    for _ in 0..6 {
+        let (status, doc, cookie) =
+            send(request(&app, Method::POST, FIDO_CHALLENGE, None).json(&conditional)).await;
+        match status {
+            // A passkey autofill challenge: the started flow holds its ceremony.
+            StatusCode::OK => {
+                assert!(cookie.is_some(), "{doc}");
+                issued += 1;
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(cookie, None, "a refused challenge sets no cookie: {doc}")
+            }
+            other => panic!("unexpected {other}: {doc}"),
+        }
+    }
+    assert_eq!(issued, 3);
+    for (path, body) in [
+        (FIDO_CHALLENGE, json!({ "mediation": "immediate" })),
+        (FIDO_CHALLENGE, json!({})),
+        (
+            "/rest/public/authentication/applications/no-such-app/access",
+            json!({}),
+        ),
+        (
+            "/rest/public/user-self-registration/no-such-flow/select",
+            json!({}),
+        ),
+    ] {
+        let (status, doc, cookie) = send(request(&app, Method::POST, path, None).json(&body)).await;
+        assert!(status.is_client_error(), "{path}: {status} {doc}");
+        assert_eq!(cookie, None, "{path}: {doc}");
+    }
+    assert_eq!(
+        stored_sessions(&mut app).await,
+        3,
+        "only the issued challenges' sessions"
+    );
+}
+
 /// The cookie key the server made in its data directory.
 fn cookie_key(app: &TestApp) -> Key {
     Key::from(&std::fs::read(app.data_dir.path().join("session.key")).expect("session.key"))

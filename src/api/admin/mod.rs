@@ -99,8 +99,9 @@ pub fn table() -> Table {
         .at("/mds/reevaluate", [op!(post, reevaluate_metadata)])
 }
 
-/// The caller's token; a call without a valid one is logged (never the token) and refused.
-fn actor(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
+/// The caller's token, of any role (`/metrics` takes a `metrics` token too); a call without a
+/// valid one is logged (never the token) and refused.
+pub(super) fn token_holder(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
     Ok(e.admin_actor(bearer(req).as_deref()).inspect_err(|_| {
         tracing::warn!(
             remote = request_ctx(req, e).remote_address.as_deref().unwrap_or("?"),
@@ -110,13 +111,26 @@ fn actor(req: &HttpRequest, e: &Engine) -> Result<Actor, ApiError> {
     })?)
 }
 
+/// The caller's token, for the administration API: a token whose role may not use it at all
+/// (`metrics`) is refused and audited like any call its role does not allow.
+async fn actor(req: &HttpRequest, e: &web::Data<Engine>) -> Result<Actor, ApiError> {
+    let actor = token_holder(req, e)?;
+    if actor.require_helpdesk().is_err() {
+        run_as(req, e.clone(), actor.clone(), |_, a, _| {
+            a.require_helpdesk()
+        })
+        .await?;
+    }
+    Ok(actor)
+}
+
 /// Checks the token, then runs `call` on the blocking pool.
 async fn run<T, F>(req: &HttpRequest, e: web::Data<Engine>, call: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Engine, &Actor, &RequestCtx) -> EngineResult<T> + Send + 'static,
 {
-    let actor = actor(req, &e)?;
+    let actor = actor(req, &e).await?;
     run_as(req, e, actor, call).await
 }
 
@@ -221,7 +235,7 @@ async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     )
 )]
 async fn import_metadata(req: HttpRequest, e: web::Data<Engine>, payload: web::Payload) -> Reply {
-    let actor = actor(&req, &e)?; // the token before up to 32 MiB of body
+    let actor = actor(&req, &e).await?; // the token before up to 32 MiB of body
     let jwt = blob_body(&req, payload).await?;
     Ok(respond(render::metadata(
         run_as(&req, e, actor, move |e, a, cx| {

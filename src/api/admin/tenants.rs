@@ -56,7 +56,7 @@ pub(super) async fn get_tenant(req: HttpRequest, e: web::Data<Engine>) -> Reply 
     )
 )]
 pub(super) async fn create_tenant(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
-    let actor = actor(&req, &e)?; // a bad token is told before a bad body
+    let actor = actor(&req, &e).await?; // a bad token is told before a bad body
     Ok(respond(
         render::tenant(
             run_as(&req, e, actor, move |e, a, cx| {
@@ -84,7 +84,7 @@ pub(super) async fn create_tenant(req: HttpRequest, e: web::Data<Engine>, body: 
     )
 )]
 pub(super) async fn update_tenant(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
-    let actor = actor(&req, &e)?; // a bad token is told before a bad body
+    let actor = actor(&req, &e).await?; // a bad token is told before a bad body
     let id = segment(&req, "tenant");
     Ok(respond(render::tenant(
         run_as(&req, e, actor, move |e, a, cx| {
@@ -138,7 +138,7 @@ pub(super) async fn import_users(
     e: web::Data<Engine>,
     payload: web::Payload,
 ) -> Reply {
-    let actor = actor(&req, &e)?; // the token before up to 16 MiB of body
+    let actor = actor(&req, &e).await?; // the token before up to 16 MiB of body
     let id = segment(&req, "tenant");
     let body = ndjson_body(&req, payload).await?;
     Ok(respond(render::import(

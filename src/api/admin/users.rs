@@ -139,7 +139,7 @@ pub(super) async fn user_credentials(req: HttpRequest, e: web::Data<Engine>) -> 
     )
 )]
 pub(super) async fn create_user(req: HttpRequest, e: web::Data<Engine>, body: JsonBody) -> Reply {
-    let actor = actor(&req, &e)?; // a bad token is told before a bad body
+    let actor = actor(&req, &e).await?; // a bad token is told before a bad body
     let new = NewUser {
         username: body.required_str("username")?,
         display_name: body.optional_str("displayName")?,
@@ -178,7 +178,7 @@ pub(super) async fn change_credential(
     e: web::Data<Engine>,
     body: JsonBody,
 ) -> Reply {
-    let actor = actor(&req, &e)?; // a bad token is told before a bad body
+    let actor = actor(&req, &e).await?; // a bad token is told before a bad body
     let (tenant, username) = (tenant(&req), segment(&req, "username"));
     let id = segment(&req, "credential_id");
     let change = CredentialChange {

@@ -54,8 +54,8 @@ impl AuthFiError {
             E::UserLocked { .. } => (StatusCode::FORBIDDEN, 2000),
             E::NoValidToken => (StatusCode::FORBIDDEN, 4206),
             E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, 1003),
-            E::ServerBusy => {
-                crate::api::error::server_busy();
+            E::ServerBusy(reason) => {
+                crate::api::error::server_busy(*reason);
                 (StatusCode::SERVICE_UNAVAILABLE, 9000)
             }
             E::UserExists => (StatusCode::CONFLICT, 1002),

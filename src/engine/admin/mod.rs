@@ -41,7 +41,16 @@ impl Actor {
     pub(super) fn require_admin(&self) -> EngineResult<()> {
         match self.role {
             AdminRole::Admin => Ok(()),
-            AdminRole::Helpdesk => Err(EngineError::AdminRoleMissing),
+            AdminRole::Helpdesk | AdminRole::Metrics => Err(EngineError::AdminRoleMissing),
+        }
+    }
+
+    /// Refuses a token whose role may not use the administration API at all (`metrics`, which
+    /// may read `/metrics` only); every other call checks its own role on top of this.
+    pub fn require_helpdesk(&self) -> EngineResult<()> {
+        match self.role {
+            AdminRole::Admin | AdminRole::Helpdesk => Ok(()),
+            AdminRole::Metrics => Err(EngineError::AdminRoleMissing),
         }
     }
 
@@ -170,6 +179,9 @@ impl Engine {
         refusal: &EngineError,
     ) {
         let reason = match refusal {
+            EngineError::AdminRoleMissing if actor.role == AdminRole::Metrics => {
+                "a metrics token may read /metrics only".to_string()
+            }
             EngineError::AdminRoleMissing => "it needs the admin role".to_string(),
             other => other.to_string(),
         };

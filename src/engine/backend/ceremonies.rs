@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::{BackendAssertion, BackendRegistration, BackendVerified, KeyView, UserView};
 use crate::domain::{DisplayName, UserHandle, Username};
 use crate::engine::assertion::{AssertionOptions, Purpose};
-use crate::engine::ceremony::{CeremonyResult, Channel, Refusal, RefusalKind};
+use crate::engine::ceremony::{CeremonyError, CeremonyResult, Channel, Refusal, RefusalKind};
+use crate::engine::metrics::{self, Kind};
 use crate::engine::registration::{NewCredential, RegistrationOptions};
 use crate::engine::tenant::Tenant;
 use crate::engine::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
@@ -79,7 +80,7 @@ impl Engine {
             authenticator_attachment: req.attachment,
         };
         let key = Self::ceremony_key(channel, tenant, "registration");
-        let begun = self.begin_registration(tenant, &user, &options, Some(&key))?;
+        let begun = self.begin_registration(channel, tenant, &user, &options, Some(&key))?;
         Ok((UserView::of(&user), begun.options))
     }
 
@@ -132,15 +133,20 @@ impl Engine {
         channel: Channel,
         credential: &Value,
     ) -> CeremonyResult<BackendVerified> {
-        let ceremony = self.take_by_challenge(tenant, channel, "registration", credential)?;
+        // Refused before the core sees it: counted here, as the core counts its own.
+        let early = |e: CeremonyError| metrics::refused_early(channel, Kind::Registration, e);
+        let ceremony = self
+            .take_by_challenge(tenant, channel, "registration", credential)
+            .map_err(early)?;
         let user = match ceremony.as_ref().and_then(|c| c.username.clone()) {
             Some(name) => tenant.store().user(&name)?,
             None => None,
         };
         let Some(user) = user else {
-            return Err(spent().into());
+            return Err(early(spent().into()));
         };
         let record = self.finish_registration(
+            channel,
             tenant,
             cx,
             ceremony,
@@ -204,6 +210,7 @@ impl Engine {
         };
         let key = Self::ceremony_key(channel, tenant, kind.purpose_key());
         let begun = self.begin_assertion(
+            channel,
             tenant,
             user.as_ref().map(|u| &u.username),
             &options,
@@ -221,11 +228,15 @@ impl Engine {
         kind: BackendAssertion,
         credential: &Value,
     ) -> CeremonyResult<BackendVerified> {
-        let ceremony = self.take_by_challenge(tenant, channel, kind.purpose_key(), credential)?;
+        let early = |e: CeremonyError| metrics::refused_early(channel, Kind::Assertion, e);
+        let ceremony = self
+            .take_by_challenge(tenant, channel, kind.purpose_key(), credential)
+            .map_err(early)?;
         if ceremony.is_none() {
-            return Err(spent().into());
+            return Err(early(spent().into()));
         }
-        let verified = self.finish_assertion(tenant, cx, ceremony, credential, Purpose::Login)?;
+        let verified =
+            self.finish_assertion(channel, tenant, cx, ceremony, credential, Purpose::Login)?;
         Ok(BackendVerified {
             user: UserView::of(&verified.user),
             key: KeyView::of(&verified.credential),

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SessionView, StepDone};
 use crate::domain::Username;
+use crate::engine::metrics::Busy;
 use crate::engine::{
     random_id, AuditDraft, Engine, EngineError, EngineResult, Limited, Login, NextStep, RequestCtx,
     SessionData,
@@ -55,6 +56,24 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs `call`, which may start an authentication flow in a session without one; if it is
+    /// refused, the flow it started is dropped (its ceremony spent), so a refused start leaves
+    /// nothing to store and the session gets no cookie.
+    pub(in crate::engine) fn unless_refused<T>(
+        &self,
+        s: &mut SessionData,
+        call: impl FnOnce(&mut SessionData) -> EngineResult<T>,
+    ) -> EngineResult<T> {
+        let had_flow = s.auth_flow.is_some();
+        let result = call(s);
+        if result.is_err() && !had_flow {
+            if let Some(flow) = s.auth_flow.take() {
+                self.spend_ceremony_of(&flow)?;
+            }
+        }
+        result
+    }
+
     /// `POST /password/check`. A refused check (wrong, locked, rate-limited) of a session
     /// without a flow leaves none behind, so a refusal stores no session.
     pub fn password_check(
@@ -64,14 +83,7 @@ impl Engine {
         username: &str,
         password: &str,
     ) -> EngineResult<StepDone> {
-        let had_flow = s.auth_flow.is_some();
-        let result = self.check_password(s, cx, username, password);
-        if result.is_err() && !had_flow {
-            if let Some(flow) = s.auth_flow.take() {
-                self.spend_ceremony_of(&flow)?;
-            }
-        }
-        result
+        self.unless_refused(s, |s| self.check_password(s, cx, username, password))
     }
 
     fn check_password(
@@ -117,7 +129,7 @@ impl Engine {
         let policy = self.lock_policy();
         let reservation = self.store().reserve_attempt(&name, now, &policy)?;
         if reservation == Reservation::TableFull {
-            return Err(EngineError::ServerBusy);
+            return Err(EngineError::ServerBusy(Busy::LockTableFull));
         }
         if let Reservation::Locked(until) = reservation {
             self.inner.passwords.verify(None, password);

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::engine::Channel;
+
 use super::{ChallengeIssued, StepDone};
 
 use crate::domain::Username;
@@ -54,8 +56,19 @@ pub(in crate::engine) fn flow_error(purpose: Purpose, e: CeremonyError) -> Engin
 }
 
 impl Engine {
-    /// `POST /rest/public/authentication/fido/challenge/retrieve`.
+    /// `POST /rest/public/authentication/fido/challenge/retrieve`. A conditional-mediation
+    /// challenge starts the password application in a session without a flow; refused (e.g.
+    /// rate-limited), it leaves none behind, so the refusal stores no session.
     pub fn authentication_challenge(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        mediation: Option<&str>,
+    ) -> EngineResult<ChallengeIssued> {
+        self.unless_refused(s, |s| self.issue_authentication_challenge(s, cx, mediation))
+    }
+
+    fn issue_authentication_challenge(
         &self,
         s: &mut SessionData,
         cx: &RequestCtx,
@@ -133,6 +146,7 @@ impl Engine {
         self.spend_ceremony_of(&flow)?;
         let tenant = self.default_tenant();
         let issued = self.begin_assertion(
+            Channel::Flow,
             &tenant,
             username.as_ref(),
             &AssertionOptions {
@@ -195,7 +209,14 @@ impl Engine {
         let mut flow = machine::back_to_challenge(flow);
         s.auth_flow = Some(flow.clone());
         let tenant = self.default_tenant();
-        let verified = self.finish_assertion(&tenant, cx, ceremony, credential, Purpose::Login);
+        let verified = self.finish_assertion(
+            Channel::Flow,
+            &tenant,
+            cx,
+            ceremony,
+            credential,
+            Purpose::Login,
+        );
         let username = match verified.map_err(|e| flow_error(Purpose::Login, e)) {
             Ok(v) => v.user.username,
             Err(e @ EngineError::UserLocked { .. }) => {

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::engine::Channel;
+
 use super::fido_steps::flow_error;
 use super::{ChallengeIssued, StepDone};
 use crate::domain::{CredentialId, DisplayName};
@@ -128,6 +130,7 @@ impl Engine {
         let lifetime = self.ceremony_timeout(timeout);
         let tenant = self.default_tenant();
         let issued = self.begin_assertion(
+            Channel::Flow,
             &tenant,
             Some(&user.username),
             &AssertionOptions {
@@ -169,7 +172,14 @@ impl Engine {
         let flow = machine::back_to_challenge(flow);
         s.self_service = Some(flow.clone());
         let tenant = self.default_tenant();
-        let verified = self.finish_assertion(&tenant, cx, ceremony, credential, Purpose::Approval);
+        let verified = self.finish_assertion(
+            Channel::Flow,
+            &tenant,
+            cx,
+            ceremony,
+            credential,
+            Purpose::Approval,
+        );
         match verified.map_err(|e| flow_error(Purpose::Approval, e)) {
             Ok(_) => {}
             Err(e @ EngineError::UserLocked { .. }) => {

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::engine::Channel;
+
 use super::{ChallengeIssued, CredentialView, FlowOffer, StepDone};
 use crate::domain::DisplayName;
 use crate::engine::ceremony::{CeremonyError, RefusalKind};
@@ -233,7 +235,8 @@ impl Engine {
             credential_name: name,
             authenticator_attachment: None,
         };
-        let begun = self.begin_registration(&self.default_tenant(), user, &options, None)?;
+        let begun =
+            self.begin_registration(Channel::Flow, &self.default_tenant(), user, &options, None)?;
         flow.progress = Progress::ResponseRequired {
             ceremony: begun.ceremony_id,
         };
@@ -254,6 +257,7 @@ impl Engine {
         let ceremony = self.take_flow_ceremony(s, &flow)?;
         let tenant = self.default_tenant();
         self.finish_registration(
+            Channel::Flow,
             &tenant,
             cx,
             ceremony,

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::engine::Channel;
+
 use super::self_service::registration_error;
 use super::{ChallengeIssued, StepDone};
 use crate::domain::{DisplayName, UserHandle, Username};
@@ -146,6 +148,7 @@ impl Engine {
         let ceremony = self.take_flow_ceremony(s, &flow)?;
         let tenant = self.default_tenant();
         let stored = self.finish_registration(
+            Channel::Flow,
             &tenant,
             cx,
             ceremony,
