@@ -166,6 +166,56 @@ fn an_apple_attestation_for_another_key_is_refused() {
     assert!(why.contains("public key"), "{why}");
 }
 
+/// The content of an apple nonce extension made from the nonce.
+type NonceShape = fn(&[u8]) -> Vec<u8>;
+
+/// An apple registration whose leaf's nonce extension is `shape(nonce)`, the nonce being the
+/// right one.
+fn apple_nonce_shaped(shape: impl FnOnce(&[u8]) -> Vec<u8>) -> Reg {
+    let ca = self_signed(ca_params("Apple Test CA", None));
+    let (mut reg, key) = reg_with_cert_key("apple");
+    let content = shape(&sha256(&signed_data(&reg)));
+    let ext = CustomExtension::from_oid_content(&[1, 2, 840, 113635, 100, 8, 2], content);
+    let leaf = leaf_with(&key, ext, &ca);
+    reg.att = Att::Raw {
+        fmt: "apple".into(),
+        stmt: Cbor::Map(vec![(text("x5c"), x5c(&[leaf.der().to_vec(), ca.der()]))]),
+    };
+    reg
+}
+
+#[test]
+fn an_apple_nonce_extension_of_any_other_shape_is_refused() {
+    let octets = |nonce: &[u8]| tlv(0x04, nonce);
+    verify(&apple_nonce_shaped(|n| seq(&[explicit(1, &octets(n))]))).expect("the right shape");
+    let shapes: [(&str, NonceShape); 7] = [
+        ("trailing bytes after the SEQUENCE", |n| {
+            [seq(&[explicit(1, &tlv(0x04, n))]), vec![0x05, 0x00]].concat()
+        }),
+        ("a SET, not a SEQUENCE", |n| {
+            tlv(0x31, &explicit(1, &tlv(0x04, n)))
+        }),
+        ("an APPLICATION [1], not a context [1]", |n| {
+            seq(&[tlv(0x61, &tlv(0x04, n))])
+        }),
+        ("[2], not [1]", |n| seq(&[explicit(2, &tlv(0x04, n))])),
+        ("trailing bytes inside the SEQUENCE", |n| {
+            seq(&[explicit(1, &tlv(0x04, n)), vec![0x05, 0x00]])
+        }),
+        ("trailing bytes inside [1]", |n| {
+            seq(&[explicit(1, &[tlv(0x04, n), vec![0x05, 0x00]].concat())])
+        }),
+        ("a UTF8String, not an OCTET STRING", |n| {
+            seq(&[explicit(1, &tlv(0x0c, n))])
+        }),
+    ];
+    for (what, shape) in shapes {
+        let err = verify(&apple_nonce_shaped(shape)).expect_err(what);
+        assert_eq!(err.check(), "attestationStatement", "{what}: {err}");
+        assert!(err.to_string().contains("malformed"), "{what}: {err}");
+    }
+}
+
 // --- android-key -------------------------------------------------------------------------
 
 struct Lists {
@@ -248,6 +298,91 @@ fn the_key_description_reader_accepts_enumerated_security_levels_too() {
     assert_eq!(parsed.tee.origin, Some(0));
 }
 
+/// A KeyDescription with these version and security level TLVs and the usual lists.
+fn key_description_with(version: Vec<u8>, att_level: Vec<u8>, km_level: Vec<u8>) -> Vec<u8> {
+    let lists = tee_lists();
+    seq(&[
+        version,
+        att_level,
+        int_der(4),
+        km_level,
+        tlv(0x04, &[1; 32]),
+        tlv(0x04, &[]),
+        seq(&lists.software),
+        seq(&lists.tee),
+    ])
+}
+
+fn key_description_refusal(der: &[u8]) -> String {
+    crate::fido::attestation::android_key::KeyDescription::parse(der).expect_err("must be refused")
+}
+
+#[test]
+fn a_key_description_with_trailing_bytes_or_that_is_not_a_sequence_is_refused() {
+    let good = key_description(&[1; 32], &tee_lists(), false);
+    crate::fido::attestation::android_key::KeyDescription::parse(&good).expect("well formed");
+    let mut trailing = good.clone();
+    trailing.extend([0x05, 0x00]);
+    assert!(key_description_refusal(&trailing).contains("expected shape"));
+    let mut set = good;
+    set[0] = 0x31;
+    assert!(key_description_refusal(&set).contains("expected shape"));
+}
+
+#[test]
+fn a_key_description_whose_version_or_either_security_level_has_the_wrong_type_is_refused() {
+    let version = || int_der(3);
+    let level = || tlv(0x0a, &[1]);
+    let octets = || tlv(0x04, &[1]);
+    crate::fido::attestation::android_key::KeyDescription::parse(&key_description_with(
+        version(),
+        level(),
+        level(),
+    ))
+    .expect("well formed");
+    for (what, der) in [
+        (
+            "an ENUMERATED version",
+            key_description_with(tlv(0x0a, &[3]), level(), level()),
+        ),
+        (
+            "an OCTET STRING attestationSecurityLevel",
+            key_description_with(version(), octets(), level()),
+        ),
+        (
+            "an OCTET STRING keymasterSecurityLevel",
+            key_description_with(version(), level(), octets()),
+        ),
+    ] {
+        assert!(
+            key_description_refusal(&der).contains("expected shape"),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn an_authorization_list_member_that_is_not_a_constructed_context_tag_is_refused() {
+    let with_member = |member: Vec<u8>| {
+        let mut lists = tee_lists();
+        lists.tee.push(member);
+        key_description(&[1; 32], &lists, false)
+    };
+    let unknown_member = with_member(explicit(5, &int_der(0)));
+    let parsed = crate::fido::attestation::android_key::KeyDescription::parse(&unknown_member)
+        .expect("an unknown [5] member is skipped");
+    assert_eq!(parsed.tee.purposes, vec![2]);
+    for (what, member) in [
+        ("a universal SEQUENCE", seq(&[int_der(0)])),
+        ("a primitive [5]", tlv(0x85, &[0])),
+    ] {
+        assert!(
+            key_description_refusal(&with_member(member)).contains("expected shape"),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn an_android_key_attestation_with_another_challenge_is_refused() {
     let (check, why) = refusal(&android_key(Some(vec![3; 32]), tee_lists()));
@@ -310,6 +445,7 @@ struct TpmSpoil {
     magic: bool,
     subject: bool,
     no_eku: bool,
+    version_1: bool,
 }
 
 fn pub_area(point: &[u8]) -> Vec<u8> {
@@ -406,7 +542,10 @@ fn tpm(spoil: TpmSpoil) -> Reg {
     reg.att = Att::Raw {
         fmt: "tpm".into(),
         stmt: Cbor::Map(vec![
-            (text("ver"), text("2.0")),
+            (
+                text("ver"),
+                text(if spoil.version_1 { "1.0" } else { "2.0" }),
+            ),
             (text("alg"), int(-7)),
             (text("x5c"), x5c(&[aik.der(), ca.der()])),
             (text("sig"), Cbor::Bytes(sig)),
@@ -422,6 +561,16 @@ fn a_tpm_attestation_verifies_as_attestation_ca() {
     let ok = verify(&tpm(TpmSpoil::default())).unwrap();
     assert_eq!(ok.format, "tpm");
     assert_eq!(ok.attestation_type, AttestationType::AttCa);
+}
+
+#[test]
+fn a_tpm_statement_of_a_version_other_than_2_0_is_refused() {
+    let (check, why) = refusal(&tpm(TpmSpoil {
+        version_1: true,
+        ..TpmSpoil::default()
+    }));
+    assert_eq!(check, "attestationStatement");
+    assert!(why.contains("\"ver\" is not \"2.0\""), "{why}");
 }
 
 #[test]
@@ -472,7 +621,11 @@ fn an_aik_certificate_with_a_subject_or_without_the_aik_purpose_is_refused() {
 // --- android-safetynet -------------------------------------------------------------------
 
 struct SafetyNet {
+    /// The leaf's subjectAltName dNSName.
     hostname: &'static str,
+    /// The leaf's subject CN.
+    common_name: &'static str,
+    ver: &'static str,
     nonce: Option<String>,
     timestamp_ms: i64,
     cts: bool,
@@ -482,6 +635,8 @@ impl SafetyNet {
     fn good() -> Self {
         Self {
             hostname: "attest.android.com",
+            common_name: "attest.android.com",
+            ver: "201813046",
             nonce: None,
             timestamp_ms: now().timestamp_millis() - 5_000,
             cts: true,
@@ -494,7 +649,7 @@ impl SafetyNet {
         params.distinguished_name = DistinguishedName::new();
         params
             .distinguished_name
-            .push(DnType::CommonName, self.hostname);
+            .push(DnType::CommonName, self.common_name);
         params.subject_alt_names = vec![SanType::DnsName(self.hostname.try_into().unwrap())];
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2030, 1, 1);
@@ -531,7 +686,7 @@ impl SafetyNet {
         reg.att = Att::Raw {
             fmt: "android-safetynet".into(),
             stmt: Cbor::Map(vec![
-                (text("ver"), text("201813046")),
+                (text("ver"), text(self.ver)),
                 (text("response"), Cbor::Bytes(jws.into_bytes())),
             ]),
         };
@@ -561,11 +716,49 @@ fn a_safetynet_attestation_with_another_nonce_is_refused() {
 fn a_safetynet_certificate_for_another_host_is_refused() {
     let sn = SafetyNet {
         hostname: "attest.example.com",
+        common_name: "attest.example.com",
         ..SafetyNet::good()
     };
     let (check, why) = refusal(&sn.reg());
     assert_eq!(check, "attestationCertificate");
     assert!(why.contains("attest.android.com"), "{why}");
+}
+
+#[test]
+fn a_safetynet_certificate_naming_the_host_in_its_subject_alt_name_alone_is_accepted() {
+    let sn = SafetyNet {
+        common_name: "Some Other Name",
+        ..SafetyNet::good()
+    };
+    verify(&sn.reg()).expect("the dNSName names attest.android.com");
+}
+
+#[test]
+fn a_safetynet_statement_with_an_empty_ver_is_refused() {
+    let sn = SafetyNet {
+        ver: "",
+        ..SafetyNet::good()
+    };
+    let (check, why) = refusal(&sn.reg());
+    assert_eq!(check, "attestationStatement");
+    assert!(why.contains("non-empty \"ver\""), "{why}");
+}
+
+#[test]
+fn a_safetynet_timestamp_exactly_60_s_off_is_accepted_and_a_millisecond_more_is_not() {
+    for off in [-60_000, 60_000] {
+        let sn = SafetyNet {
+            timestamp_ms: now().timestamp_millis() + off,
+            ..SafetyNet::good()
+        };
+        verify(&sn.reg()).unwrap_or_else(|e| panic!("{off} ms off: {e}"));
+    }
+    let sn = SafetyNet {
+        timestamp_ms: now().timestamp_millis() - 60_001,
+        ..SafetyNet::good()
+    };
+    let (_, why) = refusal(&sn.reg());
+    assert!(why.contains("timestampMs"), "{why}");
 }
 
 #[test]
@@ -664,6 +857,41 @@ fn an_empty_or_nested_compound_attestation_is_refused() {
     ]);
     compound_of(&mut reg, vec![nested]);
     assert_eq!(refusal(&reg).0, "attestationStatement");
+}
+
+#[test]
+fn a_compound_statement_of_an_unknown_or_compound_format_cannot_be_verified_here() {
+    for fmt in ["compound", "unknown-format"] {
+        let mut reg = Reg::new();
+        let item = Cbor::Map(vec![
+            (text("fmt"), text(fmt)),
+            (text("attStmt"), Cbor::Map(vec![])),
+        ]);
+        compound_of(&mut reg, vec![item]);
+        let (check, why) = refusal(&reg);
+        assert_eq!(check, "attestationStatement", "{fmt}");
+        assert!(why.contains("cannot be verified here"), "{fmt}: {why}");
+    }
+}
+
+/// A stored compound attestation is read again only as registration could have verified it.
+#[test]
+fn a_stored_compound_statement_of_an_unknown_format_is_not_read_even_with_x5c() {
+    let pki = Pki::new();
+    let read = |fmt: &str| {
+        let item = Cbor::Map(vec![
+            (text("fmt"), text(fmt)),
+            (
+                text("attStmt"),
+                Cbor::Map(vec![(text("x5c"), x5c(&[pki.leaf.der()]))]),
+            ),
+        ]);
+        crate::fido::attestation::stored_statements("compound", &Cbor::Array(vec![item]))
+    };
+    let (kind, statements) = read("packed").expect("a packed x5c statement");
+    assert_eq!(kind, AttestationType::Compound);
+    assert_eq!(statements[0].kind, AttestationType::Basic);
+    assert!(read("unknown-format").is_none());
 }
 
 // --- observation -------------------------------------------------------------------------

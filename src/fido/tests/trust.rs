@@ -315,6 +315,65 @@ fn a_leaf_without_the_attestation_subject_is_refused() {
     assert_eq!(err.check(), "attestationCertificate", "{err}");
 }
 
+/// A packed registration whose leaf's subject is C, O, OU "Authenticator Attestation", CN.
+fn packed_with_subject(pki: &Pki, c: &str, o: &str, cn: &str) -> Reg {
+    let mut params = leaf_params(None);
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CountryName, c);
+    dn.push(rcgen::DnType::OrganizationName, o);
+    dn.push(
+        rcgen::DnType::OrganizationalUnitName,
+        "Authenticator Attestation",
+    );
+    dn.push(rcgen::DnType::CommonName, cn);
+    params.distinguished_name = dn;
+    let leaf = issue(params, &pki.intermediate);
+    Reg::with(Att::Packed {
+        x5c: vec![leaf.der(), pki.intermediate.der()],
+        signer: leaf.signer(),
+    })
+}
+
+fn certificate_refusal(reg: &Reg, anchors: &TrustAnchors) -> String {
+    let err = verify_with(reg, anchors, AttestationPolicy::AcceptAny).unwrap_err();
+    assert_eq!(err.check(), "attestationCertificate", "{err}");
+    err.to_string()
+}
+
+#[test]
+fn a_packed_leaf_with_an_empty_organization_or_common_name_is_refused() {
+    let pki = Pki::new();
+    let anchors = pki.anchors();
+    let reg = packed_with_subject(&pki, "CH", "Test Vendor", "Test Authenticator");
+    verify_with(&reg, &anchors, AttestationPolicy::RequireTrusted).expect("a full subject");
+    for (what, reg) in [
+        (
+            "organization",
+            packed_with_subject(&pki, "CH", "", "Test Authenticator"),
+        ),
+        (
+            "common name",
+            packed_with_subject(&pki, "CH", "Test Vendor", ""),
+        ),
+    ] {
+        let why = certificate_refusal(&reg, &anchors);
+        assert!(why.contains(&format!("non-empty {what}")), "{why}");
+    }
+}
+
+#[test]
+fn a_packed_leaf_country_that_is_not_two_letters_is_refused() {
+    let pki = Pki::new();
+    let anchors = pki.anchors();
+    let reg = packed_with_subject(&pki, "SE", "Test Vendor", "Test Authenticator");
+    verify_with(&reg, &anchors, AttestationPolicy::RequireTrusted).expect("two letters");
+    for country in ["SWE", "C1"] {
+        let reg = packed_with_subject(&pki, country, "Test Vendor", "Test Authenticator");
+        let why = certificate_refusal(&reg, &anchors);
+        assert!(why.contains("two-letter"), "{country}: {why}");
+    }
+}
+
 #[test]
 fn a_packed_signature_by_another_key_is_refused() {
     let pki = Pki::new();
