@@ -446,12 +446,14 @@ struct TpmSpoil {
     subject: bool,
     no_eku: bool,
     version_1: bool,
+    /// The pubArea's nameAlg (TPM_ALG_SHA256 when `None`) and the hash the name is made with.
+    name_alg: Option<(u16, &'static ring::digest::Algorithm)>,
 }
 
-fn pub_area(point: &[u8]) -> Vec<u8> {
+fn pub_area(point: &[u8], name_alg: u16) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend(0x0023u16.to_be_bytes()); // TPM_ALG_ECC
-    out.extend(0x000bu16.to_be_bytes()); // nameAlg SHA-256
+    out.extend(name_alg.to_be_bytes());
     out.extend(0x0006_0472u32.to_be_bytes()); // objectAttributes
     out.extend(0u16.to_be_bytes()); // authPolicy (empty)
     out.extend(0x0010u16.to_be_bytes()); // symmetric NULL
@@ -525,9 +527,10 @@ fn tpm(spoil: TpmSpoil) -> Reg {
     } else {
         reg.key.point().to_vec()
     };
-    let area = pub_area(&point);
-    let mut name = vec![0x00, 0x0b];
-    name.extend(sha256(&area));
+    let (name_alg, name_hash) = spoil.name_alg.unwrap_or((0x000b, &ring::digest::SHA256));
+    let area = pub_area(&point, name_alg);
+    let mut name = name_alg.to_be_bytes().to_vec();
+    name.extend(ring::digest::digest(name_hash, &area).as_ref());
     let mut extra = sha256(&signed_data(&reg));
     if spoil.extra_data {
         extra[0] ^= 1;
@@ -571,6 +574,26 @@ fn a_tpm_statement_of_a_version_other_than_2_0_is_refused() {
     }));
     assert_eq!(check, "attestationStatement");
     assert!(why.contains("\"ver\" is not \"2.0\""), "{why}");
+}
+
+#[test]
+fn a_tpm_pub_area_named_with_sha1_sha384_or_sha512_verifies_and_with_sm3_is_refused() {
+    for name_alg in [
+        (0x0004, &ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+        (0x000c, &ring::digest::SHA384),
+        (0x000d, &ring::digest::SHA512),
+    ] {
+        verify(&tpm(TpmSpoil {
+            name_alg: Some(name_alg),
+            ..TpmSpoil::default()
+        }))
+        .unwrap_or_else(|e| panic!("nameAlg {:#06x}: {e}", name_alg.0));
+    }
+    let (_, why) = refusal(&tpm(TpmSpoil {
+        name_alg: Some((0x0012, &ring::digest::SHA256)),
+        ..TpmSpoil::default()
+    }));
+    assert!(why.contains("nameAlg is not a supported hash"), "{why}");
 }
 
 #[test]
