@@ -448,21 +448,49 @@ struct TpmSpoil {
     version_1: bool,
     /// The pubArea's nameAlg (TPM_ALG_SHA256 when `None`) and the hash the name is made with.
     name_alg: Option<(u16, &'static ring::digest::Algorithm)>,
+    /// The credential's COSE_Key and the key pubArea holds (the Reg's P-256 key when `None`).
+    credential: Option<(Vec<u8>, TpmKey)>,
+    /// A byte after pubArea's last member.
+    trailing_pub_area: bool,
 }
 
-fn pub_area(point: &[u8], name_alg: u16) -> Vec<u8> {
+/// The key in a pubArea.
+#[derive(Clone)]
+enum TpmKey {
+    /// TPM_ECC_CURVE and the uncompressed point.
+    Ecc(u16, Vec<u8>),
+    /// The modulus and the exponent as the TPM writes them (0 for 65537).
+    Rsa(Vec<u8>, u32),
+}
+
+fn pub_area(key: &TpmKey, name_alg: u16) -> Vec<u8> {
+    let kind: u16 = match key {
+        TpmKey::Ecc(..) => 0x0023, // TPM_ALG_ECC
+        TpmKey::Rsa(..) => 0x0001, // TPM_ALG_RSA
+    };
     let mut out = Vec::new();
-    out.extend(0x0023u16.to_be_bytes()); // TPM_ALG_ECC
+    out.extend(kind.to_be_bytes());
     out.extend(name_alg.to_be_bytes());
     out.extend(0x0006_0472u32.to_be_bytes()); // objectAttributes
     out.extend(0u16.to_be_bytes()); // authPolicy (empty)
     out.extend(0x0010u16.to_be_bytes()); // symmetric NULL
     out.extend(0x0010u16.to_be_bytes()); // scheme NULL
-    out.extend(0x0003u16.to_be_bytes()); // NIST P-256
-    out.extend(0x0010u16.to_be_bytes()); // kdf NULL
-    for coordinate in [&point[1..33], &point[33..65]] {
-        out.extend(32u16.to_be_bytes());
-        out.extend_from_slice(coordinate);
+    match key {
+        TpmKey::Ecc(curve, point) => {
+            out.extend(curve.to_be_bytes());
+            out.extend(0x0010u16.to_be_bytes()); // kdf NULL
+            let size = (point.len() - 1) / 2;
+            for coordinate in [&point[1..1 + size], &point[1 + size..]] {
+                out.extend((coordinate.len() as u16).to_be_bytes());
+                out.extend_from_slice(coordinate);
+            }
+        }
+        TpmKey::Rsa(modulus, exponent) => {
+            out.extend(2048u16.to_be_bytes()); // keyBits
+            out.extend(exponent.to_be_bytes());
+            out.extend((modulus.len() as u16).to_be_bytes());
+            out.extend_from_slice(modulus);
+        }
     }
     out
 }
@@ -522,13 +550,21 @@ fn tpm(spoil: TpmSpoil) -> Reg {
     let ca = self_signed(ca_params("TPM Test CA", None));
     let aik = issue(aik_params(&spoil), &ca);
     let mut reg = Reg::with(Att::None);
-    let point = if spoil.other_key_in_pub_area {
-        Key::generate().point().to_vec()
-    } else {
-        reg.key.point().to_vec()
+    let key = match spoil.credential {
+        Some((cose, key)) => {
+            reg.cose_key = Some(cose);
+            key
+        }
+        None if spoil.other_key_in_pub_area => {
+            TpmKey::Ecc(0x0003, Key::generate().point().to_vec())
+        }
+        None => TpmKey::Ecc(0x0003, reg.key.point().to_vec()),
     };
     let (name_alg, name_hash) = spoil.name_alg.unwrap_or((0x000b, &ring::digest::SHA256));
-    let area = pub_area(&point, name_alg);
+    let mut area = pub_area(&key, name_alg);
+    if spoil.trailing_pub_area {
+        area.push(0);
+    }
     let mut name = name_alg.to_be_bytes().to_vec();
     name.extend(ring::digest::digest(name_hash, &area).as_ref());
     let mut extra = sha256(&signed_data(&reg));
@@ -594,6 +630,105 @@ fn a_tpm_pub_area_named_with_sha1_sha384_or_sha512_verifies_and_with_sm3_is_refu
         ..TpmSpoil::default()
     }));
     assert!(why.contains("nameAlg is not a supported hash"), "{why}");
+}
+
+/// An RSA credential key of any 2048-bit modulus (it signs nothing in a TPM registration) and
+/// exponent 65537, the usual one.
+fn rsa_credential(modulus: &[u8]) -> Vec<u8> {
+    cbor(&Cbor::Map(vec![
+        (int(1), int(3)),
+        (int(3), int(-257)),
+        (int(-1), Cbor::Bytes(modulus.to_vec())),
+        (int(-2), Cbor::Bytes(vec![1, 0, 1])),
+    ]))
+}
+
+fn ec2_credential(alg: i64, crv: i64, point: &[u8]) -> Vec<u8> {
+    let size = (point.len() - 1) / 2;
+    cbor(&Cbor::Map(vec![
+        (int(1), int(2)),
+        (int(3), int(alg)),
+        (int(-1), int(crv)),
+        (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
+        (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
+    ]))
+}
+
+fn tpm_of(cose: Vec<u8>, key: TpmKey) -> Reg {
+    tpm(TpmSpoil {
+        credential: Some((cose, key)),
+        ..TpmSpoil::default()
+    })
+}
+
+#[test]
+fn a_tpm_attestation_of_an_rsa_key_verifies_whichever_way_pub_area_writes_it() {
+    let n = vec![0xc3; 256];
+    let with_zero = [vec![0], n.clone()].concat();
+    for (what, key) in [
+        ("exponent 0 for 65537", TpmKey::Rsa(n.clone(), 0)),
+        ("exponent 65537", TpmKey::Rsa(n.clone(), 65537)),
+        ("a leading zero byte", TpmKey::Rsa(with_zero, 0)),
+    ] {
+        verify(&tpm_of(rsa_credential(&n), key)).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}
+
+#[test]
+fn a_tpm_pub_area_rsa_key_with_another_modulus_or_exponent_is_refused() {
+    let n = vec![0xc3; 256];
+    for (what, key) in [
+        ("another modulus", TpmKey::Rsa(vec![0xc5; 256], 0)),
+        ("exponent 3", TpmKey::Rsa(n.clone(), 3)),
+    ] {
+        let (_, why) = refusal(&tpm_of(rsa_credential(&n), key));
+        assert!(why.contains("pubArea key"), "{what}: {why}");
+    }
+}
+
+#[test]
+fn a_tpm_attestation_of_a_p384_or_p521_key_verifies() {
+    let rng = ring::rand::SystemRandom::new();
+    let p384 = &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(p384, &rng).unwrap();
+    let p384 = EcdsaKeyPair::from_pkcs8(p384, pkcs8.as_ref(), &rng).unwrap();
+    let point = ring::signature::KeyPair::public_key(&p384)
+        .as_ref()
+        .to_vec();
+    verify(&tpm_of(
+        ec2_credential(-35, 2, &point),
+        TpmKey::Ecc(0x0004, point.clone()),
+    ))
+    .expect("P-384");
+    let p521 = p521::ecdsa::SigningKey::from_slice(&[1; 66]).unwrap();
+    let point = p521::ecdsa::VerifyingKey::from(&p521)
+        .to_encoded_point(false)
+        .as_bytes()
+        .to_vec();
+    verify(&tpm_of(
+        ec2_credential(-36, 3, &point),
+        TpmKey::Ecc(0x0005, point.clone()),
+    ))
+    .expect("P-521");
+}
+
+#[test]
+fn a_tpm_pub_area_naming_another_curve_for_the_credential_point_is_refused() {
+    let reg = Reg::new();
+    let point = reg.key.point().to_vec();
+    let cose = reg.cose_key();
+    let (_, why) = refusal(&tpm_of(cose, TpmKey::Ecc(0x0004, point)));
+    assert!(why.contains("pubArea key"), "{why}");
+}
+
+#[test]
+fn a_tpm_pub_area_with_bytes_after_its_last_member_is_refused() {
+    let (check, why) = refusal(&tpm(TpmSpoil {
+        trailing_pub_area: true,
+        ..TpmSpoil::default()
+    }));
+    assert_eq!(check, "attestationStatement");
+    assert!(why.contains("bytes after its last member"), "{why}");
 }
 
 #[test]
