@@ -452,6 +452,10 @@ struct TpmSpoil {
     credential: Option<(Vec<u8>, TpmKey)>,
     /// A byte after pubArea's last member.
     trailing_pub_area: bool,
+    /// The AIK's subjectAltName names no TPM version.
+    san_without_version: bool,
+    /// An AAGUID extension in the AIK certificate.
+    aik_aaguid: Option<[u8; 16]>,
 }
 
 /// The key in a pubArea.
@@ -512,15 +516,19 @@ fn cert_info(extra_data: &[u8], name: &[u8], magic: u32) -> Vec<u8> {
     out
 }
 
-/// subjectAltName with a directoryName naming the TPM manufacturer, model and version.
-fn tpm_san() -> CustomExtension {
+/// subjectAltName with a directoryName naming the TPM manufacturer, model and (unless
+/// `without_version`) version.
+fn tpm_san(without_version: bool) -> CustomExtension {
     let attr =
         |oid: &str, value: &str| tlv(0x31, &seq(&[oid_der(oid), tlv(0x0c, value.as_bytes())]));
-    let name = seq(&[
+    let mut attrs = vec![
         attr("2.23.133.2.1", "id:FFFFF1D0"),
         attr("2.23.133.2.2", "FIDO Fake TPM"),
-        attr("2.23.133.2.3", "id:F1D00002"),
-    ]);
+    ];
+    if !without_version {
+        attrs.push(attr("2.23.133.2.3", "id:F1D00002"));
+    }
+    let name = seq(&attrs);
     let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 17], seq(&[explicit(4, &name)]));
     ext.set_criticality(true);
     ext
@@ -542,7 +550,18 @@ fn aik_params(spoil: &TpmSpoil) -> CertificateParams {
             2, 23, 133, 8, 3,
         ])];
     }
-    params.custom_extensions.push(tpm_san());
+    params
+        .custom_extensions
+        .push(tpm_san(spoil.san_without_version));
+    if let Some(aaguid) = spoil.aik_aaguid {
+        let content = tlv(0x04, &aaguid);
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4],
+                content,
+            ));
+    }
     params
 }
 
@@ -729,6 +748,31 @@ fn a_tpm_pub_area_with_bytes_after_its_last_member_is_refused() {
     }));
     assert_eq!(check, "attestationStatement");
     assert!(why.contains("bytes after its last member"), "{why}");
+}
+
+#[test]
+fn an_aik_certificate_whose_subject_alt_name_names_no_tpm_version_is_refused() {
+    let (check, why) = refusal(&tpm(TpmSpoil {
+        san_without_version: true,
+        ..TpmSpoil::default()
+    }));
+    assert_eq!(check, "attestationCertificate");
+    assert!(why.contains("manufacturer, model and version"), "{why}");
+}
+
+#[test]
+fn an_aik_certificate_aaguid_extension_must_be_the_authenticators_aaguid() {
+    verify(&tpm(TpmSpoil {
+        aik_aaguid: Some(AAGUID),
+        ..TpmSpoil::default()
+    }))
+    .expect("the same AAGUID");
+    let (check, why) = refusal(&tpm(TpmSpoil {
+        aik_aaguid: Some([0x22; 16]),
+        ..TpmSpoil::default()
+    }));
+    assert_eq!(check, "attestationCertificate");
+    assert!(why.contains("AAGUID"), "{why}");
 }
 
 #[test]
