@@ -278,3 +278,53 @@ fn an_imported_public_key_is_checked_as_a_cose_key_that_can_verify() {
     let refused = check_cose_key(&rs1).unwrap_err();
     assert!(refused.contains("cannot verify"), "{refused}");
 }
+
+/// Each algorithm is known by its registered COSE number: a key of each one that can verify a
+/// sign-in is read as that algorithm.
+#[test]
+fn a_cose_key_of_each_verifying_algorithm_is_read_by_its_registered_number() {
+    use crate::fido::check_cose_key;
+    use ring::signature::{Ed25519KeyPair, KeyPair as _};
+    let rng = SystemRandom::new();
+    let ed25519 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let ed25519 = Ed25519KeyPair::from_pkcs8(ed25519.as_ref()).unwrap();
+    let okp = cbor(&Cbor::Map(vec![
+        (int(1), int(1)),
+        (int(3), int(-8)),
+        (int(-1), int(6)),
+        (int(-2), Cbor::Bytes(ed25519.public_key().as_ref().to_vec())),
+    ]));
+    let ec2 = |alg: i64, crv: i64, point: &[u8]| {
+        let size = (point.len() - 1) / 2;
+        cbor(&Cbor::Map(vec![
+            (int(1), int(2)),
+            (int(3), int(alg)),
+            (int(-1), int(crv)),
+            (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
+            (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
+        ]))
+    };
+    let p384 = &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(p384, &rng).unwrap();
+    let p384 = EcdsaKeyPair::from_pkcs8(p384, pkcs8.as_ref(), &rng).unwrap();
+    let p521 = p521::ecdsa::SigningKey::from_slice(&[1; 66]).unwrap();
+    let p521 = p521::ecdsa::VerifyingKey::from(&p521).to_encoded_point(false);
+    let rsa = |alg: i64| {
+        cbor(&Cbor::Map(vec![
+            (int(1), int(3)),
+            (int(3), int(alg)),
+            (int(-1), Cbor::Bytes(vec![0xc5; 256])),
+            (int(-2), Cbor::Bytes(vec![1, 0, 1])),
+        ]))
+    };
+    for (alg, key) in [
+        (-8, okp),
+        (-7, Key::generate().cose(-7)),
+        (-35, ec2(-35, 2, p384.public_key().as_ref())),
+        (-36, ec2(-36, 3, p521.as_bytes())),
+        (-257, rsa(-257)),
+        (-37, rsa(-37)),
+    ] {
+        assert_eq!(check_cose_key(&key), Ok(alg));
+    }
+}
