@@ -206,6 +206,30 @@ fn extension_data_without_the_extension_flag_is_refused() {
 }
 
 #[test]
+fn the_extensions_check_passes_only_when_extension_data_is_announced() {
+    let outcome = |reg: &Reg| {
+        let origins = origins();
+        let anchors = TrustAnchors::empty();
+        let mut checks = Vec::new();
+        crate::fido::verify_registration_observed(
+            &reg.json(),
+            &expectations(&origins, &anchors),
+            &mut |c| checks.push(c),
+        )
+        .unwrap();
+        checks
+            .iter()
+            .find(|c| c.name == "extensions")
+            .map(|c| c.outcome)
+    };
+    let mut reg = Reg::new();
+    assert_eq!(outcome(&reg), Some(crate::fido::CheckOutcome::Skipped));
+    reg.extensions = Some(cbor(&Cbor::Map(vec![(text("credProtect"), int(1))])));
+    reg.flags |= ED;
+    assert_eq!(outcome(&reg), Some(crate::fido::CheckOutcome::Pass));
+}
+
+#[test]
 fn a_credential_id_of_1024_bytes_is_refused() {
     let mut reg = Reg::new();
     reg.credential_id = vec![0xaa; 1024];
