@@ -328,3 +328,23 @@ fn a_cose_key_of_each_verifying_algorithm_is_read_by_its_registered_number() {
         assert_eq!(check_cose_key(&key), Ok(alg));
     }
 }
+
+#[test]
+fn a_cose_key_whose_type_does_not_fit_its_algorithm_is_told_apart_from_an_unknown_type() {
+    use crate::fido::check_cose_key;
+    let key = |kty: i64, alg: i64| {
+        cbor(&Cbor::Map(vec![
+            (int(1), int(kty)),
+            (int(3), int(alg)),
+            (int(-1), Cbor::Bytes(vec![0xc5; 256])),
+            (int(-2), Cbor::Bytes(vec![1, 0, 1])),
+        ]))
+    };
+    let mismatch = check_cose_key(&key(2, -257)).unwrap_err();
+    assert!(
+        mismatch.contains("key type 2 cannot be used with algorithm -257"),
+        "{mismatch}"
+    );
+    let unknown = check_cose_key(&key(4, -257)).unwrap_err();
+    assert!(unknown.contains("key type 4 is not supported"), "{unknown}");
+}

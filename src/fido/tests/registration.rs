@@ -555,3 +555,16 @@ fn client_data_json_over_16_kib_is_refused() {
     assert_eq!(err.check(), "responseSize");
     assert!(err.to_string().contains("clientDataJSON"), "{err}");
 }
+
+#[test]
+fn the_challenge_a_response_answers_is_read_before_verifying_it() {
+    let mut reg = Reg::new();
+    reg.rp_id = "another.example".into();
+    assert_eq!(
+        crate::fido::response_challenge(&reg.json()),
+        Ok(CHALLENGE.to_vec())
+    );
+    reg.challenge = Vec::new();
+    let err = crate::fido::response_challenge(&reg.json()).unwrap_err();
+    assert!(err.contains("not base64url"), "{err}");
+}
