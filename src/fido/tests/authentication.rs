@@ -348,3 +348,24 @@ fn a_cose_key_whose_type_does_not_fit_its_algorithm_is_told_apart_from_an_unknow
     let unknown = check_cose_key(&key(4, -257)).unwrap_err();
     assert!(unknown.contains("key type 4 is not supported"), "{unknown}");
 }
+
+#[test]
+fn an_ec2_key_with_either_coordinate_of_the_wrong_length_is_refused_as_such() {
+    use crate::fido::check_cose_key;
+    let point = Key::generate().point().to_vec();
+    let (x, y) = (&point[1..33], &point[33..65]);
+    let key = |x: &[u8], y: &[u8]| {
+        cbor(&Cbor::Map(vec![
+            (int(1), int(2)),
+            (int(3), int(-7)),
+            (int(-1), int(1)),
+            (int(-2), Cbor::Bytes(x.to_vec())),
+            (int(-3), Cbor::Bytes(y.to_vec())),
+        ]))
+    };
+    assert_eq!(check_cose_key(&key(x, y)), Ok(-7));
+    for (what, key) in [("x", key(&x[1..], y)), ("y", key(x, &y[1..]))] {
+        let err = check_cose_key(&key).unwrap_err();
+        assert!(err.contains("wrong length"), "{what}: {err}");
+    }
+}
