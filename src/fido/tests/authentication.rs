@@ -369,3 +369,47 @@ fn an_ec2_key_with_either_coordinate_of_the_wrong_length_is_refused_as_such() {
         assert!(err.contains("wrong length"), "{what}: {err}");
     }
 }
+
+#[test]
+fn an_rsa_key_needs_a_2048_to_8192_bit_modulus_and_an_exponent_of_one_to_four_bytes() {
+    use crate::fido::check_cose_key;
+    let key = |n: Vec<u8>, e: Vec<u8>| {
+        cbor(&Cbor::Map(vec![
+            (int(1), int(3)),
+            (int(3), int(-257)),
+            (int(-1), Cbor::Bytes(n)),
+            (int(-2), Cbor::Bytes(e)),
+        ]))
+    };
+    let f4 = || vec![1, 0, 1];
+    let with_zero = [vec![0], vec![0xc5; 256]].concat();
+    for (what, n, e) in [
+        ("2048 bits", vec![0xc5; 256], f4()),
+        ("2048 bits after a zero byte", with_zero, f4()),
+        ("4096 bits", vec![0xc5; 512], f4()),
+        ("8192 bits", vec![0xc5; 1024], f4()),
+        ("exponent 3", vec![0xc5; 256], vec![3]),
+        ("a four-byte exponent", vec![0xc5; 256], vec![1, 0, 0, 1]),
+    ] {
+        assert_eq!(check_cose_key(&key(n, e)), Ok(-257), "{what}");
+    }
+    for (what, n, e, why) in [
+        ("2040 bits", vec![0xc5; 255], f4(), "2048 to 8192 bits"),
+        ("8200 bits", vec![0xc5; 1025], f4(), "2048 to 8192 bits"),
+        (
+            "exponent 0",
+            vec![0xc5; 256],
+            vec![0],
+            "exponent is invalid",
+        ),
+        (
+            "a five-byte exponent",
+            vec![0xc5; 256],
+            vec![1, 0, 0, 0, 1],
+            "exponent is invalid",
+        ),
+    ] {
+        let err = check_cose_key(&key(n, e)).unwrap_err();
+        assert!(err.contains(why), "{what}: {err}");
+    }
+}
