@@ -413,3 +413,104 @@ fn an_rsa_key_needs_a_2048_to_8192_bit_modulus_and_an_exponent_of_one_to_four_by
         assert!(err.contains(why), "{what}: {err}");
     }
 }
+
+/// A software key of each algorithm with its COSE_Key: (alg, COSE_Key, signature over `message`).
+fn signed_by_each_algorithm(message: &[u8]) -> Vec<(i64, Vec<u8>, Vec<u8>)> {
+    use p521::ecdsa::signature::Signer as _;
+    use ring::signature::{Ed25519KeyPair, KeyPair as _, RsaKeyPair};
+    let rng = SystemRandom::new();
+    let ec2 = |alg: i64, crv: i64, point: &[u8]| {
+        let size = (point.len() - 1) / 2;
+        cbor(&Cbor::Map(vec![
+            (int(1), int(2)),
+            (int(3), int(alg)),
+            (int(-1), int(crv)),
+            (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
+            (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
+        ]))
+    };
+    let p256 = Key::generate();
+    let p384 = &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(p384, &rng).unwrap();
+    let p384 = EcdsaKeyPair::from_pkcs8(p384, pkcs8.as_ref(), &rng).unwrap();
+    let p521 = p521::ecdsa::SigningKey::from_slice(&[1; 66]).unwrap();
+    let p521_point = p521::ecdsa::VerifyingKey::from(&p521).to_encoded_point(false);
+    let p521_sig: p521::ecdsa::Signature = p521.sign(message);
+    let ed25519 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let ed25519 = Ed25519KeyPair::from_pkcs8(ed25519.as_ref()).unwrap();
+    let okp = cbor(&Cbor::Map(vec![
+        (int(1), int(1)),
+        (int(3), int(-8)),
+        (int(-1), int(6)),
+        (int(-2), Cbor::Bytes(ed25519.public_key().as_ref().to_vec())),
+    ]));
+    let rsa = RsaKeyPair::from_pkcs8(include_bytes!("rsa-signer.test-key.pk8")).unwrap();
+    let parts = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(rsa.public());
+    let rsa_cose = |alg: i64| {
+        cbor(&Cbor::Map(vec![
+            (int(1), int(3)),
+            (int(3), int(alg)),
+            (int(-1), Cbor::Bytes(parts.n.clone())),
+            (int(-2), Cbor::Bytes(parts.e.clone())),
+        ]))
+    };
+    let rsa_sign = |padding: &'static dyn ring::signature::RsaEncoding| {
+        let mut sig = vec![0; rsa.public().modulus_len()];
+        rsa.sign(padding, &rng, message, &mut sig).unwrap();
+        sig
+    };
+    vec![
+        (-7, p256.cose(-7), p256.sign(message)),
+        (
+            -35,
+            ec2(-35, 2, p384.public_key().as_ref()),
+            p384.sign(&rng, message).unwrap().as_ref().to_vec(),
+        ),
+        (
+            -36,
+            ec2(-36, 3, p521_point.as_bytes()),
+            p521_sig.to_der().as_bytes().to_vec(),
+        ),
+        (-8, okp, ed25519.sign(message).as_ref().to_vec()),
+        (
+            -257,
+            rsa_cose(-257),
+            rsa_sign(&ring::signature::RSA_PKCS1_SHA256),
+        ),
+        (
+            -37,
+            rsa_cose(-37),
+            rsa_sign(&ring::signature::RSA_PSS_SHA256),
+        ),
+    ]
+}
+
+#[test]
+fn a_signature_by_a_key_of_each_algorithm_verifies_over_its_message_only() {
+    use crate::fido::cose::CoseKey;
+    for (alg, cose, sig) in signed_by_each_algorithm(b"signed bytes") {
+        let key = CoseKey::from_bytes(&cose).unwrap();
+        assert!(key.verify(b"signed bytes", &sig), "{alg}");
+        assert!(!key.verify(b"other bytes", &sig), "{alg}");
+    }
+}
+
+#[test]
+fn a_cose_key_is_described_by_its_type_curve_or_size_and_algorithm() {
+    use crate::fido::cose::CoseKey;
+    let described: Vec<String> = signed_by_each_algorithm(b"m")
+        .iter()
+        .map(|(_, cose, _)| CoseKey::from_bytes(cose).unwrap().describe())
+        .collect();
+    assert_eq!(
+        described,
+        [
+            "EC2 P-256 key, algorithm ES256 (-7)",
+            "EC2 P-384 key, algorithm ES384 (-35)",
+            "EC2 P-521 key, algorithm ES512 (-36)",
+            "OKP Ed25519 key, algorithm EdDSA (-8)",
+            "RSA 2048-bit key, algorithm RS256 (-257)",
+            "RSA 2048-bit key, algorithm PS256 (-37)",
+        ]
+    );
+}
