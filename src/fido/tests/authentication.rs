@@ -498,9 +498,17 @@ fn a_signature_by_a_key_of_each_algorithm_verifies_over_its_message_only() {
 #[test]
 fn a_cose_key_is_described_by_its_type_curve_or_size_and_algorithm() {
     use crate::fido::cose::CoseKey;
+    let rs1 = cbor(&Cbor::Map(vec![
+        (int(1), int(3)),
+        (int(3), int(-65535)),
+        (int(-1), Cbor::Bytes(vec![0xc5; 256])),
+        (int(-2), Cbor::Bytes(vec![1, 0, 1])),
+    ]));
     let described: Vec<String> = signed_by_each_algorithm(b"m")
         .iter()
-        .map(|(_, cose, _)| CoseKey::from_bytes(cose).unwrap().describe())
+        .map(|(_, cose, _)| cose)
+        .chain([&rs1])
+        .map(|cose| CoseKey::from_bytes(cose).unwrap().describe())
         .collect();
     assert_eq!(
         described,
@@ -511,6 +519,7 @@ fn a_cose_key_is_described_by_its_type_curve_or_size_and_algorithm() {
             "OKP Ed25519 key, algorithm EdDSA (-8)",
             "RSA 2048-bit key, algorithm RS256 (-257)",
             "RSA 2048-bit key, algorithm PS256 (-37)",
+            "RSA 2048-bit key, algorithm RS1 (-65535)",
         ]
     );
 }
