@@ -130,4 +130,30 @@ mod tests {
         assert_eq!(v["extensions"]["credProps"], true);
         assert_eq!(v["timeout"], 300_000);
     }
+
+    #[test]
+    fn request_options_list_allowed_credentials_only_when_there_are_some() {
+        let t = vec!["internal".to_string()];
+        let allow = [CredentialDescriptor {
+            id: b"abc",
+            transports: &t,
+        }];
+        let options = |allow| {
+            request_options(&RequestOptions {
+                rp_id: "example.org",
+                challenge: &[2; 3],
+                timeout_ms: 60_000,
+                allow,
+                user_verification: "required",
+            })
+        };
+        let v = options(&allow);
+        assert_eq!(v["challenge"], "AgIC");
+        assert_eq!(v["rpId"], "example.org");
+        assert_eq!(v["timeout"], 60_000);
+        assert_eq!(v["userVerification"], "required");
+        assert_eq!(v["allowCredentials"][0]["id"], "YWJj");
+        assert_eq!(v["allowCredentials"][0]["transports"][0], "internal");
+        assert!(options(&[]).get("allowCredentials").is_none());
+    }
 }
