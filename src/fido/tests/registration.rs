@@ -568,3 +568,13 @@ fn the_challenge_a_response_answers_is_read_before_verifying_it() {
     let err = crate::fido::response_challenge(&reg.json()).unwrap_err();
     assert!(err.contains("not base64url"), "{err}");
 }
+
+#[test]
+fn an_attestation_statement_array_is_refused_unless_the_format_is_compound() {
+    let reg = Reg::with(Att::Raw {
+        fmt: "packed".into(),
+        stmt: Cbor::Array(vec![]),
+    });
+    let err = verify(&reg.json()).unwrap_err();
+    assert!(err.to_string().contains("no \"attStmt\" map"), "{err}");
+}
