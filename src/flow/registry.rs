@@ -276,6 +276,36 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
         assert!(crate::flow::parse_duration("307445734561825861m").is_err());
     }
 
+    /// An age is written back as whole seconds (what a stored flow state carries) and read
+    /// as the chrono duration the engine compares times with; a longer one than chrono holds
+    /// is the longest chrono duration, never zero.
+    #[test]
+    fn an_age_is_written_back_in_seconds_and_read_as_a_chrono_duration() {
+        use crate::flow::Age;
+        let age = Age::try_from("10m".to_string()).unwrap();
+        assert_eq!(String::from(age), "600s");
+        assert_eq!(Age::try_from(String::from(age)).unwrap(), age);
+        assert_eq!(age.chrono(), chrono::Duration::minutes(10));
+        let forever = Age(std::time::Duration::from_secs(u64::MAX));
+        assert_eq!(forever.chrono(), chrono::Duration::MAX);
+    }
+
+    /// The names of the `apply` actions are what flow files write and the audit log shows.
+    #[test]
+    fn each_apply_action_is_named_as_flow_files_write_it() {
+        use crate::flow::definitions::Action;
+        for (action, name) in [
+            (Action::Rename, "rename"),
+            (Action::Delete, "delete"),
+            (Action::Disable, "disable"),
+            (Action::Enable, "enable"),
+        ] {
+            assert_eq!(action.as_str(), name);
+            let written: Action = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(written, action);
+        }
+    }
+
     #[test]
     fn an_unknown_step_type_is_refused_with_the_file_name() {
         let err = load(&[
