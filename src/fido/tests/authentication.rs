@@ -294,16 +294,7 @@ fn a_cose_key_of_each_verifying_algorithm_is_read_by_its_registered_number() {
         (int(-1), int(6)),
         (int(-2), Cbor::Bytes(ed25519.public_key().as_ref().to_vec())),
     ]));
-    let ec2 = |alg: i64, crv: i64, point: &[u8]| {
-        let size = (point.len() - 1) / 2;
-        cbor(&Cbor::Map(vec![
-            (int(1), int(2)),
-            (int(3), int(alg)),
-            (int(-1), int(crv)),
-            (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
-            (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
-        ]))
-    };
+    let ec2 = ec2_cose_key;
     let p384 = &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(p384, &rng).unwrap();
     let p384 = EcdsaKeyPair::from_pkcs8(p384, pkcs8.as_ref(), &rng).unwrap();
@@ -419,16 +410,7 @@ fn signed_by_each_algorithm(message: &[u8]) -> Vec<(i64, Vec<u8>, Vec<u8>)> {
     use p521::ecdsa::signature::Signer as _;
     use ring::signature::{Ed25519KeyPair, KeyPair as _, RsaKeyPair};
     let rng = SystemRandom::new();
-    let ec2 = |alg: i64, crv: i64, point: &[u8]| {
-        let size = (point.len() - 1) / 2;
-        cbor(&Cbor::Map(vec![
-            (int(1), int(2)),
-            (int(3), int(alg)),
-            (int(-1), int(crv)),
-            (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
-            (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
-        ]))
-    };
+    let ec2 = ec2_cose_key;
     let p256 = Key::generate();
     let p384 = &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(p384, &rng).unwrap();

@@ -662,17 +662,6 @@ fn rsa_credential(modulus: &[u8]) -> Vec<u8> {
     ]))
 }
 
-fn ec2_credential(alg: i64, crv: i64, point: &[u8]) -> Vec<u8> {
-    let size = (point.len() - 1) / 2;
-    cbor(&Cbor::Map(vec![
-        (int(1), int(2)),
-        (int(3), int(alg)),
-        (int(-1), int(crv)),
-        (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
-        (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
-    ]))
-}
-
 fn tpm_of(cose: Vec<u8>, key: TpmKey) -> Reg {
     tpm(TpmSpoil {
         credential: Some((cose, key)),
@@ -715,7 +704,7 @@ fn a_tpm_attestation_of_a_p384_or_p521_key_verifies() {
         .as_ref()
         .to_vec();
     verify(&tpm_of(
-        ec2_credential(-35, 2, &point),
+        ec2_cose_key(-35, 2, &point),
         TpmKey::Ecc(0x0004, point.clone()),
     ))
     .expect("P-384");
@@ -725,7 +714,7 @@ fn a_tpm_attestation_of_a_p384_or_p521_key_verifies() {
         .as_bytes()
         .to_vec();
     verify(&tpm_of(
-        ec2_credential(-36, 3, &point),
+        ec2_cose_key(-36, 3, &point),
         TpmKey::Ecc(0x0005, point.clone()),
     ))
     .expect("P-521");

@@ -115,6 +115,18 @@ pub fn cbor(value: &Cbor) -> Vec<u8> {
     out
 }
 
+/// The COSE_Key of an EC2 public key from its uncompressed SEC1 point (04 ‖ x ‖ y).
+pub fn ec2_cose_key(alg: i64, crv: i64, point: &[u8]) -> Vec<u8> {
+    let size = (point.len() - 1) / 2;
+    cbor(&Cbor::Map(vec![
+        (int(1), int(2)),
+        (int(3), int(alg)),
+        (int(-1), int(crv)),
+        (int(-2), Cbor::Bytes(point[1..1 + size].to_vec())),
+        (int(-3), Cbor::Bytes(point[1 + size..].to_vec())),
+    ]))
+}
+
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, data)
         .as_ref()
