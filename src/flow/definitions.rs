@@ -243,3 +243,118 @@ impl Condition {
         conditions.iter().all(|c| c.holds(cx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration, Utc};
+
+    fn tag(t: &str) -> Tag {
+        Tag::parse(t).unwrap()
+    }
+
+    fn minutes(m: u64) -> Age {
+        Age(std::time::Duration::from_secs(m * 60))
+    }
+
+    /// A context at `now` with no login, no tags and no password or credential.
+    fn context(now: DateTime<Utc>, tags: &[(Tag, DateTime<Utc>)]) -> ConditionContext<'_> {
+        ConditionContext {
+            now,
+            authenticated_at: None,
+            tags,
+            user_has_password: false,
+            user_has_enabled_credential: false,
+        }
+    }
+
+    #[test]
+    fn each_step_is_named_as_flow_files_write_it() {
+        let fido = || Step::FidoAuthentication {
+            grants: vec![],
+            user_verification: UserVerification::Preferred,
+            timeout: None,
+        };
+        assert_eq!(fido().type_name(), "fido-authentication");
+        assert_eq!(Step::UserData.type_name(), "user-data");
+        assert_eq!(
+            Step::CredentialSelection.type_name(),
+            "credential-selection"
+        );
+        assert_eq!(Step::DisplayNameChange.type_name(), "display-name-change");
+    }
+
+    #[test]
+    fn a_login_is_recent_up_to_and_including_its_max_age() {
+        let now = Utc::now();
+        let within = Condition::AuthenticatedWithin {
+            max_age: minutes(5),
+        };
+        let mut cx = context(now, &[]);
+        assert!(!within.holds(&cx), "no login at all");
+        cx.authenticated_at = Some(now - Duration::minutes(5));
+        assert!(within.holds(&cx), "exactly max_age ago still holds");
+        cx.authenticated_at = Some(now - Duration::minutes(5) - Duration::seconds(1));
+        assert!(!within.holds(&cx), "a second past max_age does not");
+    }
+
+    #[test]
+    fn a_tag_condition_needs_that_tag_and_a_fresh_grant_when_aged() {
+        let now = Utc::now();
+        let tags = [
+            (tag("PASSWORD_VERIFIED"), now - Duration::minutes(1)),
+            (tag("FIDO_VERIFIED"), now - Duration::minutes(30)),
+        ];
+        let cx = context(now, &tags);
+        let has = |t: &str, max_age: Option<Age>| {
+            Condition::Tag {
+                tag: tag(t),
+                max_age,
+            }
+            .holds(&cx)
+        };
+        assert!(has("PASSWORD_VERIFIED", None));
+        assert!(has("PASSWORD_VERIFIED", Some(minutes(5))));
+        assert!(has("FIDO_VERIFIED", None));
+        assert!(
+            !has("FIDO_VERIFIED", Some(minutes(5))),
+            "granted too long ago"
+        );
+        assert!(!has("OTHER", None), "a tag never granted");
+        // An old grant of one tag does not make a fresh grant of another count.
+        assert!(!has("OTHER", Some(minutes(60))));
+    }
+
+    #[test]
+    fn any_of_and_the_user_facts_hold_as_named() {
+        let now = Utc::now();
+        let mut cx = context(now, &[]);
+        let any = Condition::AnyOf {
+            conditions: vec![Condition::UserHasPassword, Condition::UserHasCredential],
+        };
+        assert!(!any.holds(&cx));
+        assert!(!Condition::UserHasPassword.holds(&cx));
+        assert!(!Condition::UserHasCredential.holds(&cx));
+        cx.user_has_password = true;
+        assert!(any.holds(&cx));
+        assert!(Condition::UserHasPassword.holds(&cx));
+        assert!(!Condition::UserHasCredential.holds(&cx));
+        cx.user_has_password = false;
+        cx.user_has_enabled_credential = true;
+        assert!(any.holds(&cx));
+        assert!(Condition::UserHasCredential.holds(&cx));
+    }
+
+    #[test]
+    fn all_hold_needs_every_condition_and_an_empty_list_holds() {
+        let mut cx = context(Utc::now(), &[]);
+        cx.user_has_password = true;
+        assert!(Condition::all_hold(&[], &cx));
+        assert!(Condition::all_hold(&[Condition::UserHasPassword], &cx));
+        assert!(!Condition::all_hold(
+            &[Condition::UserHasPassword, Condition::UserHasCredential],
+            &cx
+        ));
+        assert!(!Condition::all_hold(&[Condition::UserHasCredential], &cx));
+    }
+}

@@ -342,6 +342,71 @@ mod tests {
         );
     }
 
+    fn passkey_or_password_steps(conditional_mediation: bool) -> Vec<Step> {
+        let mut steps = login_steps();
+        steps[0] = Step::Password {
+            grants: vec![tag("PASSWORD_VERIFIED")],
+            conditional_mediation,
+        };
+        steps
+    }
+
+    #[test]
+    fn a_password_step_waits_for_the_password_wherever_it_stands() {
+        let steps = login_steps();
+        assert_eq!(started(&steps).progress, Progress::PasswordRequired);
+        // Reached by advancing, too: a FIDO step followed by a password step.
+        let reversed: Vec<Step> = steps.into_iter().rev().collect();
+        let Advance::Next(next) =
+            advance(&reversed, started(&reversed), Facts::default(), Utc::now())
+        else {
+            panic!("expected the password step next")
+        };
+        assert_eq!(next.progress, Progress::PasswordRequired);
+    }
+
+    #[test]
+    fn a_password_step_takes_a_passkey_only_with_conditional_mediation() {
+        let plain = passkey_or_password_steps(false);
+        let mut flow = started(&plain);
+        assert!(accept(&plain, &flow, Call::AuthenticationChallenge).is_err());
+        flow.progress = Progress::ResponseRequired {
+            ceremony: "c".into(),
+        };
+        assert!(accept(&plain, &flow, Call::AssertionResponse).is_err());
+        assert!(accept(&plain, &flow, Call::Abort).is_err());
+
+        let conditional = passkey_or_password_steps(true);
+        let mut flow = started(&conditional);
+        assert!(accept(&conditional, &flow, Call::PasswordCheck).is_ok());
+        assert!(accept(&conditional, &flow, Call::AuthenticationChallenge).is_ok());
+        // No challenge issued yet: neither a response nor an abort fits.
+        assert!(accept(&conditional, &flow, Call::AssertionResponse).is_err());
+        assert!(accept(&conditional, &flow, Call::Abort).is_err());
+        flow.progress = Progress::ResponseRequired {
+            ceremony: "c".into(),
+        };
+        assert!(accept(&conditional, &flow, Call::AssertionResponse).is_ok());
+        assert!(accept(&conditional, &flow, Call::Abort).is_ok());
+        assert!(accept(&conditional, &flow, Call::RegistrationChallenge).is_err());
+    }
+
+    #[test]
+    fn a_tag_granted_again_keeps_only_its_newest_time() {
+        let steps = login_steps();
+        let earlier = Utc::now() - chrono::Duration::minutes(10);
+        let now = Utc::now();
+        let mut flow = started(&steps);
+        flow.granted = vec![(tag("PASSWORD_VERIFIED"), earlier), (tag("OTHER"), earlier)];
+        let Advance::Completed(done) = advance(&steps, flow, Facts::default(), now) else {
+            panic!("expected completion")
+        };
+        assert_eq!(
+            done.granted,
+            vec![(tag("OTHER"), earlier), (tag("PASSWORD_VERIFIED"), now)]
+        );
+    }
+
     #[test]
     fn a_flow_past_its_last_step_accepts_nothing() {
         let steps = registration_steps();
