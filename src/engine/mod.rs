@@ -274,21 +274,20 @@ impl Engine {
         };
         let store = tenant.as_ref().map_or(self.store(), |t| t.store());
         store.append(AuditEvent {
-            seq: 0,
-            time: self.now(),
-            event: event.kind,
-            actor: event.actor,
             username: event.username.cloned(),
             credential_id: event.credential_id.cloned(),
-            outcome: event.outcome,
-            detail: event.detail,
             remote_address: event.cx.remote_address.clone(),
             user_agent: event.cx.user_agent.clone(),
             request_id: Some(event.cx.request_id.clone()),
             tenant: event.cx.tenant.clone(),
             api_key: event.cx.api_key.clone(),
-            prev_hash: None,
-            hash: None,
+            ..AuditEvent::new(
+                self.now(),
+                event.kind,
+                event.actor,
+                event.outcome,
+                event.detail,
+            )
         })?;
         Ok(())
     }

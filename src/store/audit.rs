@@ -90,6 +90,39 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// An event of `actor` with nothing else known: no user, credential, request or tenant
+    /// (`default`); the log assigns `seq` and the hashes.
+    pub fn new(
+        time: DateTime<Utc>,
+        event: AuditKind,
+        actor: impl Into<String>,
+        outcome: Outcome,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            seq: 0,
+            time,
+            event,
+            actor: actor.into(),
+            username: None,
+            credential_id: None,
+            outcome,
+            detail: detail.into(),
+            remote_address: None,
+            user_agent: None,
+            request_id: None,
+            tenant: None,
+            api_key: None,
+            prev_hash: None,
+            hash: None,
+        }
+    }
+
+    /// The log's own record (actor `system`), such as `AUDIT_TRIMMED`.
+    pub fn system(time: DateTime<Utc>, event: AuditKind, detail: impl Into<String>) -> Self {
+        Self::new(time, event, "system", Outcome::Success, detail)
+    }
+
     /// Whether the event belongs to `tenant` (`None` is `default`).
     pub fn belongs_to(&self, tenant: &str) -> bool {
         self.tenant

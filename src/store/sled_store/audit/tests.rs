@@ -9,21 +9,14 @@ fn the_audit_log_pages_newest_first_per_user() {
     let alice = Username::parse("alice").unwrap();
     for i in 0..5 {
         s.append(AuditEvent {
-            seq: 0,
-            time: Utc::now(),
-            event: AuditKind::PasswordCheck,
-            actor: "anonymous".into(),
             username: (i % 2 == 0).then(|| alice.clone()),
-            credential_id: None,
-            outcome: Outcome::Failure,
-            detail: format!("{i}"),
-            remote_address: None,
-            user_agent: None,
-            request_id: None,
-            tenant: None,
-            api_key: None,
-            prev_hash: None,
-            hash: None,
+            ..AuditEvent::new(
+                Utc::now(),
+                AuditKind::PasswordCheck,
+                "anonymous",
+                Outcome::Failure,
+                i.to_string(),
+            )
         })
         .unwrap();
     }
@@ -54,21 +47,15 @@ fn the_audit_log_pages_newest_first_per_user() {
 
 fn event(detail: &str) -> AuditEvent {
     AuditEvent {
-        seq: 0,
-        time: Utc::now(),
-        event: AuditKind::UserCreated,
-        actor: "token:test".into(),
         username: Username::parse("alice").ok(),
-        credential_id: None,
-        outcome: Outcome::Success,
-        detail: detail.into(),
         remote_address: Some("192.0.2.1".into()),
-        user_agent: None,
-        request_id: None,
-        tenant: None,
-        api_key: None,
-        prev_hash: None,
-        hash: None,
+        ..AuditEvent::new(
+            Utc::now(),
+            AuditKind::UserCreated,
+            "token:test",
+            Outcome::Success,
+            detail,
+        )
     }
 }
 

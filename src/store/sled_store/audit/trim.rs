@@ -23,7 +23,7 @@ use super::checkpoint::{self, CHECKPOINT_KEY};
 use super::{check_record, encode, genesis, key_seq};
 use crate::domain::{Username, DEFAULT_TENANT};
 use crate::store::{
-    AuditEvent, AuditKind, AuditRetention, Checkpoint, Outcome, StoreError, StoreResult, TrimReport,
+    AuditEvent, AuditKind, AuditRetention, Checkpoint, StoreError, StoreResult, TrimReport,
 };
 
 /// The most records one transaction removes.
@@ -266,26 +266,14 @@ fn trimmed_event(
             report.by_size
         ));
     }
-    AuditEvent {
-        seq: 0,
-        time: now,
-        event: AuditKind::AuditTrimmed,
-        actor: "system".into(),
-        username: None,
-        credential_id: None,
-        outcome: Outcome::Success,
-        detail: format!(
+    AuditEvent::system(
+        now,
+        AuditKind::AuditTrimmed,
+        format!(
             "removed {} audit records up to seq {}: {}; a signed checkpoint names the last one",
             report.removed(),
             report.up_to.unwrap_or_default(),
             why.join(", ")
         ),
-        remote_address: None,
-        user_agent: None,
-        request_id: None,
-        tenant: None,
-        api_key: None,
-        prev_hash: None,
-        hash: None,
-    }
+    )
 }

@@ -13,21 +13,15 @@ fn start() -> DateTime<Utc> {
 /// A record written `day` days after [`start`], by `user` of `tenant`.
 fn record(day: i64, user: &str, tenant: Option<&str>) -> AuditEvent {
     AuditEvent {
-        seq: 0,
-        time: start() + Duration::days(day),
-        event: AuditKind::PasswordCheck,
-        actor: "anonymous".into(),
         username: Username::parse(user).ok(),
-        credential_id: None,
-        outcome: Outcome::Failure,
-        detail: format!("day {day}"),
-        remote_address: None,
-        user_agent: None,
-        request_id: None,
         tenant: tenant.map(str::to_string),
-        api_key: None,
-        prev_hash: None,
-        hash: None,
+        ..AuditEvent::new(
+            start() + Duration::days(day),
+            AuditKind::PasswordCheck,
+            "anonymous",
+            Outcome::Failure,
+            format!("day {day}"),
+        )
     }
 }
 
