@@ -169,6 +169,19 @@ async fn each_assertion_refusal_has_its_code() {
         4100,
         "clientDataJSON",
     );
+    // Well-formed base64url, but three bytes cannot be authenticator data (37 at least): the
+    // verification itself finds it malformed, and it is still 4100, not a failed check.
+    let (_, begun) = demo.post("/webauthn/login", json!({})).await;
+    let mut short = key.authenticate(&begun["fido_login_request"], DEMO_ORIGIN);
+    short["response"]["authenticatorData"] = json!("AAAA");
+    refused(
+        &demo
+            .put("/webauthn/login", json!({"fido_login_response": short}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        4100,
+        "authenticator data",
+    );
     refused(
         &demo
             .put("/webauthn/login", json!({"fido_login_response": "x"}))
