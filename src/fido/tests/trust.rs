@@ -490,3 +490,20 @@ fn pem_text_without_a_certificate_is_refused() {
     ));
     assert!(TrustAnchors::empty().is_empty());
 }
+
+/// A certificate is valid from the second of its notBefore through the second of its notAfter,
+/// both included.
+#[test]
+fn a_certificate_is_valid_at_both_ends_of_its_validity_period() {
+    use crate::fido::trust::check_validity;
+    use der::Decode;
+    let issued = self_signed(ca_params("Test Root", None));
+    let cert = x509_cert::Certificate::from_der(&issued.der()).unwrap();
+    let at = |t: &str| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    check_validity(&cert, at("2024-01-01T00:00:00Z")).expect("at notBefore");
+    check_validity(&cert, at("2030-01-01T00:00:00Z")).expect("at notAfter");
+    let early = check_validity(&cert, at("2023-12-31T23:59:59Z")).unwrap_err();
+    assert!(early.contains("is not valid before 2024-01-01"), "{early}");
+    let late = check_validity(&cert, at("2030-01-01T00:00:01Z")).unwrap_err();
+    assert!(late.contains("expired at 2030-01-01"), "{late}");
+}
