@@ -6,6 +6,7 @@ mod fuzz;
 mod judge;
 mod registration;
 mod trust;
+mod trust_keys;
 mod trust_schemes;
 
 use chrono::{DateTime, Utc};

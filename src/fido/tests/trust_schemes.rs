@@ -20,9 +20,9 @@ use crate::fido::asn1;
 use crate::fido::trust::{self, Hash, Scheme};
 
 const MESSAGE: &[u8] = b"signed with every scheme";
-const RSA_ROOT: &[u8] = include_bytes!("rsa-root.test-key.pk8");
-const RSA_SIGNER: &[u8] = include_bytes!("rsa-signer.test-key.pk8");
-const OID_P521: &str = "1.3.132.0.35";
+pub(super) const RSA_ROOT: &[u8] = include_bytes!("rsa-root.test-key.pk8");
+pub(super) const RSA_SIGNER: &[u8] = include_bytes!("rsa-signer.test-key.pk8");
+pub(super) const OID_P521: &str = "1.3.132.0.35";
 const OID_ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
 
 fn parse(der: &[u8]) -> Certificate {
@@ -30,7 +30,7 @@ fn parse(der: &[u8]) -> Certificate {
 }
 
 /// A self-signed certificate of `key`, as the server reads it.
-fn cert_of(key: &KeyPair) -> Certificate {
+pub(super) fn cert_of(key: &KeyPair) -> Certificate {
     parse(
         ca_params("Scheme Test", None)
             .self_signed(key)
@@ -39,7 +39,7 @@ fn cert_of(key: &KeyPair) -> Certificate {
     )
 }
 
-fn rsa_key(pkcs8: &[u8], alg: &'static rcgen::SignatureAlgorithm) -> KeyPair {
+pub(super) fn rsa_key(pkcs8: &[u8], alg: &'static rcgen::SignatureAlgorithm) -> KeyPair {
     KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(pkcs8), alg).unwrap()
 }
 
@@ -53,7 +53,7 @@ fn pkcs8_field(pkcs8: &[u8], index: usize) -> Vec<u8> {
 }
 
 /// `rcgen` certificate `cert` with an EC public key on the curve `curve` instead of its own.
-fn with_ec_key(mut cert: Certificate, curve: &str, point: &[u8]) -> Certificate {
+pub(super) fn with_ec_key(mut cert: Certificate, curve: &str, point: &[u8]) -> Certificate {
     let spki = &mut cert.tbs_certificate.subject_public_key_info;
     spki.algorithm.parameters =
         Some(der::Any::encode_from(&der::asn1::ObjectIdentifier::new_unwrap(curve)).unwrap());
