@@ -430,16 +430,10 @@ impl Engine {
         let updated = match update {
             Ok(updated) => updated,
             Err(StoreError::Refused(why)) => {
-                let (kind, check) = match why {
-                    StoreRefusal::CounterNotIncreased { .. } => {
-                        self.audit_counter(cx, username, &id, Outcome::Failure, why.to_string())?;
-                        (RefusalKind::CounterRegression, "signCount")
-                    }
-                    StoreRefusal::CredentialDisabled => {
-                        (RefusalKind::CredentialDisabled, "credential")
-                    }
-                    _ => (RefusalKind::Check, "credential"),
-                };
+                if matches!(why, StoreRefusal::CounterNotIncreased { .. }) {
+                    self.audit_counter(cx, username, &id, Outcome::Failure, why.to_string())?;
+                }
+                let (kind, check) = update_refusal(&why);
                 return Err(refuse(
                     Some(&id),
                     kind,
@@ -541,4 +535,40 @@ fn locked(until: chrono::DateTime<chrono::Utc>) -> Refusal {
         "lock",
         "too many failed attempts: this account is temporarily locked",
     )
+}
+
+/// The refusal of a counter update the store refused: a counter that did not grow, or a
+/// credential disabled by a request that finished while this assertion was being verified.
+fn update_refusal(why: &StoreRefusal) -> (RefusalKind, &'static str) {
+    match why {
+        StoreRefusal::CounterNotIncreased { .. } => (RefusalKind::CounterRegression, "signCount"),
+        StoreRefusal::CredentialDisabled => (RefusalKind::CredentialDisabled, "credential"),
+        _ => (RefusalKind::Check, "credential"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_disabled_during_the_assertion_is_refused_as_disabled() {
+        // The HTTP tests reach the earlier check of a disabled credential; this one is the race
+        // where the store's atomic update sees the credential disabled.
+        assert_eq!(
+            update_refusal(&StoreRefusal::CredentialDisabled),
+            (RefusalKind::CredentialDisabled, "credential")
+        );
+        assert_eq!(
+            update_refusal(&StoreRefusal::CounterNotIncreased {
+                stored: 5,
+                received: 5
+            }),
+            (RefusalKind::CounterRegression, "signCount")
+        );
+        assert_eq!(
+            update_refusal(&StoreRefusal::AlreadyEnabled),
+            (RefusalKind::Check, "credential")
+        );
+    }
 }

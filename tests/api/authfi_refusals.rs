@@ -89,6 +89,18 @@ async fn each_registration_refusal_has_its_code() {
         "attestationSignature",
     );
 
+    // 3100: well-formed base64url that is not an attestation object, found malformed by the
+    // verification itself.
+    let options = registration(&demo, "alice").await;
+    let mut bad = SoftAuthenticator::new().register(&options, DEMO_ORIGIN);
+    bad["response"]["attestationObject"] = json!("AAAA");
+    refused(
+        &put_registration(&demo, bad).await,
+        StatusCode::BAD_REQUEST,
+        3100,
+        "attestation object",
+    );
+
     // 3400: another WebAuthn check, e.g. an origin the tenant does not have.
     let options = registration(&demo, "alice").await;
     let bad = SoftAuthenticator::new().register(&options, "https://evil.example");

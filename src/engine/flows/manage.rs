@@ -351,4 +351,24 @@ mod tests {
         let b = cred(b"b", false, Some(DisabledBy::User));
         assert!(change_allowed(Action::Enable, &b, std::slice::from_ref(&b), true, false).is_ok());
     }
+
+    #[test]
+    fn enabling_an_enabled_or_disabling_a_disabled_credential_is_refused_by_name() {
+        let on = cred(b"a", true, None);
+        let off = cred(b"b", false, Some(DisabledBy::User));
+        let all = [on.clone(), off.clone()];
+        for allow_last in [false, true] {
+            assert!(matches!(
+                change_allowed(Action::Enable, &on, &all, true, allow_last),
+                Err(Refusal::AlreadyEnabled)
+            ));
+            assert!(matches!(
+                change_allowed(Action::Disable, &off, &all, true, allow_last),
+                Err(Refusal::AlreadyDisabled)
+            ));
+        }
+        // A disabled credential may still be deleted, and renaming is always allowed.
+        assert!(change_allowed(Action::Delete, &off, &all, false, false).is_ok());
+        assert!(change_allowed(Action::Rename, &off, &all, false, false).is_ok());
+    }
 }
