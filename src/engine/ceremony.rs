@@ -3,7 +3,6 @@
 //! codes, conformance `status: "failed"`), and how a ceremony is found again when its response
 //! comes back.
 
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 
@@ -58,12 +57,6 @@ impl Refusal {
             check,
             detail: detail.into(),
         }
-    }
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.detail)
     }
 }
 
@@ -125,5 +118,26 @@ impl Channel {
         let digest = ring::digest::digest(&ring::digest::SHA256, challenge);
         let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         format!("{}:{tenant}:{purpose}:{hex}", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ceremony_key_belongs_to_one_channel_tenant_and_purpose_and_hides_the_challenge() {
+        let key = Channel::AuthFi.ceremony_key("demo", "registration", b"challenge");
+        for other in [
+            Channel::Conformance.ceremony_key("demo", "registration", b"challenge"),
+            Channel::Flow.ceremony_key("demo", "registration", b"challenge"),
+            Channel::AuthFi.ceremony_key("shop", "registration", b"challenge"),
+            Channel::AuthFi.ceremony_key("demo", "login", b"challenge"),
+            Channel::AuthFi.ceremony_key("demo", "registration", b"challengf"),
+        ] {
+            assert_ne!(key, other);
+        }
+        assert!(key.starts_with("authfi:demo:registration:"), "{key}");
+        assert!(!key.contains("challenge"), "{key}");
     }
 }
