@@ -4,6 +4,7 @@ mod authentication;
 mod formats;
 mod fuzz;
 mod judge;
+mod mds_parsing;
 mod registration;
 mod trust;
 mod trust_keys;
