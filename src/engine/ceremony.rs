@@ -3,7 +3,6 @@
 //! codes, conformance `status: "failed"`), and how a ceremony is found again when its response
 //! comes back.
 
-
 use chrono::{DateTime, Utc};
 
 use super::EngineError;

@@ -185,6 +185,38 @@ mod tests {
         .unwrap();
     }
 
+    fn tracked(l: &RateLimiter) -> usize {
+        l.windows.lock().unwrap().len()
+    }
+
+    #[test]
+    fn a_full_table_drops_only_expired_windows_and_never_a_running_count() {
+        let l = limiter();
+        let t0 = Utc::now();
+        let at = |s: i64| t0 + Duration::seconds(s);
+        let attempt = |name: &str, t| l.check(Limited::Attempt, None, Some(name), t);
+        for i in 0..TABLE_BOUND - 2 {
+            attempt(&format!("u{i}"), t0).unwrap();
+        }
+        // The victim uses up her limit half-way through the window.
+        attempt("victim", at(30)).unwrap();
+        attempt("victim", at(30)).unwrap();
+        attempt("w", t0).unwrap();
+        assert_eq!(tracked(&l), TABLE_BOUND);
+        // Exactly at the bound nothing is dropped yet.
+        attempt("w", at(60)).unwrap();
+        assert_eq!(tracked(&l), TABLE_BOUND);
+        attempt("z", at(60)).unwrap();
+        assert_eq!(tracked(&l), TABLE_BOUND + 1);
+        // Over it, every window a full period old goes; the victim's running one stays, and
+        // still refuses her.
+        assert!(matches!(
+            attempt("victim", at(60)),
+            Err(EngineError::TooManyRequests { retry_after: 30 })
+        ));
+        assert_eq!(tracked(&l), 3, "victim, w and z");
+    }
+
     #[test]
     fn permits_are_bounded_and_returned() {
         let p = Permits::new(1);
