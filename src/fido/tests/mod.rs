@@ -1,6 +1,8 @@
 //! Unit tests of WebAuthn verification with self-made authenticators and certificate chains.
 
+mod asn1;
 mod authentication;
+mod cbor;
 mod formats;
 mod fuzz;
 mod judge;
