@@ -5,6 +5,7 @@ mod authentication;
 mod cbor;
 mod formats;
 mod fuzz;
+mod inspect;
 mod judge;
 mod mds_parsing;
 mod registration;
