@@ -3,12 +3,14 @@
 mod asn1;
 mod authentication;
 mod cbor;
+mod error;
 mod formats;
 mod fuzz;
 mod inspect;
 mod judge;
 mod mds_parsing;
 mod registration;
+mod report;
 mod trust;
 mod trust_keys;
 mod trust_schemes;
