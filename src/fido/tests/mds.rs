@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    SerialNumber,
 };
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
@@ -78,23 +78,7 @@ fn signer(issuer: &Ca, from: i32, until: i32) -> Signer {
 }
 
 fn crl(issuer: &Ca, revoked: &[&[u8]]) -> Crl {
-    let params = CertificateRevocationListParams {
-        this_update: rcgen::date_time_ymd(2025, 1, 1),
-        next_update: rcgen::date_time_ymd(2026, 1, 1),
-        crl_number: SerialNumber::from(1u64),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|serial| RevokedCertParams {
-                serial_number: SerialNumber::from(serial.to_vec()),
-                revocation_time: rcgen::date_time_ymd(2025, 2, 1),
-                reason_code: None,
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: KeyIdMethod::Sha256,
-    };
-    let list = params.signed_by(&issuer.cert, &issuer.key).unwrap();
+    let list = crate::fido::tests::signed_crl(&issuer.cert, &issuer.key, revoked);
     Crl::from_pem(&list.pem().unwrap()).unwrap().remove(0)
 }
 

@@ -4,7 +4,7 @@
 
 use der::asn1::{BitString, ObjectIdentifier};
 use der::{Decode, Encode};
-use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
+use rcgen::SerialNumber;
 use serde_json::json;
 use x509_cert::crl::CertificateList;
 
@@ -51,28 +51,6 @@ impl MdsPki {
     }
 }
 
-/// A CRL of `issuer` listing `revoked` serial numbers.
-fn crl_of(issuer: &Issued, revoked: &[&[u8]]) -> rcgen::CertificateRevocationList {
-    CertificateRevocationListParams {
-        this_update: rcgen::date_time_ymd(2025, 1, 1),
-        next_update: rcgen::date_time_ymd(2026, 1, 1),
-        crl_number: SerialNumber::from(7u64),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|serial| RevokedCertParams {
-                serial_number: SerialNumber::from(serial.to_vec()),
-                revocation_time: rcgen::date_time_ymd(2025, 2, 1),
-                reason_code: None,
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: KeyIdMethod::Sha256,
-    }
-    .signed_by(&issuer.cert, &issuer.key)
-    .unwrap()
-}
-
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -88,8 +66,8 @@ fn a_pem_crl_file_holding_the_crls_of_root_and_intermediate_revokes_the_signer_i
     // second: both blocks of the file count.
     let pem = format!(
         "{}{}",
-        crl_of(&pki.root, &[&[0x01, 0x02]]).pem().unwrap(),
-        crl_of(&pki.intermediate, &[&SIGNER_SERIAL]).pem().unwrap()
+        pki.root.crl(&[&[0x01, 0x02]]).pem().unwrap(),
+        pki.intermediate.crl(&[&SIGNER_SERIAL]).pem().unwrap()
     );
     let crls = Crl::from_file(&write(&dir, "mds.crl.pem", pem.as_bytes())).unwrap();
     assert_eq!(crls.len(), 2);
@@ -104,12 +82,14 @@ fn a_pem_crl_file_holding_the_crls_of_root_and_intermediate_revokes_the_signer_i
 fn a_der_crl_file_revokes_the_signer_it_lists() {
     let pki = MdsPki::new();
     let dir = tempfile::tempdir().unwrap();
-    let der = crl_of(&pki.intermediate, &[&SIGNER_SERIAL]).der().to_vec();
+    let der = pki.intermediate.crl(&[&SIGNER_SERIAL]).der().to_vec();
     let crls = Crl::from_file(&write(&dir, "mds.crl", &der)).unwrap();
     assert_eq!(crls.len(), 1);
     assert!(matches!(pki.check(&crls), Err(MdsError::Revoked(_))));
     // A CRL revoking the intermediate, from the root.
-    let der = crl_of(&pki.root, &[&serial_of(&pki.intermediate)])
+    let der = pki
+        .root
+        .crl(&[&serial_of(&pki.intermediate)])
         .der()
         .to_vec();
     let crls = Crl::from_bytes(&der).unwrap();
@@ -187,7 +167,7 @@ fn a_der_crl_whose_bytes_happen_to_be_text_is_read_as_der() {
 #[test]
 fn a_crl_is_shown_by_its_issuer() {
     let pki = MdsPki::new();
-    let crls = Crl::from_bytes(crl_of(&pki.intermediate, &[]).der()).unwrap();
+    let crls = Crl::from_bytes(pki.intermediate.crl(&[]).der()).unwrap();
     let shown = format!("{:?}", crls[0]);
     assert!(
         shown.starts_with("Crl(") && shown.contains("MDS Test Intermediate"),
@@ -200,8 +180,7 @@ fn a_crl_is_shown_by_its_issuer() {
 #[test]
 fn a_crl_whose_signed_algorithm_differs_from_its_outer_one_is_refused() {
     let pki = MdsPki::new();
-    let mut list =
-        CertificateList::from_der(crl_of(&pki.intermediate, &[]).der().as_ref()).unwrap();
+    let mut list = CertificateList::from_der(pki.intermediate.crl(&[]).der().as_ref()).unwrap();
     list.tbs_cert_list.signature.oid = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
     let tbs = list.tbs_cert_list.to_der().unwrap();
     let signature = pki.intermediate.signer().sign(&tbs);
@@ -358,9 +337,9 @@ fn a_previous_root_carried_past_the_chain_is_not_taken_for_the_issuer_of_the_new
     let signer = issue(leaf_params(None), &intermediate);
     let x5c = [signer.der(), intermediate.der(), old_root.der()];
     let anchors = TrustAnchors::from_pem(&new_root.pem()).unwrap();
-    let new_crl = Crl::from_bytes(crl_of(&new_root, &[&[0x01]]).der()).unwrap();
+    let new_crl = Crl::from_bytes(new_root.crl(&[&[0x01]]).der()).unwrap();
     assert!(verify_signer_chain(&x5c, &anchors, &new_crl, now()).is_ok());
-    let revoking = Crl::from_bytes(crl_of(&new_root, &[&serial_of(&intermediate)]).der()).unwrap();
+    let revoking = Crl::from_bytes(new_root.crl(&[&serial_of(&intermediate)]).der()).unwrap();
     let error = verify_signer_chain(&x5c, &anchors, &revoking, now()).unwrap_err();
     assert!(
         matches!(&error, MdsError::Revoked(m) if m.contains("certificate 2")),

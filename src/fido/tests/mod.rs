@@ -343,6 +343,38 @@ impl Issued {
     pub fn signer(&self) -> Key {
         Key::from_pkcs8(&self.key.serialize_der())
     }
+
+    /// A CRL this certificate issues, listing `revoked` serial numbers.
+    pub fn crl(&self, revoked: &[&[u8]]) -> rcgen::CertificateRevocationList {
+        signed_crl(&self.cert, &self.key, revoked)
+    }
+}
+
+/// A CRL of `issuer` (valid through 2025) listing `revoked` serial numbers, revoked in
+/// February 2025.
+pub fn signed_crl(
+    issuer: &rcgen::Certificate,
+    key: &KeyPair,
+    revoked: &[&[u8]],
+) -> rcgen::CertificateRevocationList {
+    rcgen::CertificateRevocationListParams {
+        this_update: rcgen::date_time_ymd(2025, 1, 1),
+        next_update: rcgen::date_time_ymd(2026, 1, 1),
+        crl_number: rcgen::SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|serial| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(serial.to_vec()),
+                revocation_time: rcgen::date_time_ymd(2025, 2, 1),
+                reason_code: None,
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(issuer, key)
+    .unwrap()
 }
 
 /// Parameters of a CA certificate valid 2024–2030.
