@@ -407,16 +407,16 @@ pub fn leaf_params(aaguid: Option<[u8; 16]>) -> CertificateParams {
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2030, 1, 1);
     if let Some(aaguid) = aaguid {
-        let mut content = vec![0x04, 0x10];
-        content.extend_from_slice(&aaguid);
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4],
-                content,
-            ));
+        params.custom_extensions.push(aaguid_extension(&aaguid));
     }
     params
+}
+
+/// The FIDO AAGUID extension (id-fido-gen-ce-aaguid): an OCTET STRING of the 16 bytes.
+pub fn aaguid_extension(aaguid: &[u8; 16]) -> CustomExtension {
+    let mut content = vec![0x04, 0x10];
+    content.extend_from_slice(aaguid);
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4], content)
 }
 
 /// An unknown extension marked critical.

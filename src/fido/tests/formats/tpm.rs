@@ -119,13 +119,7 @@ fn aik_params(spoil: &TpmSpoil) -> CertificateParams {
         .custom_extensions
         .push(tpm_san(spoil.san_without_version));
     if let Some(aaguid) = spoil.aik_aaguid {
-        let content = tlv(0x04, &aaguid);
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4],
-                content,
-            ));
+        params.custom_extensions.push(aaguid_extension(&aaguid));
     }
     params
 }
