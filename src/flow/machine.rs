@@ -415,4 +415,21 @@ mod tests {
         assert!(accept(&steps, &flow, Call::RegistrationChallenge).is_err());
         assert_eq!(next_step_name(&steps, &flow), None);
     }
+
+    /// Tags the flow already holds stay; a tag granted again keeps only the passkey's time.
+    #[test]
+    fn a_passkey_completes_the_flow_with_the_fido_tags_and_keeps_the_others() {
+        let steps = passkey_or_password_steps(true);
+        let earlier = Utc::now() - chrono::Duration::minutes(10);
+        let now = Utc::now();
+        let mut flow = started(&steps);
+        flow.granted = vec![(tag("FIDO_VERIFIED"), earlier), (tag("OTHER"), earlier)];
+        let done = complete_with_passkey(&steps, flow, now);
+        assert_eq!(done.step, steps.len());
+        assert_eq!(next_step_name(&steps, &done), None);
+        assert_eq!(
+            done.granted,
+            vec![(tag("OTHER"), earlier), (tag("FIDO_VERIFIED"), now)]
+        );
+    }
 }

@@ -388,4 +388,139 @@ steps = [{ type = "teleport" }]
         .unwrap_err();
         assert!(err.reason.contains("authorization"), "{err}");
     }
+
+    /// A self-service flow `x` with these authorization conditions and steps, next to the
+    /// default application, so only the flow can be at fault.
+    fn load_flow(authorization: &str, steps: &str) -> Result<Registry, RegistryError> {
+        load(&[(
+            "flows/a.toml",
+            &format!(
+                "{APP}\n[[flow]]\nid = \"x\"\nkind = \"self-service\"\nauthorization = [{authorization}]\nsteps = [{steps}]\n"
+            ),
+        )])
+    }
+
+    const RECENT: &str = r#"{ type = "authenticated-within", max_age = "10m" }"#;
+
+    /// Only a folder with neither applications nor flows is refused: a deployment may run
+    /// logins alone, with no self-service or sign-up flow.
+    #[test]
+    fn a_flows_folder_holding_only_applications_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("applications.toml"), APP).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a flow file").unwrap();
+        let registry = Registry::load(dir.path()).unwrap();
+        assert!(registry.application("default").is_some());
+        assert_eq!(registry.flows().count(), 0);
+    }
+
+    #[test]
+    fn a_flows_folder_without_flow_files_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), APP).unwrap();
+        let err = Registry::load(dir.path()).unwrap_err();
+        assert_eq!(err.file, dir.path());
+        assert!(err.reason.contains("no flow files"), "{err}");
+    }
+
+    #[test]
+    fn applications_and_flows_are_found_by_their_own_id_among_several() {
+        let registry = load(&[
+            ("flows/a.toml", APP),
+            (
+                "flows/b.toml",
+                &format!(
+                    "{}\n[[flow]]\nid = \"one\"\nkind = \"self-service\"\nauthorization = [{RECENT}]\nsteps = [{{ type = \"fido-registration\" }}]\n\n[[flow]]\nid = \"two\"\nkind = \"self-service\"\nauthorization = [{RECENT}]\nsteps = [{{ type = \"fido-registration\" }}]\n",
+                    APP.replace("\"default\"", "\"other\"")
+                ),
+            ),
+        ])
+        .unwrap();
+        for id in ["default", "other"] {
+            assert_eq!(registry.application(id).unwrap().id.as_str(), id);
+        }
+        for id in ["one", "two"] {
+            assert_eq!(registry.flow(id).unwrap().id.as_str(), id);
+        }
+        assert!(registry.application("one").is_none());
+        assert!(registry.flow("default").is_none());
+        let applications: Vec<&str> = registry.applications().map(|a| a.id.as_str()).collect();
+        assert_eq!(applications, ["default", "other"]);
+        let flows: Vec<&str> = registry.flows().map(|f| f.id.as_str()).collect();
+        assert_eq!(flows, ["one", "two"]);
+    }
+
+    #[test]
+    fn a_password_step_after_the_first_is_refused() {
+        let err = load(&[(
+            "flows/a.toml",
+            &APP.replace(
+                r#"{ type = "password", grants = ["PASSWORD_VERIFIED"] }"#,
+                r#"{ type = "fido-authentication", grants = ["F"] }, { type = "password" }"#,
+            ),
+        )])
+        .unwrap_err();
+        assert!(
+            err.reason.contains("a `password` step must come first"),
+            "{err}"
+        );
+    }
+
+    /// Only `rename` also needs a display-name step; every action needs a selected credential.
+    #[test]
+    fn an_apply_step_without_a_credential_selection_is_refused() {
+        let err = load_flow(RECENT, r#"{ type = "apply", action = "delete" }"#).unwrap_err();
+        assert!(
+            err.reason
+                .contains("step type `apply` cannot run at position 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_registration_step_must_offer_only_verifiable_algorithms_and_at_least_one() {
+        let step = |algorithms: &str| {
+            load_flow(
+                RECENT,
+                &format!(r#"{{ type = "fido-registration", algorithms = {algorithms} }}"#),
+            )
+        };
+        let err = step("[]").unwrap_err();
+        assert!(err.reason.contains("at least one algorithm"), "{err}");
+        let err = step("[-7, -999]").unwrap_err();
+        assert!(
+            err.reason.contains("algorithm -999 cannot be verified"),
+            "{err}"
+        );
+        assert!(step("[-7, -8]").is_ok());
+    }
+
+    #[test]
+    fn an_any_of_condition_needs_conditions_at_every_depth() {
+        let flow =
+            |authorization: &str| load_flow(authorization, r#"{ type = "fido-registration" }"#);
+        let err = flow(r#"{ type = "any-of", conditions = [] }"#).unwrap_err();
+        assert!(
+            err.reason
+                .contains("an `any-of` condition needs at least one condition"),
+            "{err}"
+        );
+        let err = flow(&format!(
+            r#"{{ type = "any-of", conditions = [{RECENT}, {{ type = "any-of", conditions = [] }}] }}"#
+        ))
+        .unwrap_err();
+        assert!(
+            err.reason
+                .contains("an `any-of` condition needs at least one condition"),
+            "{err}"
+        );
+        let registry = flow(&format!(
+            r#"{{ type = "any-of", conditions = [{RECENT}, {{ type = "any-of", conditions = [{{ type = "user-has-password" }}] }}] }}"#
+        ))
+        .unwrap();
+        assert!(matches!(
+            registry.flow("x").unwrap().authorization[..],
+            [Condition::AnyOf { .. }]
+        ));
+    }
 }
