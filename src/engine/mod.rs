@@ -23,6 +23,8 @@ mod passwords;
 mod registration;
 mod session;
 mod tenant;
+#[cfg(test)]
+mod testing;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};

@@ -403,3 +403,179 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FlowId;
+    use crate::engine::testing::{cx, TestEngine, PASSWORD};
+
+    /// An application besides `default` that starts with a password step.
+    const PASSWORD_AGAIN: &str = r#"
+[[application]]
+id = "password-again"
+max_age = "8h"
+
+[[application.steps]]
+type = "password"
+grants = ["PASSWORD_AGAIN"]
+"#;
+
+    fn engine() -> TestEngine {
+        TestEngine::with_flows(&[("password-again.toml", PASSWORD_AGAIN)])
+    }
+
+    fn login(s: &SessionData) -> &Login {
+        s.login.as_ref().expect("a signed-in session")
+    }
+
+    fn tags(s: &SessionData) -> Vec<(&str, DateTime<Utc>)> {
+        login(s)
+            .tags
+            .iter()
+            .map(|(t, at)| (t.as_str(), *at))
+            .collect()
+    }
+
+    fn applications(s: &SessionData) -> Vec<(&str, DateTime<Utc>)> {
+        login(s)
+            .applications
+            .iter()
+            .map(|(a, at)| (a.as_str(), *at))
+            .collect()
+    }
+
+    #[test]
+    fn a_password_check_continues_the_application_an_access_started_instead_of_default() {
+        let t = engine();
+        t.add_user("alice", Some(PASSWORD));
+        let mut s = SessionData::default();
+        let refused = t.application_access(&mut s, "password-again").unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                EngineError::NotAuthorized {
+                    next_auth_step: Some("PASSWORD_REQUIRED"),
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        let started = s
+            .auth_flow
+            .as_ref()
+            .expect("a running flow")
+            .instance
+            .clone();
+        // The session shows the running application's step.
+        let view = t.session_info(&s).unwrap();
+        assert_eq!(view.instance, started);
+        assert_eq!(view.next_auth_step, Some(Some("PASSWORD_REQUIRED")));
+
+        let done = t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
+        assert_eq!(done.instance, started, "the same flow instance went on");
+        assert_eq!(done.next, None);
+        let now = t.now();
+        assert_eq!(applications(&s), [("password-again", now)]);
+        assert_eq!(tags(&s), [("PASSWORD_AGAIN", now)]);
+        assert!(s.auth_flow.is_none());
+        // A user without credentials is not asked for `default`'s FIDO step, but `default` did
+        // not run, so it is not satisfied: its grants include the missing PASSWORD_VERIFIED.
+        assert!(t.application_access(&mut s, "default").is_err());
+    }
+
+    #[test]
+    fn a_second_sign_in_of_the_same_user_keeps_the_first_ones_tags_and_applications_once_each() {
+        let t = engine();
+        t.add_user("alice", Some(PASSWORD));
+        let mut s = SessionData::default();
+        let first = t.now();
+        t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
+        assert_eq!(applications(&s), [("default", first)]);
+        assert_eq!(tags(&s), [("PASSWORD_VERIFIED", first)]);
+
+        t.clock.advance(chrono::Duration::minutes(1));
+        let second = t.now();
+        assert!(t.application_access(&mut s, "password-again").is_err());
+        t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
+        assert_eq!(login(&s).username.as_str(), "alice");
+        assert_eq!(login(&s).authenticated_at, second);
+        assert_eq!(
+            applications(&s),
+            [("default", first), ("password-again", second)]
+        );
+        assert_eq!(
+            tags(&s),
+            [("PASSWORD_VERIFIED", first), ("PASSWORD_AGAIN", second)]
+        );
+        // `default` still counts through its completion: alice has no credential, so the
+        // FIDO_VERIFIED its second step grants was never granted.
+        assert!(t.application_access(&mut s, "default").is_ok());
+
+        // `default` again: its entry and its tag move to the new time, each still once.
+        t.clock.advance(chrono::Duration::minutes(1));
+        let third = t.now();
+        t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
+        assert_eq!(
+            applications(&s),
+            [("password-again", second), ("default", third)]
+        );
+        assert_eq!(
+            tags(&s),
+            [("PASSWORD_AGAIN", second), ("PASSWORD_VERIFIED", third)]
+        );
+    }
+
+    /// Every caller refuses a flow of another user while one is signed in; `complete_login`
+    /// itself never carries one user's factors over to another.
+    #[test]
+    fn a_completed_flow_of_another_user_inherits_nothing_of_the_signed_in_one() {
+        let t = engine();
+        let earlier = t.now();
+        let mut s = SessionData {
+            login: Some(Login {
+                username: Username::parse("bob").unwrap(),
+                authenticated_at: earlier,
+                tags: vec![(FlowId::parse("PASSWORD_VERIFIED").unwrap(), earlier)],
+                applications: vec![(FlowId::parse("default").unwrap(), earlier)],
+            }),
+            ..SessionData::default()
+        };
+        t.clock.advance(chrono::Duration::minutes(1));
+        let now = t.now();
+        let app = t.inner.registry.application("fido-step-up").unwrap();
+        let alice = Username::parse("alice").unwrap();
+        let mut flow = machine::start(app.id.clone(), &app.steps, random_id(), Some(alice));
+        flow.granted
+            .push((FlowId::parse("FIDO_VERIFIED").unwrap(), now));
+        t.complete_login(&mut s, flow, now).unwrap();
+        assert_eq!(
+            s.login,
+            Some(Login {
+                username: Username::parse("alice").unwrap(),
+                authenticated_at: now,
+                tags: vec![(FlowId::parse("FIDO_VERIFIED").unwrap(), now)],
+                applications: vec![(FlowId::parse("fido-step-up").unwrap(), now)],
+            })
+        );
+        assert!(s.renew);
+    }
+
+    #[test]
+    fn logout_empties_the_session_and_marks_it_to_be_destroyed() {
+        let t = engine();
+        t.add_user("alice", Some(PASSWORD));
+        let mut s = SessionData::default();
+        t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
+        assert!(t.application_access(&mut s, "fido-passwordless").is_err());
+        assert!(s.login.is_some() && s.auth_flow.is_some());
+        t.logout(&mut s, &cx()).unwrap();
+        assert_eq!(
+            s,
+            SessionData {
+                purge: true,
+                ..SessionData::default()
+            }
+        );
+    }
+}

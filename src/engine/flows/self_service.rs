@@ -368,3 +368,38 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testing::{cx, TestEngine, PASSWORD};
+
+    #[test]
+    fn selecting_another_flow_while_one_runs_names_the_running_flows_next_step() {
+        let t = TestEngine::new();
+        t.add_user("alice", Some(PASSWORD));
+        let mut s = SessionData::default();
+        t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
+        let started = t.select_flow(&mut s, "fido-registration").unwrap();
+        assert_eq!(started.next, Some(REGISTRATION_NEXT));
+
+        let refused = t.select_flow(&mut s, "fido-credential-enable").unwrap_err();
+        match refused {
+            EngineError::UnexpectedCall { detail, next } => {
+                assert_eq!(next, Some(REGISTRATION_NEXT), "{detail}");
+                assert!(
+                    detail.contains("`fido-registration` is running"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // The running flow is untouched.
+        let running = s
+            .self_service
+            .as_ref()
+            .expect("the registration still runs");
+        assert_eq!(running.id.as_str(), "fido-registration");
+        assert_eq!(running.instance, started.instance);
+    }
+}
