@@ -11,6 +11,7 @@ mod judge;
 mod mds_parsing;
 mod registration;
 mod report;
+mod transaction;
 mod trust;
 mod trust_keys;
 mod trust_schemes;
