@@ -17,6 +17,7 @@ mod cbor;
 mod client_data;
 mod cose;
 mod error;
+pub mod evidence;
 pub mod inspect;
 mod json;
 mod judge;

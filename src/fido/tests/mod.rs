@@ -4,6 +4,7 @@ mod asn1;
 mod authentication;
 mod cbor;
 mod error;
+mod evidence;
 mod formats;
 mod fuzz;
 mod inspect;
