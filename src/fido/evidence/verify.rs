@@ -39,7 +39,7 @@ const ASSERTION_MEMBERS: [&str; 4] = [
     "signature",
     "userHandle",
 ];
-/// The members of the client data's `payment` (SPC) that must equal the signed `payment`'s.
+/// The members of the client data's `payment` (SPC) that must show the signed `payment`'s.
 const PAYMENT_MEMBERS: [&str; 4] = ["payeeName", "payeeOrigin", "total", "instrument"];
 
 /// What a verified evidence document says.
@@ -495,7 +495,7 @@ fn check_client_data(data: &Map<String, Value>, parsed: &Parsed) -> Result<(), E
     let signed = parsed.content.payment.as_ref().and_then(Value::as_object);
     for name in PAYMENT_MEMBERS {
         if let Some(want) = signed.and_then(|p| p.get(name)) {
-            if shown.get(name) != Some(want) {
+            if !shown.get(name).is_some_and(|got| shows(got, want)) {
                 return Err(refuse(
                     "clientData",
                     format!(
@@ -507,6 +507,18 @@ fn check_client_data(data: &Map<String, Value>, parsed: &Parsed) -> Result<(), E
         }
     }
     Ok(())
+}
+
+/// Whether the browser's `shown` value shows the signed `signed` one: equal, except that a shown
+/// object may have members the signed one lacks (a browser may spell out a default, such as an
+/// instrument's `iconMustBeShown`); every signed member must be shown, recursively.
+fn shows(shown: &Value, signed: &Value) -> bool {
+    match (shown, signed) {
+        (Value::Object(shown), Value::Object(signed)) => signed
+            .iter()
+            .all(|(name, want)| shown.get(name).is_some_and(|got| shows(got, want))),
+        _ => shown == signed,
+    }
 }
 
 /// The `credentialBinding` check: the registration attested this credential id and key, for

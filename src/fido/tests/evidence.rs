@@ -371,9 +371,24 @@ fn an_spc_document_verifies_and_a_payee_the_browser_did_not_show_is_refused_at_c
         case.shown_payment.as_mut().unwrap()[member] = json!("something else");
         assert_eq!(case.refused(&case.evidence()), "clientData", "{member}");
     }
+    let mut nested = Case::spc();
+    nested.shown_payment.as_mut().unwrap()["total"]["value"] = json!("1.00");
+    assert_eq!(nested.refused(&nested.evidence()), "clientData");
     let mut not_shown = Case::spc();
     not_shown.shown_payment = None;
     assert_eq!(not_shown.refused(&not_shown.evidence()), "clientData");
+}
+
+#[test]
+fn an_spc_client_data_may_spell_out_members_the_signed_payment_left_to_their_default() {
+    let mut case = Case::spc();
+    case.shown_payment.as_mut().unwrap()["instrument"]["iconMustBeShown"] = json!(true);
+    let bytes = serde_json::to_vec(&case.evidence()).unwrap();
+    assert!(verify(&bytes, &case.pem()).is_ok());
+    // The other way round, a signed member the browser did not show is refused.
+    let mut case = Case::spc();
+    case.content.payment.as_mut().unwrap()["instrument"]["iconMustBeShown"] = json!(true);
+    assert_eq!(case.refused(&case.evidence()), "clientData");
 }
 
 #[test]
