@@ -4,6 +4,7 @@
 
 mod metadata;
 pub mod verify;
+mod verify_transaction;
 
 use std::io::{Read, Write};
 
@@ -17,6 +18,7 @@ usage:
   fidoflow verify authentication --challenge B64URL --public-key B64URL_COSE_KEY
                                [--sign-count N] [--user-handle B64URL] [--credential-id B64URL]...
                                [--backup-eligible true|false] [COMMON] [FILE]
+  fidoflow verify transaction --key PEM [--json] EVIDENCE.json|-
   fidoflow mds import FILE | fidoflow mds reevaluate
   fidoflow audit verify [--data-dir DIR]
 
@@ -27,6 +29,9 @@ The response JSON (PublicKeyCredential.toJSON()) is read from FILE, or from stdi
 or with \"-\". --mds takes a metadata BLOB (a JWS, verified against the --mds-root certificates
 and --mds-crl lists at --at) or metadata statements in JSON (taken as given); the attestation
 roots of the authenticator's entry count as trust anchors and its status reports can refuse it.
+verify transaction checks a transaction evidence document (from the file, or stdin for \"-\")
+offline against the server's evidence public key (--key: the SPKI PEM the server serves at
+/.well-known/fidoflow/evidence-key.pem) and prints what was approved, or the check that refused it.
 Exit status: 0 verified, 1 refused, 2 usage error.
 ";
 

@@ -1,6 +1,7 @@
 //! `fidoflow verify registration|authentication`: verifies one response offline, as the server
 //! would, and prints every check with its outcome, the decoded response and the attestation's
-//! certificate chain. Exit status 0 verified, 1 refused, 2 usage error.
+//! certificate chain. Exit status 0 verified, 1 refused, 2 usage error. `fidoflow verify
+//! transaction` (evidence documents) is handed to `verify_transaction`.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
+    if args.first().map(String::as_str) == Some("transaction") {
+        return super::verify_transaction::run(args.get(1..).unwrap_or_default(), stdin, out, err);
+    }
     let (common, ceremony) = match parse(args) {
         Ok(parsed) => parsed,
         Err(Refusal::Help) => {
@@ -117,10 +121,14 @@ fn parse(args: &[String]) -> Result<(Common, Ceremony), Refusal> {
         Some("-h" | "--help") => return Err(Refusal::Help),
         Some(other) => {
             return Err(usage(format!(
-                "verify what? \"{other}\" is neither registration nor authentication"
+                "verify what? \"{other}\" is not registration, authentication or transaction"
             )))
         }
-        None => return Err(usage("verify needs registration or authentication".into())),
+        None => {
+            return Err(usage(
+                "verify needs registration, authentication or transaction".into(),
+            ))
+        }
     };
     let mut common = Common::default();
     let mut rest = args.iter().skip(1);

@@ -116,7 +116,7 @@ impl Crl {
 }
 
 /// The base64 bodies of the PEM blocks labelled `label`.
-fn pem_blocks(text: &str, label: &str) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn pem_blocks(text: &str, label: &str) -> Result<Vec<Vec<u8>>, String> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let mut out = Vec::new();

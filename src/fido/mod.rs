@@ -3,9 +3,11 @@
 //! `compound`) and attestation trust paths, for registration and authentication responses;
 //! optionally reporting each check as it runs (`*_observed`), and describing a response
 //! (`inspect`) for the `fidoflow verify` tool; and judging an attestation's trust with the
-//! configured anchors and the FIDO metadata (`judge`). Pure functions of their inputs (time
-//! included); this module owns WebAuthn verification and imports nothing from `flow`, `store`,
-//! `engine` or `api`.
+//! configured anchors and the FIDO metadata (`judge`); for transaction signing, the content a
+//! user approves and the challenge that binds it (`transaction`) and the server-signed evidence
+//! of a validated transaction, verifiable offline (`evidence`). Pure functions of their inputs
+//! (time included); this module owns WebAuthn verification and imports nothing from `flow`,
+//! `store`, `engine` or `api`.
 
 mod asn1;
 mod attestation;
@@ -15,6 +17,7 @@ mod cbor;
 mod client_data;
 mod cose;
 mod error;
+pub mod evidence;
 pub mod inspect;
 mod json;
 mod judge;
@@ -22,6 +25,7 @@ pub mod mds;
 pub mod options;
 mod registration;
 mod report;
+pub mod transaction;
 mod trust;
 
 #[cfg(test)]
