@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use crate::api;
 use crate::clock::Clock;
 use crate::config::{AttestationPolicyKind, Settings};
-use crate::engine::{trust_anchors, Challenges, Engine};
+use crate::engine::{trust_anchors, Challenges, Engine, EvidenceKey};
 use crate::flow::definitions::{Conveyance, Step};
 use crate::flow::Registry;
 use crate::store::{SledSessionStore, SledStore};
@@ -80,6 +80,7 @@ impl Application {
             SledSessionStore::new(store.clone(), std::sync::Arc::new(move || clock.now()))
         };
         let engine = Engine::new(settings.clone(), registry, store, clock, trust, challenges)?;
+        engine.set_evidence_key(evidence_key(&settings, &data_dir)?);
 
         let public = TcpListener::bind(settings.server.bind)
             .with_context(|| format!("server.bind: cannot listen on {}", settings.server.bind))?;
@@ -269,3 +270,38 @@ fn cookie_key(data_dir: &Path) -> anyhow::Result<Key> {
     file.sync_all()?;
     Ok(Key::from(&bytes))
 }
+
+/// The key that signs transaction evidence: `evidence.signing_key`, else
+/// `evidence-signing-key.pem` in the data directory, made on first start with mode 0600.
+fn evidence_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<EvidenceKey> {
+    if let Some(path) = &settings.evidence.signing_key {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("evidence.signing_key: cannot read {}", path.display()))?;
+        return EvidenceKey::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("evidence.signing_key: {}: {e}", path.display()));
+    }
+    let path = data_dir.join(EVIDENCE_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => {
+            return EvidenceKey::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let (key, pem) = EvidenceKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    tracing::info!(file = %path.display(), "made the evidence signing key");
+    Ok(key)
+}
+
+/// The evidence signing key's file in the data directory when none is configured.
+pub const EVIDENCE_KEY_FILE: &str = "evidence-signing-key.pem";

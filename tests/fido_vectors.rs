@@ -365,6 +365,7 @@ fn authenticate(v: &Vector) -> Result<VerifiedAuthentication, AuthenticationErro
         require_user_verification: p["requireUserVerification"].as_bool().unwrap_or(false),
         public_key: &key,
         credential_id: &id,
+        payment: None,
     };
     verify_authentication(&v["response"], &exp)
 }

@@ -1,4 +1,4 @@
-//! What every relying-party backend API (AuthFi shape, conformance API) does before its handler:
+//! What every relying-party backend API (AuthFi and OneSpan shapes, conformance API) does before its handler:
 //! find the tenant by the first path segment, check the API key the shape carries, count the
 //! call against the key's rate limit, and build the request context from the end user's address
 //! and agent the relying party passes (`X-End-User-IP`, `X-End-User-Agent`). Each shape renders
@@ -32,13 +32,22 @@ pub struct Caller {
     pub cx: RequestCtx,
 }
 
-/// Resolves the tenant of `access_path` and checks the key sent in header `key_header`
-/// (`None`: the shape takes no key, e.g. the conformance API).
+/// Where a shape carries its API key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyIn {
+    /// The whole value of this header (AuthFi's `AT-X-Key`).
+    Header(&'static str),
+    /// `Authorization: Bearer <key>` (the OneSpan shape).
+    Bearer,
+}
+
+/// Resolves the tenant of `access_path` and checks the key sent as `key` says (`None`: the
+/// shape takes no key, e.g. the conformance API).
 pub fn caller(
     req: &HttpRequest,
     engine: &Engine,
     access_path: &str,
-    key_header: Option<&str>,
+    key: Option<KeyIn>,
     want: impl Fn(&Tenant) -> bool,
 ) -> Result<Caller, Refused> {
     let tenant = engine
@@ -47,11 +56,22 @@ pub fn caller(
         .ok_or(Refused::UnknownTenant)?;
     let mut cx = request_ctx(req, engine);
     cx.tenant = Some(tenant.id.clone());
-    if let Some(header) = key_header {
+    if let Some(key) = key {
+        let (header, scheme) = match key {
+            KeyIn::Header(name) => (name, None),
+            KeyIn::Bearer => ("authorization", Some("bearer ")),
+        };
         let presented = req
             .headers()
             .get(header)
             .and_then(|v| v.to_str().ok())
+            .and_then(|v| match scheme {
+                None => Some(v),
+                Some(scheme) => v
+                    .get(..scheme.len())
+                    .filter(|s| s.eq_ignore_ascii_case(scheme))
+                    .map(|_| &v[scheme.len()..]),
+            })
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or(Refused::KeyMissing)?;

@@ -179,7 +179,23 @@ pub async fn rest_rules(
             }
         }
     }
-    let mut response = next.call(req).await?.map_into_boxed_body();
+    // Every log line of the request carries its id (the OneSpan shape's log-correlation-id).
+    let span = tracing::info_span!("request", log_correlation_id = %request_id);
+    let mut response = tracing::Instrument::instrument(next.call(req), span)
+        .await?
+        .map_into_boxed_body();
+    if response
+        .request()
+        .extensions()
+        .get::<crate::api::onespan::OneSpanCall>()
+        .is_some()
+    {
+        if let Ok(id) = header::HeaderValue::from_str(&request_id) {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static("log-correlation-id"), id);
+        }
+    }
     if !path.starts_with("/rest/") {
         let headers = response.headers_mut();
         for (name, value) in PAGE_HEADERS {

@@ -1,8 +1,9 @@
 //! The HTTP edge: one folder (or file) per wire shape, each a thin layer that parses its
 //! requests, calls one engine use case and renders the typed outcome in its own format —
 //! `loginapp/` (the browser-facing JSON:API of Airlock IAM's Loginapp), `admin.rs` (helpdesk and
-//! administration), `authfi/` (the AuthFi-shaped relying-party API), `conformance.rs` (the FIDO
-//! conformance-tool API) — and what they share: the route tables (`routes.rs`: every route is
+//! administration), `authfi/` (the AuthFi-shaped relying-party API), `onespan/` (the
+//! OneSpan-shaped one, with transaction signing), `conformance.rs` (the FIDO conformance-tool
+//! API), `evidence.rs` (the evidence key's public half) — and what they share: the route tables (`routes.rs`: every route is
 //! registered with its OpenAPI operation, and [`route_list`] lists them), the OpenAPI document
 //! of them all (`openapi.rs`, from the wire types in `schema/`), JSON:API documents and the
 //! error mapping of the Loginapp and admin shapes (`document.rs`, `error.rs`), extractors,
@@ -17,10 +18,12 @@ pub mod backend;
 pub mod conformance;
 pub mod document;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod loginapp;
 pub mod metrics;
 pub mod middleware;
+pub mod onespan;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
@@ -46,13 +49,15 @@ pub fn page_routes(cfg: &mut ServiceConfig, static_dir: &std::path::Path) {
 pub fn public_routes(cfg: &mut ServiceConfig) {
     loginapp::routes(cfg);
     openapi::table().register(cfg);
+    evidence::table().register(cfg);
 }
 
-/// Routes of the relying-party backend APIs, under each tenant's access path: the AuthFi shape
-/// and the FIDO conformance API. Registered after every fixed route, so a first path segment the
+/// Routes of the relying-party backend APIs, under each tenant's access path: the AuthFi and
+/// OneSpan shapes and the FIDO conformance API. Registered after every fixed route, so a first path segment the
 /// server uses itself is never taken for an access path.
 pub fn tenant_routes(cfg: &mut ServiceConfig) {
     authfi::routes(cfg);
+    onespan::routes(cfg);
     conformance::routes(cfg);
 }
 
@@ -68,10 +73,12 @@ pub fn tables() -> Vec<Table> {
     let mut tables = loginapp::tables();
     tables.extend([
         openapi::table(),
+        evidence::table(),
         pages::table(),
         admin::table(),
         metrics::table(),
         authfi::table(),
+        onespan::table(),
         conformance::table(),
     ]);
     tables

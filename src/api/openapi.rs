@@ -20,10 +20,12 @@ use super::routes::{merge, op, Table};
 use super::schema::authfi::{AccessPath, AuthFiCode, AuthFiError, EndUser};
 use super::schema::conformance::ServerResponse;
 use super::schema::loginapp::CsrfHeader;
+use super::schema::onespan::{OneSpanError, ValidationError};
 use super::schema::ErrorDocument;
 
 pub const ADMIN_TOKEN: &str = "adminToken";
 pub const API_KEY: &str = "apiKey";
+pub const BEARER_API_KEY: &str = "bearerApiKey";
 pub const SESSION: &str = "sessionCookie";
 
 pub const TAG_AUTHENTICATION: &str = "Loginapp: authentication";
@@ -31,6 +33,7 @@ pub const TAG_SIGNUP: &str = "Loginapp: sign-up";
 pub const TAG_SELF_SERVICE: &str = "Loginapp: self-service";
 pub const TAG_ADMIN: &str = "Administration";
 pub const TAG_AUTHFI: &str = "AuthFi";
+pub const TAG_ONESPAN: &str = "OneSpan";
 pub const TAG_CONFORMANCE: &str = "Conformance";
 pub const TAG_PAGES: &str = "Pages";
 
@@ -43,17 +46,19 @@ pub const TAG_PAGES: &str = "Pages";
             (`/rest/admin`; on the admin listener alone when `admin.bind` is set, like \
             `/metrics`), each tenant's \
             relying-party APIs under its access path (the AuthFi shape under \
-            `/{access_path}/api/v1`, the FIDO conformance-tool API), and the pages. The \
+            `/{access_path}/api/v1`, the OneSpan shape under `/{access_path}/v1`, the FIDO \
+            conformance-tool API), the evidence key, and the pages. The \
             page assets under `/static/…` are not described. Every path also answers with a \
             trailing `/`."
     ),
-    components(schemas(ErrorDocument, ErrorCode, AuthFiError, AuthFiCode, ServerResponse)),
+    components(schemas(ErrorDocument, ErrorCode, AuthFiError, AuthFiCode, ServerResponse, OneSpanError, ValidationError)),
     tags(
         (name = TAG_AUTHENTICATION, description = "`/rest/public/authentication`: password and FIDO login flows and the session"),
         (name = TAG_SIGNUP, description = "`/rest/public/user-self-registration`: passkey sign-up"),
         (name = TAG_SELF_SERVICE, description = "`/rest/protected/self-service`: a signed-in user's flows and credentials"),
         (name = TAG_ADMIN, description = "`/rest/admin`: helpdesk and administration, with a bearer token"),
         (name = TAG_AUTHFI, description = "`/{access_path}/api/v1`: the AuthFi-shaped API of a relying party's backend, with `AT-X-Key`; errors are `{code, message}` with a code of `AuthFiCode`"),
+        (name = TAG_ONESPAN, description = "`/{access_path}/v1`: the OneSpan-shaped API of a relying party's backend, with `Authorization: Bearer <API key>`; errors are `{message, validationErrors}` with a `log-correlation-id` header"),
         (name = TAG_CONFORMANCE, description = "`/{access_path}/…`: the FIDO conformance-tool server API of a `conformance = true` tenant, without a key"),
         (name = TAG_PAGES, description = "The browser pages and this document"),
     )
@@ -81,6 +86,17 @@ pub fn document() -> utoipa::openapi::OpenApi {
             "AT-X-Key",
             "One of the tenant's `api_keys` (the header name in any case)",
         ))),
+    );
+    components.add_security_scheme(
+        BEARER_API_KEY,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "`Authorization: Bearer <key>`: one of the tenant's `api_keys`",
+                ))
+                .build(),
+        ),
     );
     components.add_security_scheme(
         SESSION,
@@ -275,6 +291,33 @@ pub fn authfi_operation(op: &mut Operation) {
             ),
             ("429", "`1003`: too many calls with this API key"),
             ("default", "a `code` of `AuthFiCode`"),
+        ],
+    );
+}
+
+/// `/{access_path}/v1`: the tenant's API key as a bearer token, and the end user's address and
+/// agent.
+pub fn onespan_operation(op: &mut Operation) {
+    tag(op, TAG_ONESPAN);
+    security(
+        op,
+        vec![SecurityRequirement::new(
+            BEARER_API_KEY,
+            Vec::<String>::new(),
+        )],
+    );
+    let mut params = AccessPath::into_params(|| Some(ParameterIn::Path));
+    params.extend(EndUser::into_params(|| Some(ParameterIn::Header)));
+    parameters(op, params);
+    errors(
+        op,
+        "OneSpanError",
+        &[
+            ("400", "a malformed body (`validationErrors` name the fields) or a refused ceremony (`message` names the check)"),
+            ("401", "the API key is missing or not one of the tenant's"),
+            ("404", "no tenant under this path, no such user or authenticator, or an unknown domain"),
+            ("429", "too many calls with this API key"),
+            ("default", "`message` says what failed"),
         ],
     );
 }

@@ -542,6 +542,7 @@ fn authentication(common: &Common, args: &AuthenticationArgs, credential: &Json)
         require_user_verification: common.require_uv,
         public_key: args.public_key.as_deref().unwrap_or_default(),
         credential_id: &raw_id,
+        payment: None,
     };
     let mut checks = Vec::new();
     let result = fido::verify_authentication_observed(credential, &exp, &mut |c| checks.push(c));

@@ -46,6 +46,7 @@ const KEYS: &[&str] = &[
     "authenticators.names",
     "audit.retain",
     "audit.max_size",
+    "evidence.signing_key",
 ];
 
 /// Every key of a `[[tenants]]` entry, all commented out in the file (it has no tenant).
@@ -65,6 +66,7 @@ const TENANT_KEYS: &[&str] = &[
     "algorithms",
     "conformance",
     "max_keys_per_user",
+    "domains",
     "attestation",
 ];
 

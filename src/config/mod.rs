@@ -17,6 +17,7 @@ mod audit;
 #[cfg(test)]
 mod documented;
 mod env;
+mod evidence;
 mod limits;
 mod raw;
 mod relying_party;
@@ -37,12 +38,15 @@ pub use attestation::{
 };
 pub use audit::{AuditSettings, MAX_AUDIT_RETAIN, MIN_AUDIT_SIZE};
 pub use env::ENVIRONMENT;
+pub use evidence::EvidenceSettings;
 pub use limits::{
     CeremonySettings, CorsSettings, IpRange, LockoutSettings, PasswordSettings, ProxySettings,
     RateLimitSettings, SessionSettings, SignCounterPolicy,
 };
 pub use relying_party::RelyingPartySettings;
-pub use tenants::{tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_TENANT};
+pub use tenants::{
+    tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_DOMAIN, DEFAULT_TENANT,
+};
 
 use raw::{DurationText, RawFile};
 
@@ -73,6 +77,7 @@ pub struct Settings {
     pub authenticators: AuthenticatorSettings,
     pub mds: MdsSettings,
     pub audit: AuditSettings,
+    pub evidence: EvidenceSettings,
     /// The `[[tenants]]`, in file order: unique ids (never `default`) and unique access paths.
     /// The built-in tenant `default` is `relying_party` and is not in this list.
     pub tenants: Vec<TenantSettings>,
@@ -235,6 +240,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     let authenticators = attestation::authenticators(raw.authenticators)?;
     let mds = attestation::mds(raw.mds)?;
     let audit = audit::audit(raw.audit)?;
+    let evidence = evidence::evidence(raw.evidence)?;
 
     Ok(Settings {
         server,
@@ -251,6 +257,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         authenticators,
         mds,
         audit,
+        evidence,
         tenants,
     })
 }

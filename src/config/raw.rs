@@ -51,6 +51,8 @@ pub(super) struct RawFile {
     pub(super) mds: RawMds,
     #[serde(default)]
     pub(super) audit: RawAudit,
+    #[serde(default)]
+    pub(super) evidence: RawEvidence,
     /// A later layer's `[[tenants]]` replace an earlier one's as a whole.
     pub(super) tenants: Option<Vec<RawTenant>>,
 }
@@ -73,6 +75,7 @@ impl RawFile {
             authenticators: self.authenticators.overlay(top.authenticators),
             mds: self.mds.overlay(top.mds),
             audit: self.audit.overlay(top.audit),
+            evidence: self.evidence.overlay(top.evidence),
             tenants: top.tenants.or(self.tenants),
         }
     }
@@ -163,6 +166,9 @@ raw_section!(RawMds {
     crls: Vec<PathBuf>,
     check_at_login: bool,
 });
+raw_section!(RawEvidence {
+    signing_key: PathBuf,
+});
 raw_section!(RawAudit {
     retain: DurationText,
     max_size: SizeText,
@@ -187,6 +193,7 @@ pub(super) struct RawTenant {
     pub(super) algorithms: Option<Vec<i64>>,
     pub(super) conformance: Option<bool>,
     pub(super) max_keys_per_user: Option<u32>,
+    pub(super) domains: Option<Vec<String>>,
     pub(super) attestation: Option<RawAttestation>,
 }
 

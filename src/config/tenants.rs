@@ -37,6 +37,8 @@ const RESERVED_PATH_SEGMENTS: [&str; 15] = [
 ];
 
 const DEFAULT_MAX_KEYS_PER_USER: u32 = 10;
+/// The user domain of a tenant that lists none (OneSpan's default domain).
+pub const DEFAULT_DOMAIN: &str = "master";
 
 /// One configured tenant, validated.
 #[derive(Clone, Debug)]
@@ -58,6 +60,9 @@ pub struct TenantSettings {
     pub conformance: bool,
     /// At least 1.
     pub max_keys_per_user: u32,
+    /// The user domains of the OneSpan-shaped API (`{userID@domain}`): 1 to 16 unique names of
+    /// 1 to 64 characters of `A-Z a-z 0-9 . - _`; `["master"]` when not set.
+    pub domains: Vec<String>,
 }
 
 /// What a tenant's ceremonies use when a request does not say; `None`: not configured.
@@ -185,6 +190,8 @@ fn tenant(
         &key("max_keys_per_user"),
     )?;
 
+    let domains = domains(raw.domains, &key("domains"))?;
+
     Ok(TenantSettings {
         id,
         access_path,
@@ -194,7 +201,36 @@ fn tenant(
         api_keys,
         conformance,
         max_keys_per_user,
+        domains,
     })
+}
+
+fn domains(raw: Option<Vec<String>>, key: &str) -> Result<Vec<String>, ConfigError> {
+    let Some(domains) = raw else {
+        return Ok(vec![DEFAULT_DOMAIN.to_string()]);
+    };
+    if !(1..=16).contains(&domains.len()) {
+        return Err(invalid(
+            key,
+            "list 1 to 16 user domains, e.g. [\"master\"], or leave it out",
+        ));
+    }
+    for (i, domain) in domains.iter().enumerate() {
+        let well_formed = (1..=64).contains(&domain.len())
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !well_formed {
+            return Err(invalid(
+                key,
+                format!("`{domain}` must be 1 to 64 characters of A-Z a-z 0-9 . - _"),
+            ));
+        }
+        if domains[..i].contains(domain) {
+            return Err(invalid(key, format!("`{domain}` is listed twice")));
+        }
+    }
+    Ok(domains)
 }
 
 fn check_id(id: &str, key: &str) -> Result<(), ConfigError> {
@@ -290,11 +326,39 @@ mod tests {
         assert_eq!(t.api_keys[0].name, "backend");
         assert!(!t.conformance);
         assert_eq!(t.max_keys_per_user, 10);
+        assert_eq!(t.domains, ["master"]);
         assert_eq!(s.tenant("demo").map(|t| t.id.as_str()), Some("demo"));
         assert!(s.tenant("default").is_none() && s.tenant("other").is_none());
         let by_path = s.tenant_by_access_path("ZGVtby5leGFtcGxl");
         assert_eq!(by_path.map(|t| t.id.as_str()), Some("demo"));
         assert!(s.tenant_by_access_path("zgvtby5leGFtcGxl").is_none());
+    }
+
+    #[test]
+    fn user_domains_are_checked_and_kept_in_order() {
+        let s = parse(&demo(
+            "domains = [\"master\", \"retail.eu\", \"corp-2_b\"]\n",
+        ))
+        .unwrap();
+        assert_eq!(s.tenants[0].domains, ["master", "retail.eu", "corp-2_b"]);
+        let long = format!("domains = [\"{}\"]\n", "d".repeat(64));
+        assert!(parse(&demo(&long)).is_ok());
+        let many: Vec<String> = (0..16).map(|i| format!("\"d{i}\"")).collect();
+        assert!(parse(&demo(&format!("domains = [{}]\n", many.join(",")))).is_ok());
+        let too_many: Vec<String> = (0..17).map(|i| format!("\"d{i}\"")).collect();
+        for (bad, said) in [
+            ("domains = []\n".to_string(), "1 to 16"),
+            (format!("domains = [{}]\n", too_many.join(",")), "1 to 16"),
+            ("domains = [\"\"]\n".to_string(), "1 to 64"),
+            (format!("domains = [\"{}\"]\n", "d".repeat(65)), "1 to 64"),
+            ("domains = [\"a@b\"]\n".to_string(), "1 to 64"),
+            ("domains = [\"a b\"]\n".to_string(), "1 to 64"),
+            ("domains = [\"m\", \"m\"]\n".to_string(), "listed twice"),
+        ] {
+            let err = parse(&demo(&bad)).unwrap_err();
+            assert_eq!(err.key(), Some("tenants[0].domains"), "{bad}: {err}");
+            assert!(err.to_string().contains(said), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -14,11 +14,12 @@ use super::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::SignCounterPolicy;
 use crate::domain::{CredentialId, UserHandle, Username};
 use crate::fido::options::{self, CredentialDescriptor};
+use crate::fido::payment::PaymentExpectations;
 use crate::fido::{self as webauthn, AuthenticationError, AuthenticationExpectations};
 use crate::flow::definitions::UserVerification;
 use crate::store::{
     AuditKind, Ceremony, CeremonyPurpose, CredentialRecord, Outcome, Refusal as StoreRefusal,
-    Reservation, StoreError, UserRecord,
+    Reservation, SignedRequest, StoreError, UserRecord,
 };
 
 /// Why an assertion is asked for: it decides the audit event and the words of the refusals.
@@ -52,6 +53,17 @@ pub struct AssertionOptions {
     pub user_verification: UserVerification,
     pub timeout: chrono::Duration,
     pub purpose: Purpose,
+    /// A transaction-signing or payment assertion; `None`: a random challenge.
+    pub signed: Option<SignedAssertion>,
+}
+
+/// What a transaction-signing or payment assertion binds: the challenge the caller derived
+/// from `request`, stored with it so it can be derived again when the response comes back.
+/// A payment (`request.merchant_origin` set) is offered only the user's payment credentials.
+#[derive(Debug, Clone)]
+pub struct SignedAssertion {
+    pub challenge: Vec<u8>,
+    pub request: SignedRequest,
 }
 
 /// A begun authentication: `PublicKeyCredentialRequestOptionsJSON` and the stored ceremony.
@@ -81,13 +93,17 @@ impl Engine {
         o: &AssertionOptions,
         key: Option<CeremonyKey<'_>>,
     ) -> EngineResult<AssertionChallenge> {
+        let payment = o
+            .signed
+            .as_ref()
+            .is_some_and(|s| s.request.merchant_origin.is_some());
         let credentials: Vec<CredentialRecord> = match username {
             Some(name) => {
                 let enabled: Vec<CredentialRecord> = tenant
                     .store()
                     .credentials_of(name)?
                     .into_iter()
-                    .filter(|c| c.enabled)
+                    .filter(|c| c.enabled && (c.payment || !payment))
                     .collect();
                 if enabled.is_empty() {
                     return Err(EngineError::NoValidToken);
@@ -96,7 +112,10 @@ impl Engine {
             }
             None => Vec::new(),
         };
-        let challenge = self.new_challenge();
+        let challenge = match &o.signed {
+            Some(signed) => signed.challenge.clone(),
+            None => self.new_challenge(),
+        };
         let ceremony = Ceremony {
             challenge: challenge.clone(),
             purpose: o.purpose.ceremony(),
@@ -108,6 +127,8 @@ impl Engine {
             algorithms: Vec::new(),
             allowed_credentials: credentials.iter().map(|c| c.id.clone()).collect(),
             expires_at: self.now() + o.timeout,
+            signed: o.signed.as_ref().map(|s| s.request.clone()),
+            payment: false,
         };
         let ceremony_id = store_ceremony(tenant, &ceremony, key)?;
         let allow: Vec<CredentialDescriptor<'_>> = credentials
@@ -353,6 +374,20 @@ impl Engine {
             ));
         }
         let rp = &tenant.relying_party;
+        let payment_details = ceremony
+            .signed
+            .as_ref()
+            .filter(|s| s.merchant_origin.is_some())
+            .map(|s| &s.content["payment"]);
+        let payment = ceremony
+            .signed
+            .as_ref()
+            .and_then(|s| s.merchant_origin.as_deref())
+            .zip(payment_details)
+            .map(|(merchant_origin, details)| PaymentExpectations {
+                details,
+                merchant_origin,
+            });
         let verified = webauthn::verify_authentication(
             credential,
             &AuthenticationExpectations {
@@ -364,6 +399,7 @@ impl Engine {
                 require_user_verification: ceremony.require_user_verification,
                 public_key: &record.public_key,
                 credential_id: id.as_bytes(),
+                payment,
             },
         )
         .map_err(|e| {

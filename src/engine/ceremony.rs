@@ -100,6 +100,8 @@ pub enum Channel {
     AuthFi,
     /// The FIDO conformance-tool API: found by (tenant, challenge).
     Conformance,
+    /// The OneSpan-shaped backend API: found by (tenant, kind, `requestID`).
+    OneSpan,
 }
 
 impl Channel {
@@ -108,6 +110,7 @@ impl Channel {
             Channel::Flow => "flow",
             Channel::AuthFi => "authfi",
             Channel::Conformance => "conformance",
+            Channel::OneSpan => "onespan",
         }
     }
 

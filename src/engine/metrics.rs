@@ -129,6 +129,7 @@ fn api(channel: Channel) -> &'static str {
         Channel::Flow => "loginapp",
         Channel::AuthFi => "authfi",
         Channel::Conformance => "conformance",
+        Channel::OneSpan => "onespan",
     }
 }
 

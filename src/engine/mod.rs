@@ -32,12 +32,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{DateTime, Utc};
 
 pub use crate::domain::{Conveyance, ResidentKey, UserVerification};
+/// What a transaction-signing request may hold, checked before it is begun.
+pub use crate::fido::payment::check_details as check_payment_details;
+pub use crate::fido::transaction::{
+    check_message, check_transaction, refuse_duplicate_members, ContentError, SignedContent,
+};
 pub use admin::{
     Actor, AdminUser, AuditEntry, CredentialChange, ImportRefusal, ImportReport, Listed,
-    MetadataInUse, MetadataStatus, NewUser, Page, TenantView,
+    MetadataInUse, MetadataStatus, NewUser, Page, TenantView, TransactionEntry,
 };
 pub use backend::{
-    BackendAssertion, BackendRegistration, BackendVerified, KeyView, UserPage, UserView,
+    BackendAssertion, BackendRegistration, BackendVerified, KeyView, LoggedIn, RequestKind,
+    Requested, RequestedAuthentication, RequestedRegistration, UserPage, UserView, Validated, Who,
 };
 pub use ceremony::{CeremonyError, Channel, Refusal, RefusalKind};
 pub use challenges::Challenges;
@@ -53,6 +59,7 @@ pub use tenant::{Tenant, TenantSource, DEFAULT_TENANT};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{CredentialId, Username};
+pub use crate::fido::evidence::EvidenceKey;
 use crate::fido::TrustAnchors;
 use crate::flow::Registry;
 use crate::store::{AuditEvent, AuditKind, AuditRetention, Outcome, SledStore, Storage};
@@ -111,6 +118,8 @@ struct Inner {
     in_progress: Mutex<HashSet<String>>,
     /// The process's metrics recorder (shared by every engine of the process).
     metrics: metrics::Metrics,
+    /// The key that signs transaction evidence, set once at start (`set_evidence_key`).
+    evidence_key: std::sync::OnceLock<Arc<EvidenceKey>>,
 }
 
 /// Held while a request of a session runs, from before its state is loaded until after it is
@@ -163,6 +172,7 @@ impl Engine {
                 limits,
                 in_progress: Mutex::new(HashSet::new()),
                 metrics: metrics::Metrics::global(),
+                evidence_key: std::sync::OnceLock::new(),
             }),
         };
         engine.load_tenants()?;
@@ -264,18 +274,37 @@ impl Engine {
     }
 
     /// A new WebAuthn challenge.
+    /// Sets the key that signs transaction evidence (once, at start).
+    pub fn set_evidence_key(&self, key: EvidenceKey) {
+        let _ = self.inner.evidence_key.set(Arc::new(key));
+    }
+
+    /// The evidence signing key; its public half as PEM is served to auditors.
+    pub fn evidence_key(&self) -> EngineResult<Arc<EvidenceKey>> {
+        self.inner
+            .evidence_key
+            .get()
+            .cloned()
+            .ok_or_else(|| EngineError::Internal("no evidence signing key was set at start".into()))
+    }
+
     fn new_challenge(&self) -> Vec<u8> {
         self.inner.challenges.next()
     }
 
     /// Appends to the audit log, in the per-user index of the request's tenant.
     fn audit(&self, event: AuditDraft<'_>) -> EngineResult<()> {
+        self.audit_sealed(event).map(drop)
+    }
+
+    /// `audit`, returning the SHA-256 (hex) of the record as sealed into the hash chain.
+    fn audit_sealed(&self, event: AuditDraft<'_>) -> EngineResult<String> {
         let tenant = match event.cx.tenant.as_deref() {
             Some(id) if id != DEFAULT_TENANT => self.tenant(id),
             _ => None,
         };
         let store = tenant.as_ref().map_or(self.store(), |t| t.store());
-        store.append(AuditEvent {
+        let (_, hash) = store.append_sealed(AuditEvent {
             username: event.username.cloned(),
             credential_id: event.credential_id.cloned(),
             remote_address: event.cx.remote_address.clone(),
@@ -291,7 +320,7 @@ impl Engine {
                 event.detail,
             )
         })?;
-        Ok(())
+        Ok(hash)
     }
 }
 

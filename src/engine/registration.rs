@@ -32,6 +32,8 @@ pub struct RegistrationOptions {
     /// The name the new credential will carry; `None`: its model, else "Passkey N".
     pub credential_name: Option<DisplayName>,
     pub authenticator_attachment: Option<Attachment>,
+    /// Ask for a Secure Payment Confirmation credential (`payment: {isPayment: true}`).
+    pub payment: bool,
 }
 
 /// `authenticatorSelection.authenticatorAttachment`.
@@ -99,6 +101,8 @@ impl Engine {
             algorithms: o.algorithms.clone(),
             allowed_credentials: Vec::new(),
             expires_at: self.now() + o.timeout,
+            signed: None,
+            payment: o.payment,
         };
         let ceremony_id = store_ceremony(tenant, &ceremony, key)?;
         let exclude: Vec<CredentialDescriptor<'_>> = existing
@@ -127,6 +131,7 @@ impl Engine {
             user_verification: o.user_verification.as_str(),
             attestation: o.attestation.as_str(),
             authenticator_attachment: o.authenticator_attachment.map(Attachment::as_str),
+            payment: o.payment,
         });
         metrics::begun(channel, Kind::Registration);
         Ok(RegistrationChallenge {
@@ -316,6 +321,7 @@ impl Engine {
             last_used_at: None,
             enabled: true,
             disabled_by: None,
+            payment: ceremony.payment,
         })
     }
 

@@ -17,6 +17,9 @@ use super::{Engine, EngineError, EngineResult};
 
 pub use crate::domain::DEFAULT_TENANT;
 
+static DEFAULT_DOMAINS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::config::DEFAULT_DOMAIN.to_string());
+
 /// Where a tenant's settings come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantSource {
@@ -122,6 +125,15 @@ impl Tenant {
 
     pub fn is_default(&self) -> bool {
         self.id == DEFAULT_TENANT
+    }
+
+    /// The user domains of the OneSpan-shaped API: the tenant's `domains`, `["master"]` for
+    /// `default`.
+    pub fn domains(&self) -> &[String] {
+        match &self.settings {
+            Some(s) => &s.domains,
+            None => std::slice::from_ref(&*DEFAULT_DOMAINS),
+        }
     }
 
     pub(super) fn store(&self) -> &dyn Storage {

@@ -8,6 +8,7 @@ use super::client_data::{self, Expected};
 use super::cose::CoseKey;
 use super::error::Common;
 use super::json;
+use super::payment::{self, PaymentExpectations};
 use super::report::{Check, Observer, AUTHENTICATION_CHECKS};
 use super::AuthenticationError;
 
@@ -28,6 +29,9 @@ pub struct AuthenticationExpectations<'a> {
     /// The stored credential id the caller looked up; the response's `id` and `rawId` must
     /// equal it.
     pub credential_id: &'a [u8],
+    /// A Secure Payment Confirmation: the client data must be `payment.get` from the merchant
+    /// origin (instead of `origins`) and carry the payment the user confirmed.
+    pub payment: Option<PaymentExpectations<'a>>,
 }
 
 /// A verified assertion.
@@ -96,17 +100,38 @@ fn verify(
     let signature = json::bytes(response, "signature")?;
     let user_handle = user_handle(response)?;
 
+    let merchant = exp
+        .payment
+        .as_ref()
+        .map(|p| [p.merchant_origin.to_string()]);
     client_data::verify(
         &client_data_json,
         &Expected {
-            kind: "webauthn.get",
+            kind: if merchant.is_some() {
+                "payment.get"
+            } else {
+                "webauthn.get"
+            },
             challenge: exp.challenge,
-            origins: exp.origins,
+            origins: merchant.as_ref().map_or(exp.origins, |m| m.as_slice()),
             allow_cross_origin: exp.allow_cross_origin,
             top_origins: exp.top_origins,
         },
         obs,
-    )?;
+    )
+    .map_err(|e| match (e, &merchant) {
+        (super::error::Common::WrongType(t), Some(_)) => AuthenticationError::NotPaymentType(t),
+        (e, _) => e.into(),
+    })?;
+    match &exp.payment {
+        Some(p) => {
+            payment::check_client_data(&client_data_json, exp.rp_id, p)?;
+            obs.pass("payment", || {
+                "the payment the browser showed is the one requested".into()
+            });
+        }
+        None => obs.skip("payment", || "not a Secure Payment Confirmation".into()),
+    }
     let auth_data = AuthData::parse(&auth_data_bytes)?;
     obs.pass("authenticatorDataLength", || {
         format!(

@@ -130,6 +130,10 @@ pub enum AuthenticationError {
     StoredKeyInvalid(String),
     #[error("the assertion signature does not verify with the credential's public key")]
     SignatureInvalid,
+    #[error("the client data type must be \"payment.get\" for a Secure Payment Confirmation, not \"{0}\"")]
+    NotPaymentType(String),
+    #[error("the payment the user confirmed is not the one requested: {0}")]
+    PaymentMismatch(String),
 }
 
 impl AuthenticationError {
@@ -153,6 +157,8 @@ impl AuthenticationError {
             Self::CredentialMismatch => "credentialId",
             Self::StoredKeyInvalid(_) => "publicKey",
             Self::SignatureInvalid => "signature",
+            Self::NotPaymentType(_) => "type",
+            Self::PaymentMismatch(_) => "payment",
         }
     }
 }

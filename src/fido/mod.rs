@@ -23,6 +23,7 @@ mod json;
 mod judge;
 pub mod mds;
 pub mod options;
+pub mod payment;
 mod registration;
 mod report;
 pub mod transaction;

@@ -43,6 +43,8 @@ pub struct CreationOptions<'a> {
     pub attestation: &'a str,
     /// "platform" or "cross-platform"; `None` leaves the choice to the client.
     pub authenticator_attachment: Option<&'a str>,
+    /// A Secure Payment Confirmation credential: `extensions.payment.isPayment`.
+    pub payment: bool,
 }
 
 /// `PublicKeyCredentialCreationOptionsJSON`.
@@ -64,6 +66,9 @@ pub fn creation_options(o: &CreationOptions<'_>) -> Value {
     });
     if let Some(attachment) = o.authenticator_attachment {
         options["authenticatorSelection"]["authenticatorAttachment"] = json!(attachment);
+    }
+    if o.payment {
+        options["extensions"]["payment"] = json!({"isPayment": true});
     }
     options
 }
@@ -102,21 +107,29 @@ mod tests {
             id: b"abc",
             transports: &t,
         }];
-        let v = creation_options(&CreationOptions {
-            rp_id: "example.org",
-            rp_name: "Example",
-            user_handle: &[1; 64],
-            user_name: "alice",
-            user_display_name: "Alice",
-            challenge: &[2; 32],
-            algorithms: &[-8, -7, -257, -35, -36],
-            timeout_ms: 300_000,
-            exclude: &exclude,
-            resident_key: "preferred",
-            user_verification: "preferred",
-            attestation: "none",
-            authenticator_attachment: None,
-        });
+        let options = |payment| {
+            creation_options(&CreationOptions {
+                rp_id: "example.org",
+                rp_name: "Example",
+                user_handle: &[1; 64],
+                user_name: "alice",
+                user_display_name: "Alice",
+                challenge: &[2; 32],
+                algorithms: &[-8, -7, -257, -35, -36],
+                timeout_ms: 300_000,
+                exclude: &exclude,
+                resident_key: "preferred",
+                user_verification: "preferred",
+                attestation: "none",
+                authenticator_attachment: None,
+                payment,
+            })
+        };
+        let v = options(false);
+        assert!(v["extensions"].get("payment").is_none());
+        let payment = options(true);
+        assert_eq!(payment["extensions"]["payment"]["isPayment"], true);
+        assert_eq!(payment["extensions"]["credProps"], true);
         let algs: Vec<i64> = v["pubKeyCredParams"]
             .as_array()
             .unwrap()

@@ -63,7 +63,7 @@ pub const REGISTRATION_CHECKS: [&str; 25] = [
 ];
 
 /// The checks of an authentication, in §7.2 order.
-pub const AUTHENTICATION_CHECKS: [&str; 17] = [
+pub const AUTHENTICATION_CHECKS: [&str; 18] = [
     "credentialType",
     "id",
     "credentialId",
@@ -74,6 +74,7 @@ pub const AUTHENTICATION_CHECKS: [&str; 17] = [
     "crossOrigin",
     "topOrigin",
     "tokenBinding",
+    "payment",
     "authenticatorDataLength",
     "rpIdHash",
     "userPresent",

@@ -47,6 +47,9 @@ pub enum AuditKind {
     /// Retention removed the oldest records of the audit log (how many, up to which seq, and
     /// why: age or size); a signed checkpoint names the last removed record.
     AuditTrimmed,
+    /// A relying party's transaction (or payment) was approved with a FIDO assertion; the
+    /// record's hash is cited by the transaction's evidence.
+    TransactionValidated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,7 +249,12 @@ impl ChainBreak {
 pub trait AuditLog {
     /// Appends `event` (its `seq`, `prev_hash` and `hash` are set by the log) at the end of the
     /// hash chain; appends are serialised, so the chain never forks. Flushed before it returns.
-    fn append(&self, event: AuditEvent) -> StoreResult<u64>;
+    fn append(&self, event: AuditEvent) -> StoreResult<u64> {
+        self.append_sealed(event).map(|(seq, _)| seq)
+    }
+    /// `append`, returning the record's `seq` and its `hash` (the SHA-256, lowercase hex, of
+    /// the record as sealed into the chain), which evidence cites.
+    fn append_sealed(&self, event: AuditEvent) -> StoreResult<(u64, String)>;
     /// Walks the whole hash chain from the genesis value, or from the signed checkpoint when
     /// retention removed the oldest records (its signature checked with `public_key`, a raw
     /// 32-byte Ed25519 key, or else with the store's own signing key): `Ok(Err(break))` names

@@ -135,6 +135,9 @@ pub struct CredentialRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     pub enabled: bool,
     pub disabled_by: Option<DisabledBy>,
+    /// Registered for Secure Payment Confirmation (`payment: {isPayment: true}` was asked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub payment: bool,
 }
 
 /// Server-side state of one WebAuthn ceremony, taken out exactly once before verification.
@@ -154,6 +157,50 @@ pub struct Ceremony {
     pub algorithms: Vec<i64>,
     pub allowed_credentials: Vec<CredentialId>,
     pub expires_at: DateTime<Utc>,
+    /// What a transaction-signing or payment assertion binds; `None` for other ceremonies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<SignedRequest>,
+    /// A registration that asked for a payment credential (Secure Payment Confirmation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub payment: bool,
+}
+
+/// What the user approves in a transaction-signing or payment assertion, stored with its
+/// ceremony: the challenge was derived from exactly this, and is derived again at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedRequest {
+    /// The signed content as the relying party sent it (`authenticationMessage`,
+    /// `transaction`, `payment`), a JSON object the engine reads.
+    pub content: serde_json::Value,
+    #[serde(with = "b64")]
+    pub nonce: Vec<u8>,
+    /// Secure Payment Confirmation: the origin of the merchant page that runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_origin: Option<String>,
+}
+
+/// A validated transaction and its signed evidence, kept apart from the audit log's retention
+/// (in the tenant's own `transactions` keyspace) so it can be shown years later.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransactionRecord {
+    pub id: String,
+    pub username: Username,
+    pub validated_at: DateTime<Utc>,
+    /// The evidence document as signed (`fidoflow verify transaction` checks it).
+    pub evidence: serde_json::Value,
+}
+
+/// Validated transactions, per user.
+pub trait TransactionStore {
+    /// Stores a validated transaction (after every earlier one of its user); flushed before it
+    /// returns.
+    fn insert_transaction(&self, record: &TransactionRecord) -> StoreResult<()>;
+    /// The user's transactions, newest first, at most `limit`.
+    fn transactions_of(
+        &self,
+        username: &Username,
+        limit: usize,
+    ) -> StoreResult<Vec<TransactionRecord>>;
 }
 
 impl Ceremony {
@@ -367,6 +414,7 @@ pub trait Storage:
     + SessionStore
     + MetadataStore
     + TenantStore
+    + TransactionStore
     + Send
     + Sync
 {

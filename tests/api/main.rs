@@ -22,6 +22,7 @@ mod lifecycle;
 mod mds;
 mod memory;
 mod metrics;
+mod onespan;
 mod openapi;
 mod pages;
 mod refusals;

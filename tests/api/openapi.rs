@@ -67,7 +67,9 @@ async fn every_listed_route_is_served() {
             .replace("{credential_id}", "AAAA")
             .replace("{uid}", "nobody")
             .replace("{id}", "no-such-id")
-            .replace("{tenant}", "no-such-tenant");
+            .replace("{tenant}", "no-such-tenant")
+            .replace("{user}", "nobody@master")
+            .replace("{authenticator}", "AAAA");
         assert!(
             !path.contains('{'),
             "{pattern} has a parameter the test does not fill"
@@ -79,6 +81,7 @@ async fn every_listed_route_is_served() {
             )
             .header("X-Same-Domain", "1")
             .header("AT-X-Key", DEMO_KEY)
+            .bearer_auth(DEMO_KEY)
             .send()
             .await
             .unwrap();

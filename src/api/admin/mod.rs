@@ -52,6 +52,10 @@ pub fn table() -> Table {
                 vec![op!(post, users::unlock_user)],
             ),
             (
+                "/users/{username}/transactions",
+                vec![op!(get, users::user_transactions)],
+            ),
+            (
                 "/users/{username}/fido/credentials",
                 vec![op!(get, users::user_credentials)],
             ),

@@ -7,6 +7,7 @@ use crate::api::document::{time, Answer, Resource};
 use crate::api::loginapp::credential_attributes;
 use crate::engine::{
     AdminUser, AuditEntry, CredentialView, ImportReport, Listed, MetadataStatus, TenantView,
+    TransactionEntry,
 };
 
 fn user_resource(u: &AdminUser) -> Resource {
@@ -47,6 +48,22 @@ pub fn credential(c: CredentialView) -> Answer {
 
 pub fn credentials(list: Vec<CredentialView>) -> Answer {
     Answer::many(list.iter().map(credential_resource).collect())
+}
+
+pub fn transactions(list: Vec<TransactionEntry>) -> Answer {
+    Answer::many(
+        list.into_iter()
+            .map(|t| Resource {
+                doc_type: "user.transaction",
+                id: t.id,
+                attributes: json!({
+                    "validatedAt": time(t.validated_at),
+                    "mode": t.evidence["mode"],
+                    "evidence": t.evidence,
+                }),
+            })
+            .collect(),
+    )
 }
 
 pub fn audit(list: Listed<AuditEntry>) -> Answer {

@@ -63,6 +63,28 @@ pub(super) async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
 }
 
 #[utoipa::path(
+    get,
+    path = "/rest/admin/users/{username}/transactions",
+    summary = "A user's validated transactions (helpdesk)",
+    description = "Newest first (at most 1000), each with its signed evidence, which \
+        `fidoflow verify transaction` checks offline.",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The `user.transaction`s", body = ListDocument<s::Transaction>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn user_transactions(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    let (tenant, username) = (tenant(&req), segment(&req, "username"));
+    Ok(respond(render::transactions(
+        run(&req, e, move |e, a, _| {
+            e.user_transactions(a, &tenant, &username)
+        })
+        .await?,
+    )))
+}
+
+#[utoipa::path(
     delete,
     path = "/rest/admin/users/{username}",
     summary = "Delete a user (admin)",

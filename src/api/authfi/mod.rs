@@ -14,7 +14,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::backend::{caller, json_object, Caller};
+use super::backend::{caller, json_object, Caller, KeyIn};
 use super::extract::{optional_choice, optional_str, read_limited, required_object};
 use super::openapi;
 use super::routes::{op, Table};
@@ -75,9 +75,13 @@ pub fn table() -> Table {
 /// The tenant and caller of a call; refuses an unknown path or a wrong key.
 fn authfi_caller(req: &HttpRequest, engine: &Engine) -> Result<Caller, AuthFiError> {
     let access_path = req.match_info().get("access_path").unwrap_or_default();
-    caller(req, engine, access_path, Some(KEY_HEADER), |t| {
-        !t.conformance
-    })
+    caller(
+        req,
+        engine,
+        access_path,
+        Some(KeyIn::Header(KEY_HEADER)),
+        |t| !t.conformance,
+    )
     .map_err(AuthFiError::of_refused)
 }
 

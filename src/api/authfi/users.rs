@@ -8,7 +8,7 @@ use super::render::{key_info, user_json};
 use super::{authfi_caller, blocking, body, ok, s, text, Reply};
 use crate::api::backend::Caller;
 use crate::api::extract::optional_bool;
-use crate::engine::Engine;
+use crate::engine::{Engine, Who};
 
 /// `?page=N&size=M`: page from 1, size 20–100 (default 1 and 20).
 fn paging(req: &HttpRequest) -> Result<(usize, usize), AuthFiError> {
@@ -83,7 +83,7 @@ pub(super) async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let engine = e.get_ref().clone();
     let user = blocking(move || {
         engine
-            .find_user(&tenant, &uid)
+            .find_user(&tenant, Who::Uid(&uid))
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
     })
     .await?;
@@ -114,7 +114,7 @@ pub(super) async fn update_user(req: HttpRequest, e: web::Data<Engine>, p: web::
     let engine = e.get_ref().clone();
     let user = blocking(move || {
         engine
-            .backend_rename_user(&tenant, &uid, &display_name)
+            .backend_rename_user(&tenant, Who::Uid(&uid), &display_name)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
     })
     .await?;
@@ -137,7 +137,7 @@ pub(super) async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply
     let engine = e.get_ref().clone();
     blocking(move || {
         engine
-            .backend_delete_user(&tenant, &cx, &uid)
+            .backend_delete_user(&tenant, &cx, Who::Uid(&uid))
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
     })
     .await?;
@@ -160,7 +160,7 @@ pub(super) async fn list_keys(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let engine = e.get_ref().clone();
     let (_, keys) = blocking(move || {
         engine
-            .backend_keys(&tenant, &uid)
+            .backend_keys(&tenant, Who::Uid(&uid))
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
     })
     .await?;
@@ -198,7 +198,7 @@ pub(super) async fn update_key(req: HttpRequest, e: web::Data<Engine>, p: web::P
     let engine = e.get_ref().clone();
     let key = blocking(move || {
         engine
-            .backend_update_key(&tenant, &cx, &uid, &id, name.as_deref(), enabled)
+            .backend_update_key(&tenant, &cx, Who::Uid(&uid), &id, name.as_deref(), enabled)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
     })
     .await?;
@@ -226,7 +226,7 @@ pub(super) async fn delete_key(req: HttpRequest, e: web::Data<Engine>) -> Reply 
     let engine = e.get_ref().clone();
     blocking(move || {
         engine
-            .backend_delete_key(&tenant, &cx, &uid, &id)
+            .backend_delete_key(&tenant, &cx, Who::Uid(&uid), &id)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
     })
     .await?;

@@ -40,6 +40,18 @@ pub struct User {
     pub lock_expiry: Option<DateTime<Utc>>,
 }
 
+/// A validated transaction (`id`: its transactionID).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct Transaction {
+    pub validated_at: DateTime<Utc>,
+    /// `fido2-dynamic-linking` or `spc`.
+    pub mode: String,
+    /// The signed evidence document (see the README's "Transaction signing").
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+}
+
 /// An audit event (`id`: its sequence number).
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]

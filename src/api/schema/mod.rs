@@ -11,6 +11,7 @@ pub mod admin;
 pub mod authfi;
 pub mod conformance;
 pub mod loginapp;
+pub mod onespan;
 
 use chrono::{DateTime, Utc};
 use utoipa::ToSchema;

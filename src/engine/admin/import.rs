@@ -343,6 +343,7 @@ impl Engine {
             last_used_at: None,
             enabled: true,
             disabled_by: None,
+            payment: false,
         })
     }
 }

@@ -21,7 +21,7 @@ use crate::store::{AuditEvent, AuditKind, Outcome};
 pub use users::{CredentialChange, NewUser};
 pub use views::{
     AdminUser, AuditEntry, ImportRefusal, ImportReport, Listed, MetadataInUse, MetadataStatus,
-    TenantView,
+    TenantView, TransactionEntry,
 };
 
 /// An authenticated administration token.

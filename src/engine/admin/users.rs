@@ -4,7 +4,7 @@
 //! Other tenants have no sessions here.
 
 use super::{in_tenant, Actor, Page};
-use super::{AdminUser, Listed};
+use super::{AdminUser, Listed, TransactionEntry};
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 use crate::engine::tenant::Tenant;
 use crate::engine::{AuditDraft, CredentialView, Engine, EngineError, EngineResult, RequestCtx};
@@ -122,6 +122,28 @@ impl Engine {
         let tenant = self.scoped_tenant(actor, tenant)?;
         let user = existing_user(&tenant, username)?;
         self.admin_user(&tenant, &user)
+    }
+
+    /// `GET /rest/admin[/tenants/{tenant}]/users/{username}/transactions`: the user's validated
+    /// transactions with their evidence, newest first (at most 1000).
+    pub fn user_transactions(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        username: &str,
+    ) -> EngineResult<Vec<TransactionEntry>> {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        Ok(tenant
+            .store()
+            .transactions_of(&user.username, 1000)?
+            .into_iter()
+            .map(|t| TransactionEntry {
+                id: t.id,
+                validated_at: t.validated_at,
+                evidence: t.evidence,
+            })
+            .collect())
     }
 
     /// `DELETE /rest/admin[/tenants/{tenant}]/users/{username}`: the user and all their

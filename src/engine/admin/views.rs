@@ -21,6 +21,14 @@ pub struct Listed<T> {
     pub next: Option<String>,
 }
 
+/// One validated transaction and its signed evidence.
+#[derive(Debug, Clone)]
+pub struct TransactionEntry {
+    pub id: String,
+    pub validated_at: DateTime<Utc>,
+    pub evidence: serde_json::Value,
+}
+
 /// One audit event.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {

@@ -25,7 +25,7 @@ impl Engine {
         move |challenge| channel.ceremony_key(&tenant.id, purpose, challenge)
     }
 
-    fn backend_timeout(&self, tenant: &Tenant) -> chrono::Duration {
+    pub(super) fn backend_timeout(&self, tenant: &Tenant) -> chrono::Duration {
         let std = tenant
             .defaults
             .timeout
@@ -78,6 +78,7 @@ impl Engine {
             timeout: self.backend_timeout(tenant),
             credential_name: None,
             authenticator_attachment: req.attachment,
+            payment: false,
         };
         let key = Self::ceremony_key(channel, tenant, "registration");
         let begun = self.begin_registration(channel, tenant, &user, &options, Some(&key))?;
@@ -190,7 +191,7 @@ impl Engine {
         user_verification: Option<UserVerification>,
     ) -> EngineResult<(Option<UserView>, Value)> {
         let user = match user {
-            Some(uid) => Some(self.find_user(tenant, uid)?),
+            Some(uid) => Some(self.find_user(tenant, super::Who::Uid(uid))?),
             None => None,
         };
         self.inner.limits.check(
@@ -207,6 +208,7 @@ impl Engine {
                 .unwrap_or(UserVerification::Preferred),
             timeout: self.backend_timeout(tenant),
             purpose: Purpose::Login,
+            signed: None,
         };
         let key = Self::ceremony_key(channel, tenant, kind.purpose_key());
         let begun = self.begin_assertion(

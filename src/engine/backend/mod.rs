@@ -5,10 +5,18 @@
 //! the Loginapp flows. Returns typed views; the api layer renders them.
 //!
 //! - `ceremonies.rs`: begin and finish registrations and assertions, found by challenge.
-//! - `users.rs`: finding users by `uId`, listing, renaming and deleting users and their keys.
+//! - `requests.rs`: ceremonies found by the `requestID` they were given (the OneSpan shape),
+//!   transaction signing and its evidence.
+//! - `users.rs`: finding users by `uId` or name, listing, renaming and deleting users and their
+//!   keys.
 
 mod ceremonies;
+mod requests;
 mod users;
+
+pub use requests::{
+    LoggedIn, RequestKind, Requested, RequestedAuthentication, RequestedRegistration, Validated,
+};
 
 use chrono::{DateTime, Utc};
 
@@ -16,6 +24,15 @@ use super::registration::Attachment;
 use crate::domain::b64url;
 use crate::flow::definitions::{Conveyance, ResidentKey, UserVerification};
 use crate::store::{CredentialRecord, UserRecord};
+
+/// How a backend API names a user.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    /// AuthFi's `uId`: the base64url of a user handle, else a user name.
+    Uid(&'a str),
+    /// A user name only (the OneSpan shape's `userID`).
+    Name(&'a str),
+}
 
 /// A user as the backend APIs show it.
 #[derive(Debug, Clone)]
@@ -43,6 +60,8 @@ pub struct KeyView {
     pub sign_count: u32,
     pub created: DateTime<Utc>,
     pub last_used: Option<DateTime<Utc>>,
+    /// Registered for Secure Payment Confirmation.
+    pub payment: bool,
 }
 
 /// A verified registration or assertion: the user and the credential.
@@ -119,6 +138,7 @@ impl KeyView {
             sign_count: c.sign_count,
             created: c.created_at,
             last_used: c.last_used_at,
+            payment: c.payment,
         }
     }
 }

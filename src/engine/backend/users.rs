@@ -2,16 +2,26 @@
 //! name), listed in pages, renamed, deleted; keys renamed, disabled, enabled and deleted. Every
 //! change is audited with the calling key as actor.
 
-use super::{KeyView, UserPage, UserView};
+use super::{KeyView, UserPage, UserView, Who};
 use crate::domain::{b64url_decode, CredentialId, DisplayName, UserHandle, Username};
 use crate::engine::tenant::Tenant;
 use crate::engine::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::store::{AuditKind, DisabledBy, Outcome, StoreError, UserRecord};
 
 impl Engine {
-    /// The user a backend names by `uId`: the base64url of one of the tenant's user handles,
-    /// else a user name (normalised as Loginapp usernames are).
-    pub fn find_user(&self, tenant: &Tenant, uid: &str) -> EngineResult<UserRecord> {
+    /// The user a backend names: by `uId` (the base64url of one of the tenant's user handles,
+    /// else a user name), or by name alone (normalised as Loginapp usernames are).
+    pub fn find_user(&self, tenant: &Tenant, who: Who<'_>) -> EngineResult<UserRecord> {
+        let uid = match who {
+            Who::Uid(uid) => uid,
+            Who::Name(name) => {
+                let name = Username::parse(name).map_err(|e| EngineError::InvalidUsername(e.0))?;
+                return tenant
+                    .store()
+                    .user(&name)?
+                    .ok_or_else(|| EngineError::UserNotFound(name.to_string()));
+            }
+        };
         let store = tenant.store();
         let handle = b64url_decode(uid)
             .ok()
@@ -75,10 +85,10 @@ impl Engine {
     pub fn backend_rename_user(
         &self,
         tenant: &Tenant,
-        uid: &str,
+        who: Who<'_>,
         display_name: &str,
     ) -> EngineResult<UserView> {
-        let user = self.find_user(tenant, uid)?;
+        let user = self.find_user(tenant, who)?;
         let name =
             DisplayName::parse(display_name).map_err(|e| EngineError::InvalidDisplayName(e.0))?;
         let updated = tenant.store().update_user(&user.username, &mut |u| {
@@ -93,9 +103,9 @@ impl Engine {
         &self,
         tenant: &Tenant,
         cx: &RequestCtx,
-        uid: &str,
+        who: Who<'_>,
     ) -> EngineResult<UserView> {
-        let user = self.find_user(tenant, uid)?;
+        let user = self.find_user(tenant, who)?;
         let removed = match tenant.store().delete_user(&user.username) {
             Ok(removed) => removed,
             Err(StoreError::NotFound) => {
@@ -119,9 +129,9 @@ impl Engine {
     pub fn backend_keys(
         &self,
         tenant: &Tenant,
-        uid: &str,
+        who: Who<'_>,
     ) -> EngineResult<(UserView, Vec<KeyView>)> {
-        let user = self.find_user(tenant, uid)?;
+        let user = self.find_user(tenant, who)?;
         let keys = tenant.store().credentials_of(&user.username)?;
         Ok((UserView::of(&user), keys.iter().map(KeyView::of).collect()))
     }
@@ -131,12 +141,12 @@ impl Engine {
         &self,
         tenant: &Tenant,
         cx: &RequestCtx,
-        uid: &str,
+        who: Who<'_>,
         credential_id: &str,
         name: Option<&str>,
         enabled: Option<bool>,
     ) -> EngineResult<KeyView> {
-        let user = self.find_user(tenant, uid)?;
+        let user = self.find_user(tenant, who)?;
         let id = self.backend_credential_of(tenant, &user, credential_id)?;
         let name = name
             .map(DisplayName::parse)
@@ -195,10 +205,10 @@ impl Engine {
         &self,
         tenant: &Tenant,
         cx: &RequestCtx,
-        uid: &str,
+        who: Who<'_>,
         credential_id: &str,
     ) -> EngineResult<KeyView> {
-        let user = self.find_user(tenant, uid)?;
+        let user = self.find_user(tenant, who)?;
         let id = self.backend_credential_of(tenant, &user, credential_id)?;
         let deleted = match tenant.store().delete_credential(&user.username, &id) {
             Ok(deleted) => deleted,

@@ -153,6 +153,7 @@ impl Engine {
                 user_verification: uv,
                 timeout: lifetime,
                 purpose: Purpose::Login,
+                signed: None,
             },
             None,
         );

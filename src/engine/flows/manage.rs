@@ -137,6 +137,7 @@ impl Engine {
                 user_verification,
                 timeout: lifetime,
                 purpose: Purpose::Approval,
+                signed: None,
             },
             None,
         );
@@ -322,6 +323,7 @@ mod tests {
             last_used_at: None,
             enabled,
             disabled_by: by,
+            payment: false,
         }
     }
 

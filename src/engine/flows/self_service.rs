@@ -234,6 +234,7 @@ impl Engine {
             timeout: self.ceremony_timeout(*timeout),
             credential_name: name,
             authenticator_attachment: None,
+            payment: false,
         };
         let begun =
             self.begin_registration(Channel::Flow, &self.default_tenant(), user, &options, None)?;

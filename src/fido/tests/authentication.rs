@@ -20,6 +20,8 @@ struct Assertion {
     trailing: Vec<u8>,
     user_handle: Value,
     tamper_signature: bool,
+    /// The `payment` member of a Secure Payment Confirmation's client data.
+    payment: Option<Value>,
 }
 
 impl Assertion {
@@ -35,17 +37,21 @@ impl Assertion {
             trailing: Vec::new(),
             user_handle: json!(b64url(b"user-handle")),
             tamper_signature: false,
+            payment: None,
         }
     }
 
     fn json(&self) -> Value {
-        let client_data = serde_json::to_vec(&json!({
+        let mut client_data = json!({
             "type": self.client_type,
             "challenge": b64url(&self.challenge),
             "origin": self.origin,
             "crossOrigin": false,
-        }))
-        .unwrap();
+        });
+        if let Some(payment) = &self.payment {
+            client_data["payment"] = payment.clone();
+        }
+        let client_data = serde_json::to_vec(&client_data).unwrap();
         let mut auth_data = sha256(self.rp_id.as_bytes());
         auth_data.push(self.flags);
         auth_data.extend_from_slice(&self.sign_count.to_be_bytes());
@@ -84,6 +90,7 @@ impl Assertion {
                 require_user_verification: uv,
                 public_key: &key,
                 credential_id: &CREDENTIAL_ID,
+                payment: None,
             },
         )
     }
@@ -145,6 +152,7 @@ fn an_assertion_by_another_credential_is_refused() {
             require_user_verification: false,
             public_key: &key,
             credential_id: &CREDENTIAL_ID,
+            payment: None,
         },
     )
     .unwrap_err();
@@ -174,6 +182,7 @@ fn an_assertion_signed_by_another_key_is_refused() {
             require_user_verification: false,
             public_key: &other,
             credential_id: &CREDENTIAL_ID,
+            payment: None,
         },
     )
     .unwrap_err();
@@ -223,6 +232,7 @@ fn a_stored_key_that_cannot_be_parsed_is_refused() {
             require_user_verification: false,
             public_key: &[0xa0],
             credential_id: &CREDENTIAL_ID,
+            payment: None,
         },
     )
     .unwrap_err();
@@ -247,6 +257,7 @@ fn a_malformed_signature_member_is_refused() {
             require_user_verification: false,
             public_key: &key,
             credential_id: &CREDENTIAL_ID,
+            payment: None,
         },
     )
     .unwrap_err();
@@ -504,4 +515,114 @@ fn a_cose_key_is_described_by_its_type_curve_or_size_and_algorithm() {
             "RSA 2048-bit key, algorithm RS1 (-65535)",
         ]
     );
+}
+
+const MERCHANT: &str = "https://merchant.example";
+
+fn payment_details() -> Value {
+    json!({
+        "payeeName": "ACME Corp",
+        "total": {"currency": "EUR", "value": "12.50"},
+        "instrument": {"displayName": "Visa ••••4242", "icon": "https://bank.example/card.png"},
+    })
+}
+
+/// A Secure Payment Confirmation as a browser makes it: `payment.get` from the merchant's page,
+/// with the payment it showed.
+fn spc_assertion() -> Assertion {
+    let mut a = Assertion::new();
+    a.client_type = "payment.get".into();
+    a.origin = MERCHANT.into();
+    let mut shown = payment_details();
+    shown["rpId"] = json!(RP_ID);
+    shown["topOrigin"] = json!(MERCHANT);
+    a.payment = Some(shown);
+    a
+}
+
+fn verify_payment(a: &Assertion) -> Result<VerifiedAuthentication, AuthenticationError> {
+    let origins = origins();
+    let key = a.key.cose(-7);
+    let details = payment_details();
+    crate::fido::verify_authentication(
+        &a.json(),
+        &AuthenticationExpectations {
+            challenge: &CHALLENGE,
+            rp_id: RP_ID,
+            origins: &origins,
+            allow_cross_origin: false,
+            top_origins: &[],
+            require_user_verification: true,
+            public_key: &key,
+            credential_id: &CREDENTIAL_ID,
+            payment: Some(crate::fido::payment::PaymentExpectations {
+                details: &details,
+                merchant_origin: MERCHANT,
+            }),
+        },
+    )
+}
+
+#[test]
+fn a_secure_payment_confirmation_verifies_from_the_merchants_origin() {
+    let ok = verify_payment(&spc_assertion()).expect("an SPC assertion verifies");
+    assert!(ok.user_verified);
+    // Reported as a check of its own.
+    let mut checks = Vec::new();
+    let origins = origins();
+    let a = spc_assertion();
+    let key = a.key.cose(-7);
+    let details = payment_details();
+    crate::fido::verify_authentication_observed(
+        &a.json(),
+        &AuthenticationExpectations {
+            challenge: &CHALLENGE,
+            rp_id: RP_ID,
+            origins: &origins,
+            allow_cross_origin: false,
+            top_origins: &[],
+            require_user_verification: true,
+            public_key: &key,
+            credential_id: &CREDENTIAL_ID,
+            payment: Some(crate::fido::payment::PaymentExpectations {
+                details: &details,
+                merchant_origin: MERCHANT,
+            }),
+        },
+        &mut |c| checks.push(c),
+    )
+    .unwrap();
+    let payment = checks
+        .iter()
+        .find(|c| c.name == "payment")
+        .expect("a payment check");
+    assert_eq!(payment.outcome, crate::fido::CheckOutcome::Pass);
+}
+
+#[test]
+fn a_payment_refuses_another_type_the_rps_own_origin_and_a_changed_payment() {
+    let mut a = spc_assertion();
+    a.client_type = "webauthn.get".into();
+    let e = verify_payment(&a).unwrap_err();
+    assert!(
+        matches!(e, AuthenticationError::NotPaymentType(ref t) if t == "webauthn.get"),
+        "{e}"
+    );
+    assert_eq!(e.check(), "type");
+    assert!(e.to_string().contains("payment.get"), "{e}");
+
+    let mut a = spc_assertion();
+    a.origin = ORIGIN.into();
+    assert_eq!(verify_payment(&a).unwrap_err().check(), "origin");
+
+    let mut a = spc_assertion();
+    a.payment.as_mut().unwrap()["total"]["value"] = json!("99.00");
+    let e = verify_payment(&a).unwrap_err();
+    assert_eq!(e.check(), "payment", "{e}");
+
+    // Without a payment expectation a payment.get is no sign-in.
+    let a = spc_assertion();
+    let mut plain = a;
+    plain.origin = ORIGIN.into();
+    assert_eq!(plain.refused(), "type");
 }

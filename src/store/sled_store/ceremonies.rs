@@ -83,6 +83,8 @@ mod tests {
                 algorithms: vec![-7],
                 allowed_credentials: vec![],
                 expires_at: Utc::now(),
+                signed: None,
+                payment: false,
             })
             .unwrap();
         assert!(s.take_ceremony(&id).unwrap().is_some());
@@ -105,6 +107,8 @@ mod tests {
                 algorithms: vec![],
                 allowed_credentials: vec![],
                 expires_at,
+                signed: None,
+                payment: false,
             })
             .unwrap();
         s.purge_expired(expires_at + chrono::Duration::minutes(59))
@@ -122,6 +126,8 @@ mod tests {
                 algorithms: vec![],
                 allowed_credentials: vec![],
                 expires_at,
+                signed: None,
+                payment: false,
             })
             .unwrap();
         s.purge_expired(expires_at + chrono::Duration::minutes(61))

@@ -12,6 +12,7 @@
 //! - `sessions.rs`: `sessions`, `sessions_by_user` (and the actix-session store on them).
 //!
 //! - `tenants.rs`: `tenants` (relying parties made through the admin API).
+//! - `transactions.rs`: `transactions` (validated transactions and their evidence).
 //!
 //! The tree of this file: `meta`: `schema_version` → u32 big-endian ([`SCHEMA_VERSION`]).
 //!
@@ -19,7 +20,7 @@
 //! the trees named above (the layout of schema version 1, which is why a version-1 data directory
 //! opens unchanged). Every other tenant `T` has its own trees of the same shape and encoding,
 //! named `t/T/users`, `t/T/users_by_handle`, `t/T/credentials`, `t/T/credentials_by_user`,
-//! `t/T/locks` and `t/T/audit_by_user` ([`SledStore::tenant_view`]); a credential id is thus
+//! `t/T/locks`, `t/T/audit_by_user` and `t/T/transactions` ([`SledStore::tenant_view`]); a credential id is thus
 //! unique within its tenant, and the same username in two tenants is two users. Ceremonies, the
 //! audit log, metadata and sessions are shared (ceremonies and audit events name their tenant).
 //!
@@ -32,6 +33,7 @@ mod locks;
 mod metadata;
 mod sessions;
 mod tenants;
+mod transactions;
 mod users;
 
 use std::collections::HashMap;
@@ -63,6 +65,7 @@ pub struct SledStore {
     mds: sled::Tree,
     sessions: sled::Tree,
     tenants: sled::Tree,
+    transactions: sled::Tree,
     /// Serialises credential changes that must see all of a user's credentials at once (the
     /// last-credential rules) against every other credential write.
     credential_changes: Arc<Mutex<()>>,
@@ -137,6 +140,7 @@ impl SledStore {
             mds: db.open_tree("mds")?,
             sessions: db.open_tree("sessions")?,
             tenants: db.open_tree("tenants")?,
+            transactions: db.open_tree("transactions")?,
             credential_changes: Default::default(),
             audit_appends: Default::default(),
             audit_meta: db.open_tree("audit_meta")?,
@@ -221,6 +225,7 @@ impl SledStore {
             locks,
             lock_table,
             audit_by_user: tree("audit_by_user")?,
+            transactions: tree("transactions")?,
             ..self.clone()
         })
     }
@@ -237,6 +242,7 @@ impl SledStore {
             "credentials_by_user",
             "locks",
             "audit_by_user",
+            "transactions",
         ] {
             self.db.drop_tree(format!("t/{tenant}/{name}"))?;
         }
@@ -327,6 +333,7 @@ mod fixtures {
             last_used_at: None,
             enabled: true,
             disabled_by: None,
+            payment: false,
         }
     }
 }

@@ -294,14 +294,17 @@ impl SledStore {
 }
 
 impl AuditLog for SledStore {
-    fn append(&self, mut event: AuditEvent) -> StoreResult<u64> {
+    fn append_sealed(&self, mut event: AuditEvent) -> StoreResult<(u64, String)> {
         // One append at a time: the sequence number, the previous hash and the write belong
         // together (the flush after them need not).
         let chain = self.serialise_audit_appends();
         let seq = self.append_locked(&mut event)?;
         drop(chain);
         self.flush()?;
-        Ok(seq)
+        let hash = event
+            .hash
+            .ok_or_else(|| StoreError::Corrupt("an audit record was not sealed".into()))?;
+        Ok((seq, hash))
     }
 
     fn verify_chain(
