@@ -28,6 +28,8 @@ mod pages;
 mod refusals;
 mod rules;
 mod sessions;
+mod spc;
 mod startup;
 mod tenant_helpdesk;
 mod tenants_admin;
+mod transactions;

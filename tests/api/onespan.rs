@@ -1,7 +1,7 @@
 //! The OneSpan-shaped relying-party API, driven as a relying party's web server drives it: plain
 //! HTTP with `Authorization: Bearer <key>` and stringified FIDO messages, the browser's part
-//! played by the software authenticator. Transaction signing end to end, with its evidence
-//! checked offline as an auditor would.
+//! played by the software authenticator. Transaction signing is in `transactions.rs`, Secure
+//! Payment Confirmation in `spc.rs`.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -10,7 +10,7 @@ use crate::authfi::{spawn_with_tenants, DEMO_KEY, DEMO_ORIGIN, SHOP_KEY};
 use crate::common::app::{TestApp, ADMIN_TOKEN};
 use crate::common::softauthn::{b64url_decode, SoftAuthenticator, Tamper};
 
-const DEMO_PATH: &str = "ZGVtby5leGFtcGxl";
+pub const DEMO_PATH: &str = "ZGVtby5leGFtcGxl";
 
 /// A relying party's web server: one tenant's OneSpan base URL and key.
 pub struct Server {
@@ -159,12 +159,12 @@ impl Server {
     }
 }
 
-fn payment_transaction() -> Value {
+pub fn payment_transaction() -> Value {
     json!({"amount": "1250.00", "currency": "EUR", "payee": "ACME Corp", "text": "Invoice 2026-117"})
 }
 
 /// The evidence key the server publishes.
-async fn evidence_key(app: &TestApp) -> String {
+pub async fn evidence_key(app: &TestApp) -> String {
     let resp = reqwest::get(format!(
         "{}/.well-known/fidoflow/evidence-key.pem",
         app.base
@@ -325,105 +325,6 @@ async fn a_web_server_registers_two_authenticators_logs_in_signs_a_transaction_r
             .contains("credentialId"),
         "{}",
         refused.body
-    );
-}
-
-#[tokio::test]
-async fn a_tampered_transaction_is_refused_each_with_its_message() {
-    let app = spawn_with_tenants().await;
-    let server = Server::demo(&app);
-    server.create_user("bob").await;
-    let mut phone = SoftAuthenticator::new();
-    server.register("bob", &mut phone, json!({})).await;
-    let refused = |a: &Answer, check: &str| {
-        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
-        let message = a.body["message"].as_str().unwrap();
-        assert!(message.contains(check), "expected {check}: {message}");
-        assert!(
-            a.correlation.is_some(),
-            "every answer carries a log-correlation-id"
-        );
-    };
-
-    // The user approves 1250.00; a second request with another amount is made meanwhile, and
-    // its requestID is sent with the approval of the first.
-    let (first, options) = server
-        .authentication_request("bob", json!({"transaction": payment_transaction()}))
-        .await;
-    let mut changed = payment_transaction();
-    changed["amount"] = json!("9250.00");
-    let (second, _) = server
-        .authentication_request("bob", json!({"transaction": changed}))
-        .await;
-    let approval = phone.authenticate(&options, DEMO_ORIGIN);
-    refused(
-        &server.validate("bob", &second, &approval).await,
-        "challenge",
-    );
-
-    // The approval of the first validates once; sent again, its requestID is spent.
-    let ok = server.validate("bob", &first, &approval).await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    refused(
-        &server.validate("bob", &first, &approval).await,
-        "requestID",
-    );
-
-    // A login's requestID never validates a transaction, nor a transaction's a login.
-    let (login_id, login_options) = server.authentication_request("bob", json!({})).await;
-    let login = phone.authenticate(&login_options, DEMO_ORIGIN);
-    refused(
-        &server.validate("bob", &login_id, &login).await,
-        "requestID",
-    );
-    let (tx_id, tx_options) = server
-        .authentication_request("bob", json!({"authenticationMessage": "Approve"}))
-        .await;
-    let tx = phone.authenticate(&tx_options, DEMO_ORIGIN);
-    refused(&server.login("bob", &tx_id, &tx).await, "requestID");
-
-    // Without user verification a transaction is refused.
-    let (tx_id, tx_options) = server
-        .authentication_request("bob", json!({"transaction": payment_transaction()}))
-        .await;
-    let no_uv = phone.authenticate_with(
-        &tx_options,
-        DEMO_ORIGIN,
-        &Tamper {
-            uv: Some(false),
-            ..Tamper::default()
-        },
-    );
-    refused(
-        &server.validate("bob", &tx_id, &no_uv).await,
-        "userVerified",
-    );
-
-    // A registration's requestID finishes no login, and no AuthFi call finishes a OneSpan one.
-    let a = server
-        .post(
-            "/users/bob@master/generate-fido-registration-request",
-            json!({"fidoProtocol": "FIDO2"}),
-        )
-        .await;
-    let registration_id = a.body["requestID"].as_str().unwrap().to_string();
-    refused(
-        &server.login("bob", &registration_id, &login).await,
-        "requestID",
-    );
-    let (login_id, login_options) = server.authentication_request("bob", json!({})).await;
-    let login = phone.authenticate(&login_options, DEMO_ORIGIN);
-    let authfi = crate::authfi::Backend::demo(&app);
-    let (status, body) = authfi
-        .put("/webauthn/login", json!({"fido_login_response": login}))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["code"], 4204, "{body}");
-    // …and the OneSpan request is still there, for its own user only.
-    server.create_user("carol").await;
-    refused(
-        &server.login("carol", &login_id, &login).await,
-        "another user",
     );
 }
 
@@ -607,193 +508,4 @@ async fn malformed_bodies_name_their_fields_and_unknown_users_domains_and_keys_a
     assert_eq!(gone.status, StatusCode::NO_CONTENT);
     let (status, _) = authfi.get("/users/erin").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-}
-
-#[tokio::test]
-async fn the_evidence_verifies_with_the_cli_and_every_changed_byte_or_another_key_fails() {
-    let app = spawn_with_tenants().await;
-    let server = Server::demo(&app);
-    server.create_user("frank").await;
-    let mut phone = SoftAuthenticator::new();
-    server.register("frank", &mut phone, json!({})).await;
-    let (tx_id, options) = server
-        .authentication_request("frank", json!({"transaction": payment_transaction()}))
-        .await;
-    let signed = phone.authenticate(&options, DEMO_ORIGIN);
-    let validated = server.validate("frank", &tx_id, &signed).await;
-    assert_eq!(validated.status, StatusCode::OK, "{}", validated.body);
-    let evidence = serde_json::to_vec(&validated.body["result"]["evidence"]).unwrap();
-    let pem = evidence_key(&app).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let (file, key_file) = (dir.path().join("evidence.json"), dir.path().join("key.pem"));
-    std::fs::write(&file, &evidence).unwrap();
-    std::fs::write(&key_file, &pem).unwrap();
-    let run = |evidence: &std::path::Path, key: &std::path::Path| {
-        let args: Vec<String> = [
-            "verify",
-            "transaction",
-            evidence.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ]
-        .map(String::from)
-        .to_vec();
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let status = fidoflow::cli::run(&args, &mut std::io::empty(), &mut out, &mut err);
-        (
-            status,
-            String::from_utf8_lossy(&out).to_string() + &String::from_utf8_lossy(&err),
-        )
-    };
-    let (status, said) = run(&file, &key_file);
-    assert_eq!(status, 0, "{said}");
-    assert!(said.contains("frank"), "{said}");
-
-    // Every single-byte change of the document fails.
-    for i in 0..evidence.len() {
-        let mut changed = evidence.clone();
-        changed[i] ^= 0x01;
-        assert!(
-            fidoflow::fido::evidence::verify(&changed, &pem).is_err(),
-            "a change at byte {i} went unnoticed: {}",
-            String::from_utf8_lossy(&changed)
-        );
-    }
-    let mut changed = evidence.clone();
-    let at = evidence.len() / 2;
-    changed[at] ^= 0x01;
-    std::fs::write(&file, &changed).unwrap();
-    assert_eq!(run(&file, &key_file).0, 1);
-
-    // Signed again with another key, it fails against the server's.
-    let (other, other_pem) = fidoflow::fido::evidence::EvidenceKey::generate();
-    let mut document: serde_json::Map<String, Value> = serde_json::from_slice(&evidence).unwrap();
-    document.remove("serverSignature");
-    let resigned = serde_json::to_vec(&other.sign(document)).unwrap();
-    assert!(fidoflow::fido::evidence::verify(&resigned, &other.public_pem()).is_ok());
-    let err = fidoflow::fido::evidence::verify(&resigned, &pem).unwrap_err();
-    assert_eq!(err.check, "serverSignature", "{err}");
-    std::fs::write(&file, &resigned).unwrap();
-    let (status, said) = run(&file, &key_file);
-    assert_eq!(status, 1, "{said}");
-    assert!(said.contains("serverSignature"), "{said}");
-    drop(other_pem);
-}
-
-/// Secure Payment Confirmation as the specification has the browser answer it: the client data
-/// is `payment.get` from the merchant's page and names what the browser showed.
-#[tokio::test]
-async fn a_secure_payment_confirmation_is_verified_and_a_mismatched_payment_member_refused() {
-    let app = spawn_with_tenants().await;
-    let server = Server::demo(&app);
-    server.create_user("grace").await;
-    let mut card = SoftAuthenticator::new();
-    let mut plain = SoftAuthenticator::new();
-    server.register("grace", &mut plain, json!({})).await;
-    let registered = server
-        .register("grace", &mut card, json!({"payment": true}))
-        .await;
-    assert_eq!(registered["payment"], true);
-
-    let merchant = "https://merchant.example";
-    let a = server
-        .try_authentication_request("grace", json!({"payment": payment_details()}))
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let request_id = a.body["requestID"].as_str().unwrap().to_string();
-    let options: Value =
-        serde_json::from_str(a.body["authenticationRequest"].as_str().unwrap()).unwrap();
-    // Only the payment credential is offered, and the merchant page gets the SPC method data.
-    assert_eq!(options["allowCredentials"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        options["allowCredentials"][0]["id"],
-        registered["authenticatorID"]
-    );
-    let spc: Value = serde_json::from_str(a.body["paymentRequest"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        spc["methodData"][0]["supportedMethods"],
-        "secure-payment-confirmation"
-    );
-    assert_eq!(
-        spc["methodData"][0]["data"]["challenge"],
-        options["challenge"]
-    );
-
-    let shown = json!({
-        "rpId": "localhost",
-        "topOrigin": merchant,
-        "payeeName": "ACME Corp",
-        "payeeOrigin": "https://acme.example",
-        "total": {"currency": "EUR", "value": "12.50"},
-        "instrument": {"displayName": "Visa ••••4242", "icon": "https://bank.example/card.png", "iconMustBeShown": true},
-    });
-    let client_data = |payment: &Value, origin: &str, kind: &str| {
-        let data = json!({
-            "type": kind,
-            "challenge": options["challenge"],
-            "origin": origin,
-            "crossOrigin": false,
-            "payment": payment,
-        });
-        Tamper {
-            client_data_json_raw: Some(data.to_string().into_bytes()),
-            ..Tamper::default()
-        }
-    };
-    // Each refusal spends its request, so each case asks for one of its own.
-    let mut payee = shown.clone();
-    payee["payeeName"] = json!("Mallory Ltd");
-    let mut amount = shown.clone();
-    amount["total"]["value"] = json!("1250.00");
-    for (payment, origin, kind, check) in [
-        (&payee, merchant, "payment.get", "payeeName"),
-        (&amount, merchant, "payment.get", "total"),
-        (&shown, DEMO_ORIGIN, "payment.get", "origin"),
-        (&shown, merchant, "webauthn.get", "payment.get"),
-    ] {
-        let a = server
-            .try_authentication_request("grace", json!({"payment": payment_details()}))
-            .await;
-        let id = a.body["requestID"].as_str().unwrap().to_string();
-        let o: Value =
-            serde_json::from_str(a.body["authenticationRequest"].as_str().unwrap()).unwrap();
-        let mut t = client_data(payment, origin, kind);
-        let mut data: Value =
-            serde_json::from_slice(t.client_data_json_raw.as_ref().unwrap()).unwrap();
-        data["challenge"] = o["challenge"].clone();
-        t.client_data_json_raw = Some(data.to_string().into_bytes());
-        let assertion = card.authenticate_with(&o, merchant, &t);
-        let r = server.validate("grace", &id, &assertion).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{check}: {}", r.body);
-        assert!(
-            r.body["message"].as_str().unwrap().contains(check),
-            "{check}: {}",
-            r.body
-        );
-    }
-
-    let assertion = card.authenticate_with(
-        &options,
-        merchant,
-        &client_data(&shown, merchant, "payment.get"),
-    );
-    let ok = server.validate("grace", &request_id, &assertion).await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    let evidence = &ok.body["result"]["evidence"];
-    assert_eq!(evidence["mode"], "spc");
-    assert_eq!(evidence["payment"]["total"]["value"], "12.50");
-    let pem = evidence_key(&app).await;
-    fidoflow::fido::evidence::verify(&serde_json::to_vec(evidence).unwrap(), &pem)
-        .expect("SPC evidence verifies");
-}
-
-fn payment_details() -> Value {
-    json!({
-        "payeeName": "ACME Corp",
-        "payeeOrigin": "https://acme.example",
-        "total": {"currency": "EUR", "value": "12.50"},
-        "instrument": {"displayName": "Visa ••••4242", "icon": "https://bank.example/card.png"},
-        "merchantOrigin": "https://merchant.example",
-    })
 }
