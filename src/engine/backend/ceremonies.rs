@@ -57,18 +57,37 @@ impl Engine {
             self.now(),
         )?;
         let user = self.user_or_created(tenant, cx, &name, display_name)?;
+        let options = self.backend_registration_options(
+            tenant,
+            req.user_verification,
+            req.resident_key,
+            req.attestation,
+            req.attachment,
+        );
+        let key = Self::ceremony_key(channel, tenant, "registration");
+        let begun = self.begin_registration(channel, tenant, &user, &options, Some(&key))?;
+        Ok((UserView::of(&user), begun.options))
+    }
+
+    /// What a backend asked of a registration, each unset choice taken from the tenant's
+    /// defaults, then the server's.
+    pub(super) fn backend_registration_options(
+        &self,
+        tenant: &Tenant,
+        user_verification: Option<UserVerification>,
+        resident_key: Option<ResidentKey>,
+        attestation: Option<Conveyance>,
+        attachment: Option<crate::engine::registration::Attachment>,
+    ) -> RegistrationOptions {
         let defaults = &tenant.defaults;
-        let options = RegistrationOptions {
-            user_verification: req
-                .user_verification
+        RegistrationOptions {
+            user_verification: user_verification
                 .or(defaults.user_verification)
                 .unwrap_or(UserVerification::Preferred),
-            resident_key: req
-                .resident_key
+            resident_key: resident_key
                 .or(defaults.resident_key)
                 .unwrap_or(ResidentKey::Preferred),
-            attestation: req
-                .attestation
+            attestation: attestation
                 .or(defaults.attestation)
                 .unwrap_or(Conveyance::None),
             algorithms: defaults
@@ -77,12 +96,9 @@ impl Engine {
                 .unwrap_or_else(crate::flow::definitions::default_algorithms),
             timeout: self.backend_timeout(tenant),
             credential_name: None,
-            authenticator_attachment: req.attachment,
+            authenticator_attachment: attachment,
             payment: false,
-        };
-        let key = Self::ceremony_key(channel, tenant, "registration");
-        let begun = self.begin_registration(channel, tenant, &user, &options, Some(&key))?;
-        Ok((UserView::of(&user), begun.options))
+        }
     }
 
     /// The user `name` of `tenant`, made now if there is none (a passkey-only account).

@@ -150,28 +150,16 @@ impl Engine {
             .transpose()
             .map_err(|e| EngineError::InvalidDisplayName(e.0))?;
         self.count_challenge(tenant, &user.username)?;
-        let defaults = &tenant.defaults;
         let options = RegistrationOptions {
-            user_verification: req
-                .user_verification
-                .or(defaults.user_verification)
-                .unwrap_or(UserVerification::Preferred),
-            resident_key: req
-                .resident_key
-                .or(defaults.resident_key)
-                .unwrap_or(ResidentKey::Preferred),
-            attestation: req
-                .attestation
-                .or(defaults.attestation)
-                .unwrap_or(Conveyance::None),
-            algorithms: defaults
-                .algorithms
-                .clone()
-                .unwrap_or_else(crate::flow::definitions::default_algorithms),
-            timeout: self.backend_timeout(tenant),
             credential_name,
-            authenticator_attachment: req.attachment,
             payment: req.payment,
+            ..self.backend_registration_options(
+                tenant,
+                req.user_verification,
+                req.resident_key,
+                req.attestation,
+                req.attachment,
+            )
         };
         let (request_id, uuid) = new_request_id(RequestKind::Registration);
         let key = |_: &[u8]| channel.ceremony_key(&tenant.id, "registration", uuid.as_bytes());

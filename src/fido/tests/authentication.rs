@@ -540,40 +540,18 @@ fn spc_assertion() -> Assertion {
     a
 }
 
-fn verify_payment(a: &Assertion) -> Result<VerifiedAuthentication, AuthenticationError> {
+/// Verifies a payment assertion; returns the outcome and the checks reported on the way.
+fn verify_payment_observed(
+    a: &Assertion,
+) -> (
+    Result<VerifiedAuthentication, AuthenticationError>,
+    Vec<crate::fido::Check>,
+) {
     let origins = origins();
     let key = a.key.cose(-7);
     let details = payment_details();
-    crate::fido::verify_authentication(
-        &a.json(),
-        &AuthenticationExpectations {
-            challenge: &CHALLENGE,
-            rp_id: RP_ID,
-            origins: &origins,
-            allow_cross_origin: false,
-            top_origins: &[],
-            require_user_verification: true,
-            public_key: &key,
-            credential_id: &CREDENTIAL_ID,
-            payment: Some(crate::fido::payment::PaymentExpectations {
-                details: &details,
-                merchant_origin: MERCHANT,
-            }),
-        },
-    )
-}
-
-#[test]
-fn a_secure_payment_confirmation_verifies_from_the_merchants_origin() {
-    let ok = verify_payment(&spc_assertion()).expect("an SPC assertion verifies");
-    assert!(ok.user_verified);
-    // Reported as a check of its own.
     let mut checks = Vec::new();
-    let origins = origins();
-    let a = spc_assertion();
-    let key = a.key.cose(-7);
-    let details = payment_details();
-    crate::fido::verify_authentication_observed(
+    let result = crate::fido::verify_authentication_observed(
         &a.json(),
         &AuthenticationExpectations {
             challenge: &CHALLENGE,
@@ -590,8 +568,19 @@ fn a_secure_payment_confirmation_verifies_from_the_merchants_origin() {
             }),
         },
         &mut |c| checks.push(c),
-    )
-    .unwrap();
+    );
+    (result, checks)
+}
+
+fn verify_payment(a: &Assertion) -> Result<VerifiedAuthentication, AuthenticationError> {
+    verify_payment_observed(a).0
+}
+
+#[test]
+fn a_secure_payment_confirmation_verifies_from_the_merchants_origin() {
+    let (ok, checks) = verify_payment_observed(&spc_assertion());
+    assert!(ok.expect("an SPC assertion verifies").user_verified);
+    // Reported as a check of its own.
     let payment = checks
         .iter()
         .find(|c| c.name == "payment")
