@@ -68,6 +68,7 @@ const TENANT_KEYS: &[&str] = &[
     "max_keys_per_user",
     "domains",
     "attestation",
+    "uaf",
 ];
 
 #[test]

@@ -25,6 +25,7 @@ mod secret;
 mod tenants;
 #[cfg(test)]
 mod testing;
+mod uaf;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ pub use relying_party::RelyingPartySettings;
 pub use tenants::{
     tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_DOMAIN, DEFAULT_TENANT,
 };
+pub use uaf::{is_aaid, UafSettings};
 
 use raw::{DurationText, RawFile};
 

@@ -195,6 +195,7 @@ pub(super) struct RawTenant {
     pub(super) max_keys_per_user: Option<u32>,
     pub(super) domains: Option<Vec<String>>,
     pub(super) attestation: Option<RawAttestation>,
+    pub(super) uaf: Option<super::uaf::RawUaf>,
 }
 
 #[derive(Clone, Deserialize)]

@@ -10,6 +10,7 @@ use super::attestation::{attestation, AttestationSettings};
 use super::raw::{RawAttestation, RawRelyingParty, RawTenant};
 use super::relying_party::{relying_party, RelyingPartySettings, RpKeys};
 use super::secret::find_by_sha256;
+use super::uaf::UafSettings;
 use super::{duration, invalid, positive, required, ConfigError, MAX_CEREMONY_TIMEOUT};
 use crate::domain::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
 
@@ -63,6 +64,8 @@ pub struct TenantSettings {
     /// The user domains of the OneSpan-shaped API (`{userID@domain}`): 1 to 16 unique names of
     /// 1 to 64 characters of `A-Z a-z 0-9 . - _`; `["master"]` when not set.
     pub domains: Vec<String>,
+    /// `[tenants.uaf]`: the tenant's FIDO UAF server.
+    pub uaf: UafSettings,
 }
 
 /// What a tenant's ceremonies use when a request does not say; `None`: not configured.
@@ -191,6 +194,7 @@ fn tenant(
     )?;
 
     let domains = domains(raw.domains, &key("domains"))?;
+    let uaf = super::uaf::uaf(raw.uaf, &key("uaf"))?;
 
     Ok(TenantSettings {
         id,
@@ -202,6 +206,7 @@ fn tenant(
         conformance,
         max_keys_per_user,
         domains,
+        uaf,
     })
 }
 

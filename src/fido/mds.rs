@@ -256,6 +256,8 @@ pub struct MetadataBlob {
 #[derive(Debug, Clone, Copy)]
 pub enum Lookup<'a> {
     Aaguid(&'a [u8; 16]),
+    /// A UAF authenticator's AAID (`VVVV#MMMM`), compared ignoring case.
+    Aaid(&'a str),
     /// Lowercase hex, as [`key_identifier`] makes it.
     KeyIdentifier(&'a str),
 }
@@ -269,6 +271,10 @@ impl MetadataBlob {
     pub fn find(&self, key: Lookup<'_>) -> Option<&MetadataEntry> {
         self.entries.iter().find(|e| match key {
             Lookup::Aaguid(aaguid) => e.aaguid.as_ref() == Some(aaguid),
+            Lookup::Aaid(aaid) => e
+                .aaid
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(aaid)),
             Lookup::KeyIdentifier(id) => e.key_identifiers.iter().any(|k| k == id),
         })
     }

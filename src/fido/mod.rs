@@ -46,7 +46,7 @@ pub use registration::{
     VerifiedRegistration, KNOWN_TRANSPORTS,
 };
 pub use report::{Check, CheckOutcome, AUTHENTICATION_CHECKS, REGISTRATION_CHECKS};
-pub use trust::TrustAnchors;
+pub use trust::{chain_to_anchors, TrustAnchors};
 
 /// COSE algorithm EdDSA (Ed25519).
 pub const ALG_EDDSA: i64 = -8;

@@ -363,6 +363,18 @@ pub(crate) fn parse_x5c(ders: &[&[u8]]) -> Result<Vec<Certificate>, String> {
         .collect()
 }
 
+/// Whether the DER certificates `x5c` (leaf first) lead to one of `anchors` at `now`, as
+/// [`validate_chain`] decides: for attestations verified outside this module (FIDO UAF basic
+/// full). `Err` says why not.
+pub fn chain_to_anchors(
+    x5c: &[Vec<u8>],
+    anchors: &TrustAnchors,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let ders: Vec<&[u8]> = x5c.iter().map(Vec::as_slice).collect();
+    validate_chain(&parse_x5c(&ders)?, anchors, now)
+}
+
 /// Validates the path from `x5c[0]` to a trust anchor at `now`; `Err` says why it does not
 /// lead to a trusted anchor.
 pub(crate) fn validate_chain(

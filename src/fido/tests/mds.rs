@@ -468,3 +468,26 @@ fn u2f_authenticators_are_found_by_the_key_identifier_of_their_certificate() {
     assert_eq!(found.description.as_deref(), Some("U2F key"));
     assert!(blob.find_for(&[1; 16], &[leaf.der]).is_none());
 }
+
+/// UAF authenticators are found by their AAID, ignoring the case of its hex digits.
+#[test]
+fn a_uaf_entry_is_found_by_its_aaid_in_any_case() {
+    let root = root("MDS Root");
+    let signer = signer(&root, 2024, 2027);
+    let mut body = payload(certified());
+    body["entries"].as_array_mut().unwrap().push(json!({
+        "aaid": "4E4E#4005",
+        "metadataStatement": {"description": "UAF Key", "aaid": "4E4E#4005"},
+        "statusReports": [{"status": "REVOKED", "effectiveDate": "2024-05-01"}],
+    }));
+    let jwt = jws(&body, &[&signer.der], &signer.key);
+    let blob = verify_blob(&jwt, &root.anchors(), &[], now()).unwrap();
+    let entry = blob
+        .find(Lookup::Aaid("4e4e#4005"))
+        .expect("found ignoring case");
+    assert_eq!(entry.description.as_deref(), Some("UAF Key"));
+    assert!(entry.refusal(None, None).unwrap().contains("REVOKED"));
+    assert!(blob.find(Lookup::Aaid("4e4e#4006")).is_none());
+    // An AAGUID entry is no AAID match.
+    assert!(blob.find(Lookup::Aaid("")).is_none());
+}

@@ -507,3 +507,26 @@ fn a_certificate_is_valid_at_both_ends_of_its_validity_period() {
     let late = check_validity(&cert, at("2030-01-01T00:00:01Z")).unwrap_err();
     assert!(late.contains("expired at 2030-01-01"), "{late}");
 }
+
+/// The chain check for attestations verified outside `fido` (UAF basic full): DER certificates,
+/// leaf first, to the anchors at a time.
+#[test]
+fn a_der_chain_is_checked_against_the_anchors() {
+    let pki = Pki::new();
+    let chain = vec![pki.leaf.der(), pki.intermediate.der()];
+    assert_eq!(
+        crate::fido::chain_to_anchors(&chain, &pki.anchors(), now()),
+        Ok(())
+    );
+    let other = Pki::new();
+    assert!(crate::fido::chain_to_anchors(&chain, &other.anchors(), now()).is_err());
+    let missing = crate::fido::chain_to_anchors(&[pki.leaf.der()], &pki.anchors(), now());
+    assert!(
+        missing.is_err(),
+        "without its intermediate the leaf reaches no root"
+    );
+    let garbage = crate::fido::chain_to_anchors(&[vec![0x30, 0x01]], &pki.anchors(), now());
+    assert!(garbage.is_err());
+    let empty = crate::fido::chain_to_anchors(&chain, &TrustAnchors::empty(), now());
+    assert!(empty.unwrap_err().contains("no attestation trust anchors"));
+}
