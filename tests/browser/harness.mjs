@@ -4,7 +4,7 @@
 // errors, alerts and failed asset loads.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -62,16 +62,27 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Starts the real server. Returns `{origin, port, adminToken, admin(), stop(), log()}`.
+ * Starts the real server. Returns `{origin, port, adminToken, bin, admin(), stop(), log()}`.
  * The binary comes from `FIDOFLOW_BIN` (the Rust test passes `CARGO_BIN_EXE_fidoflow`).
+ *
+ * `configToml`, when given, is written as `fidoflow.toml` in the fresh data directory and named
+ * by `FIDOFLOW_CONFIG` (for what only the file can set, such as `[[tenants]]`); it may be a
+ * function of `{origin, port}`, since the port is chosen here. The environment still wins.
  */
-export async function startServer() {
-  const bin = process.env.FIDOFLOW_BIN;
-  assert.ok(bin, 'FIDOFLOW_BIN must name the fidoflow binary (cargo test sets it in tests/browser.rs)');
+export async function startServer({ configToml } = {}) {
+  assert.ok(process.env.FIDOFLOW_BIN, 'FIDOFLOW_BIN must name the fidoflow binary (cargo test sets it in tests/browser.rs)');
+  // The server runs in its data directory: a relative FIDOFLOW_BIN is taken from here.
+  const bin = resolve(process.env.FIDOFLOW_BIN);
   const port = await freePort();
   const origin = `http://localhost:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'fidoflow-browser-'));
   const adminToken = randomBytes(30).toString('base64url'); // 40 characters
+  let configFile = null;
+  if (configToml !== undefined) {
+    configFile = join(dataDir, 'fidoflow.toml');
+    const text = typeof configToml === 'function' ? configToml({ origin, port }) : configToml;
+    writeFileSync(configFile, text);
+  }
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -85,6 +96,7 @@ export async function startServer() {
     FIDOFLOW_ADMIN_TOKEN: adminToken,
     FIDOFLOW_RATE_LIMITS: 'off',
     FIDOFLOW_INSECURE_COOKIES: 'true',
+    ...(configFile ? { FIDOFLOW_CONFIG: configFile } : {}),
   };
   const child = spawn(bin, [], { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -139,7 +151,7 @@ export async function startServer() {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  return { origin, port, adminToken, admin, stop, log: () => output };
+  return { origin, port, adminToken, bin, admin, stop, log: () => output };
 }
 
 /** Creates a user through the admin API with the bootstrap token. */
@@ -149,12 +161,15 @@ export async function createUser(server, username, { displayName, password } = {
   return r.body;
 }
 
-/** Headless Debian Chromium; never a downloaded browser. Playwright gives it a fresh profile. */
-export async function launchBrowser() {
+/**
+ * Headless Debian Chromium; never a downloaded browser. Playwright gives it a fresh profile.
+ * `args` are flags a journey needs beside the common ones.
+ */
+export async function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS, ...args],
     timeout: 30_000,
   });
 }
