@@ -125,3 +125,49 @@ fn payment_details() -> Value {
         "merchantOrigin": "https://merchant.example",
     })
 }
+
+/// Browsers make payment credentials only on a platform authenticator with user verification:
+/// the options ask for exactly that, and a request that says otherwise is refused.
+#[tokio::test]
+async fn a_payment_registration_asks_for_a_platform_authenticator_with_user_verification() {
+    let app = spawn_with_tenants().await;
+    let server = Server::demo(&app);
+    server.create_user("ivan").await;
+    let path = "/users/ivan@master/generate-fido-registration-request";
+    let a = server
+        .post(path, json!({"fidoProtocol": "FIDO2", "payment": true}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let options: Value =
+        serde_json::from_str(a.body["registrationRequest"].as_str().unwrap()).unwrap();
+    let selection = &options["authenticatorSelection"];
+    assert_eq!(selection["userVerification"], "required");
+    assert_eq!(selection["authenticatorAttachment"], "platform");
+    assert_eq!(options["extensions"]["payment"]["isPayment"], true);
+    for (member, value) in [
+        ("authenticatorAttachment", "cross-platform"),
+        ("userVerification", "preferred"),
+        ("residentKey", "discouraged"),
+    ] {
+        let refused = server
+            .post(
+                path,
+                json!({"fidoProtocol": "FIDO2", "payment": true, member: value}),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{member}: {}",
+            refused.body
+        );
+        assert!(
+            refused.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("payment credential"),
+            "{}",
+            refused.body
+        );
+    }
+}

@@ -150,7 +150,10 @@ impl Engine {
             .transpose()
             .map_err(|e| EngineError::InvalidDisplayName(e.0))?;
         self.count_challenge(tenant, &user.username)?;
-        let options = RegistrationOptions {
+        if req.payment {
+            payment_selection(&req)?;
+        }
+        let mut options = RegistrationOptions {
             credential_name,
             payment: req.payment,
             ..self.backend_registration_options(
@@ -161,6 +164,12 @@ impl Engine {
                 req.attachment,
             )
         };
+        if req.payment {
+            // Browsers make payment credentials only on a platform authenticator with user
+            // verification (SPC, "Register a payment credential"): ask for exactly that.
+            options.user_verification = UserVerification::Required;
+            options.authenticator_attachment = Some(Attachment::Platform);
+        }
         let (request_id, uuid) = new_request_id(RequestKind::Registration);
         let key = |_: &[u8]| channel.ceremony_key(&tenant.id, "registration", uuid.as_bytes());
         let begun = self.begin_registration(channel, tenant, &user, &options, Some(&key))?;
@@ -416,7 +425,11 @@ impl Engine {
     }
 
     /// Counts a challenge against the per-user rate limit.
-    fn count_challenge(&self, tenant: &Tenant, user: &Username) -> EngineResult<()> {
+    pub(in crate::engine) fn count_challenge(
+        &self,
+        tenant: &Tenant,
+        user: &Username,
+    ) -> EngineResult<()> {
         self.inner.limits.check(
             crate::engine::Limited::Challenge,
             None,
@@ -424,6 +437,29 @@ impl Engine {
             self.now(),
         )
     }
+}
+
+/// Refuses what a payment credential cannot be: made on another than a platform authenticator,
+/// without user verification, or not discoverable.
+fn payment_selection(req: &RequestedRegistration) -> EngineResult<()> {
+    let refuse = |what: &str| {
+        Err(EngineError::InvalidRequest(format!(
+            "a payment credential (Secure Payment Confirmation) {what}"
+        )))
+    };
+    if req.attachment == Some(Attachment::CrossPlatform) {
+        return refuse("is made on a platform authenticator: leave authenticatorAttachment out or say \"platform\"");
+    }
+    if matches!(
+        req.user_verification,
+        Some(UserVerification::Discouraged | UserVerification::Preferred)
+    ) {
+        return refuse("needs user verification: leave userVerification out or say \"required\"");
+    }
+    if req.resident_key == Some(ResidentKey::Discouraged) {
+        return refuse("is discoverable: residentKey may not be \"discouraged\"");
+    }
+    Ok(())
 }
 
 /// The ceremony if it was issued to `user`; a refusal when it names another.
