@@ -80,7 +80,8 @@ pub struct AuthAssertion {
 
 /// Parses a registration assertion: one TAG_UAFV1_REG_ASSERTION holding the KRD (AAID,
 /// ASSERTION_INFO, FINAL_CHALLENGE_HASH, KEYID, COUNTERS, PUB_KEY, each exactly once) and one
-/// basic full or basic surrogate attestation. Other attestation types are refused with 1496.
+/// basic full or basic surrogate attestation. The registry's other attestation types (ECDAA,
+/// ATTCA, none, anonymization CA) are refused with 1496.
 pub fn parse_registration(assertion: &[u8]) -> Result<RegAssertion, UafRefusal> {
     let top = tlv::read_one(assertion, tlv::TAG_UAFV1_REG_ASSERTION)?;
     let outer = Fields::parse(
@@ -91,6 +92,9 @@ pub fn parse_registration(assertion: &[u8]) -> Result<RegAssertion, UafRefusal> 
             tlv::TAG_ATTESTATION_BASIC_FULL,
             tlv::TAG_ATTESTATION_BASIC_SURROGATE,
             tlv::TAG_ATTESTATION_ECDAA,
+            tlv::TAG_ATTESTATION_ATTCA,
+            tlv::TAG_ATTESTATION_NONE,
+            tlv::TAG_ATTESTATION_ANONCA,
         ],
     )?;
     let krd_tlv = outer.one(tlv::TAG_UAFV1_KRD, "key registration data")?;
@@ -120,12 +124,19 @@ pub fn parse_registration(assertion: &[u8]) -> Result<RegAssertion, UafRefusal> 
     if public_key.is_empty() {
         return Err(UafRefusal::bad("publicKey", "the public key is empty"));
     }
-    if !outer.all(tlv::TAG_ATTESTATION_ECDAA).is_empty() {
-        return Err(UafRefusal::new(
-            StatusCode::UnacceptableAttestation,
-            "attestationType",
-            "ECDAA attestation is not supported by this server",
-        ));
+    for (tag, name) in [
+        (tlv::TAG_ATTESTATION_ECDAA, "ECDAA"),
+        (tlv::TAG_ATTESTATION_ATTCA, "ATTCA"),
+        (tlv::TAG_ATTESTATION_NONE, "no"),
+        (tlv::TAG_ATTESTATION_ANONCA, "anonymization CA"),
+    ] {
+        if !outer.all(tag).is_empty() {
+            return Err(UafRefusal::new(
+                StatusCode::UnacceptableAttestation,
+                "attestationType",
+                format!("{name} attestation is not accepted by this server (basic full and basic surrogate are)"),
+            ));
+        }
     }
     let full = outer.optional(tlv::TAG_ATTESTATION_BASIC_FULL, "basic full attestation")?;
     let surrogate = outer.optional(

@@ -21,6 +21,11 @@ pub const TAG_SIGNATURE: u16 = 0x2E06;
 pub const TAG_ATTESTATION_BASIC_FULL: u16 = 0x3E07;
 pub const TAG_ATTESTATION_BASIC_SURROGATE: u16 = 0x3E08;
 pub const TAG_ATTESTATION_ECDAA: u16 = 0x3E09;
+/// The registry's other attestation types (ATTCA, none, anonymization CA), which a UAF 1.1
+/// registration assertion does not use; listed so that they are refused as attestation types.
+pub const TAG_ATTESTATION_ATTCA: u16 = 0x3E0A;
+pub const TAG_ATTESTATION_NONE: u16 = 0x3E0B;
+pub const TAG_ATTESTATION_ANONCA: u16 = 0x3E0C;
 pub const TAG_KEYID: u16 = 0x2E09;
 pub const TAG_FINAL_CHALLENGE_HASH: u16 = 0x2E0A;
 pub const TAG_AAID: u16 = 0x2E0B;
