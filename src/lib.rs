@@ -1,6 +1,6 @@
 //! fidoflow: a FIDO server and self-service flow engine.
 //!
-//! Dependencies run one way: `api -> engine -> {flow, fido, store} -> domain`, with `engine`
+//! Dependencies run one way: `api -> engine -> {flow, fido, uaf, store} -> domain`, with `engine`
 //! also reading `config` and `clock`; `store` reads neither (it is given the time). Above them
 //! sit the two composition roots, which build the pieces from the settings: `startup` (the
 //! server; only `main` names it), `mds_cli` (`fidoflow mds …`: opens the store and drives the
@@ -20,3 +20,4 @@ pub mod flow;
 pub mod mds_cli;
 pub mod startup;
 pub mod store;
+pub mod uaf;

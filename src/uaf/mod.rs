@@ -1,0 +1,32 @@
+//! FIDO UAF 1.1 relying-party verification: the UAFV1TLV encoding (`tlv`), the registry's
+//! signature algorithms and key encodings (`algorithms`), registration and authentication
+//! assertions (`assertion`), the protocol messages and their parsing (`messages`), the
+//! server's checks of a response (`verify`) and the status codes every refusal carries
+//! (`status`). Pure functions of their inputs: no HTTP, no storage, no clock. This module owns
+//! UAF verification; it may use `fido` and `domain`, and imports nothing from `flow`, `store`,
+//! `engine` or `api`.
+
+pub mod algorithms;
+pub mod assertion;
+pub mod messages;
+pub mod status;
+pub mod tlv;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use algorithms::{challenge_hash, check_public_key, verify_signature};
+pub use assertion::{
+    parse_authentication, parse_registration, verify_attestation_signature,
+    verify_authentication_signature, Attestation, AuthAssertion, RegAssertion,
+};
+pub use messages::{
+    authentication_request, deregistration_request, parse_response, parse_response_accepting_v1_0,
+    registration_request, FinalChallengeParams, MatchCriteria, Op, Policy, Response,
+};
+pub use status::{StatusCode, UafRefusal};
+pub use verify::{
+    verify_authentication, verify_authentications, verify_registration, Expectations, StoredKey,
+    VerifiedAuthentication, VerifiedKey,
+};
