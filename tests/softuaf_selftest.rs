@@ -1129,6 +1129,25 @@ fn tamper_knobs_do_what_they_say() {
         verify(0x0001, &pk, &r.krd.raw, &get(&r.att_items, TAG_SIGNATURE)),
         "the unknown tag is signed"
     );
+    for critical in [true, false] {
+        let (_, resp) = auth_with(
+            &auth,
+            UafTamper {
+                extension: Some(("ext-id".into(), vec![5, 6], critical)),
+                ..Default::default()
+            },
+        );
+        let au = decode_auth(&resp);
+        let ext = au.signed_items.last().unwrap();
+        let tag = if critical { 0x3E11 } else { 0x3E12 };
+        assert_eq!(ext.tag, tag);
+        let inner = read_tlv(&ext.value).unwrap();
+        assert_eq!(tags(&inner), [0x2E13, 0x2E14]);
+        assert_eq!(
+            (inner[0].value.as_slice(), inner[1].value.as_slice()),
+            (&b"ext-id"[..], &[5u8, 6][..])
+        );
+    }
     let (_, resp) = reg_with(UafTamper {
         duplicate_tag: Some(TAG_KEYID),
         ..Default::default()

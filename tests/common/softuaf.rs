@@ -570,8 +570,8 @@ pub fn test_attestation(ca_name: &str) -> (pki::Ca, UafAttestation) {
 ///
 /// Signatures always cover what is sent (a tampered KRD / SIGNED_DATA is signed as tampered),
 /// except where a knob breaks a signature on purpose. The TLV knobs (`omit_nonce`, `omit_tag`,
-/// `duplicate_tag`, `unknown_tag`) act on the KRD in a registration and on the SIGNED_DATA in
-/// an authentication.
+/// `duplicate_tag`, `unknown_tag`, `extension`) act on the KRD in a registration and on the
+/// SIGNED_DATA in an authentication.
 #[derive(Clone, Debug, Default)]
 pub struct UafTamper {
     // ---- fcParams ----
@@ -631,6 +631,10 @@ pub struct UafTamper {
     pub duplicate_tag: Option<u16>,
     /// Add [`TAG_UNKNOWN_FOR_TESTS`] (4 bytes) at the end of the KRD / SIGNED_DATA.
     pub unknown_tag: bool,
+    /// Add an extension at the end of the KRD / SIGNED_DATA: (id, data, critical) as
+    /// TAG_EXTENSION (critical) or TAG_EXTENSION_NON_CRITICAL { TAG_EXTENSION_ID,
+    /// TAG_EXTENSION_DATA }.
+    pub extension: Option<(String, Vec<u8>, bool)>,
     /// Append garbage after the assertion's outer TLV (inside the base64url).
     pub trailing_bytes: bool,
     // ---- signatures ----
@@ -1280,6 +1284,19 @@ fn assemble(mut items: Vec<(u16, Vec<u8>)>, t: &UafTamper) -> Vec<u8> {
     }
     if t.unknown_tag {
         items.push((TAG_UNKNOWN_FOR_TESTS, vec![0x01, 0x02, 0x03, 0x04]));
+    }
+    if let Some((id, data, critical)) = &t.extension {
+        let tag = if *critical {
+            TAG_EXTENSION
+        } else {
+            TAG_EXTENSION_NON_CRITICAL
+        };
+        let body = [
+            tlv(TAG_EXTENSION_ID, id.as_bytes()),
+            tlv(TAG_EXTENSION_DATA, data),
+        ]
+        .concat();
+        items.push((tag, body));
     }
     items.iter().flat_map(|(tag, v)| tlv(*tag, v)).collect()
 }
