@@ -2,3 +2,4 @@
 pub mod app;
 pub mod pki;
 pub mod softauthn;
+pub mod softuaf;
