@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use crate::api;
 use crate::clock::Clock;
 use crate::config::{AttestationPolicyKind, Settings};
-use crate::engine::{trust_anchors, Challenges, Engine, EvidenceKey};
+use crate::engine::{trust_anchors, Challenges, Engine, EvidenceKey, SERVER_DATA_KEY_FILE};
 use crate::flow::definitions::{Conveyance, Step};
 use crate::flow::Registry;
 use crate::store::{SledSessionStore, SledStore};
@@ -81,6 +81,7 @@ impl Application {
         };
         let engine = Engine::new(settings.clone(), registry, store, clock, trust, challenges)?;
         engine.set_evidence_key(evidence_key(&settings, &data_dir)?);
+        engine.set_uaf_server_data_key(secret_file(&data_dir.join(SERVER_DATA_KEY_FILE))?);
 
         let public = TcpListener::bind(settings.server.bind)
             .with_context(|| format!("server.bind: cannot listen on {}", settings.server.bind))?;
@@ -305,3 +306,28 @@ fn evidence_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<Evidence
 
 /// The evidence signing key's file in the data directory when none is configured.
 pub const EVIDENCE_KEY_FILE: &str = "evidence-signing-key.pem";
+
+/// A 32-byte secret kept in `path` (mode 0600), made on first start: the key that MACs UAF
+/// `serverData`. Every node of a cluster needs the same file.
+fn secret_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            return <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| anyhow::anyhow!("{}: the key must hold 32 bytes", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    Ok(bytes)
+}

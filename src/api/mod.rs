@@ -2,7 +2,8 @@
 //! requests, calls one engine use case and renders the typed outcome in its own format —
 //! `loginapp/` (the browser-facing JSON:API of Airlock IAM's Loginapp), `admin.rs` (helpdesk and
 //! administration), `authfi/` (the AuthFi-shaped relying-party API), `onespan/` (the
-//! OneSpan-shaped one, with transaction signing), `conformance.rs` (the FIDO conformance-tool
+//! OneSpan-shaped one, with transaction signing), `uaf.rs` (the FIDO UAF 1.1 transport),
+//! `conformance.rs` (the FIDO conformance-tool
 //! API), `evidence.rs` (the evidence key's public half) — and what they share: the route tables (`routes.rs`: every route is
 //! registered with its OpenAPI operation, and [`route_list`] lists them), the OpenAPI document
 //! of them all (`openapi.rs`, from the wire types in `schema/`), JSON:API documents and the
@@ -28,6 +29,7 @@ pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod schema;
+pub mod uaf;
 
 use actix_web::http::Method;
 use actix_web::web::ServiceConfig;
@@ -58,6 +60,7 @@ pub fn public_routes(cfg: &mut ServiceConfig) {
 pub fn tenant_routes(cfg: &mut ServiceConfig) {
     authfi::routes(cfg);
     onespan::routes(cfg);
+    uaf::routes(cfg);
     conformance::routes(cfg);
 }
 
@@ -79,6 +82,7 @@ pub fn tables() -> Vec<Table> {
         metrics::table(),
         authfi::table(),
         onespan::table(),
+        uaf::table(),
         conformance::table(),
     ]);
     tables

@@ -34,6 +34,7 @@ pub const TAG_SELF_SERVICE: &str = "Loginapp: self-service";
 pub const TAG_ADMIN: &str = "Administration";
 pub const TAG_AUTHFI: &str = "AuthFi";
 pub const TAG_ONESPAN: &str = "OneSpan";
+pub const TAG_UAF: &str = "FIDO UAF";
 pub const TAG_CONFORMANCE: &str = "Conformance";
 pub const TAG_PAGES: &str = "Pages";
 
@@ -59,6 +60,7 @@ pub const TAG_PAGES: &str = "Pages";
         (name = TAG_ADMIN, description = "`/rest/admin`: helpdesk and administration, with a bearer token"),
         (name = TAG_AUTHFI, description = "`/{access_path}/api/v1`: the AuthFi-shaped API of a relying party's backend, with `AT-X-Key`; errors are `{code, message}` with a code of `AuthFiCode`"),
         (name = TAG_ONESPAN, description = "`/{access_path}/v1`: the OneSpan-shaped API of a relying party's backend, with `Authorization: Bearer <API key>`; errors are `{message, validationErrors}` with a `log-correlation-id` header"),
+        (name = TAG_UAF, description = "`/{access_path}/uaf`: the FIDO UAF 1.1 HTTP transport of a relying party's backend, with `Authorization: Bearer <API key>`; every answer with a UAF `statusCode` is HTTP 200"),
         (name = TAG_CONFORMANCE, description = "`/{access_path}/…`: the FIDO conformance-tool server API of a `conformance = true` tenant, without a key"),
         (name = TAG_PAGES, description = "The browser pages and this document"),
     )
@@ -320,6 +322,25 @@ pub fn onespan_operation(op: &mut Operation) {
             ("default", "`message` says what failed"),
         ],
     );
+}
+
+/// `/{access_path}/uaf`: the tenant's API key as a bearer token (the facets list: none).
+pub fn uaf_operation(op: &mut Operation) {
+    tag(op, TAG_UAF);
+    let facets = op.operation_id.as_deref() == Some("uaf_facets");
+    security(
+        op,
+        vec![if facets {
+            SecurityRequirement::default()
+        } else {
+            SecurityRequirement::new(BEARER_API_KEY, Vec::<String>::new())
+        }],
+    );
+    let mut params = AccessPath::into_params(|| Some(ParameterIn::Path));
+    if !facets {
+        params.extend(EndUser::into_params(|| Some(ParameterIn::Header)));
+    }
+    parameters(op, params);
 }
 
 /// `/{access_path}/…` of a conformance tenant: no key.

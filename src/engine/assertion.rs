@@ -103,7 +103,7 @@ impl Engine {
                     .store()
                     .credentials_of(name)?
                     .into_iter()
-                    .filter(|c| c.enabled && (c.payment || !payment))
+                    .filter(|c| c.enabled && c.uaf.is_none() && (c.payment || !payment))
                     .collect();
                 if enabled.is_empty() {
                     return Err(EngineError::NoValidToken);
@@ -343,7 +343,7 @@ impl Engine {
         let store = tenant.store();
         let record = store
             .credential(&id)?
-            .filter(|c| c.username == *username)
+            .filter(|c| c.username == *username && c.uaf.is_none())
             .ok_or_else(|| {
                 refuse(
                     None,

@@ -102,6 +102,8 @@ pub enum Channel {
     Conformance,
     /// The OneSpan-shaped backend API: found by (tenant, kind, `requestID`).
     OneSpan,
+    /// The FIDO UAF transport: found by (tenant, operation, the id `serverData` names).
+    Uaf,
 }
 
 impl Channel {
@@ -111,6 +113,7 @@ impl Channel {
             Channel::AuthFi => "authfi",
             Channel::Conformance => "conformance",
             Channel::OneSpan => "onespan",
+            Channel::Uaf => "uaf",
         }
     }
 

@@ -130,6 +130,7 @@ fn api(channel: Channel) -> &'static str {
         Channel::AuthFi => "authfi",
         Channel::Conformance => "conformance",
         Channel::OneSpan => "onespan",
+        Channel::Uaf => "uaf",
     }
 }
 

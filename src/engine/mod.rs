@@ -2,11 +2,11 @@
 //! (`registration.rs`, `assertion.rs`, with `ceremony.rs` for typed refusals and
 //! `challenges.rs` for where challenges come from), the Loginapp flows (`flows/`), the
 //! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`),
-//! FIDO metadata (`metadata.rs`) and the metrics (`metrics.rs`: every metric's name, counted
-//! through the `metrics` facade into the one recorder of the process). Every function is
+//! FIDO metadata (`metadata.rs`), FIDO UAF (`uaf.rs`) and the metrics (`metrics.rs`: every
+//! metric's name, counted through the `metrics` facade into the one recorder of the process). Every function is
 //! synchronous and is called off the async threads (sled and argon2 block), and answers typed
 //! outcomes; the api layer renders them.
-//! Imports `flow`, `fido`, `store`, `config`, `clock` and `domain`; never `api`.
+//! Imports `flow`, `fido`, `uaf`, `store`, `config`, `clock` and `domain`; never `api`.
 
 mod admin;
 mod assertion;
@@ -25,6 +25,7 @@ mod session;
 mod tenant;
 #[cfg(test)]
 mod testing;
+mod uaf;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,6 +38,7 @@ pub use crate::fido::payment::check_details as check_payment_details;
 pub use crate::fido::transaction::{
     check_message, check_transaction, refuse_duplicate_members, ContentError, SignedContent,
 };
+pub use crate::uaf::{Op as UafOp, StatusCode as UafStatus, UafRefusal};
 pub use admin::{
     Actor, AdminUser, AuditEntry, CredentialChange, ImportRefusal, ImportReport, Listed,
     MetadataInUse, MetadataStatus, NewUser, Page, TenantView, TransactionEntry,
@@ -55,6 +57,7 @@ pub use models::{aaguid_string, model_name};
 pub use registration::Attachment;
 pub use session::{Login, SessionData};
 pub use tenant::{Tenant, TenantSource, DEFAULT_TENANT};
+pub use uaf::{Expected as UafExpected, UafDone, UafRequest, UafResult, SERVER_DATA_KEY_FILE};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -120,6 +123,8 @@ struct Inner {
     metrics: metrics::Metrics,
     /// The key that signs transaction evidence, set once at start (`set_evidence_key`).
     evidence_key: std::sync::OnceLock<Arc<EvidenceKey>>,
+    /// The key that MACs UAF `serverData`, set once at start (`set_uaf_server_data_key`).
+    uaf_key: std::sync::OnceLock<ring::hmac::Key>,
 }
 
 /// Held while a request of a session runs, from before its state is loaded until after it is
@@ -173,6 +178,7 @@ impl Engine {
                 in_progress: Mutex::new(HashSet::new()),
                 metrics: metrics::Metrics::global(),
                 evidence_key: std::sync::OnceLock::new(),
+                uaf_key: std::sync::OnceLock::new(),
             }),
         };
         engine.load_tenants()?;

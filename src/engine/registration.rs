@@ -107,6 +107,7 @@ impl Engine {
         let ceremony_id = store_ceremony(tenant, &ceremony, key)?;
         let exclude: Vec<CredentialDescriptor<'_>> = existing
             .iter()
+            .filter(|c| c.uaf.is_none())
             .map(|c| CredentialDescriptor {
                 id: c.id.as_bytes(),
                 transports: &c.transports,
@@ -322,6 +323,7 @@ impl Engine {
             enabled: true,
             disabled_by: None,
             payment: ceremony.payment,
+            uaf: None,
         })
     }
 

@@ -138,6 +138,22 @@ pub struct CredentialRecord {
     /// Registered for Secure Payment Confirmation (`payment: {isPayment: true}` was asked).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub payment: bool,
+    /// A FIDO UAF key (its `id` is the KeyID, `public_key` in `uaf.key_encoding`); `None`: a
+    /// WebAuthn credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uaf: Option<UafKey>,
+}
+
+/// What a FIDO UAF key needs besides a WebAuthn credential's members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UafKey {
+    /// `VVVV#MMMM`, as the authenticator wrote it.
+    pub aaid: String,
+    /// The registry's public key encoding (`ALG_KEY_*`).
+    pub key_encoding: u16,
+    /// The registry's signature algorithm (`ALG_SIGN_*`).
+    pub sign_alg: u16,
+    pub authenticator_version: u16,
 }
 
 /// Server-side state of one WebAuthn ceremony, taken out exactly once before verification.

@@ -175,17 +175,10 @@ pub fn verify_authentications(
                 "no key is registered for this AAID and KeyID",
             )
         })?;
-        if stored.sign_alg != a.sign_alg {
-            return Err(UafRefusal::new(
-                StatusCode::UnacceptableAlgorithm,
-                "signatureAlgorithm",
-                format!(
-                    "the assertion is signed with {}, but the key was registered for {}",
-                    algorithms::sign_alg_name(a.sign_alg),
-                    algorithms::sign_alg_name(stored.sign_alg)
-                ),
-            ));
-        }
+        // The registration's assertion info names the *attestation* signature's algorithm
+        // (authenticator commands §5.2.2), which for basic full is the attestation key's, so the
+        // key's own algorithm is first seen here: it must fit the stored key's type and encoding.
+        algorithms::check_public_key(a.sign_alg, stored.key_encoding, &stored.public_key)?;
         verify_authentication_signature(&a, stored.key_encoding, &stored.public_key)?;
         let counter_ok = a.sign_counter > stored.sign_counter
             || (a.sign_counter == 0 && stored.sign_counter == 0);

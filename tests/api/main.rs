@@ -33,3 +33,4 @@ mod startup;
 mod tenant_helpdesk;
 mod tenants_admin;
 mod transactions;
+mod uaf;

@@ -352,18 +352,17 @@ async fn malformed_bodies_name_their_fields_and_unknown_users_domains_and_keys_a
 
     field(
         &server
-            .try_authentication_request("dave", json!({"fidoProtocol": "UAF11"}))
+            .try_authentication_request("dave", json!({"fidoProtocol": "U2F"}))
             .await,
         "fidoProtocol",
     );
+    // UAF11 is served; dave has no UAF key to authenticate with.
     let uaf = server
         .try_authentication_request("dave", json!({"fidoProtocol": "UAF11"}))
         .await;
+    assert_eq!(uaf.status, StatusCode::NOT_FOUND, "{}", uaf.body);
     assert!(
-        uaf.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("not supported yet"),
+        uaf.body["message"].as_str().unwrap().contains("UAF key"),
         "{}",
         uaf.body
     );

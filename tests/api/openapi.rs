@@ -69,7 +69,8 @@ async fn every_listed_route_is_served() {
             .replace("{id}", "no-such-id")
             .replace("{tenant}", "no-such-tenant")
             .replace("{user}", "nobody@master")
-            .replace("{authenticator}", "AAAA");
+            .replace("{authenticator}", "AAAA")
+            .replace("{operation}", "registration");
         assert!(
             !path.contains('{'),
             "{pattern} has a parameter the test does not fill"

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 use super::error::OneSpanError;
 use super::render::authenticator;
 use super::{
-    answer, blocking, body, choice, fido2_only, fido_message, object_type, onespan_caller,
-    required_text, s, text, user_path, Reply,
+    answer, blocking, body, choice, fido_message, object_type, onespan_caller, protocol,
+    required_text, s, text, user_path, Protocol, Reply,
 };
 use crate::api::backend::Caller;
 use crate::engine::{
@@ -31,10 +31,12 @@ pub(super) async fn registration_request(
     e: web::Data<Engine>,
     p: web::Payload,
 ) -> Reply {
-    let Caller { tenant, .. } = onespan_caller(&req, &e)?;
+    let Caller { tenant, cx } = onespan_caller(&req, &e)?;
     let (name, _) = user_path(&req, &tenant)?;
     let (body, _) = body(&req, p).await?;
-    fido2_only(&body)?;
+    if protocol(&body)? == Protocol::Uaf11 {
+        return super::uaf::registration_request(e, tenant, cx, name).await;
+    }
     let request = RequestedRegistration {
         user_verification: choice(&body, "userVerification", UserVerification::parse)?,
         resident_key: choice(&body, "residentKey", ResidentKey::parse)?,
@@ -82,6 +84,9 @@ pub(super) async fn register_device(
     object_type(&body, "FIDORegistrationInput")?;
     let credential = fido_message(body.get("registrationResponse"), "registrationResponse")?;
     let request_id = required_text(&body, "requestID")?.to_string();
+    if credential.is_array() {
+        return super::uaf::register_device(e, tenant, cx, name, request_id, credential).await;
+    }
     let engine = e.get_ref().clone();
     let key = blocking(move || {
         engine
@@ -119,7 +124,9 @@ pub(super) async fn authentication_request(
     let Caller { tenant, .. } = onespan_caller(&req, &e)?;
     let (name, _) = user_path(&req, &tenant)?;
     let (body, raw) = body(&req, p).await?;
-    fido2_only(&body)?;
+    if protocol(&body)? == Protocol::Uaf11 {
+        return super::uaf::authentication_request(e, tenant, name, &body).await;
+    }
     // serde_json keeps the last of two members of one name: a doubled "amount" must not pass.
     transaction::refuse_duplicate_members(&raw)
         .map_err(|e| OneSpanError::field(e.field, e.message))?;
@@ -250,6 +257,9 @@ pub(super) async fn login(req: HttpRequest, e: web::Data<Engine>, p: web::Payloa
         "credentials.fidoAuthenticator.authenticationResponse",
     )?;
     let request_id = required_text(&body, "requestID")?.to_string();
+    if credential.is_array() {
+        return super::uaf::login(e, tenant, cx, (name, domain), request_id, credential).await;
+    }
     let engine = e.get_ref().clone();
     let done = blocking(move || {
         engine
@@ -310,6 +320,13 @@ pub(super) async fn validate_transaction(
         .and_then(Value::as_str)
         .ok_or_else(|| OneSpanError::field("data.fido.requestID", "is required"))?
         .to_string();
+    if credential.is_array() {
+        return Err(OneSpanError::field(
+            "data.fido.authenticationResponse",
+            "UAF transaction confirmation through this API is not supported yet; confirm UAF \
+             transactions through the UAF transport (/uaf/1.1/authentication)",
+        ));
+    }
     let engine = e.get_ref().clone();
     let validated = blocking(move || {
         engine

@@ -146,7 +146,7 @@ impl ResponseError for OneSpanError {
 /// The status table, in the order the README shows it: (status, meaning).
 pub const STATUSES: &[(u16, &str)] = &[
     (200, "success (201: a user made; 204: a user or authenticator deleted)"),
-    (400, "a malformed body (`validationErrors` name the fields), `fidoProtocol: \"UAF11\"` (not supported yet), or a refused ceremony: `message` names the failed check (signature, challenge, origin, userVerified, an unknown, spent, expired or other-kind `requestID`, …)"),
+    (400, "a malformed body (`validationErrors` name the fields), a UAF transaction through this API (not supported yet), or a refused ceremony: `message` names the failed check (signature, challenge, origin, userVerified, an unknown, spent, expired or other-kind `requestID`, …)"),
     (401, "the `Authorization: Bearer` API key is missing or not one of the tenant's"),
     (403, "the user is temporarily locked after repeated failed assertions"),
     (404, "no tenant under this path, no such user, a domain the tenant does not list, or no such authenticator of the user"),

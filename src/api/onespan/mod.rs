@@ -11,6 +11,7 @@
 mod ceremonies;
 pub mod error;
 mod render;
+mod uaf;
 mod users;
 
 use actix_web::http::StatusCode;
@@ -171,27 +172,31 @@ fn object_type(body: &Value, expected: &str) -> Result<(), OneSpanError> {
     }
 }
 
-/// `fidoProtocol`: `FIDO2`; `UAF11` is not served yet.
-fn fido2_only(body: &Value) -> Result<(), OneSpanError> {
+/// `fidoProtocol`: which FIDO protocol a call speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Fido2,
+    Uaf11,
+}
+
+fn protocol(body: &Value) -> Result<Protocol, OneSpanError> {
     match required_text(body, "fidoProtocol")? {
-        "FIDO2" => Ok(()),
-        "UAF11" => Err(OneSpanError::field(
-            "fidoProtocol",
-            "FIDO UAF 1.1 is not supported yet by this server; use \"FIDO2\"",
-        )),
+        "FIDO2" => Ok(Protocol::Fido2),
+        "UAF11" => Ok(Protocol::Uaf11),
         _ => Err(OneSpanError::field(
             "fidoProtocol",
-            "must be \"FIDO2\" (or, once supported, \"UAF11\")",
+            "must be \"FIDO2\" or \"UAF11\"",
         )),
     }
 }
 
-/// A FIDO message sent as stringified JSON (a JSON object is taken as it is).
+/// A FIDO message sent as stringified JSON: a FIDO2 credential (an object) or a UAF message (an
+/// array); sent unstringified, it is taken as it is.
 fn fido_message(value: Option<&Value>, field: &str) -> Result<Value, OneSpanError> {
     let parsed = match value {
         Some(Value::String(text)) => serde_json::from_str::<Value>(text)
             .map_err(|e| OneSpanError::field(field, format!("is not JSON: {e}")))?,
-        Some(v @ Value::Object(_)) => v.clone(),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => v.clone(),
         Some(_) => {
             return Err(OneSpanError::field(
                 field,
@@ -200,8 +205,11 @@ fn fido_message(value: Option<&Value>, field: &str) -> Result<Value, OneSpanErro
         }
         None => return Err(OneSpanError::field(field, "is required")),
     };
-    if !parsed.is_object() {
-        return Err(OneSpanError::field(field, "must be a JSON object"));
+    if !parsed.is_object() && !parsed.is_array() {
+        return Err(OneSpanError::field(
+            field,
+            "must be a JSON object (a FIDO2 credential) or array (a UAF message)",
+        ));
     }
     Ok(parsed)
 }

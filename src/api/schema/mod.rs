@@ -12,6 +12,7 @@ pub mod authfi;
 pub mod conformance;
 pub mod loginapp;
 pub mod onespan;
+pub mod uaf;
 
 use chrono::{DateTime, Utc};
 use utoipa::ToSchema;

@@ -344,6 +344,7 @@ impl Engine {
             enabled: true,
             disabled_by: None,
             payment: false,
+            uaf: None,
         })
     }
 }

@@ -25,7 +25,7 @@ impl Engine {
         move |challenge| channel.ceremony_key(&tenant.id, purpose, challenge)
     }
 
-    pub(super) fn backend_timeout(&self, tenant: &Tenant) -> chrono::Duration {
+    pub(in crate::engine) fn backend_timeout(&self, tenant: &Tenant) -> chrono::Duration {
         let std = tenant
             .defaults
             .timeout
@@ -102,7 +102,7 @@ impl Engine {
     }
 
     /// The user `name` of `tenant`, made now if there is none (a passkey-only account).
-    fn user_or_created(
+    pub(in crate::engine) fn user_or_created(
         &self,
         tenant: &Tenant,
         cx: &RequestCtx,

@@ -324,6 +324,7 @@ mod tests {
             enabled,
             disabled_by: by,
             payment: false,
+            uaf: None,
         }
     }
 

@@ -334,6 +334,7 @@ mod fixtures {
             enabled: true,
             disabled_by: None,
             payment: false,
+            uaf: None,
         }
     }
 }

@@ -487,8 +487,11 @@ fn an_authentication_signed_by_another_key_is_refused() {
     );
 }
 
+/// A registration names the attestation signature's algorithm (basic full: the attestation
+/// key's), so the key's own algorithm may differ from what was stored — as long as it fits the
+/// stored key.
 #[test]
-fn an_authentication_with_another_algorithm_than_registered_is_refused() {
+fn an_authentication_signed_with_the_keys_own_algorithm_verifies_whatever_the_registration_named() {
     let authr = Authenticator::new();
     let fc = good_fc();
     let response = parsed(
@@ -496,16 +499,38 @@ fn an_authentication_with_another_algorithm_than_registered_is_refused() {
         &response("Auth", &fc, &[authr.authenticate(&fc, 1, None)]),
     );
     let policy = Policy::any();
-    let lookup = |_: &str, _: &[u8]| {
+    let registered_der = |_: &str, _: &[u8]| {
         Some(StoredKey {
             sign_alg: 0x0002,
             ..authr.stored(0)
         })
     };
-    refused(
-        verify_authentication(&response, &exp(&policy), &lookup, None),
-        StatusCode::UnacceptableAlgorithm,
-        "signatureAlgorithm",
+    assert!(verify_authentication(&response, &exp(&policy), &registered_der, None).is_ok());
+}
+
+#[test]
+fn an_authentication_whose_algorithm_does_not_fit_the_stored_key_is_refused() {
+    let authr = Authenticator::new();
+    let fc = good_fc();
+    let response = parsed(
+        Op::Auth,
+        &response("Auth", &fc, &[authr.authenticate(&fc, 1, None)]),
+    );
+    let policy = Policy::any();
+    let rsa_key = |_: &str, _: &[u8]| {
+        Some(StoredKey {
+            key_encoding: 0x0102,
+            ..authr.stored(0)
+        })
+    };
+    let refused_with = verify_authentication(&response, &exp(&policy), &rsa_key, None)
+        .expect_err("an ECDSA signature cannot come from an RSA key");
+    assert!(
+        matches!(
+            refused_with.status,
+            StatusCode::UnacceptableKey | StatusCode::UnacceptableAlgorithm
+        ),
+        "{refused_with:?}"
     );
 }
 
