@@ -23,6 +23,15 @@ fn sha256_hex(text: &str) -> String {
 /// A tenant `bank` whose app runs as [`FACET`]; `uaf` adds keys to its `[tenants.uaf]`, and
 /// `anchors` names a trust-anchor folder for basic full attestation.
 async fn bank(uaf: &str, anchors: Option<&std::path::Path>) -> TestApp {
+    bank_with(uaf, anchors, |_| {}).await
+}
+
+/// [`bank`], with the server's settings changed by `change` before it starts.
+async fn bank_with(
+    uaf: &str,
+    anchors: Option<&std::path::Path>,
+    change: impl FnOnce(&mut fidoflow::config::Settings),
+) -> TestApp {
     let attestation = anchors.map_or(String::new(), |dir| {
         format!(
             "[tenants.attestation]\ntrust_anchors_dir = \"{}\"\n",
@@ -45,7 +54,11 @@ trusted_facets = ["https://bank.example", "{FACET}"]
 "#,
         sha256_hex(DEMO_KEY)
     ));
-    spawn_app_with(move |s| s.tenants = tenants).await
+    spawn_app_with(move |s| {
+        s.tenants = tenants;
+        change(s);
+    })
+    .await
 }
 
 /// The bank's backend.
@@ -482,4 +495,71 @@ async fn the_onespan_shape_registers_and_logs_in_with_uaf() {
     .await
     .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+}
+
+/// UAF entries of the FIDO metadata: the roots of an AAID make its basic full attestation
+/// trusted and name the model; a revoked AAID is refused at registration.
+#[tokio::test]
+async fn the_metadata_of_an_aaid_gives_its_roots_and_model_and_revokes_it() {
+    use base64::Engine as _;
+    let mds_root = crate::common::pki::root_ca("MDS test root");
+    let signer = crate::common::pki::attestation_chain(
+        &mds_root,
+        &[],
+        crate::common::pki::LeafOptions::default(),
+    );
+    let (vendor, full) = test_attestation("UAF vendor root");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mds-root.pem"), &mds_root.cert_pem).unwrap();
+    let root = base64::engine::general_purpose::STANDARD.encode(&vendor.cert_der);
+    let entry = |aaid: &str, model: &str, status: &str| {
+        json!({
+            "aaid": aaid,
+            "metadataStatement": {"aaid": aaid, "description": model, "attestationRootCertificates": [root]},
+            "statusReports": [{"status": status, "effectiveDate": "2024-03-01"}],
+        })
+    };
+    let blob = dir.path().join("blob.jwt");
+    std::fs::write(
+        &blob,
+        signer.sign_jws(&json!({
+            "legalHeader": "Test metadata.", "no": 1, "nextUpdate": "2099-01-01",
+            "entries": [
+                entry(AAID, "Example UAF Phone", "FIDO_CERTIFIED_L1"),
+                entry("4e4e#4006", "Revoked UAF Phone", "REVOKED"),
+            ],
+        })),
+    )
+    .unwrap();
+    let roots = dir.path().join("mds-root.pem");
+    let app = bank_with("", None, move |s| {
+        s.mds.roots = vec![roots];
+        fidoflow::mds_cli::import(s, &blob, chrono::Utc::now()).expect("import");
+    })
+    .await;
+    let backend = Backend::new(&app);
+
+    let mut phone = SoftUaf::new(AAID);
+    phone.attestation = full.clone();
+    assert_eq!(status(&backend.register("erik", &mut phone).await), 1200);
+    let (_, listed) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/tenants/bank/users/erik/fido/credentials",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    let key = &listed["data"][0]["attributes"];
+    assert_eq!(key["attestationTrusted"], true, "{listed}");
+    assert_eq!(key["authenticatorName"], "Example UAF Phone", "{listed}");
+
+    let mut revoked = SoftUaf::new("4e4e#4006");
+    revoked.attestation = full;
+    let refused = backend.register("erik", &mut revoked).await;
+    assert_eq!(status(&refused), 1493, "{refused}");
+    assert!(
+        refused["description"].as_str().unwrap().contains("REVOKED"),
+        "{refused}"
+    );
 }
