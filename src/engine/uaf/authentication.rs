@@ -1,0 +1,149 @@
+//! A UAF authentication response: verified by `uaf` against the user's stored key (and the
+//! transaction text sent), the metadata status checked, and the counter compared-and-set.
+
+use serde_json::Value;
+
+use super::{ceremony_user, from_engine, refusal, Expected, UafDone, UafResult};
+use crate::domain::{b64url, CredentialId, Username};
+use crate::engine::tenant::Tenant;
+use crate::engine::{AuditDraft, Engine, KeyView, RequestCtx};
+use crate::fido::mds::Lookup;
+use crate::store::{AuditKind, Ceremony, Outcome, Refusal as StoreRefusal, StoreError};
+use crate::uaf::{self, Expectations, Op, Policy, StatusCode, StoredKey};
+
+impl Engine {
+    /// Verifies an `AuthenticationResponse` against the ceremony and the user's stored key,
+    /// and updates the key's counter in one compare-and-set.
+    pub fn uaf_authentication_response(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        message: &Value,
+        expected: Option<Expected<'_>>,
+    ) -> UafResult<UafDone> {
+        let response = uaf::parse_response(message, Op::Auth)?;
+        let ceremony = self.uaf_take(tenant, Op::Auth, &response.server_data, expected)?;
+        let username = ceremony_user(&ceremony)?;
+        let result = self.uaf_authenticated(tenant, cx, &ceremony, &username, &response);
+        if let Err(e) = &result {
+            self.audit_uaf(cx, AuditKind::FidoAuthentication, &username, None, e)?;
+        }
+        result
+    }
+
+    fn uaf_authenticated(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        ceremony: &Ceremony,
+        username: &Username,
+        response: &uaf::Response,
+    ) -> UafResult<UafDone> {
+        let app_id = self.uaf_app_id(tenant);
+        let facets = self.uaf_trusted_facets(tenant);
+        let challenge = b64url(&ceremony.challenge);
+        let store = tenant.store();
+        let lookup = |aaid: &str, key_id: &[u8]| -> Option<StoredKey> {
+            let id = CredentialId::from_bytes(key_id.to_vec()).ok()?;
+            let record = store.credential(&id).ok()??;
+            let key = record.uaf.as_ref()?;
+            (record.username == *username
+                && record.enabled
+                && key.aaid.eq_ignore_ascii_case(aaid)
+                && ceremony.allowed_credentials.contains(&id))
+            .then(|| StoredKey {
+                public_key: record.public_key.clone(),
+                key_encoding: key.key_encoding,
+                sign_alg: key.sign_alg,
+                sign_counter: record.sign_count,
+            })
+        };
+        let transaction = ceremony.signed.as_ref().and_then(|s| {
+            s.content["authenticationMessage"]
+                .as_str()
+                .map(str::to_owned)
+        });
+        let verified = uaf::verify_authentication(
+            response,
+            &Expectations {
+                app_id: &app_id,
+                challenge: &challenge,
+                trusted_facets: &facets,
+                policy: &Policy::any(),
+            },
+            &lookup,
+            transaction.as_deref().map(str::as_bytes),
+        )?;
+        let id = CredentialId::from_bytes(verified.key_id.clone())
+            .map_err(|e| refusal(StatusCode::UnknownKeyId, "keyID", e.0))?;
+        if let Some(why) = self.metadata().and_then(|m| {
+            m.blob
+                .find(Lookup::Aaid(&verified.aaid))
+                .and_then(|e| e.refusal(None, None))
+        }) {
+            return Err(refusal(
+                StatusCode::RevokedAuthenticator,
+                "metadataStatus",
+                why,
+            ));
+        }
+        let now = self.now();
+        let received = verified.sign_counter;
+        let update = store.update_credential(&id, &mut |current| {
+            let stored = current.sign_count;
+            if (stored != 0 || received != 0) && received <= stored {
+                return Err(StoreError::Refused(StoreRefusal::CounterNotIncreased {
+                    stored,
+                    received,
+                }));
+            }
+            if !current.enabled {
+                return Err(StoreError::Refused(StoreRefusal::CredentialDisabled));
+            }
+            current.sign_count = received;
+            current.last_used_at = Some(now);
+            Ok(())
+        });
+        let updated = match update {
+            Ok(updated) => updated,
+            Err(StoreError::Refused(why)) => {
+                return Err(refusal(
+                    StatusCode::UnacceptableContent,
+                    "signCount",
+                    why.to_string(),
+                ))
+            }
+            Err(StoreError::NotFound) => {
+                return Err(refusal(
+                    StatusCode::UnknownKeyId,
+                    "keyID",
+                    "this key was deleted meanwhile",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit(AuditDraft {
+            kind: if transaction.is_some() {
+                AuditKind::TransactionValidated
+            } else {
+                AuditKind::FidoAuthentication
+            },
+            actor: cx.actor(),
+            username: Some(username),
+            credential_id: Some(&id),
+            outcome: Outcome::Success,
+            detail: match &transaction {
+                Some(_) => "UAF transaction confirmed on the authenticator".into(),
+                None => "signed in with a UAF key".into(),
+            },
+            cx,
+        })
+        .map_err(from_engine)?;
+        Ok(UafDone {
+            username: username.to_string(),
+            aaid: verified.aaid,
+            key_id: b64url(&verified.key_id),
+            key: KeyView::of(&updated),
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! FIDO UAF 1.1 use cases for a tenant's apps: registration, authentication (with `text/plain`
+//! transaction confirmation) and deregistration requests, and the responses verified by `uaf`.
+//! A request's `serverData` names its stored ceremony and is MAC'd (HMAC-SHA256 over tenant,
+//! operation and ceremony id) with the server-data key (`uaf-server-data.key`, shared by every
+//! node), so a forged or altered one is refused before any lookup; the ceremony is bound to
+//! tenant, operation and username, taken exactly once and expires. UAF keys live with the
+//! tenant's WebAuthn credentials (`CredentialRecord::uaf`), so listing, renaming, disabling,
+//! deleting, the lock and the audit log treat them alike.
+//!
+//! - `requests.rs`: the three requests, and the stored ceremony behind `serverData`.
+//! - `registration.rs`: a registration response verified, judged and stored.
+//! - `authentication.rs`: an authentication response verified and the counter updated.
+
+mod authentication;
+mod registration;
+mod requests;
+
+use ring::hmac;
+use serde_json::Value;
+
+use super::tenant::Tenant;
+use super::{AuditDraft, Engine, EngineError, KeyView, RequestCtx};
+use crate::domain::{CredentialId, Username};
+use crate::store::{AuditKind, Ceremony, Outcome, StoreError};
+use crate::uaf::{self, MatchCriteria, Op, Policy, StatusCode, UafRefusal};
+
+/// What a UAF request call answers: the request message for the client (a JSON array) and how
+/// long it lives.
+#[derive(Debug, Clone)]
+pub struct UafRequest {
+    pub op: Op,
+    pub message: Value,
+    pub lifetime_millis: u64,
+    /// The id `serverData` names (empty for a deregistration): what the OneSpan shape's
+    /// `requestID` carries.
+    pub id: String,
+}
+
+/// A verified UAF response: who, and which key.
+#[derive(Debug, Clone)]
+pub struct UafDone {
+    pub username: String,
+    pub aaid: String,
+    pub key_id: String,
+    /// The key as stored (after the counter update).
+    pub key: KeyView,
+}
+
+/// What a caller that names the request itself (the OneSpan shape) expects of a response: its
+/// user and the id its `serverData` must name.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub username: &'a str,
+    pub id: &'a str,
+}
+
+/// The status a UAF call answers when it fails (HTTP 200 with this `statusCode`).
+pub type UafResult<T> = Result<T, UafRefusal>;
+
+/// The file of the key that MACs `serverData`, in the data directory.
+pub const SERVER_DATA_KEY_FILE: &str = "uaf-server-data.key";
+
+fn refusal(status: StatusCode, check: &'static str, detail: impl Into<String>) -> UafRefusal {
+    UafRefusal {
+        status,
+        check,
+        detail: detail.into(),
+    }
+}
+
+/// An engine failure as a UAF status: client mistakes keep their meaning, the rest is 1500.
+fn from_engine(e: EngineError) -> UafRefusal {
+    match e {
+        EngineError::UserNotFound(_) => refusal(StatusCode::NotFound, "username", "no such user"),
+        EngineError::InvalidUsername(why) => refusal(StatusCode::BadRequest, "username", why),
+        EngineError::TooManyRequests { .. } => refusal(
+            StatusCode::Forbidden,
+            "rateLimit",
+            "too many requests for this user; try again later",
+        ),
+        EngineError::UserLocked { .. } => refusal(
+            StatusCode::Forbidden,
+            "lock",
+            "too many failed attempts: this account is temporarily locked",
+        ),
+        other => {
+            tracing::error!(error = ?other, "UAF call failed");
+            refusal(
+                StatusCode::InternalServerError,
+                "server",
+                "the server could not complete the call; try again",
+            )
+        }
+    }
+}
+
+impl From<StoreError> for UafRefusal {
+    fn from(e: StoreError) -> Self {
+        from_engine(e.into())
+    }
+}
+
+impl Engine {
+    /// Sets the key that MACs `serverData` (once, at start).
+    pub fn set_uaf_server_data_key(&self, key: [u8; 32]) {
+        let _ = self
+            .inner
+            .uaf_key
+            .set(hmac::Key::new(hmac::HMAC_SHA256, &key));
+    }
+
+    /// The tenant's AppID: `[tenants.uaf] app_id`, else `https://<rp_id>/<access_path>/uaf/facets`.
+    pub fn uaf_app_id(&self, tenant: &Tenant) -> String {
+        let uaf = tenant.settings.as_ref().map(|s| &s.uaf);
+        match uaf.and_then(|u| u.app_id.clone()) {
+            Some(app_id) => app_id,
+            None => format!(
+                "https://{}/{}/uaf/facets",
+                tenant.relying_party.id,
+                tenant.access_path.as_deref().unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The tenant's trusted facets: `[tenants.uaf] trusted_facets`, else its `https://` origins.
+    pub fn uaf_trusted_facets(&self, tenant: &Tenant) -> Vec<String> {
+        let configured = tenant
+            .settings
+            .as_ref()
+            .and_then(|s| s.uaf.trusted_facets.clone());
+        configured.unwrap_or_else(|| {
+            tenant
+                .relying_party
+                .origins
+                .iter()
+                .filter(|o| o.starts_with("https://"))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// The policy of the tenant's requests: its `accepted_aaids`, else any UAFV1TLV authenticator.
+    fn uaf_policy(&self, tenant: &Tenant) -> Policy {
+        let accepted = tenant
+            .settings
+            .as_ref()
+            .map(|s| s.uaf.accepted_aaids.clone())
+            .unwrap_or_default();
+        if accepted.is_empty() {
+            Policy::any()
+        } else {
+            Policy {
+                accepted: accepted
+                    .iter()
+                    .map(|aaid| {
+                        vec![MatchCriteria {
+                            aaid: Some(vec![aaid.clone()]),
+                            assertion_schemes: Some(vec![uaf::messages::ASSERTION_SCHEME.into()]),
+                            ..MatchCriteria::default()
+                        }]
+                    })
+                    .collect(),
+                disallowed: Vec::new(),
+            }
+        }
+    }
+
+    fn audit_uaf(
+        &self,
+        cx: &RequestCtx,
+        kind: AuditKind,
+        username: &Username,
+        credential: Option<&CredentialId>,
+        e: &UafRefusal,
+    ) -> UafResult<()> {
+        self.audit(AuditDraft {
+            kind,
+            actor: format!("user:{username}"),
+            username: Some(username),
+            credential_id: credential,
+            outcome: Outcome::Failure,
+            detail: format!(
+                "UAF {} refused ({}, {}): {}",
+                match kind {
+                    AuditKind::FidoRegistration => "registration",
+                    _ => "authentication",
+                },
+                e.status.code(),
+                e.check,
+                e.detail
+            ),
+            cx,
+        })
+        .map_err(from_engine)
+    }
+}
+
+fn ceremony_user(ceremony: &Ceremony) -> UafResult<Username> {
+    ceremony.username.clone().ok_or_else(|| {
+        refusal(
+            StatusCode::RequestInvalid,
+            "serverData",
+            "the request names no user",
+        )
+    })
+}
+
+/// The name of an operation in store keys and MACs.
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Reg => "Reg",
+        Op::Auth => "Auth",
+        Op::Dereg => "Dereg",
+    }
+}

@@ -1,0 +1,226 @@
+//! A UAF registration response: verified by `uaf`, the basic full chain judged with the tenant's
+//! anchors and the metadata of the AAID, the tenant's rules applied, and each key stored.
+
+use serde_json::Value;
+
+use super::{ceremony_user, from_engine, refusal, Expected, UafDone, UafResult};
+use crate::domain::{b64url, CredentialId, DisplayName, Username};
+use crate::engine::tenant::Tenant;
+use crate::engine::{AuditDraft, Engine, EngineError, KeyView, RequestCtx};
+use crate::fido::mds::Lookup;
+use crate::store::{AuditKind, Ceremony, CredentialRecord, Outcome, StoreError, UafKey};
+use crate::uaf::{self, Attestation, Expectations, Op, StatusCode};
+
+impl Engine {
+    /// Verifies a `RegistrationResponse` and stores each new key for the ceremony's user.
+    pub fn uaf_registration_response(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        message: &Value,
+        expected: Option<Expected<'_>>,
+    ) -> UafResult<UafDone> {
+        let response = uaf::parse_response(message, Op::Reg)?;
+        let ceremony = self.uaf_take(tenant, Op::Reg, &response.server_data, expected)?;
+        let username = ceremony_user(&ceremony)?;
+        let result = self.uaf_register_verified(tenant, cx, &ceremony, &username, &response);
+        if let Err(e) = &result {
+            self.audit_uaf(cx, AuditKind::FidoRegistration, &username, None, e)?;
+        }
+        result
+    }
+
+    fn uaf_register_verified(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        ceremony: &Ceremony,
+        username: &Username,
+        response: &uaf::Response,
+    ) -> UafResult<UafDone> {
+        let app_id = self.uaf_app_id(tenant);
+        let facets = self.uaf_trusted_facets(tenant);
+        let policy = self.uaf_policy(tenant);
+        let challenge = b64url(&ceremony.challenge);
+        let keys = uaf::verify_registration(
+            response,
+            &Expectations {
+                app_id: &app_id,
+                challenge: &challenge,
+                trusted_facets: &facets,
+                policy: &policy,
+            },
+        )?;
+        let user = tenant.store().user(username)?.ok_or_else(|| {
+            refusal(
+                StatusCode::NotFound,
+                "username",
+                "the account was deleted meanwhile",
+            )
+        })?;
+        let now = self.now();
+        let mut done = None;
+        for key in keys {
+            let (trusted, model) = self.uaf_judge(tenant, &key)?;
+            let id = CredentialId::from_bytes(key.key_id.clone())
+                .map_err(|e| refusal(StatusCode::UnacceptableKey, "keyID", e.0))?;
+            let count = tenant.store().credentials_of(username)?.len();
+            if tenant
+                .max_keys_per_user
+                .is_some_and(|max| count >= max as usize)
+            {
+                return Err(refusal(
+                    StatusCode::Forbidden,
+                    "credentialCount",
+                    "this user has as many keys as the relying party allows; delete one first",
+                ));
+            }
+            let (format, raw) = match &key.attestation {
+                Attestation::BasicFull { .. } => ("uaf-basic-full", response.assertions.clone()),
+                Attestation::Surrogate { .. } => {
+                    ("uaf-basic-surrogate", response.assertions.clone())
+                }
+            };
+            let display_name = DisplayName::parse(&format!(
+                "{} {}",
+                model.as_deref().unwrap_or("UAF key"),
+                count + 1
+            ))
+            .or_else(|_| DisplayName::parse(&format!("UAF key {}", count + 1)))
+            .map_err(|e| from_engine(EngineError::Internal(e.0)))?;
+            let record = CredentialRecord {
+                id: id.clone(),
+                username: username.clone(),
+                user_handle: user.handle.clone(),
+                public_key: key.public_key.clone(),
+                algorithm: 0,
+                sign_count: key.sign_counter,
+                aaguid: key.aaid.to_ascii_lowercase(),
+                authenticator_name: model,
+                attestation_format: format.into(),
+                attestation_trusted: trusted,
+                attestation_object: raw.concat(),
+                client_data_json: response.fc_params.as_bytes().to_vec(),
+                transports: Vec::new(),
+                backup_eligible: false,
+                backup_state: false,
+                user_verified: true,
+                discoverable: None,
+                display_name,
+                created_at: now,
+                last_used_at: None,
+                enabled: true,
+                disabled_by: None,
+                payment: false,
+                uaf: Some(UafKey {
+                    aaid: key.aaid.clone(),
+                    key_encoding: key.key_encoding,
+                    sign_alg: key.sign_alg,
+                    authenticator_version: key.authenticator_version,
+                }),
+            };
+            match tenant.store().insert_credential(&record) {
+                Ok(()) => {}
+                Err(StoreError::CredentialExists) => {
+                    return Err(refusal(
+                        StatusCode::UnacceptableKey,
+                        "keyID",
+                        "this KeyID is registered already",
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            self.audit(AuditDraft {
+                kind: AuditKind::FidoRegistration,
+                actor: format!("user:{username}"),
+                username: Some(username),
+                credential_id: Some(&id),
+                outcome: Outcome::Success,
+                detail: format!(
+                    "registered UAF key of {} ({format}, {})",
+                    key.aaid,
+                    if trusted { "trusted" } else { "untrusted" }
+                ),
+                cx,
+            })
+            .map_err(from_engine)?;
+            done = Some(UafDone {
+                username: username.to_string(),
+                aaid: key.aaid.clone(),
+                key_id: b64url(&key.key_id),
+                key: KeyView::of(&record),
+            });
+        }
+        done.ok_or_else(|| refusal(StatusCode::BadRequest, "assertions", "no assertion"))
+    }
+
+    /// Trust of a verified key: a basic full chain to the tenant's anchors and the metadata
+    /// roots of its AAID; the metadata status and the tenant's rules applied. Returns whether
+    /// it is trusted and the model name.
+    fn uaf_judge(
+        &self,
+        tenant: &Tenant,
+        key: &uaf::VerifiedKey,
+    ) -> UafResult<(bool, Option<String>)> {
+        let now = self.now();
+        let settings = tenant.settings.as_ref().map(|s| &s.uaf);
+        let accepted = settings
+            .map(|s| s.accepted_aaids.as_slice())
+            .unwrap_or_default();
+        if !accepted.is_empty() && !accepted.iter().any(|a| a.eq_ignore_ascii_case(&key.aaid)) {
+            return Err(refusal(
+                StatusCode::UnacceptableAuthenticator,
+                "aaid",
+                format!(
+                    "the authenticator {} is not one this relying party accepts",
+                    key.aaid
+                ),
+            ));
+        }
+        let metadata = self.metadata();
+        let entry = metadata
+            .as_ref()
+            .and_then(|m| m.blob.find(Lookup::Aaid(&key.aaid)).cloned());
+        let leaf = match &key.attestation {
+            Attestation::BasicFull { certificates, .. } => certificates.first().map(Vec::as_slice),
+            Attestation::Surrogate { .. } => None,
+        };
+        if let Some(why) = entry
+            .as_ref()
+            .and_then(|e| e.refusal(Some(u32::from(key.authenticator_version)), leaf))
+        {
+            return Err(refusal(
+                StatusCode::RevokedAuthenticator,
+                "metadataStatus",
+                why,
+            ));
+        }
+        let trust = match &key.attestation {
+            Attestation::BasicFull { certificates, .. } => {
+                let roots = entry
+                    .as_ref()
+                    .map(|e| crate::fido::TrustAnchors::from_der_list(&e.attestation_roots))
+                    .transpose()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(crate::fido::TrustAnchors::empty);
+                crate::fido::chain_to_anchors(certificates, &tenant.trust.merged(&roots), now)
+            }
+            Attestation::Surrogate { .. } => Err("surrogate attestation has no chain".into()),
+        };
+        let require_full = settings.is_some_and(|s| s.require_basic_full);
+        let require_trusted =
+            tenant.attestation.policy == crate::config::AttestationPolicyKind::RequireTrusted;
+        if let Err(why) = &trust {
+            if require_full || require_trusted {
+                return Err(refusal(
+                    StatusCode::UnacceptableAttestation,
+                    "attestationTrust",
+                    format!("the attestation is not trusted: {why}"),
+                ));
+            }
+        }
+        let model = entry.and_then(|e| e.description.clone());
+        Ok((trust.is_ok(), model))
+    }
+}
