@@ -563,3 +563,87 @@ async fn the_metadata_of_an_aaid_gives_its_roots_and_model_and_revokes_it() {
         "{refused}"
     );
 }
+
+/// UAF registrations of another server come in through the tenant import, and sign in as they
+/// did there (counter carried over); a key that does not fit its algorithm is refused.
+#[tokio::test]
+async fn imported_uaf_registrations_sign_in() {
+    use crate::common::softuaf::{KeyKind, KeyMaterial, UafKey};
+    let app = bank("", None).await;
+    let backend = Backend::new(&app);
+    let key = UafKey {
+        app_id: format!("https://bank.example/{PATH}/uaf/facets"),
+        username: "fred".into(),
+        key_id: vec![7; 32],
+        sign_alg: 0x0005,
+        key_encoding: 0x0100,
+        key: KeyMaterial::generate(KeyKind::Secp256k1),
+    };
+    let b64 = crate::common::softauthn::b64url;
+    let line = |public_key: &[u8], sign_alg: u16| {
+        json!({
+            "user_handle": b64(&[9; 32]),
+            "name": "fred",
+            "credentials": [{
+                "credential_id": b64(&key.key_id),
+                "public_key": b64(public_key),
+                "sign_count": 41,
+                "uaf": {"aaid": AAID, "key_encoding": 256, "sign_alg": sign_alg},
+            }],
+        })
+        .to_string()
+    };
+    let import = |body: String| {
+        app.admin_request(
+            reqwest::Method::POST,
+            "/rest/admin/tenants/bank/import",
+            Some(crate::common::app::ADMIN_TOKEN),
+        )
+        .header("Content-Type", "application/x-ndjson")
+        .body(body)
+        .send()
+    };
+    // A P-256 algorithm for a secp256k1 point is refused, naming the key.
+    let refused: Value = import(line(&key.public_key(), 0x0001) + "\n")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let report = &refused["data"]["attributes"];
+    assert_eq!(report["imported"], 0, "{refused}");
+    assert!(
+        report["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("public_key"),
+        "{refused}"
+    );
+    let done: Value = import(line(&key.public_key(), 0x0005) + "\n")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["data"]["attributes"]["imported"], 1, "{done}");
+
+    let mut phone = SoftUaf::with_alg(AAID, 0x0005, 0x0100);
+    phone.sign_counter = 41;
+    phone.import(key);
+    let signed_in = backend
+        .authenticate("fred", &mut phone, &UafTamper::default())
+        .await;
+    assert_eq!(status(&signed_in), 1200, "{signed_in}");
+    // The counter came over: an authenticator that counts from 1 again looks cloned.
+    let cloned = backend
+        .authenticate(
+            "fred",
+            &mut phone,
+            &UafTamper {
+                sign_counter: Some(5),
+                ..UafTamper::default()
+            },
+        )
+        .await;
+    assert_eq!(status(&cloned), 1498, "{cloned}");
+}

@@ -787,6 +787,11 @@ impl SoftUaf {
             .find(|k| k.app_id == app_id && k.username == username)
     }
 
+    /// Takes over a key registered elsewhere (e.g. one imported into the server).
+    pub fn import(&mut self, key: UafKey) {
+        self.keys.push(key);
+    }
+
     /// Forget the registration with this base64url KeyID; true if it was there.
     pub fn forget_key(&mut self, key_id_b64: &str) -> bool {
         let Some(id) = b64url_decode(key_id_b64) else {

@@ -2,7 +2,8 @@
 //! line, each user written whole (user and credentials in one transaction) or not at all. A
 //! refused line is reported with its number and reason and leaves nothing behind; the others
 //! are imported. Credentials are checked strictly — the public key must be a COSE key fidoflow
-//! can verify with — and are stored as `none` attestations, untrusted and enabled.
+//! can verify with, or for a FIDO UAF key (`uaf`) a key in the registry encoding named that fits
+//! its signature algorithm — and are stored as `none` attestations, untrusted and enabled.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -54,6 +55,20 @@ struct ImportedCredential {
     created: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// A FIDO UAF key: `credential_id` is its KeyID, `public_key` the key in `key_encoding`.
+    #[serde(default)]
+    uaf: Option<ImportedUafKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportedUafKey {
+    /// `VVVV#MMMM`.
+    aaid: String,
+    /// The registry's `ALG_KEY_*` (e.g. 256 = 0x0100, a raw X9.62 point).
+    key_encoding: u16,
+    /// The registry's `ALG_SIGN_*` (e.g. 1 = 0x0001, ECDSA P-256 raw).
+    sign_alg: u16,
 }
 
 /// A line that was not imported.
@@ -270,6 +285,9 @@ impl Engine {
         let id =
             CredentialId::parse(&c.credential_id).map_err(|e| format!("credential_id: {e}"))?;
         let public_key = b64url_decode(&c.public_key).map_err(|e| format!("public_key: {e}"))?;
+        if let Some(uaf) = c.uaf {
+            return self.imported_uaf_key(user, id, public_key, c.sign_count, uaf, index, now);
+        }
         let algorithm =
             fido::check_cose_key(&public_key).map_err(|e| format!("public_key: {e}"))?;
         let aaguid_bytes = match c.aaguid.as_deref() {
@@ -345,6 +363,67 @@ impl Engine {
             disabled_by: None,
             payment: false,
             uaf: None,
+        })
+    }
+}
+
+impl Engine {
+    /// A UAF key of another server: its AAID, and a public key that fits the signature
+    /// algorithm and encoding named (checked as a registration's would be).
+    #[allow(clippy::too_many_arguments)]
+    fn imported_uaf_key(
+        &self,
+        user: &UserRecord,
+        id: CredentialId,
+        public_key: Vec<u8>,
+        sign_count: u32,
+        key: ImportedUafKey,
+        index: usize,
+        now: DateTime<Utc>,
+    ) -> Result<CredentialRecord, String> {
+        if !crate::config::is_aaid(&key.aaid) {
+            return Err(format!(
+                "uaf.aaid: `{}` is not an AAID: four hex digits, #, four hex digits",
+                key.aaid
+            ));
+        }
+        if !(32..=2048).contains(&id.as_bytes().len()) {
+            return Err("credential_id: a UAF KeyID is 32 to 2048 bytes".into());
+        }
+        crate::uaf::check_public_key(key.sign_alg, key.key_encoding, &public_key)
+            .map_err(|e| format!("public_key: {}", e.detail))?;
+        let display_name = DisplayName::parse(&format!("UAF key {}", index + 1))
+            .map_err(|e| format!("name: {e}"))?;
+        Ok(CredentialRecord {
+            id,
+            username: user.username.clone(),
+            user_handle: user.handle.clone(),
+            public_key,
+            algorithm: 0,
+            sign_count,
+            aaguid: key.aaid.to_ascii_lowercase(),
+            authenticator_name: None,
+            attestation_format: "none".into(),
+            attestation_trusted: false,
+            attestation_object: Vec::new(),
+            client_data_json: Vec::new(),
+            transports: Vec::new(),
+            backup_eligible: false,
+            backup_state: false,
+            user_verified: true,
+            discoverable: None,
+            display_name,
+            created_at: now,
+            last_used_at: None,
+            enabled: true,
+            disabled_by: None,
+            payment: false,
+            uaf: Some(crate::store::UafKey {
+                aaid: key.aaid,
+                key_encoding: key.key_encoding,
+                sign_alg: key.sign_alg,
+                authenticator_version: 0,
+            }),
         })
     }
 }
