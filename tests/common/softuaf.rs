@@ -34,11 +34,10 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ciborium::Value as Cbor;
 use rand::RngCore;
-use ring::digest;
 use ring::rand::SystemRandom;
 use ring::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING,
@@ -112,28 +111,7 @@ pub const ASSERTION_SCHEME: &str = "UAFV1TLV";
 
 const TRAILING_GARBAGE: &[u8] = &[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01];
 
-/// base64url without padding.
-pub fn b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Lenient base64 decoding: base64url or standard, with or without padding.
-pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD
-        .decode(s)
-        .or_else(|_| URL_SAFE.decode(s))
-        .or_else(|_| STANDARD_NO_PAD.decode(s))
-        .or_else(|_| STANDARD.decode(s))
-        .ok()
-}
-
-/// SHA-256.
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let d = digest::digest(&digest::SHA256, data);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
+pub use super::softauthn::{b64url, b64url_decode, sha256};
 
 /// One TLV item: tag (UINT16 LE), length (UINT16 LE), value.
 pub fn tlv(tag: u16, value: &[u8]) -> Vec<u8> {

@@ -165,6 +165,30 @@ impl Engine {
         }
     }
 
+    /// Parses a response message of `op`, takes the ceremony its `serverData` names and runs
+    /// `verified` for the ceremony's user; a refusal after the ceremony is found is audited as
+    /// `kind`.
+    #[allow(clippy::too_many_arguments)]
+    fn uaf_response(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        message: &Value,
+        op: Op,
+        expected: Option<Expected<'_>>,
+        kind: AuditKind,
+        verified: impl FnOnce(&Ceremony, &Username, &uaf::Response) -> UafResult<UafDone>,
+    ) -> UafResult<UafDone> {
+        let response = uaf::parse_response(message, op)?;
+        let ceremony = self.uaf_take(tenant, op, &response.server_data, expected)?;
+        let username = ceremony_user(&ceremony)?;
+        let result = verified(&ceremony, &username, &response);
+        if let Err(e) = &result {
+            self.audit_uaf(cx, kind, &username, None, e)?;
+        }
+        result
+    }
+
     fn audit_uaf(
         &self,
         cx: &RequestCtx,

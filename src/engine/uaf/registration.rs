@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{ceremony_user, from_engine, refusal, Expected, UafDone, UafResult};
+use super::{from_engine, refusal, Expected, UafDone, UafResult};
 use crate::domain::{b64url, CredentialId, DisplayName, Username};
 use crate::engine::tenant::Tenant;
 use crate::engine::{AuditDraft, Engine, EngineError, KeyView, RequestCtx};
@@ -20,14 +20,17 @@ impl Engine {
         message: &Value,
         expected: Option<Expected<'_>>,
     ) -> UafResult<UafDone> {
-        let response = uaf::parse_response(message, Op::Reg)?;
-        let ceremony = self.uaf_take(tenant, Op::Reg, &response.server_data, expected)?;
-        let username = ceremony_user(&ceremony)?;
-        let result = self.uaf_register_verified(tenant, cx, &ceremony, &username, &response);
-        if let Err(e) = &result {
-            self.audit_uaf(cx, AuditKind::FidoRegistration, &username, None, e)?;
-        }
-        result
+        self.uaf_response(
+            tenant,
+            cx,
+            message,
+            Op::Reg,
+            expected,
+            AuditKind::FidoRegistration,
+            |ceremony, username, response| {
+                self.uaf_register_verified(tenant, cx, ceremony, username, response)
+            },
+        )
     }
 
     fn uaf_register_verified(
