@@ -647,3 +647,35 @@ async fn imported_uaf_registrations_sign_in() {
         .await;
     assert_eq!(status(&cloned), 1498, "{cloned}");
 }
+
+/// Failed UAF authentications count against the user's lock as failed sign-ins do.
+#[tokio::test]
+async fn repeated_failures_lock_the_user_for_uaf_too() {
+    let app = bank("", None).await;
+    let backend = Backend::new(&app);
+    let mut phone = SoftUaf::new(AAID);
+    assert_eq!(status(&backend.register("gus", &mut phone).await), 1200);
+    let flipped = UafTamper {
+        flip_signature_byte: true,
+        ..UafTamper::default()
+    };
+    let max = app.settings.lockout.max_failures;
+    let mut last = Value::Null;
+    for _ in 0..max {
+        last = backend.authenticate("gus", &mut phone, &flipped).await;
+        assert_ne!(status(&last), 1200, "{last}");
+    }
+    assert_eq!(
+        status(&last),
+        1403,
+        "the last failure engages the lock: {last}"
+    );
+    let honest = backend
+        .authenticate("gus", &mut phone, &UafTamper::default())
+        .await;
+    assert_eq!(status(&honest), 1403, "{honest}");
+    assert!(
+        honest["description"].as_str().unwrap().contains("locked"),
+        "{honest}"
+    );
+}

@@ -5,10 +5,14 @@ use serde_json::Value;
 
 use super::{from_engine, refusal, Expected, UafDone, UafResult};
 use crate::domain::{b64url, CredentialId, Username};
+use crate::engine::metrics::Busy;
 use crate::engine::tenant::Tenant;
+use crate::engine::EngineError;
 use crate::engine::{AuditDraft, Engine, KeyView, RequestCtx};
 use crate::fido::mds::Lookup;
-use crate::store::{AuditKind, Ceremony, Outcome, Refusal as StoreRefusal, StoreError};
+use crate::store::{
+    AuditKind, Ceremony, Outcome, Refusal as StoreRefusal, Reservation, StoreError,
+};
 use crate::uaf::{self, Expectations, Op, Policy, StatusCode, StoredKey};
 
 impl Engine {
@@ -29,9 +33,53 @@ impl Engine {
             expected,
             AuditKind::FidoAuthentication,
             |ceremony, username, response| {
-                self.uaf_authenticated(tenant, cx, ceremony, username, response)
+                self.uaf_attempt(tenant, cx, username, || {
+                    self.uaf_authenticated(tenant, cx, ceremony, username, response)
+                })
             },
         )
+    }
+
+    /// Counts an authentication against the user's lock, as a WebAuthn sign-in is: refused
+    /// while locked, a failure counted (the lock engaged and audited at the limit), a success
+    /// clearing the count.
+    fn uaf_attempt(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        username: &Username,
+        attempt: impl FnOnce() -> UafResult<UafDone>,
+    ) -> UafResult<UafDone> {
+        let now = self.now();
+        let policy = self.lock_policy();
+        let store = tenant.store();
+        let locked = || {
+            refusal(
+                StatusCode::Forbidden,
+                "lock",
+                "too many failed attempts: this account is temporarily locked",
+            )
+        };
+        match store.reserve_attempt(username, now, &policy)? {
+            Reservation::Granted => {}
+            Reservation::Locked(_) => return Err(locked()),
+            Reservation::TableFull => {
+                return Err(from_engine(EngineError::ServerBusy(Busy::LockTableFull)))
+            }
+        }
+        let result = attempt();
+        match &result {
+            Ok(_) => store.attempt_succeeded(username)?,
+            Err(e) if e.status != StatusCode::InternalServerError => {
+                if let Some(until) = store.attempt_failed(username, now, &policy)? {
+                    self.lock_engaged(tenant, cx, username, until)
+                        .map_err(from_engine)?;
+                    return Err(locked());
+                }
+            }
+            Err(_) => {}
+        }
+        result
     }
 
     fn uaf_authenticated(
