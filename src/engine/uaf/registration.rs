@@ -78,12 +78,18 @@ impl Engine {
                     "this user has as many keys as the relying party allows; delete one first",
                 ));
             }
-            let (format, raw) = match &key.attestation {
-                Attestation::BasicFull { .. } => ("uaf-basic-full", response.assertions.clone()),
-                Attestation::Surrogate { .. } => {
-                    ("uaf-basic-surrogate", response.assertions.clone())
-                }
+            let format = match &key.attestation {
+                Attestation::BasicFull { .. } => "uaf-basic-full",
+                Attestation::Surrogate { .. } => "uaf-basic-surrogate",
             };
+            // This key's own registration assertion, kept as a WebAuthn credential keeps its
+            // attestation object: its trust can be judged again later.
+            let raw = response
+                .assertions
+                .iter()
+                .find(|a| uaf::parse_registration(a).is_ok_and(|r| r.key_id == key.key_id))
+                .cloned()
+                .unwrap_or_default();
             let display_name = DisplayName::parse(&format!(
                 "{} {}",
                 model.as_deref().unwrap_or("UAF key"),
@@ -102,7 +108,7 @@ impl Engine {
                 authenticator_name: model,
                 attestation_format: format.into(),
                 attestation_trusted: trusted,
-                attestation_object: raw.concat(),
+                attestation_object: raw,
                 client_data_json: response.fc_params.as_bytes().to_vec(),
                 transports: Vec::new(),
                 backup_eligible: false,
