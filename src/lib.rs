@@ -5,8 +5,8 @@
 //! sit the two composition roots, which build the pieces from the settings: `startup` (the
 //! server; only `main` names it), `mds_cli` (`fidoflow mds …`: opens the store and drives the
 //! engine) and `audit_cli` (`fidoflow audit verify`: opens the store and walks the audit hash
-//! chain). The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `domain` and
-//! `clock` only.
+//! chain). The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `uaf`,
+//! `domain` and `clock` only.
 #![forbid(unsafe_code)]
 pub mod api;
 pub mod audit_cli;

@@ -293,11 +293,19 @@ pub async fn response(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) -
     }
     .await;
     match result {
-        Ok(done) => answer(json!({
-            "statusCode": StatusCode::Ok.code(),
-            "description": StatusCode::Ok.description(),
-            "result": {"username": done.username, "aaid": done.aaid, "keyID": done.key_id},
-        })),
+        Ok(done) => {
+            let mut result =
+                json!({"username": done.username, "aaid": done.aaid, "keyID": done.key_id});
+            if let Some((id, evidence)) = done.evidence {
+                result["transactionID"] = json!(id);
+                result["evidence"] = evidence;
+            }
+            answer(json!({
+                "statusCode": StatusCode::Ok.code(),
+                "description": StatusCode::Ok.description(),
+                "result": result,
+            }))
+        }
         Err(e) => status_answer(&e),
     }
 }

@@ -1,6 +1,7 @@
 //! The command-line tools that run beside the server (`fidoflow verify …`): argument parsing,
-//! reading the input and printing reports. Verification itself belongs to `crate::fido`; this
-//! module imports nothing from `engine`, `api` or `store`.
+//! reading the input and printing reports. Verification itself belongs to `crate::fido` (and
+//! `crate::uaf` for UAF transaction evidence); this module imports nothing from `engine`, `api`
+//! or `store`.
 
 mod metadata;
 pub mod verify;

@@ -58,6 +58,9 @@ pub(super) fn run(
         Ok(bytes) => bytes,
         Err(message) => return usage_error(err, &message),
     };
+    if crate::uaf::evidence::is_uaf_evidence(&evidence) {
+        return uaf_evidence(&evidence, &key, args.json, out);
+    }
     let result = verify_with(&evidence, &key);
     let printed = if args.json {
         serde_json::to_writer_pretty(&mut *out, &report(&result))
@@ -65,6 +68,43 @@ pub(super) fn run(
             .and_then(|()| writeln!(out))
     } else {
         print(out, &result)
+    };
+    match (printed, &result) {
+        (Err(_), _) => 2,
+        (Ok(()), Ok(_)) => 0,
+        (Ok(()), Err(_)) => 1,
+    }
+}
+
+/// UAF transaction evidence (`mode: "uaf-transaction-confirmation"`), verified by `uaf`.
+fn uaf_evidence(evidence: &[u8], key: &EvidencePublicKey, json: bool, out: &mut dyn Write) -> i32 {
+    let result = crate::uaf::evidence::verify_with(evidence, key);
+    let printed = match (&result, json) {
+        (Ok(v), false) => writeln!(
+            out,
+            "evidence verifies: transaction {} approved by {} of {} at {} ({})\n  transactionText: {}",
+            v.transaction_id,
+            v.user,
+            v.tenant,
+            v.validated_at,
+            crate::uaf::evidence::MODE,
+            serde_json::to_string(&v.transaction_text).unwrap_or_default()
+        ),
+        (Err(e), false) => writeln!(out, "{e}"),
+        (Ok(v), true) => writeln!(
+            out,
+            "{:#}",
+            json!({"ok": true, "ceremony": "transaction", "result": {
+                "transactionID": v.transaction_id, "user": v.user, "tenant": v.tenant,
+                "validatedAt": v.validated_at, "mode": crate::uaf::evidence::MODE,
+                "transactionText": v.transaction_text, "aaid": v.aaid,
+            }})
+        ),
+        (Err(e), true) => writeln!(
+            out,
+            "{:#}",
+            json!({"ok": false, "ceremony": "transaction", "check": e.check, "error": e.detail})
+        ),
     };
     match (printed, &result) {
         (Err(_), _) => 2,

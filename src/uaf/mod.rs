@@ -8,6 +8,7 @@
 
 pub mod algorithms;
 pub mod assertion;
+pub mod evidence;
 pub mod messages;
 pub mod status;
 pub mod tlv;

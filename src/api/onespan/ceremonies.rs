@@ -321,11 +321,7 @@ pub(super) async fn validate_transaction(
         .ok_or_else(|| OneSpanError::field("data.fido.requestID", "is required"))?
         .to_string();
     if credential.is_array() {
-        return Err(OneSpanError::field(
-            "data.fido.authenticationResponse",
-            "UAF transaction confirmation through this API is not supported yet; confirm UAF \
-             transactions through the UAF transport (/uaf/1.1/authentication)",
-        ));
+        return super::uaf::validate(e, tenant, cx, name, request_id, credential).await;
     }
     let engine = e.get_ref().clone();
     let validated = blocking(move || {

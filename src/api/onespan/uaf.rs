@@ -1,7 +1,8 @@
 //! `fidoProtocol: "UAF11"` in the OneSpan shape: the registration and authentication requests
-//! carry the stringified UAF request message, `register-fido-device` and `login` take the
-//! stringified UAF response, and the `requestID` names the request its `serverData` does. UAF
-//! transaction confirmation goes through the UAF transport for now.
+//! carry the stringified UAF request message (`authenticationMessage` becomes a `text/plain`
+//! transaction the authenticator shows), `register-fido-device`, `login` and
+//! `transactions/validate` take the stringified UAF response, and the `requestID` names the
+//! request its `serverData` does.
 
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -87,6 +88,7 @@ pub(super) async fn register_device(
         let expected = UafExpected {
             username: &name,
             id: &id,
+            transaction: false,
         };
         engine
             .uaf_registration_response(&tenant, &cx, &message, Some(expected))
@@ -102,20 +104,19 @@ pub(super) async fn authentication_request(
     name: String,
     body: &Value,
 ) -> Reply {
-    for member in ["transaction", "payment", "authenticationMessage"] {
+    for member in ["transaction", "payment"] {
         if body.get(member).is_some_and(|v| !v.is_null()) {
             return Err(OneSpanError::field(
                 member,
-                "UAF transaction confirmation through this API is not supported yet; confirm \
-                 UAF transactions through the UAF transport (/uaf/1.1/authentication)",
+                "a UAF authenticator confirms text/plain: send the text as authenticationMessage",
             ));
         }
     }
-    text(body, "userVerification")?;
+    let message = text(body, "authenticationMessage")?.map(str::to_owned);
     let engine = e.get_ref().clone();
     let r = blocking(move || {
         engine
-            .uaf_authentication_request(&tenant, &name, None)
+            .uaf_authentication_request(&tenant, &name, message.as_deref())
             .map_err(refused)
     })
     .await?;
@@ -136,6 +137,7 @@ pub(super) async fn login(
         let expected = UafExpected {
             username: &name,
             id: &id,
+            transaction: false,
         };
         engine
             .uaf_authentication_response(&tenant, &cx, &message, Some(expected))
@@ -151,5 +153,33 @@ pub(super) async fn login(
             "userVerified": true,
             "signCount": done.key.sign_count,
         }}),
+    ))
+}
+
+pub(super) async fn validate(
+    e: web::Data<Engine>,
+    tenant: std::sync::Arc<Tenant>,
+    cx: RequestCtx,
+    name: String,
+    request: String,
+    message: Value,
+) -> Reply {
+    let id = request_id("authentication", &request)?.to_string();
+    let engine = e.get_ref().clone();
+    let done = blocking(move || {
+        let expected = UafExpected {
+            username: &name,
+            id: &id,
+            transaction: true,
+        };
+        engine
+            .uaf_authentication_response(&tenant, &cx, &message, Some(expected))
+            .map_err(refused)
+    })
+    .await?;
+    let (transaction_id, evidence) = done.evidence.unwrap_or_default();
+    Ok(answer(
+        StatusCode::OK,
+        json!({"result": {"transactionID": transaction_id, "status": "APPROVED", "evidence": evidence}}),
     ))
 }

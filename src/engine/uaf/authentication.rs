@@ -11,7 +11,8 @@ use crate::engine::EngineError;
 use crate::engine::{AuditDraft, Engine, KeyView, RequestCtx};
 use crate::fido::mds::Lookup;
 use crate::store::{
-    AuditKind, Ceremony, Outcome, Refusal as StoreRefusal, Reservation, StoreError,
+    AuditKind, Ceremony, CredentialRecord, Outcome, Refusal as StoreRefusal, Reservation,
+    StoreError, TransactionRecord,
 };
 use crate::uaf::{self, Expectations, Op, Policy, StatusCode, StoredKey};
 
@@ -173,28 +174,89 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         };
-        self.audit(AuditDraft {
-            kind: if transaction.is_some() {
-                AuditKind::TransactionValidated
-            } else {
-                AuditKind::FidoAuthentication
-            },
-            actor: cx.actor(),
-            username: Some(username),
-            credential_id: Some(&id),
-            outcome: Outcome::Success,
-            detail: match &transaction {
-                Some(_) => "UAF transaction confirmed on the authenticator".into(),
-                None => "signed in with a UAF key".into(),
-            },
-            cx,
-        })
-        .map_err(from_engine)?;
+        let evidence = match &transaction {
+            None => {
+                self.audit(AuditDraft {
+                    kind: AuditKind::FidoAuthentication,
+                    actor: cx.actor(),
+                    username: Some(username),
+                    credential_id: Some(&id),
+                    outcome: Outcome::Success,
+                    detail: "signed in with a UAF key".into(),
+                    cx,
+                })
+                .map_err(from_engine)?;
+                None
+            }
+            Some(text) => Some(self.uaf_evidence(tenant, cx, username, &updated, text, response)?),
+        };
         Ok(UafDone {
             username: username.to_string(),
             aaid: verified.aaid,
             key_id: b64url(&verified.key_id),
             key: KeyView::of(&updated),
+            evidence,
         })
+    }
+
+    /// A confirmed UAF transaction: audited (`TRANSACTION_VALIDATED`), its evidence signed with
+    /// the server's evidence key and stored with the user's transactions.
+    fn uaf_evidence(
+        &self,
+        tenant: &Tenant,
+        cx: &RequestCtx,
+        username: &Username,
+        key: &CredentialRecord,
+        text: &str,
+        response: &uaf::Response,
+    ) -> UafResult<(String, Value)> {
+        let Some(uaf_key) = &key.uaf else {
+            return Err(from_engine(EngineError::Internal("not a UAF key".into())));
+        };
+        let transaction_id = crate::engine::random_id();
+        let audit_hash = self
+            .audit_sealed(AuditDraft {
+                kind: AuditKind::TransactionValidated,
+                actor: cx.actor(),
+                username: Some(username),
+                credential_id: Some(&key.id),
+                outcome: Outcome::Success,
+                detail: format!(
+                    "transaction {transaction_id} confirmed on the authenticator ({})",
+                    uaf::evidence::MODE
+                ),
+                cx,
+            })
+            .map_err(from_engine)?;
+        let now = self.now();
+        let app_id = self.uaf_app_id(tenant);
+        let assertion = response.assertions.first().cloned().unwrap_or_default();
+        let draft = uaf::evidence::UafEvidenceDraft {
+            transaction_id: &transaction_id,
+            tenant: &tenant.id,
+            user: username.as_str(),
+            validated_at: now,
+            app_id: &app_id,
+            transaction_text: text,
+            aaid: &uaf_key.aaid,
+            key_id: key.id.as_bytes(),
+            public_key: &key.public_key,
+            key_encoding: uaf_key.key_encoding,
+            registration: &key.attestation_object,
+            fc_params: &response.fc_params,
+            assertion: &assertion,
+            audit_record_sha256: &audit_hash,
+        };
+        let evidence = self
+            .evidence_key()
+            .map_err(from_engine)?
+            .sign(draft.document());
+        tenant.store().insert_transaction(&TransactionRecord {
+            id: transaction_id.clone(),
+            username: username.clone(),
+            validated_at: now,
+            evidence: evidence.clone(),
+        })?;
+        Ok((transaction_id, evidence))
     }
 }

@@ -44,6 +44,8 @@ pub struct UafDone {
     pub key_id: String,
     /// The key as stored (after the counter update).
     pub key: KeyView,
+    /// A confirmed transaction: its id and its signed evidence.
+    pub evidence: Option<(String, Value)>,
 }
 
 /// What a caller that names the request itself (the OneSpan shape) expects of a response: its
@@ -52,6 +54,9 @@ pub struct UafDone {
 pub struct Expected<'a> {
     pub username: &'a str,
     pub id: &'a str,
+    /// Whether the request must be a transaction to confirm (`transactions/validate`) or must
+    /// not be one (`login`).
+    pub transaction: bool,
 }
 
 /// The status a UAF call answers when it fails (HTTP 200 with this `statusCode`).

@@ -158,6 +158,7 @@ impl Engine {
                 aaid: key.aaid.clone(),
                 key_id: b64url(&key.key_id),
                 key: KeyView::of(&record),
+                evidence: None,
             });
         }
         done.ok_or_else(|| refusal(StatusCode::BadRequest, "assertions", "no assertion"))

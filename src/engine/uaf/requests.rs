@@ -270,11 +270,15 @@ impl Engine {
         let key = Channel::Uaf.ceremony_key(&tenant.id, op_name(op), id.as_bytes());
         let ceremony = tenant.store().take_ceremony(&key)?.ok_or_else(invalid)?;
         if let Some(e) = expected {
-            if ceremony.signed.is_some() {
+            if ceremony.signed.is_some() != e.transaction {
                 return Err(refusal(
                     StatusCode::RequestInvalid,
                     "requestID",
-                    "this requestID is of a transaction to confirm, not of a login",
+                    if e.transaction {
+                        "this requestID is of a login, not of a transaction to confirm"
+                    } else {
+                        "this requestID is of a transaction to confirm, not of a login"
+                    },
                 ));
             }
             if ceremony.username.as_ref().map(Username::as_str) != Some(e.username) {

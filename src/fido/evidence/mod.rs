@@ -15,7 +15,7 @@ use super::transaction::{jcs, SignedContent};
 use crate::domain::b64url;
 
 pub use key::{EvidenceKey, EvidencePublicKey};
-pub use verify::{verify, verify_with, EvidenceError, VerifiedEvidence};
+pub use verify::{open_signed, verify, verify_with, EvidenceError, VerifiedEvidence};
 
 /// The `format` member of evidence this code writes and reads.
 pub const FORMAT: &str = "fidoflow-transaction-evidence/1";
@@ -45,6 +45,9 @@ pub enum Mode {
     /// Secure Payment Confirmation: a `payment.get` assertion whose client data carries what
     /// the browser showed.
     Spc,
+    /// FIDO UAF transaction confirmation: the authenticator showed the text on its own display
+    /// and signed its hash (verified by `uaf::evidence`, not here).
+    UafTransactionConfirmation,
 }
 
 impl Mode {
@@ -53,6 +56,7 @@ impl Mode {
         match self {
             Self::Fido2DynamicLinking => "fido2-dynamic-linking",
             Self::Spc => "spc",
+            Self::UafTransactionConfirmation => "uaf-transaction-confirmation",
         }
     }
 
@@ -68,6 +72,7 @@ impl Mode {
         match self {
             Self::Fido2DynamicLinking => "webauthn.get",
             Self::Spc => "payment.get",
+            Self::UafTransactionConfirmation => "",
         }
     }
 }

@@ -85,26 +85,7 @@ pub fn verify_with(
     evidence: &[u8],
     key: &EvidencePublicKey,
 ) -> Result<VerifiedEvidence, EvidenceError> {
-    if evidence.len() > MAX_EVIDENCE_BYTES {
-        return Err(refuse(
-            "json",
-            format!(
-                "the evidence is {} bytes; at most {MAX_EVIDENCE_BYTES} are read",
-                evidence.len()
-            ),
-        ));
-    }
-    let mut document = match serde_json::from_slice(evidence) {
-        Ok(Value::Object(members)) => members,
-        Ok(_) => return Err(refuse("json", "the evidence is not a JSON object")),
-        Err(e) => return Err(refuse("json", format!("the evidence is not JSON: {e}"))),
-    };
-    refuse_duplicate_members(evidence).map_err(|e| refuse("members", e.to_string()))?;
-    let jws = match document.remove("serverSignature") {
-        Some(Value::String(jws)) => jws,
-        Some(_) => return Err(members("serverSignature", "is not a string")),
-        None => return Err(members("serverSignature", "is missing")),
-    };
+    let (document, jws) = read_document(evidence)?;
     let parsed = Parsed::read(&document)?;
     check_server_signature(&jws, &document, key)?;
 
@@ -180,6 +161,44 @@ pub fn verify_with(
         credential_id: parsed.credential_id,
         audit_record_sha256: parsed.audit_record_sha256,
     })
+}
+
+/// The first checks of any evidence document, whatever its mode: at most 1 MiB, a JSON object
+/// that names no member twice, and a `serverSignature` that verifies with `key` over the JCS of
+/// every other member. Returns those members. (Modes verified elsewhere, such as UAF
+/// transaction confirmation in `uaf::evidence`, continue from here.)
+pub fn open_signed(
+    evidence: &[u8],
+    key: &EvidencePublicKey,
+) -> Result<Map<String, Value>, EvidenceError> {
+    let (document, jws) = read_document(evidence)?;
+    check_server_signature(&jws, &document, key)?;
+    Ok(document)
+}
+
+/// The document's members without `serverSignature`, and that signature.
+fn read_document(evidence: &[u8]) -> Result<(Map<String, Value>, String), EvidenceError> {
+    if evidence.len() > MAX_EVIDENCE_BYTES {
+        return Err(refuse(
+            "json",
+            format!(
+                "the evidence is {} bytes; at most {MAX_EVIDENCE_BYTES} are read",
+                evidence.len()
+            ),
+        ));
+    }
+    let mut document = match serde_json::from_slice(evidence) {
+        Ok(Value::Object(members)) => members,
+        Ok(_) => return Err(refuse("json", "the evidence is not a JSON object")),
+        Err(e) => return Err(refuse("json", format!("the evidence is not JSON: {e}"))),
+    };
+    refuse_duplicate_members(evidence).map_err(|e| refuse("members", e.to_string()))?;
+    let jws = match document.remove("serverSignature") {
+        Some(Value::String(jws)) => jws,
+        Some(_) => return Err(members("serverSignature", "is not a string")),
+        None => return Err(members("serverSignature", "is missing")),
+    };
+    Ok((document, jws))
 }
 
 fn members(name: &str, what: &str) -> EvidenceError {

@@ -706,3 +706,30 @@ fn a_public_key_that_is_not_spki_p256_is_refused_at_key() {
         assert_eq!(verify(&bytes, pem).unwrap_err().check, "key");
     }
 }
+
+/// The first half of every check, which modes verified outside `fido` (UAF) build on: the
+/// members of a document whose server signature holds, without the signature; a document
+/// signed by another key, or not JSON, refused as `verify` refuses it.
+#[test]
+fn a_signed_document_is_opened_only_with_the_servers_key() {
+    let case = Case::dynamic_linking();
+    let key = EvidencePublicKey::from_pem(&case.pem()).unwrap();
+    let evidence = case.evidence();
+    let bytes = serde_json::to_vec(&evidence).unwrap();
+    let opened = crate::fido::evidence::open_signed(&bytes, &key).unwrap();
+    let mut expected = evidence.as_object().unwrap().clone();
+    expected.remove("serverSignature");
+    assert_eq!(opened, expected);
+    let other = EvidenceKey::generate().0;
+    let forged = serde_json::to_vec(&other.sign(case.document())).unwrap();
+    let err = crate::fido::evidence::open_signed(&forged, &key).unwrap_err();
+    assert_eq!(err.check, "serverSignature");
+    let err = crate::fido::evidence::open_signed(b"[1]", &key).unwrap_err();
+    assert_eq!(err.check, "json");
+    // A mode this module does not verify is named as such by `verify`.
+    assert_eq!(
+        Mode::UafTransactionConfirmation.as_str(),
+        "uaf-transaction-confirmation"
+    );
+    assert_eq!(Mode::parse("uaf-transaction-confirmation"), None);
+}
