@@ -558,6 +558,13 @@ fn text_that_is_not_a_json_object_or_too_large_is_refused_at_json() {
     let err = verify(&serde_json::to_vec(&big).unwrap(), &case.pem()).unwrap_err();
     assert_eq!(err.check, "json");
     assert!(err.detail.contains("at most 1048576"), "{err}");
+    // Exactly the limit is read (and refused for what it holds, not for its size); one byte
+    // more is not.
+    let mut at_limit = b"{}".to_vec();
+    at_limit.resize(MAX_EVIDENCE_BYTES, b' ');
+    assert_eq!(verify(&at_limit, &case.pem()).unwrap_err().check, "members");
+    at_limit.push(b' ');
+    assert_eq!(verify(&at_limit, &case.pem()).unwrap_err().check, "json");
 }
 
 #[test]
