@@ -5,13 +5,14 @@
 //! the Loginapp flows. Returns typed views; the api layer renders them.
 //!
 //! - `ceremonies.rs`: begin and finish registrations and assertions, found by challenge.
-//! - `requests.rs`: ceremonies found by the `requestID` they were given (the OneSpan shape),
-//!   transaction signing and its evidence.
+//! - `requests.rs`: ceremonies found by the `requestID` they were given (the OneSpan shape).
+//! - `transactions.rs`: a transaction validated, audited and its signed evidence stored.
 //! - `users.rs`: finding users by `uId` or name, listing, renaming and deleting users and their
 //!   keys.
 
 mod ceremonies;
 mod requests;
+mod transactions;
 mod users;
 
 pub use requests::{
