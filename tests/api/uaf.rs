@@ -487,6 +487,34 @@ async fn the_onespan_shape_registers_and_logs_in_with_uaf() {
     assert_eq!(body["result"]["userID"], "dora", "{body}");
     assert_eq!(body["result"]["authenticatorID"], phone.key_ids()[0]);
 
+    // Deregistered through the OneSpan shape: the answer carries the DeregistrationRequest the
+    // app must apply, and the key signs in no more.
+    let key_id = phone.key_ids()[0].clone();
+    let gone = client
+        .delete(format!(
+            "{base}/users/dora@master/fido-authenticators/{key_id}"
+        ))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::OK);
+    let body: Value = gone.json().await.unwrap();
+    let request: Value =
+        serde_json::from_str(body["deregistrationRequest"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        request[0]["authenticators"][0]["keyID"], key_id,
+        "{request}"
+    );
+    assert_eq!(phone.deregister(&request).unwrap(), 1);
+    let asked = post(
+        "/users/dora@master/generate-fido-authentication-request",
+        json!({"fidoProtocol": "UAF11"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(asked.status(), StatusCode::NOT_FOUND);
+
     // A payment or transaction object is WebAuthn's: UAF confirms text/plain.
     let refused = post(
         "/users/dora@master/generate-fido-authentication-request",
@@ -646,6 +674,25 @@ async fn imported_uaf_registrations_sign_in() {
         )
         .await;
     assert_eq!(status(&cloned), 1498, "{cloned}");
+
+    // Deleted through the AuthFi shape: its answer carries the DeregistrationRequest too.
+    let deleted: Value = reqwest::Client::new()
+        .delete(format!(
+            "{}/{PATH}/api/v1/users/fred/keys/{}",
+            app.base,
+            phone.key_ids()[0]
+        ))
+        .header("AT-X-Key", DEMO_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deleted["code"], 0, "{deleted}");
+    let request: Value =
+        serde_json::from_str(deleted["uaf_deregistration_request"].as_str().unwrap()).unwrap();
+    assert_eq!(phone.deregister(&request).unwrap(), 1);
 }
 
 /// Failed UAF authentications count against the user's lock as failed sign-ins do.

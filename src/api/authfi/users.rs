@@ -224,11 +224,16 @@ pub(super) async fn delete_key(req: HttpRequest, e: web::Data<Engine>) -> Reply 
         .unwrap_or_default()
         .to_string();
     let engine = e.get_ref().clone();
-    blocking(move || {
-        engine
+    let deregistration = blocking(move || {
+        let key = engine
             .backend_delete_key(&tenant, &cx, Who::Uid(&uid), &id)
-            .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
+            .map_err(|e| AuthFiError::of_engine(e, Stage::Other))?;
+        Ok(engine.uaf_deregistration_of(&tenant, &key))
     })
     .await?;
-    Ok(ok(json!({})))
+    // A UAF key: the app must be told to forget it too.
+    Ok(ok(match deregistration {
+        Some(request) => json!({ "uaf_deregistration_request": request.to_string() }),
+        None => json!({}),
+    }))
 }

@@ -20,7 +20,7 @@ pub fn user(u: &UserView, domain: &str) -> Value {
 pub fn authenticator(k: &KeyView) -> Value {
     json!({
         "authenticatorID": k.credential_id,
-        "fidoProtocol": if k.format.starts_with("uaf-") { "UAF11" } else { "FIDO2" },
+        "fidoProtocol": if k.uaf_aaid.is_some() { "UAF11" } else { "FIDO2" },
         "aaguid": k.aaguid,
         "model": k.model,
         "displayName": k.name,

@@ -157,21 +157,34 @@ pub(super) async fn rename_authenticator(
     path = "/{access_path}/v1/users/{user}/fido-authenticators/{authenticator}",
     operation_id = "onespan_delete_authenticator",
     summary = "Deregister an authenticator",
+    description = "A FIDO2 authenticator: 204. A UAF one: 200 with the stringified \
+        `DeregistrationRequest` to pass on to the app.",
     params(s::OneSpanUserPath, s::AuthenticatorPath),
-    responses((status = 204, description = "Deregistered"))
+    responses(
+        (status = 204, description = "Deregistered"),
+        (status = 200, description = "A UAF key deregistered: `{deregistrationRequest, uafStatusCode}`"),
+    )
 )]
 pub(super) async fn delete_authenticator(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let Caller { tenant, cx } = onespan_caller(&req, &e)?;
     let (name, _) = user_path(&req, &tenant)?;
     let id = authenticator_id(&req);
     let engine = e.get_ref().clone();
-    blocking(move || {
-        engine
+    let deregistration = blocking(move || {
+        let key = engine
             .backend_delete_key(&tenant, &cx, Who::Name(&name), &id)
-            .map_err(OneSpanError::of_engine)
+            .map_err(OneSpanError::of_engine)?;
+        Ok(engine.uaf_deregistration_of(&tenant, &key))
     })
     .await?;
-    Ok(HttpResponse::NoContent()
-        .insert_header(("cache-control", "no-store"))
-        .finish())
+    // A UAF key: the app must be told to forget it too.
+    Ok(match deregistration {
+        Some(request) => answer(
+            StatusCode::OK,
+            json!({"deregistrationRequest": request.to_string(), "uafStatusCode": 1200}),
+        ),
+        None => HttpResponse::NoContent()
+            .insert_header(("cache-control", "no-store"))
+            .finish(),
+    })
 }

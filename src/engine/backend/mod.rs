@@ -63,6 +63,8 @@ pub struct KeyView {
     pub last_used: Option<DateTime<Utc>>,
     /// Registered for Secure Payment Confirmation.
     pub payment: bool,
+    /// A FIDO UAF key: its AAID (`credential_id` is then its KeyID).
+    pub uaf_aaid: Option<String>,
 }
 
 /// A verified registration or assertion: the user and the credential.
@@ -140,6 +142,7 @@ impl KeyView {
             created: c.created_at,
             last_used: c.last_used_at,
             payment: c.payment,
+            uaf_aaid: c.uaf.as_ref().map(|u| u.aaid.clone()),
         }
     }
 }

@@ -127,6 +127,18 @@ impl Engine {
         }
     }
 
+    /// The `DeregistrationRequest` that tells the app to forget `key`, when it is a UAF key a
+    /// relying party deleted through another API than the UAF transport (which answers one
+    /// itself): the relying party passes it on to the app.
+    pub fn uaf_deregistration_of(&self, tenant: &Tenant, key: &KeyView) -> Option<Value> {
+        let aaid = key.uaf_aaid.as_ref()?;
+        let key_id = crate::domain::b64url_decode(&key.credential_id).ok()?;
+        Some(uaf::deregistration_request(
+            &self.uaf_app_id(tenant),
+            &[(aaid.clone(), key_id)],
+        ))
+    }
+
     /// The tenant's trusted facets: `[tenants.uaf] trusted_facets`, else its `https://` origins.
     pub fn uaf_trusted_facets(&self, tenant: &Tenant) -> Vec<String> {
         let configured = tenant
