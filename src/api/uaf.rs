@@ -17,7 +17,7 @@ use super::openapi;
 use super::routes::{op, Table};
 use super::schema::uaf as s;
 use crate::engine::{
-    Engine, UafOp as Op, UafRefusal, UafRequest, UafResult, UafStatus as StatusCode,
+    Engine, UafOp as Op, UafRefusal, UafRequest, UafResult, UafStatus as StatusCode, UafTransaction,
 };
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -166,7 +166,8 @@ pub async fn facets(req: HttpRequest, e: web::Data<Engine>) -> HttpResponse {
     operation_id = "uaf_request",
     summary = "Get a UAF request (GetUAFRequest)",
     description = "`operation`: `registration`, `authentication` or `deregistration`. `context` \
-        is a stringified `{\"username\", \"transactionText\"?, \"aaid\"?, \"keyID\"?}`. A \
+        is a stringified `{\"username\", \"transactionText\"?, \"transactionImage\"? (base64 \
+        PNG) with \"tcDisplayPNGCharacteristics\", \"aaid\"?, \"keyID\"?}`. A \
         deregistration removes the picked keys at once and returns the request that tells \
         the authenticators to forget them.",
     params(s::UafOperation),
@@ -210,15 +211,37 @@ pub async fn request(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) ->
         };
         let username =
             text("username")?.ok_or_else(|| bad("username", "the context names no username"))?;
-        let transaction = text("transactionText")?;
+        let png = match text("transactionImage")? {
+            None => None,
+            Some(image) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&image)
+                    .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&image))
+                    .map_err(|_| bad("transactionImage", "is not base64 of a PNG file"))?;
+                let characteristics = context
+                    .get("tcDisplayPNGCharacteristics")
+                    .filter(|c| c.is_object())
+                    .cloned()
+                    .ok_or_else(|| {
+                        bad(
+                            "tcDisplayPNGCharacteristics",
+                            "is required with a transactionImage",
+                        )
+                    })?;
+                Some((bytes, characteristics))
+            }
+        };
+        let transaction = UafTransaction {
+            text: text("transactionText")?,
+            png,
+        };
         let aaid = text("aaid")?;
         let key_id = text("keyID")?;
         let engine = e.get_ref().clone();
         blocking(move || match op {
             Op::Reg => engine.uaf_registration_request(&tenant, &cx, &username),
-            Op::Auth => {
-                engine.uaf_authentication_request(&tenant, &username, transaction.as_deref())
-            }
+            Op::Auth => engine.uaf_authentication_request(&tenant, &username, &transaction),
             Op::Dereg => engine.uaf_deregistration_request(
                 &tenant,
                 &cx,

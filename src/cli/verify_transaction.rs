@@ -82,13 +82,19 @@ fn uaf_evidence(evidence: &[u8], key: &EvidencePublicKey, json: bool, out: &mut 
     let printed = match (&result, json) {
         (Ok(v), false) => writeln!(
             out,
-            "evidence verifies: transaction {} approved by {} of {} at {} ({})\n  transactionText: {}",
+            "evidence verifies: transaction {} approved by {} of {} at {} ({})\n  {}",
             v.transaction_id,
             v.user,
             v.tenant,
             v.validated_at,
             crate::uaf::evidence::MODE,
-            serde_json::to_string(&v.transaction_text).unwrap_or_default()
+            match &v.transaction_text {
+                Some(text) => format!(
+                    "transactionText: {}",
+                    serde_json::to_string(text).unwrap_or_default()
+                ),
+                None => "transactionImage: the PNG image in the evidence".into(),
+            }
         ),
         (Err(e), false) => writeln!(out, "{e}"),
         (Ok(v), true) => writeln!(

@@ -57,7 +57,9 @@ pub use models::{aaguid_string, model_name};
 pub use registration::Attachment;
 pub use session::{Login, SessionData};
 pub use tenant::{Tenant, TenantSource, DEFAULT_TENANT};
-pub use uaf::{Expected as UafExpected, UafDone, UafRequest, UafResult, SERVER_DATA_KEY_FILE};
+pub use uaf::{
+    Expected as UafExpected, UafDone, UafRequest, UafResult, UafTransaction, SERVER_DATA_KEY_FILE,
+};
 
 use crate::clock::Clock;
 use crate::config::Settings;

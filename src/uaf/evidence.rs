@@ -17,7 +17,7 @@ use crate::fido::evidence::{open_signed, EvidenceError, EvidencePublicKey, FORMA
 pub const MODE: &str = "uaf-transaction-confirmation";
 
 /// The members of a UAF evidence document besides `serverSignature`.
-const MEMBERS: [&str; 11] = [
+const MEMBERS: [&str; 12] = [
     "format",
     "transactionID",
     "mode",
@@ -26,6 +26,7 @@ const MEMBERS: [&str; 11] = [
     "validatedAt",
     "appID",
     "transactionText",
+    "transactionImage",
     "credential",
     "assertion",
     "auditRecordSha256",
@@ -38,8 +39,9 @@ pub struct UafEvidenceDraft<'a> {
     pub user: &'a str,
     pub validated_at: DateTime<Utc>,
     pub app_id: &'a str,
-    /// The `text/plain` content as sent to the authenticator.
-    pub transaction_text: &'a str,
+    /// What the authenticator showed: the `text/plain` content, or the `image/png` one.
+    pub transaction_text: Option<&'a str>,
+    pub transaction_image: Option<&'a [u8]>,
     pub aaid: &'a str,
     pub key_id: &'a [u8],
     pub public_key: &'a [u8],
@@ -65,7 +67,6 @@ impl UafEvidenceDraft<'_> {
             "user": self.user,
             "validatedAt": self.validated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             "appID": self.app_id,
-            "transactionText": self.transaction_text,
             "credential": {
                 "aaid": self.aaid,
                 "keyID": b64(self.key_id),
@@ -76,10 +77,17 @@ impl UafEvidenceDraft<'_> {
             "assertion": {"fcParams": self.fc_params, "assertion": b64(self.assertion)},
             "auditRecordSha256": self.audit_record_sha256,
         });
-        match value {
+        let mut members = match value {
             Value::Object(members) => members,
             _ => Map::new(),
+        };
+        if let Some(text) = self.transaction_text {
+            members.insert("transactionText".into(), json!(text));
         }
+        if let Some(image) = self.transaction_image {
+            members.insert("transactionImage".into(), json!(b64(image)));
+        }
+        members
     }
 }
 
@@ -90,7 +98,8 @@ pub struct VerifiedUafEvidence {
     pub tenant: String,
     pub user: String,
     pub validated_at: String,
-    pub transaction_text: String,
+    /// The text the authenticator showed, or `None` when it showed an image.
+    pub transaction_text: Option<String>,
     pub aaid: String,
 }
 
@@ -156,7 +165,24 @@ pub fn verify_with(
         .get("assertion")
         .filter(|c| c.is_object())
         .ok_or_else(|| refuse("members", "the member \"assertion\" is missing"))?;
-    let transaction_text = text(&doc, "transactionText")?;
+    let transaction_text = doc
+        .get("transactionText")
+        .map(|_| text(&doc, "transactionText"))
+        .transpose()?;
+    let transaction_image = doc
+        .get("transactionImage")
+        .map(|_| bytes(&doc, "transactionImage"))
+        .transpose()?;
+    let shown: Vec<u8> = match (&transaction_text, &transaction_image) {
+        (Some(text), None) => text.as_bytes().to_vec(),
+        (None, Some(image)) => image.clone(),
+        _ => {
+            return Err(refuse(
+                "members",
+                "exactly one of transactionText and transactionImage names what was shown",
+            ))
+        }
+    };
     let aaid = text(credential, "aaid")?;
     let key_id = bytes(credential, "keyID")?;
     let public_key = bytes(credential, "publicKey")?;
@@ -182,11 +208,11 @@ pub fn verify_with(
             "the assertion did not confirm a transaction (its authentication mode is not 0x02)",
         ));
     }
-    let content_hash = algorithms::challenge_hash(signed.sign_alg, transaction_text.as_bytes());
+    let content_hash = algorithms::challenge_hash(signed.sign_alg, &shown);
     if content_hash.as_deref() != Some(signed.transaction_content_hash.as_slice()) {
         return Err(refuse(
             "transaction",
-            "the assertion's TRANSACTION_CONTENT_HASH is not the hash of transactionText",
+            "the assertion's TRANSACTION_CONTENT_HASH is not the hash of what it says was shown",
         ));
     }
     let fc_hash = algorithms::challenge_hash(signed.sign_alg, fc_params.as_bytes());

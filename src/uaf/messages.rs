@@ -192,19 +192,67 @@ pub fn authentication_request(
     policy: &Policy,
     transaction: Option<&str>,
 ) -> Value {
+    let contents: Vec<TransactionContent<'_>> = transaction
+        .map(TransactionContent::Text)
+        .into_iter()
+        .collect();
+    authentication_request_with(app_id, server_data, challenge, policy, &contents)
+}
+
+/// A transaction for the authenticator to show (protocol §3.5.1, `Transaction`): text, or a PNG
+/// image with its `tcDisplayPNGCharacteristics`. An authenticator picks the one its display
+/// shows and signs the hash of its content.
+#[derive(Debug, Clone, Copy)]
+pub enum TransactionContent<'a> {
+    Text(&'a str),
+    Png {
+        image: &'a [u8],
+        characteristics: &'a Value,
+    },
+}
+
+impl TransactionContent<'_> {
+    /// The content whose hash the authenticator signs.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Png { image, .. } => image,
+        }
+    }
+}
+
+/// An authentication request with `transactions` (none: a login).
+pub fn authentication_request_with(
+    app_id: &str,
+    server_data: &str,
+    challenge: &str,
+    policy: &Policy,
+    transactions: &[TransactionContent<'_>],
+) -> Value {
     let mut request = json!({
         "header": header(Op::Auth, app_id, server_data),
         "challenge": challenge,
         "policy": policy,
     });
-    if let (Some(text), Some(object)) = (transaction, request.as_object_mut()) {
-        object.insert(
-            "transaction".into(),
-            json!([{
-                "contentType": "text/plain",
-                "content": URL_SAFE_NO_PAD.encode(text.as_bytes()),
-            }]),
-        );
+    if let (false, Some(object)) = (transactions.is_empty(), request.as_object_mut()) {
+        let list: Vec<Value> = transactions
+            .iter()
+            .map(|t| match t {
+                TransactionContent::Text(text) => json!({
+                    "contentType": "text/plain",
+                    "content": URL_SAFE_NO_PAD.encode(text.as_bytes()),
+                }),
+                TransactionContent::Png {
+                    image,
+                    characteristics,
+                } => json!({
+                    "contentType": "image/png",
+                    "content": URL_SAFE_NO_PAD.encode(image),
+                    "tcDisplayPNGCharacteristics": characteristics,
+                }),
+            })
+            .collect();
+        object.insert("transaction".into(), Value::Array(list));
     }
     Value::Array(vec![request])
 }

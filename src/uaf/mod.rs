@@ -23,8 +23,9 @@ pub use assertion::{
     verify_authentication_signature, Attestation, AuthAssertion, RegAssertion,
 };
 pub use messages::{
-    authentication_request, deregistration_request, parse_response, parse_response_accepting_v1_0,
-    registration_request, FinalChallengeParams, MatchCriteria, Op, Policy, Response,
+    authentication_request, authentication_request_with, deregistration_request, parse_response,
+    parse_response_accepting_v1_0, registration_request, FinalChallengeParams, MatchCriteria, Op,
+    Policy, Response, TransactionContent,
 };
 pub use status::{StatusCode, UafRefusal};
 pub use verify::{

@@ -872,3 +872,63 @@ async fn a_confirmed_uaf_transaction_leaves_offline_verifiable_evidence() {
         "{body}"
     );
 }
+
+/// An `image/png` transaction: the authenticator shows the image and signs its hash; the
+/// evidence carries the image.
+#[tokio::test]
+async fn an_image_transaction_is_confirmed_and_its_evidence_carries_the_image() {
+    use base64::Engine as _;
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    let characteristics = json!({"width": 1, "height": 1, "bitDepth": 8, "colorType": 6,
+        "compression": 0, "filter": 0, "interlace": 0});
+    let app = bank("", None).await;
+    let backend = Backend::new(&app);
+    let mut phone = SoftUaf::new(AAID);
+    assert_eq!(status(&backend.register("ines", &mut phone).await), 1200);
+    let request = backend
+        .uaf_request(
+            "authentication",
+            json!({"username": "ines", "transactionImage": PNG, "tcDisplayPNGCharacteristics": characteristics}),
+        )
+        .await;
+    assert_eq!(request[0]["transaction"][0]["contentType"], "image/png");
+    let response = phone.authenticate(&request, Some(FACET)).unwrap();
+    let confirmed = backend.respond("authentication", &response).await;
+    assert_eq!(status(&confirmed), 1200, "{confirmed}");
+    let evidence = &confirmed["result"]["evidence"];
+    let image = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .unwrap();
+    assert_eq!(
+        evidence["transactionImage"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&image)
+    );
+    let pem = reqwest::get(format!(
+        "{}/.well-known/fidoflow/evidence-key.pem",
+        app.base
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let verified = fidoflow::uaf::evidence::verify(&serde_json::to_vec(evidence).unwrap(), &pem)
+        .expect("verifies offline");
+    assert_eq!(verified.transaction_text, None);
+
+    // An image that is not a PNG, or without its display characteristics, is refused.
+    let refused = backend
+        .request(
+            "authentication",
+            json!({"username": "ines", "transactionImage": "aGVsbG8=", "tcDisplayPNGCharacteristics": characteristics}),
+        )
+        .await;
+    assert_eq!(status(&refused), 1400, "{refused}");
+    let refused = backend
+        .request(
+            "authentication",
+            json!({"username": "ines", "transactionImage": PNG}),
+        )
+        .await;
+    assert_eq!(status(&refused), 1400, "{refused}");
+}

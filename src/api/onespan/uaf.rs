@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use super::error::OneSpanError;
 use super::render::authenticator;
 use super::{answer, blocking, text, Reply};
-use crate::engine::{Engine, RequestCtx, Tenant, UafExpected, UafRefusal, UafRequest, UafStatus};
+use crate::engine::{
+    Engine, RequestCtx, Tenant, UafExpected, UafRefusal, UafRequest, UafStatus, UafTransaction,
+};
 
 /// A UAF refusal as a OneSpan error: 404 for what is not found, 403 for a lock or a limit,
 /// 400 otherwise; the message names the check and the UAF status code.
@@ -116,7 +118,14 @@ pub(super) async fn authentication_request(
     let engine = e.get_ref().clone();
     let r = blocking(move || {
         engine
-            .uaf_authentication_request(&tenant, &name, message.as_deref())
+            .uaf_authentication_request(
+                &tenant,
+                &name,
+                &UafTransaction {
+                    text: message,
+                    png: None,
+                },
+            )
             .map_err(refused)
     })
     .await?;

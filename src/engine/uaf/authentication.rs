@@ -110,22 +110,43 @@ impl Engine {
                 sign_counter: record.sign_count,
             })
         };
-        let transaction = ceremony.signed.as_ref().and_then(|s| {
-            s.content["authenticationMessage"]
-                .as_str()
-                .map(str::to_owned)
-        });
-        let verified = uaf::verify_authentication(
-            response,
-            &Expectations {
-                app_id: &app_id,
-                challenge: &challenge,
-                trusted_facets: &facets,
-                policy: &Policy::any(),
-            },
-            &lookup,
-            transaction.as_deref().map(str::as_bytes),
-        )?;
+        // What the authenticator may have shown: the text, the image, or either (it shows the
+        // one its display can, and signs the hash of that one).
+        let shown_candidates = candidates(ceremony);
+        let expectations = Expectations {
+            app_id: &app_id,
+            challenge: &challenge,
+            trusted_facets: &facets,
+            policy: &Policy::any(),
+        };
+        let (verified, transaction) = if shown_candidates.is_empty() {
+            let v = uaf::verify_authentication(response, &expectations, &lookup, None)?;
+            (v, None)
+        } else {
+            let mut first_refusal = None;
+            let mut found = None;
+            for shown in shown_candidates {
+                match uaf::verify_authentication(
+                    response,
+                    &expectations,
+                    &lookup,
+                    Some(shown.bytes()),
+                ) {
+                    Ok(v) => {
+                        found = Some((v, Some(shown)));
+                        break;
+                    }
+                    Err(e) => {
+                        first_refusal.get_or_insert(e);
+                    }
+                }
+            }
+            match (found, first_refusal) {
+                (Some(found), _) => found,
+                (None, Some(e)) => return Err(e),
+                (None, None) => unreachable!("a non-empty list was tried"),
+            }
+        };
         let id = CredentialId::from_bytes(verified.key_id.clone())
             .map_err(|e| refusal(StatusCode::UnknownKeyId, "keyID", e.0))?;
         if let Some(why) = self.metadata().and_then(|m| {
@@ -188,7 +209,9 @@ impl Engine {
                 .map_err(from_engine)?;
                 None
             }
-            Some(text) => Some(self.uaf_evidence(tenant, cx, username, &updated, text, response)?),
+            Some(shown) => {
+                Some(self.uaf_evidence(tenant, cx, username, &updated, shown, response)?)
+            }
         };
         Ok(UafDone {
             username: username.to_string(),
@@ -207,7 +230,7 @@ impl Engine {
         cx: &RequestCtx,
         username: &Username,
         key: &CredentialRecord,
-        text: &str,
+        shown: &Shown,
         response: &uaf::Response,
     ) -> UafResult<(String, Value)> {
         let Some(uaf_key) = &key.uaf else {
@@ -237,7 +260,14 @@ impl Engine {
             user: username.as_str(),
             validated_at: now,
             app_id: &app_id,
-            transaction_text: text,
+            transaction_text: match shown {
+                Shown::Text(text) => Some(text.as_str()),
+                Shown::Png(_) => None,
+            },
+            transaction_image: match shown {
+                Shown::Png(image) => Some(image.as_slice()),
+                Shown::Text(_) => None,
+            },
             aaid: &uaf_key.aaid,
             key_id: key.id.as_bytes(),
             public_key: &key.public_key,
@@ -259,4 +289,38 @@ impl Engine {
         })?;
         Ok((transaction_id, evidence))
     }
+}
+
+/// What an authenticator showed and signed the hash of.
+#[derive(Debug, Clone)]
+enum Shown {
+    Text(String),
+    Png(Vec<u8>),
+}
+
+impl Shown {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Shown::Text(text) => text.as_bytes(),
+            Shown::Png(image) => image,
+        }
+    }
+}
+
+/// The contents a transaction ceremony sent: its text, then its image.
+fn candidates(ceremony: &Ceremony) -> Vec<Shown> {
+    let Some(signed) = &ceremony.signed else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(text) = signed.content["authenticationMessage"].as_str() {
+        out.push(Shown::Text(text.to_owned()));
+    }
+    if let Some(image) = signed.content["transactionImage"]
+        .as_str()
+        .and_then(|b| crate::domain::b64url_decode(b).ok())
+    {
+        out.push(Shown::Png(image));
+    }
+    out
 }

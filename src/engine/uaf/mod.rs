@@ -59,6 +59,20 @@ pub struct Expected<'a> {
     pub transaction: bool,
 }
 
+/// What a UAF authentication asks the authenticator to show and confirm: text, a PNG image with
+/// its display characteristics, or both (the authenticator shows the one its display can).
+#[derive(Debug, Clone, Default)]
+pub struct UafTransaction {
+    pub text: Option<String>,
+    pub png: Option<(Vec<u8>, Value)>,
+}
+
+impl UafTransaction {
+    pub fn is_empty(&self) -> bool {
+        self.text.is_none() && self.png.is_none()
+    }
+}
+
 /// The status a UAF call answers when it fails (HTTP 200 with this `statusCode`).
 pub type UafResult<T> = Result<T, UafRefusal>;
 

@@ -3,7 +3,7 @@
 
 use ring::hmac;
 
-use super::{from_engine, op_name, refusal, Expected, UafRequest, UafResult};
+use super::{from_engine, op_name, refusal, Expected, UafRequest, UafResult, UafTransaction};
 use crate::domain::{b64url, b64url_decode, Username};
 use crate::engine::ceremony::Channel;
 use crate::engine::tenant::Tenant;
@@ -11,7 +11,7 @@ use crate::engine::{AuditDraft, Engine, EngineError, RequestCtx, Who};
 use crate::store::{
     AuditKind, Ceremony, CeremonyPurpose, CredentialRecord, Outcome, SignedRequest, StoreError,
 };
-use crate::uaf::{self, MatchCriteria, Op, Policy, StatusCode};
+use crate::uaf::{self, MatchCriteria, Op, Policy, StatusCode, TransactionContent};
 
 impl Engine {
     /// A registration request for `username` (made on first use, as in the AuthFi shape).
@@ -50,16 +50,19 @@ impl Engine {
         &self,
         tenant: &Tenant,
         username: &str,
-        transaction: Option<&str>,
+        transaction: &UafTransaction,
     ) -> UafResult<UafRequest> {
         let user = self
             .find_user(tenant, Who::Name(username))
             .map_err(from_engine)?;
         self.count_challenge(tenant, &user.username)
             .map_err(from_engine)?;
-        if let Some(text) = transaction {
+        if let Some(text) = &transaction.text {
             crate::fido::transaction::check_message(text)
                 .map_err(|e| refusal(StatusCode::BadRequest, "transaction", e.to_string()))?;
+        }
+        if let Some((image, characteristics)) = &transaction.png {
+            check_png(image, characteristics)?;
         }
         let keys: Vec<(String, Vec<u8>)> = tenant
             .store()
@@ -76,8 +79,18 @@ impl Engine {
             ));
         }
         let (id, server_data, challenge, lifetime) =
-            self.uaf_ceremony(tenant, Op::Auth, &user.username, transaction)?;
-        let message = uaf::authentication_request(
+            self.uaf_ceremony(tenant, Op::Auth, &user.username, Some(transaction))?;
+        let mut contents = Vec::new();
+        if let Some(text) = &transaction.text {
+            contents.push(TransactionContent::Text(text));
+        }
+        if let Some((image, characteristics)) = &transaction.png {
+            contents.push(TransactionContent::Png {
+                image,
+                characteristics,
+            });
+        }
+        let message = uaf::authentication_request_with(
             &self.uaf_app_id(tenant),
             &server_data,
             &challenge,
@@ -94,7 +107,7 @@ impl Engine {
                     .collect(),
                 disallowed: Vec::new(),
             },
-            transaction,
+            &contents,
         );
         Ok(UafRequest {
             op: Op::Auth,
@@ -190,7 +203,7 @@ impl Engine {
         tenant: &Tenant,
         op: Op,
         username: &Username,
-        transaction: Option<&str>,
+        transaction: Option<&UafTransaction>,
     ) -> UafResult<(String, String, String, u64)> {
         let timeout = self.backend_timeout(tenant);
         let challenge = self.new_challenge();
@@ -218,10 +231,23 @@ impl Engine {
             algorithms: Vec::new(),
             allowed_credentials: allowed,
             expires_at: self.now() + timeout,
-            signed: transaction.map(|text| SignedRequest {
-                content: serde_json::json!({ "authenticationMessage": text }),
-                nonce: Vec::new(),
-                merchant_origin: None,
+            signed: transaction.filter(|t| !t.is_empty()).map(|t| {
+                let mut content = serde_json::Map::new();
+                if let Some(text) = &t.text {
+                    content.insert("authenticationMessage".into(), text.clone().into());
+                }
+                if let Some((image, characteristics)) = &t.png {
+                    content.insert("transactionImage".into(), b64url(image).into());
+                    content.insert(
+                        "tcDisplayPNGCharacteristics".into(),
+                        characteristics.clone(),
+                    );
+                }
+                SignedRequest {
+                    content: content.into(),
+                    nonce: Vec::new(),
+                    merchant_origin: None,
+                }
             }),
             payment: false,
         };
@@ -312,4 +338,39 @@ impl Engine {
 /// ceremony names the user).
 fn server_data_message(tenant: &str, op: Op, id: &str) -> String {
     format!("fidoflow-uaf-1|{tenant}|{}|{id}", op_name(op))
+}
+
+/// A PNG transaction: a PNG file of at most 48 KiB, and its display characteristics (protocol
+/// §3.5.1: `width`, `height`, `bitDepth`, `colorType`, `compression`, `filter`, `interlace`).
+fn check_png(image: &[u8], characteristics: &serde_json::Value) -> UafResult<()> {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if !image.starts_with(PNG) || image.len() > 48 * 1024 {
+        return Err(refusal(
+            StatusCode::BadRequest,
+            "transactionImage",
+            "the transaction image must be a PNG file of at most 48 KiB",
+        ));
+    }
+    let members = [
+        "width",
+        "height",
+        "bitDepth",
+        "colorType",
+        "compression",
+        "filter",
+        "interlace",
+    ];
+    if let Some(missing) = members.iter().find(|m| {
+        characteristics
+            .get(**m)
+            .and_then(serde_json::Value::as_u64)
+            .is_none()
+    }) {
+        return Err(refusal(
+            StatusCode::BadRequest,
+            "tcDisplayPNGCharacteristics",
+            format!("tcDisplayPNGCharacteristics.{missing} must be a whole number"),
+        ));
+    }
+    Ok(())
 }
