@@ -34,3 +34,4 @@ mod tenant_helpdesk;
 mod tenants_admin;
 mod transactions;
 mod uaf;
+mod uaf_transactions;
