@@ -1,5 +1,5 @@
 //! FIDO UAF 1.1 use cases for a tenant's apps: registration, authentication (with `text/plain`
-//! transaction confirmation) and deregistration requests, and the responses verified by `uaf`.
+//! and `image/png` transaction confirmation and its evidence) and deregistration requests, and the responses verified by `uaf`.
 //! A request's `serverData` names its stored ceremony and is MAC'd (HMAC-SHA256 over tenant,
 //! operation and ceremony id) with the server-data key (`uaf-server-data.key`, shared by every
 //! node), so a forged or altered one is refused before any lookup; the ceremony is bound to
@@ -9,7 +9,8 @@
 //!
 //! - `requests.rs`: the three requests, and the stored ceremony behind `serverData`.
 //! - `registration.rs`: a registration response verified, judged and stored.
-//! - `authentication.rs`: an authentication response verified and the counter updated.
+//! - `authentication.rs`: an authentication response verified, the counter updated, the lock
+//!   counted, and a confirmed transaction's evidence signed and stored.
 
 mod authentication;
 mod registration;
