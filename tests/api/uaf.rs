@@ -203,6 +203,30 @@ async fn an_app_registers_authenticates_confirms_a_transaction_and_deregisters()
     assert_eq!(code, StatusCode::OK, "{listed}");
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
 
+    // A second key, deleted by the helpdesk: the answer carries the DeregistrationRequest the
+    // relying party passes on to the app.
+    let mut tablet = SoftUaf::new(AAID);
+    assert_eq!(status(&backend.register("alice", &mut tablet).await), 1200);
+    let (code, deleted) = app
+        .admin(
+            reqwest::Method::DELETE,
+            &format!(
+                "/rest/admin/tenants/bank/users/alice/fido/credentials/{}",
+                tablet.key_ids()[0]
+            ),
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{deleted}");
+    let request: Value = serde_json::from_str(
+        deleted["data"]["attributes"]["uafDeregistrationRequest"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tablet.deregister(&request).unwrap(), 1);
+
     // Deregistration removes the keys at once and tells the authenticator to forget them.
     let request = backend
         .uaf_request("deregistration", json!({"username": "alice"}))

@@ -73,7 +73,7 @@ pub fn flows(offers: Vec<FlowOffer>) -> Answer {
 
 /// The attributes of a credential in every list (self-service and helpdesk).
 pub fn credential_attributes(c: &CredentialView) -> Value {
-    json!({
+    let mut attributes = json!({
         "displayName": c.display_name,
         "aaguid": c.aaguid,
         "authenticatorName": c.authenticator_name,
@@ -90,7 +90,11 @@ pub fn credential_attributes(c: &CredentialView) -> Value {
         "enabled": c.enabled,
         "disabledBy": c.disabled_by,
         "authenticatorIcon": c.authenticator_icon,
-    })
+    });
+    if let Some(request) = &c.uaf_deregistration_request {
+        attributes["uafDeregistrationRequest"] = json!(request);
+    }
+    attributes
 }
 
 /// `GET /fido/credentials`.

@@ -161,6 +161,10 @@ pub struct Credential {
     pub disabled_by: Option<String>,
     /// A `data:` URL of the authenticator's icon, when the metadata has one.
     pub authenticator_icon: Option<String>,
+    /// Only in the answer of a helpdesk delete of a FIDO UAF key: the stringified
+    /// `DeregistrationRequest` to pass on to the app.
+    #[schema(required = false)]
+    pub uaf_deregistration_request: Option<String>,
 }
 
 /// The CSRF header every Loginapp call needs.

@@ -359,7 +359,11 @@ impl Engine {
             AuditKind::CredentialDeleted,
             format!("deleted by the helpdesk{ended}"),
         )?;
-        Ok(self.credential_view(&record))
+        let mut view = self.credential_view(&record);
+        view.uaf_deregistration_request = self
+            .uaf_deregistration_of(&tenant, &crate::engine::KeyView::of(&record))
+            .map(|request| request.to_string());
+        Ok(view)
     }
 
     /// Ends the sessions of a `default` user (`; N session(s) ended` for the audit detail);

@@ -62,4 +62,7 @@ pub struct CredentialView {
     pub enabled: bool,
     /// `user`, `helpdesk` or `relying-party`.
     pub disabled_by: Option<&'static str>,
+    /// A FIDO UAF key just deleted: the stringified `DeregistrationRequest` the relying party
+    /// passes on to the app.
+    pub uaf_deregistration_request: Option<String>,
 }

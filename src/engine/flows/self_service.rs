@@ -366,6 +366,7 @@ impl Engine {
                 DisabledBy::Helpdesk => "helpdesk",
                 DisabledBy::RelyingParty => "relying-party",
             }),
+            uaf_deregistration_request: None,
         }
     }
 }
