@@ -1,7 +1,6 @@
 //! `fidoflow verify`: the real binary run on vector files (their `response` member written to a
 //! temporary file or piped to stdin), checking exit statuses, the printed checks and `--json`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -10,6 +9,11 @@ use serde_json::{json, Value};
 #[path = "common/pki.rs"]
 #[allow(dead_code)]
 mod pki;
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{run_with_stdin, stderr, stdout};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -33,31 +37,6 @@ fn run(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run fidoflow")
-}
-
-fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fidoflow"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fidoflow");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The arguments a vector implies: challenge, RP ID, origins.

@@ -3,7 +3,6 @@
 //! `--json`.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -13,6 +12,11 @@ use fidoflow::fido::transaction::SignedContent;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{run_with_stdin as run, stderr, stdout};
 
 const RP_ID: &str = "bank.example";
 const ORIGIN: &str = "https://bank.example";
@@ -118,31 +122,6 @@ fn file(text: &[u8]) -> tempfile::NamedTempFile {
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     file.write_all(text).expect("write");
     file
-}
-
-fn run(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fidoflow"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fidoflow");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The server key, its public PEM in a file, and evidence it signed in a file.

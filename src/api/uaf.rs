@@ -106,14 +106,6 @@ fn operation(req: &HttpRequest) -> Option<Op> {
     }
 }
 
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Reg => "Reg",
-        Op::Auth => "Auth",
-        Op::Dereg => "Dereg",
-    }
-}
-
 /// Reads the body as a JSON object (`application/fido+uaf` or `application/json`, 64 KiB).
 async fn body(req: &HttpRequest, payload: web::Payload) -> UafResult<Value> {
     let bytes = read_limited(req, payload)
@@ -184,10 +176,10 @@ pub async fn request(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) ->
             operation(&req).ok_or_else(|| bad("operation", "the path names no UAF operation"))?;
         let body = body(&req, p).await?;
         if let Some(named) = body.get("op").and_then(Value::as_str) {
-            if named != op_name(op) {
+            if named != op.as_str() {
                 return Err(bad(
                     "op",
-                    format!("`op` says {named}, the path {}", op_name(op)),
+                    format!("`op` says {named}, the path {}", op.as_str()),
                 ));
             }
         }
@@ -262,7 +254,7 @@ pub async fn request(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) ->
         }) => answer(json!({
             "statusCode": StatusCode::Ok.code(),
             "uafRequest": message.to_string(),
-            "op": op_name(op),
+            "op": op.as_str(),
             "lifetimeMillis": lifetime_millis,
         })),
         Err(e) => status_answer(&e),

@@ -6,18 +6,12 @@ use serde_json::{json, Value};
 
 use crate::common::app::{spawn_app_with, tenants_from_toml, TestApp};
 use crate::common::softauthn::{b64url_decode, SoftAuthenticator, Tamper};
+use crate::tenants_admin::sha256_hex;
 
 pub const DEMO_KEY: &str = "demo-backend-key-0123456789abcdef0123456789";
 pub const SHOP_KEY: &str = "shop-backend-key-0123456789abcdef0123456789";
 pub const DEMO_ORIGIN: &str = "https://localhost:8443";
 pub const SHOP_ORIGIN: &str = "https://shop.example.org";
-
-fn sha256_hex(text: &str) -> String {
-    crate::common::softauthn::sha256(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Two tenants: `demo` (RP ID localhost) and `shop` (RP ID example.org).
 pub fn two_tenants() -> String {

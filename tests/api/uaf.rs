@@ -9,17 +9,11 @@ use serde_json::{json, Value};
 use crate::authfi::DEMO_KEY;
 use crate::common::app::{spawn_app_with, tenants_from_toml, TestApp};
 use crate::common::softuaf::{test_attestation, SoftUaf, UafTamper};
+use crate::tenants_admin::sha256_hex;
 
 pub const PATH: &str = "YmFuaw";
 pub const FACET: &str = "android:apk-key-hash:2jmj7l5rSw0yVb/vlWAYkK/YBwk=";
 pub const AAID: &str = "4e4e#4005";
-
-fn sha256_hex(text: &str) -> String {
-    crate::common::softauthn::sha256(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// A tenant `bank` whose app runs as [`FACET`]; `uaf` adds keys to its `[tenants.uaf]`, and
 /// `anchors` names a trust-anchor folder for basic full attestation.

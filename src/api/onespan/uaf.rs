@@ -12,7 +12,8 @@ use super::error::OneSpanError;
 use super::render::authenticator;
 use super::{answer, blocking, text, Reply};
 use crate::engine::{
-    Engine, RequestCtx, Tenant, UafExpected, UafRefusal, UafRequest, UafStatus, UafTransaction,
+    Engine, RequestCtx, Tenant, UafDone, UafExpected, UafRefusal, UafRequest, UafStatus,
+    UafTransaction,
 };
 
 /// A UAF refusal as a OneSpan error: 404 for what is not found, 403 for a lock or a limit,
@@ -140,19 +141,7 @@ pub(super) async fn login(
     request: String,
     message: Value,
 ) -> Reply {
-    let id = request_id("authentication", &request)?.to_string();
-    let engine = e.get_ref().clone();
-    let done = blocking(move || {
-        let expected = UafExpected {
-            username: &name,
-            id: &id,
-            transaction: false,
-        };
-        engine
-            .uaf_authentication_response(&tenant, &cx, &message, Some(expected))
-            .map_err(refused)
-    })
-    .await?;
+    let done = authenticated(e, tenant, cx, name, request, message, false).await?;
     Ok(answer(
         StatusCode::OK,
         json!({"result": {
@@ -173,22 +162,36 @@ pub(super) async fn validate(
     request: String,
     message: Value,
 ) -> Reply {
-    let id = request_id("authentication", &request)?.to_string();
-    let engine = e.get_ref().clone();
-    let done = blocking(move || {
-        let expected = UafExpected {
-            username: &name,
-            id: &id,
-            transaction: true,
-        };
-        engine
-            .uaf_authentication_response(&tenant, &cx, &message, Some(expected))
-            .map_err(refused)
-    })
-    .await?;
+    let done = authenticated(e, tenant, cx, name, request, message, true).await?;
     let (transaction_id, evidence) = done.evidence.unwrap_or_default();
     Ok(answer(
         StatusCode::OK,
         json!({"result": {"transactionID": transaction_id, "status": "APPROVED", "evidence": evidence}}),
     ))
+}
+
+/// Verifies the UAF authentication response of the request `request` of user `name`: a login
+/// (`transaction` false) or a transaction to confirm.
+async fn authenticated(
+    e: web::Data<Engine>,
+    tenant: std::sync::Arc<Tenant>,
+    cx: RequestCtx,
+    name: String,
+    request: String,
+    message: Value,
+    transaction: bool,
+) -> Result<UafDone, OneSpanError> {
+    let id = request_id("authentication", &request)?.to_string();
+    let engine = e.get_ref().clone();
+    blocking(move || {
+        let expected = UafExpected {
+            username: &name,
+            id: &id,
+            transaction,
+        };
+        engine
+            .uaf_authentication_response(&tenant, &cx, &message, Some(expected))
+            .map_err(refused)
+    })
+    .await
 }

@@ -260,12 +260,3 @@ fn ceremony_user(ceremony: &Ceremony) -> UafResult<Username> {
         )
     })
 }
-
-/// The name of an operation in store keys and MACs.
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Reg => "Reg",
-        Op::Auth => "Auth",
-        Op::Dereg => "Dereg",
-    }
-}

@@ -3,7 +3,7 @@
 
 use ring::hmac;
 
-use super::{from_engine, op_name, refusal, Expected, UafRequest, UafResult, UafTransaction};
+use super::{from_engine, refusal, Expected, UafRequest, UafResult, UafTransaction};
 use crate::domain::{b64url, b64url_decode, Username};
 use crate::engine::ceremony::Channel;
 use crate::engine::tenant::Tenant;
@@ -252,7 +252,7 @@ impl Engine {
             payment: false,
         };
         let id = crate::engine::random_id();
-        let key = Channel::Uaf.ceremony_key(&tenant.id, op_name(op), id.as_bytes());
+        let key = Channel::Uaf.ceremony_key(&tenant.id, op.as_str(), id.as_bytes());
         tenant.store().put_ceremony_at(&key, &ceremony)?;
         let mac = hmac::sign(
             &self.uaf_key()?,
@@ -293,7 +293,7 @@ impl Engine {
         let mac = b64url_decode(mac).map_err(|_| invalid())?;
         let message = server_data_message(&tenant.id, op, id);
         hmac::verify(&self.uaf_key()?, message.as_bytes(), &mac).map_err(|_| invalid())?;
-        let key = Channel::Uaf.ceremony_key(&tenant.id, op_name(op), id.as_bytes());
+        let key = Channel::Uaf.ceremony_key(&tenant.id, op.as_str(), id.as_bytes());
         let ceremony = tenant.store().take_ceremony(&key)?.ok_or_else(invalid)?;
         if let Some(e) = expected {
             if ceremony.signed.is_some() != e.transaction {
@@ -337,7 +337,7 @@ impl Engine {
 /// What the MAC of `serverData` covers: tenant, operation and ceremony id (the stored
 /// ceremony names the user).
 fn server_data_message(tenant: &str, op: Op, id: &str) -> String {
-    format!("fidoflow-uaf-1|{tenant}|{}|{id}", op_name(op))
+    format!("fidoflow-uaf-1|{tenant}|{}|{id}", op.as_str())
 }
 
 /// A PNG transaction: a PNG file of at most 48 KiB, and its display characteristics (protocol
