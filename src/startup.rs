@@ -81,7 +81,10 @@ impl Application {
         };
         let engine = Engine::new(settings.clone(), registry, store, clock, trust, challenges)?;
         engine.set_evidence_key(evidence_key(&settings, &data_dir)?);
-        engine.set_uaf_server_data_key(secret_file(&data_dir.join(SERVER_DATA_KEY_FILE))?);
+        engine.set_uaf_server_data_key(secret_file(
+            &data_dir.join(SERVER_DATA_KEY_FILE),
+            "UAF server-data key",
+        )?);
 
         let public = TcpListener::bind(settings.server.bind)
             .with_context(|| format!("server.bind: cannot listen on {}", settings.server.bind))?;
@@ -251,24 +254,7 @@ fn check_attestation_policy(settings: &Settings, registry: &Registry) -> anyhow:
 /// The session cookie key: 64 random bytes in `session.key` in the data directory, created on
 /// first start with mode 0600, so sessions survive a restart.
 fn cookie_key(data_dir: &Path) -> anyhow::Result<Key> {
-    let path = data_dir.join("session.key");
-    match std::fs::read(&path) {
-        Ok(bytes) if bytes.len() == 64 => return Ok(Key::from(&bytes)),
-        Ok(_) => bail!("{}: the session key must hold 64 bytes", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let mut bytes = [0u8; 64];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(&bytes)?;
-    file.sync_all()?;
+    let bytes: [u8; 64] = secret_file(&data_dir.join("session.key"), "session key")?;
     Ok(Key::from(&bytes))
 }
 
@@ -291,15 +277,7 @@ fn evidence_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<Evidence
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
     let (key, pem) = EvidenceKey::generate();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(pem.as_bytes())?;
-    file.sync_all()?;
+    write_private(&path, pem.as_bytes())?;
     tracing::info!(file = %path.display(), "made the evidence signing key");
     Ok(key)
 }
@@ -307,19 +285,25 @@ fn evidence_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<Evidence
 /// The evidence signing key's file in the data directory when none is configured.
 pub const EVIDENCE_KEY_FILE: &str = "evidence-signing-key.pem";
 
-/// A 32-byte secret kept in `path` (mode 0600), made on first start: the key that MACs UAF
-/// `serverData`. Every node of a cluster needs the same file.
-fn secret_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+/// An `N`-byte secret kept in `path` (mode 0600), made on first start: the session cookie key,
+/// and the key that MACs UAF `serverData`. Every node of a cluster needs the same file.
+fn secret_file<const N: usize>(path: &Path, what: &str) -> anyhow::Result<[u8; N]> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            return <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| anyhow::anyhow!("{}: the key must hold 32 bytes", path.display()))
+            return <[u8; N]>::try_from(bytes.as_slice())
+                .map_err(|_| anyhow::anyhow!("{}: the {what} must hold {N} bytes", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; N];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    write_private(path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Creates `path` (it must not exist) with mode 0600 and `bytes`, flushed to disk.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -327,7 +311,7 @@ fn secret_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(&bytes)?;
+    file.write_all(bytes)?;
     file.sync_all()?;
-    Ok(bytes)
+    Ok(())
 }
