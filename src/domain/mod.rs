@@ -26,6 +26,11 @@ pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Lowercase hex, two digits a byte: ids, hashes and AAGUIDs as the store and logs write them.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Decodes base64url without padding (padding and the standard alphabet are refused).
 pub fn b64url_decode(text: &str) -> Result<Vec<u8>, Invalid> {
     URL_SAFE_NO_PAD
@@ -290,6 +295,12 @@ pub type Tag = FlowId;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_two_lowercase_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0a, 0xff, 0x5c]), "000aff5c");
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn usernames_are_normalised_with_nfkc_and_lowercase() {

@@ -121,7 +121,7 @@ impl Channel {
     /// purpose and the SHA-256 of the challenge (so the key reveals nothing usable).
     pub fn ceremony_key(self, tenant: &str, purpose: &str, challenge: &[u8]) -> String {
         let digest = ring::digest::digest(&ring::digest::SHA256, challenge);
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::domain::hex(digest.as_ref());
         format!("{}:{tenant}:{purpose}:{hex}", self.as_str())
     }
 }

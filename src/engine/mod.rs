@@ -347,7 +347,7 @@ struct AuditDraft<'a> {
 pub fn random_id() -> String {
     let mut raw = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(&raw)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

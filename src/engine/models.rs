@@ -7,7 +7,7 @@ use super::Engine;
 
 /// Formats 16 bytes as a lowercase hyphenated UUID.
 pub fn aaguid_string(aaguid: &[u8; 16]) -> String {
-    let hex: String = aaguid.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::domain::hex(aaguid);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

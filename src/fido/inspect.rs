@@ -12,7 +12,7 @@ use super::auth_data::AuthData;
 use super::cbor;
 use super::cose::CoseKey;
 use super::json as members;
-use crate::domain::b64url;
+use crate::domain::{b64url, hex};
 
 /// `{"clientData", "authenticatorData", "attestation"}` of a registration or authentication
 /// response (`attestation` is null for an authentication).
@@ -213,10 +213,6 @@ pub(crate) fn describe_certificate(cert: &Certificate) -> Json {
         "notBefore": time(&tbs.validity.not_before),
         "notAfter": time(&tbs.validity.not_after),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn error(what: &str) -> Json {

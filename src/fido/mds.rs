@@ -778,7 +778,7 @@ fn certificate_key_identifier(cert: &Certificate) -> String {
         .subject_public_key
         .raw_bytes();
     let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(digest.as_ref())
 }
 
 /// Lists of byte strings as standard base64 text.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::requests::{RequestKind, Validated};
 use super::{KeyView, UserView};
-use crate::domain::b64url_decode;
+use crate::domain::{b64url_decode, hex};
 use crate::engine::assertion::Purpose;
 use crate::engine::ceremony::{CeremonyResult, Channel, Refusal, RefusalKind};
 use crate::engine::tenant::Tenant;
@@ -139,8 +139,4 @@ impl AssertionParts {
                 .and_then(|s| b64url_decode(s).ok()),
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

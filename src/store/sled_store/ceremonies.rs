@@ -20,7 +20,7 @@ impl CeremonyStore for SledStore {
     fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String> {
         let mut raw = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::domain::hex(&raw);
         self.ceremonies.insert(id.as_bytes(), encode(ceremony)?)?;
         Ok(id)
     }

@@ -78,11 +78,7 @@ const GENESIS_SEED: &[u8] = b"fidoflow audit log genesis";
 const SEAL_LEN: usize = 9 + 64 + 2;
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 fn genesis() -> String {
