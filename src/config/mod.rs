@@ -48,7 +48,7 @@ pub use relying_party::RelyingPartySettings;
 pub use tenants::{
     tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_DOMAIN, DEFAULT_TENANT,
 };
-pub use uaf::{is_aaid, UafSettings};
+pub use uaf::{is_aaid, UafCriteria, UafSettings};
 
 use raw::{DurationText, RawFile};
 

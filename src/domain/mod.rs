@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 mod ceremony;
+pub mod registry;
 pub use ceremony::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
 
 /// The id of the built-in tenant: the portal and the Loginapp API (today's `[relying_party]`).

@@ -6,9 +6,9 @@ use base64::alphabet::URL_SAFE;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::policy::Policy;
 use super::status::UafRefusal;
 
 /// The largest response message accepted, serialized.
@@ -42,112 +42,6 @@ impl Op {
             "Auth" => Self::Auth,
             "Dereg" => Self::Dereg,
             _ => return None,
-        })
-    }
-}
-
-/// One set of authenticator characteristics (protocol §3.2 MatchCriteria), named as the
-/// specification names them. Absent members are left out of the JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MatchCriteria {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aaid: Option<Vec<String>>,
-    /// The first four characters of AAIDs.
-    #[serde(rename = "vendorID", default, skip_serializing_if = "Option::is_none")]
-    pub vendor_id: Option<Vec<String>>,
-    /// base64url KeyIDs.
-    #[serde(rename = "keyIDs", default, skip_serializing_if = "Option::is_none")]
-    pub key_ids: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_verification: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_protection: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matcher_protection: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attachment_hint: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tc_display: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication_algorithms: Option<Vec<u16>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assertion_schemes: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attestation_types: Option<Vec<u16>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authenticator_version: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exts: Option<Vec<Value>>,
-}
-
-impl MatchCriteria {
-    /// What these criteria say about an AAID alone: `Some(true)` if they name it (by AAID or
-    /// vendor), `Some(false)` if they name others, `None` if they name no AAID or vendor (the
-    /// rest, such as key protection, needs the authenticator's metadata to judge).
-    fn names_aaid(&self, aaid: &str) -> Option<bool> {
-        let by_aaid = self
-            .aaid
-            .as_ref()
-            .map(|list| list.iter().any(|a| a.eq_ignore_ascii_case(aaid)));
-        let vendor = aaid.get(..4).unwrap_or(aaid);
-        let by_vendor = self
-            .vendor_id
-            .as_ref()
-            .map(|list| list.iter().any(|v| v.eq_ignore_ascii_case(vendor)));
-        match (by_aaid, by_vendor) {
-            (None, None) => None,
-            (a, v) => Some(a.unwrap_or(true) && v.unwrap_or(true)),
-        }
-    }
-}
-
-/// A UAF policy (protocol §3.2): sets of criteria of which one must be met in full, and
-/// criteria that must not be met.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    pub accepted: Vec<Vec<MatchCriteria>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub disallowed: Vec<MatchCriteria>,
-}
-
-impl Policy {
-    /// Accepts any authenticator that speaks UAFV1TLV.
-    pub fn any() -> Self {
-        Self {
-            accepted: vec![vec![MatchCriteria {
-                assertion_schemes: Some(vec![ASSERTION_SCHEME.to_string()]),
-                ..MatchCriteria::default()
-            }]],
-            disallowed: Vec::new(),
-        }
-    }
-
-    /// Whether an authenticator with this AAID may answer, judged by AAID and vendor only:
-    /// some accepted criteria do not name other AAIDs or vendors, and no disallowed criteria
-    /// without KeyIDs name it. Criteria on other characteristics (user verification, key
-    /// protection, …) need the metadata statement and are left to the caller.
-    pub fn allows_aaid(&self, aaid: &str) -> bool {
-        let accepted = self
-            .accepted
-            .iter()
-            .flatten()
-            .any(|c| c.names_aaid(aaid) != Some(false));
-        let disallowed = self
-            .disallowed
-            .iter()
-            .any(|c| c.key_ids.is_none() && c.names_aaid(aaid) == Some(true));
-        accepted && !disallowed
-    }
-
-    /// Whether this key is not one the disallowed criteria list (by KeyID, with its AAID or
-    /// vendor when they name one): a registration request lists the user's registered keys so
-    /// that they are not registered twice.
-    pub fn allows_key(&self, aaid: &str, key_id: &[u8]) -> bool {
-        let id = URL_SAFE_NO_PAD.encode(key_id);
-        !self.disallowed.iter().any(|c| {
-            c.key_ids.as_ref().is_some_and(|ids| ids.contains(&id))
-                && c.names_aaid(aaid) != Some(false)
         })
     }
 }
@@ -320,8 +214,8 @@ fn bad(check: &'static str, detail: impl Into<String>) -> UafRefusal {
     UafRefusal::bad(check, detail)
 }
 
-/// Base64url, with or without padding.
-fn b64(text: &str) -> Option<Vec<u8>> {
+/// Base64url, with or without padding, as UAF clients write it.
+pub(super) fn b64(text: &str) -> Option<Vec<u8>> {
     const LENIENT: GeneralPurpose = GeneralPurpose::new(
         &URL_SAFE,
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),

@@ -5,7 +5,8 @@
 //!
 //! Status codes, where the protocol names none for a check: a wrong appID or facetID is 1498
 //! (Unacceptable Content), a challenge that is not the one issued 1491 (Request Invalid: "the
-//! request message nonce was unknown"), a channel binding that is not an object 1490, a final
+//! request message nonce was unknown"), a channel binding that is malformed or names another TLS
+//! server certificate than the relying party's 1490 (`channel_binding.rs`), a final
 //! challenge hash that does not match 1498, an AAID the policy does not allow 1492, a key
 //! already registered (listed in the policy's disallowed KeyIDs) 1492, an unknown KeyID 1481,
 //! a signature that does not verify 1498 (1496 for an attestation), a sign counter that did not
@@ -19,7 +20,9 @@ use super::assertion::{
     parse_authentication, parse_registration, verify_attestation_signature,
     verify_authentication_signature, Attestation,
 };
-use super::messages::{Op, Policy, Response};
+use super::channel_binding::{check_channel_binding, ChannelBindingPolicy};
+use super::messages::{Op, Response};
+use super::policy::Policy;
 use super::status::{StatusCode, UafRefusal};
 
 /// What the server expects of a response.
@@ -32,6 +35,7 @@ pub struct Expectations<'a> {
     /// The facets the AppID's TrustedFacets list names; empty for a web AppID without one.
     pub trusted_facets: &'a [String],
     pub policy: &'a Policy,
+    pub channel_binding: ChannelBindingPolicy<'a>,
 }
 
 /// A key that passed every registration check.
@@ -309,7 +313,7 @@ fn check_final_challenge(response: &Response, exp: &Expectations<'_>) -> Result<
             format!("the facet \"{}\" is not one the AppID trusts", fc.facet_id),
         ));
     }
-    check_channel_binding(&fc.channel_binding)?;
+    check_channel_binding(&fc.channel_binding, &exp.channel_binding)?;
     if !bool::from(fc.challenge.as_bytes().ct_eq(exp.challenge.as_bytes())) {
         return Err(UafRefusal::new(
             StatusCode::RequestInvalid,
@@ -332,25 +336,5 @@ fn facet_trusted(facet: &str, app_id: &str, trusted: &[String]) -> bool {
     match url::Url::parse(app_id) {
         Ok(url) if url.scheme() == "https" => url.origin().ascii_serialization() == facet,
         _ => false,
-    }
-}
-
-/// The channel binding (protocol §3.1.8): absent, or an object of string members. This pure
-/// module sees no TLS connection, so it cannot compare the values with one; it only refuses a
-/// malformed binding (1490).
-fn check_channel_binding(binding: &serde_json::Value) -> Result<(), UafRefusal> {
-    let ok = match binding {
-        serde_json::Value::Null => true,
-        serde_json::Value::Object(members) => members.values().all(|v| v.is_string()),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(UafRefusal::new(
-            StatusCode::ChannelBindingRefused,
-            "channelBinding",
-            "the channel binding is not an object of strings",
-        ))
     }
 }

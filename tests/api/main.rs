@@ -34,4 +34,5 @@ mod tenant_helpdesk;
 mod tenants_admin;
 mod transactions;
 mod uaf;
+mod uaf_policy;
 mod uaf_transactions;

@@ -56,6 +56,30 @@ trusted_facets = ["https://bank.example", "{FACET}"]
     .await
 }
 
+/// [`bank`], with a FIDO metadata BLOB of these entries imported before it starts.
+pub async fn bank_with_metadata(uaf: &str, entries: Vec<Value>) -> TestApp {
+    let mds_root = crate::common::pki::root_ca("MDS test root");
+    let signer = crate::common::pki::attestation_chain(
+        &mds_root,
+        &[],
+        crate::common::pki::LeafOptions::default(),
+    );
+    let jws = signer.sign_jws(&json!({
+        "legalHeader": "Test metadata.", "no": 1, "nextUpdate": "2099-01-01",
+        "entries": entries,
+    }));
+    // Beside the app's data, so that they live as long as it does.
+    bank_with(uaf, None, move |s| {
+        let roots = s.server.data_dir.join("mds-root.pem");
+        std::fs::write(&roots, &mds_root.cert_pem).unwrap();
+        let blob = s.server.data_dir.join("blob.jwt");
+        std::fs::write(&blob, jws).unwrap();
+        s.mds.roots = vec![roots];
+        fidoflow::mds_cli::import(s, &blob, chrono::Utc::now()).expect("import");
+    })
+    .await
+}
+
 /// The bank's backend.
 pub struct Backend {
     client: reqwest::Client,
@@ -549,15 +573,7 @@ async fn the_onespan_shape_registers_and_logs_in_with_uaf() {
 #[tokio::test]
 async fn the_metadata_of_an_aaid_gives_its_roots_and_model_and_revokes_it() {
     use base64::Engine as _;
-    let mds_root = crate::common::pki::root_ca("MDS test root");
-    let signer = crate::common::pki::attestation_chain(
-        &mds_root,
-        &[],
-        crate::common::pki::LeafOptions::default(),
-    );
     let (vendor, full) = test_attestation("UAF vendor root");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("mds-root.pem"), &mds_root.cert_pem).unwrap();
     let root = base64::engine::general_purpose::STANDARD.encode(&vendor.cert_der);
     let entry = |aaid: &str, model: &str, status: &str| {
         json!({
@@ -566,23 +582,13 @@ async fn the_metadata_of_an_aaid_gives_its_roots_and_model_and_revokes_it() {
             "statusReports": [{"status": status, "effectiveDate": "2024-03-01"}],
         })
     };
-    let blob = dir.path().join("blob.jwt");
-    std::fs::write(
-        &blob,
-        signer.sign_jws(&json!({
-            "legalHeader": "Test metadata.", "no": 1, "nextUpdate": "2099-01-01",
-            "entries": [
-                entry(AAID, "Example UAF Phone", "FIDO_CERTIFIED_L1"),
-                entry("4e4e#4006", "Revoked UAF Phone", "REVOKED"),
-            ],
-        })),
+    let app = bank_with_metadata(
+        "",
+        vec![
+            entry(AAID, "Example UAF Phone", "FIDO_CERTIFIED_L1"),
+            entry("4e4e#4006", "Revoked UAF Phone", "REVOKED"),
+        ],
     )
-    .unwrap();
-    let roots = dir.path().join("mds-root.pem");
-    let app = bank_with("", None, move |s| {
-        s.mds.roots = vec![roots];
-        fidoflow::mds_cli::import(s, &blob, chrono::Utc::now()).expect("import");
-    })
     .await;
     let backend = Backend::new(&app);
 

@@ -652,8 +652,54 @@ pub struct SoftUaf {
     pub reg_counter: u32,
     /// TAG_AUTHENTICATOR_NONCE length (default 16; the spec asks for at least 8).
     pub nonce_len: usize,
+    /// What our metadata statement would say, as registry bits, for the client's policy
+    /// matching (default: a phone — fingerprint, hardware key in a TEE, TEE matcher, internal,
+    /// any/TEE display).
+    pub traits: Traits,
     keys: Vec<UafKey>,
     last_transaction: Option<String>,
+}
+
+/// Registry bits of an authenticator's characteristics (one user verification alternative).
+#[derive(Debug, Clone, Copy)]
+pub struct Traits {
+    pub user_verification: u32,
+    pub key_protection: u32,
+    pub matcher_protection: u32,
+    pub attachment_hint: u32,
+    pub tc_display: u32,
+}
+
+impl Default for Traits {
+    fn default() -> Self {
+        Self {
+            user_verification: 0x2,
+            key_protection: 0x2 | 0x4,
+            matcher_protection: 0x2,
+            attachment_hint: 0x1,
+            tc_display: 0x1 | 0x4,
+        }
+    }
+}
+
+impl Traits {
+    /// Does a MatchCriteria's bit flags fit us: any shared bit, except that user verification
+    /// with USER_VERIFY_ALL (0x400) wants every named method.
+    fn fit(&self, c: &Value) -> bool {
+        let bits = |name: &str| c[name].as_u64().map(|b| b as u32);
+        let any = |wanted: Option<u32>, ours: u32| wanted.is_none_or(|w| w & ours != 0);
+        let uv = bits("userVerification").is_none_or(|w| {
+            if w & 0x400 != 0 {
+                (w & !0x400) & !self.user_verification == 0
+            } else {
+                w & self.user_verification != 0
+            }
+        });
+        uv && any(bits("keyProtection"), self.key_protection)
+            && any(bits("matcherProtection"), self.matcher_protection)
+            && any(bits("attachmentHint"), self.attachment_hint)
+            && any(bits("tcDisplay"), self.tc_display)
+    }
 }
 
 /// The request array out of what the server sent.
@@ -716,6 +762,7 @@ impl SoftUaf {
             sign_counter: 0,
             reg_counter: 0,
             nonce_len: 16,
+            traits: Traits::default(),
             keys: Vec::new(),
             last_transaction: None,
         }
@@ -842,7 +889,7 @@ impl SoftUaf {
                 }
             }
         }
-        true
+        self.traits.fit(c)
     }
 
     /// Registration policy: some `accepted` set fits us entirely and no `disallowed` criteria

@@ -118,6 +118,7 @@ impl Engine {
             challenge: &challenge,
             trusted_facets: &facets,
             policy: &Policy::any(),
+            channel_binding: Self::uaf_channel_binding(tenant),
         };
         let (verified, transaction) = if shown_candidates.is_empty() {
             let v = uaf::verify_authentication(response, &expectations, &lookup, None)?;

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::tenant::Tenant;
 use super::{AuditDraft, Engine, EngineError, KeyView, RequestCtx};
+use crate::config::UafCriteria;
 use crate::domain::{CredentialId, Username};
 use crate::store::{AuditKind, Ceremony, Outcome, StoreError};
 use crate::uaf::{self, MatchCriteria, Op, Policy, StatusCode, UafRefusal};
@@ -171,29 +172,50 @@ impl Engine {
         })
     }
 
-    /// The policy of the tenant's requests: its `accepted_aaids`, else any UAFV1TLV authenticator.
-    fn uaf_policy(&self, tenant: &Tenant) -> Policy {
-        let accepted = tenant
+    /// How the tenant judges channel bindings: its `tls_server_certificates` and
+    /// `require_channel_binding` (none: the binding's shape only).
+    fn uaf_channel_binding(tenant: &Tenant) -> uaf::ChannelBindingPolicy<'_> {
+        tenant
             .settings
             .as_ref()
-            .map(|s| s.uaf.accepted_aaids.clone())
-            .unwrap_or_default();
-        if accepted.is_empty() {
-            Policy::any()
-        } else {
-            Policy {
-                accepted: accepted
-                    .iter()
-                    .map(|aaid| {
-                        vec![MatchCriteria {
-                            aaid: Some(vec![aaid.clone()]),
-                            assertion_schemes: Some(vec![uaf::messages::ASSERTION_SCHEME.into()]),
-                            ..MatchCriteria::default()
-                        }]
-                    })
-                    .collect(),
-                disallowed: Vec::new(),
-            }
+            .map_or_else(Default::default, |s| uaf::ChannelBindingPolicy {
+                server_certificates: &s.uaf.tls_server_certificates,
+                required: s.uaf.require_channel_binding,
+            })
+    }
+
+    /// The policy of the tenant's registration requests: one accepted set per AAID of
+    /// `accepted_aaids` and per `[[tenants.uaf.accepted]]` table (neither: any UAFV1TLV
+    /// authenticator), and its `[[tenants.uaf.disallowed]]` criteria.
+    fn uaf_policy(&self, tenant: &Tenant) -> Policy {
+        let Some(settings) = tenant.settings.as_ref().map(|s| &s.uaf) else {
+            return Policy::any();
+        };
+        let scheme = || Some(vec![uaf::messages::ASSERTION_SCHEME.to_string()]);
+        let mut accepted: Vec<Vec<MatchCriteria>> = settings
+            .accepted_aaids
+            .iter()
+            .map(|aaid| {
+                vec![MatchCriteria {
+                    aaid: Some(vec![aaid.clone()]),
+                    assertion_schemes: scheme(),
+                    ..MatchCriteria::default()
+                }]
+            })
+            .collect();
+        accepted.extend(settings.accepted.iter().map(|c| {
+            vec![MatchCriteria {
+                assertion_schemes: scheme(),
+                ..match_criteria(c)
+            }]
+        }));
+        Policy {
+            accepted: if accepted.is_empty() {
+                Policy::any().accepted
+            } else {
+                accepted
+            },
+            disallowed: settings.disallowed.iter().map(match_criteria).collect(),
         }
     }
 
@@ -259,4 +281,23 @@ fn ceremony_user(ceremony: &Ceremony) -> UafResult<Username> {
             "the request names no user",
         )
     })
+}
+
+/// A configured criterion as the UAF MatchCriteria it stands for (bits of 0 and empty lists
+/// left out).
+fn match_criteria(c: &UafCriteria) -> MatchCriteria {
+    let list = |l: &[String]| (!l.is_empty()).then(|| l.to_vec());
+    let bits32 = |b: u32| (b != 0).then_some(b);
+    // The registry's key protection, matcher protection and display flags fit 16 bits.
+    let bits16 = |b: u32| u16::try_from(b).ok().filter(|b| *b != 0);
+    MatchCriteria {
+        aaid: list(&c.aaid),
+        vendor_id: list(&c.vendor_id),
+        user_verification: bits32(c.user_verification),
+        key_protection: bits16(c.key_protection),
+        matcher_protection: bits16(c.matcher_protection),
+        attachment_hint: bits32(c.attachment_hint),
+        tc_display: bits16(c.tc_display),
+        ..MatchCriteria::default()
+    }
 }

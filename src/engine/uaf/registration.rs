@@ -9,7 +9,7 @@ use crate::engine::tenant::Tenant;
 use crate::engine::{AuditDraft, Engine, EngineError, KeyView, RequestCtx};
 use crate::fido::mds::Lookup;
 use crate::store::{AuditKind, Ceremony, CredentialRecord, Outcome, StoreError, UafKey};
-use crate::uaf::{self, Attestation, Expectations, Op, StatusCode};
+use crate::uaf::{self, Attestation, Expectations, Op, PolicyRefusal, StatusCode};
 
 impl Engine {
     /// Verifies a `RegistrationResponse` and stores each new key for the ceremony's user.
@@ -52,6 +52,7 @@ impl Engine {
                 challenge: &challenge,
                 trusted_facets: &facets,
                 policy: &policy,
+                channel_binding: Self::uaf_channel_binding(tenant),
             },
         )?;
         let user = tenant.store().user(username)?.ok_or_else(|| {
@@ -64,7 +65,7 @@ impl Engine {
         let now = self.now();
         let mut done = None;
         for key in keys {
-            let (trusted, model) = self.uaf_judge(tenant, &key)?;
+            let (trusted, model) = self.uaf_judge(tenant, &policy, &key)?;
             let id = CredentialId::from_bytes(key.key_id.clone())
                 .map_err(|e| refusal(StatusCode::UnacceptableKey, "keyID", e.0))?;
             let count = tenant.store().credentials_of(username)?.len();
@@ -170,27 +171,46 @@ impl Engine {
     fn uaf_judge(
         &self,
         tenant: &Tenant,
+        policy: &uaf::Policy,
         key: &uaf::VerifiedKey,
     ) -> UafResult<(bool, Option<String>)> {
         let now = self.now();
         let settings = tenant.settings.as_ref().map(|s| &s.uaf);
-        let accepted = settings
-            .map(|s| s.accepted_aaids.as_slice())
-            .unwrap_or_default();
-        if !accepted.is_empty() && !accepted.iter().any(|a| a.eq_ignore_ascii_case(&key.aaid)) {
-            return Err(refusal(
-                StatusCode::UnacceptableAuthenticator,
-                "aaid",
-                format!(
-                    "the authenticator {} is not one this relying party accepts",
-                    key.aaid
-                ),
-            ));
-        }
         let metadata = self.metadata();
         let entry = metadata
             .as_ref()
             .and_then(|m| m.blob.find(Lookup::Aaid(&key.aaid)).cloned());
+        let answered = uaf::Authenticator {
+            aaid: &key.aaid,
+            key_id: &key.key_id,
+            sign_alg: key.sign_alg,
+            attestation_type: uaf::attestation_type(&key.attestation),
+            authenticator_version: key.authenticator_version,
+            characteristics: entry.as_ref().and_then(|e| e.characteristics.as_ref()),
+        };
+        if let Err(why) = policy.judge(&[answered]) {
+            let aaid = &key.aaid;
+            let known = if answered.characteristics.is_some() {
+                ""
+            } else {
+                " (the metadata has no statement for it, so it meets no criterion on key \
+                 protection, user verification, attachment or display)"
+            };
+            return Err(refusal(
+                StatusCode::UnacceptableAuthenticator,
+                "policy",
+                match why {
+                    PolicyRefusal::NotAccepted => format!(
+                        "the authenticator {aaid} meets none of the criteria this relying party \
+                         accepts{known}"
+                    ),
+                    PolicyRefusal::Disallowed(i) => format!(
+                        "the authenticator {aaid} meets criteria this relying party refuses \
+                         (disallowed[{i}])"
+                    ),
+                },
+            ));
+        }
         let leaf = match &key.attestation {
             Attestation::BasicFull { certificates, .. } => certificates.first().map(Vec::as_slice),
             Attestation::Surrogate { .. } => None,

@@ -9,6 +9,7 @@ mod formats;
 mod fuzz;
 mod inspect;
 mod judge;
+mod mds_characteristics;
 mod mds_parsing;
 mod registration;
 mod report;

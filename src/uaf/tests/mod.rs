@@ -4,8 +4,10 @@
 //! `tests/common/softuaf.rs`).
 
 mod algorithms;
+mod channel_binding;
 mod fuzz;
 mod messages;
+mod policy;
 mod tlv;
 mod vectors;
 mod verify;

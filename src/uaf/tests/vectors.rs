@@ -103,6 +103,7 @@ fn expectations<'a>(
         challenge: vector["challenge"].as_str().unwrap(),
         trusted_facets: facets,
         policy,
+        channel_binding: crate::uaf::ChannelBindingPolicy::default(),
     }
 }
 

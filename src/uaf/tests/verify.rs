@@ -57,6 +57,7 @@ fn exp<'a>(policy: &'a Policy) -> Expectations<'a> {
         challenge: CHALLENGE,
         trusted_facets: &[],
         policy,
+        channel_binding: crate::uaf::ChannelBindingPolicy::default(),
     }
 }
 

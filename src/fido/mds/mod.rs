@@ -29,6 +29,9 @@ use x509_cert::Certificate;
 use super::cbor;
 use super::trust::{self, Hash, Scheme, TrustAnchors};
 
+mod characteristics;
+pub use characteristics::Characteristics;
+
 /// Why a metadata BLOB (or a CRL given with it) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum MdsError {
@@ -237,6 +240,9 @@ pub struct MetadataEntry {
     /// From the highest `FIDO_CERTIFIED_L*` report.
     pub certification_level: Option<CertificationLevel>,
     pub time_of_last_status_change: Option<String>,
+    /// What the metadata statement says the authenticator is; `None` without a statement.
+    #[serde(default)]
+    pub characteristics: Option<Characteristics>,
 }
 
 /// A verified metadata BLOB.
@@ -380,6 +386,7 @@ impl MetadataEntry {
             status_reports: Vec::new(),
             certification_level: None,
             time_of_last_status_change: None,
+            characteristics: None,
         };
         entry.read_statement(statement)?;
         Ok(entry)
@@ -405,6 +412,7 @@ impl MetadataEntry {
         if self.key_identifiers.is_empty() {
             self.key_identifiers = key_ids(statement.get("attestationCertificateKeyIdentifiers"))?;
         }
+        self.characteristics = Some(Characteristics::from_statement(statement)?);
         if let Some(roots) = statement.get("attestationRootCertificates") {
             let roots = roots
                 .as_array()
@@ -432,6 +440,7 @@ impl MetadataEntry {
             status_reports: Vec::new(),
             certification_level: None,
             time_of_last_status_change: text("timeOfLastStatusChange"),
+            characteristics: None,
         };
         if let Some(statement) = value.get("metadataStatement") {
             entry.read_statement(statement)?;
@@ -824,5 +833,5 @@ mod b64_opt {
 }
 
 #[cfg(test)]
-#[path = "tests/mds.rs"]
+#[path = "../tests/mds.rs"]
 mod tests;
