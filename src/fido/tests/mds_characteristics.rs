@@ -59,14 +59,13 @@ fn bits_named_twice_or_in_several_alternatives_are_set_once() {
         "attachmentHint": ["nfc", "wired", "nfc"],
         "userVerificationDetails": [
             [{"userVerificationMethod": "fingerprint_internal"}, {"userVerificationMethod": "presence_internal"}],
-            [{"userVerificationMethod": "fingerprint_internal"}],
             [{"userVerificationMethod": "fingerprint_internal"}]
         ]
     }))
     .unwrap();
     assert_eq!(c.key_protection, 0x4);
     assert_eq!(c.attachment_hint, 0x14);
-    assert_eq!(c.user_verification, [0x3, 0x2, 0x2]);
+    assert_eq!(c.user_verification, [0x3, 0x2]);
     assert_eq!(c.user_verification_methods(), 0x3);
 }
 
