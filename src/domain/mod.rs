@@ -27,6 +27,13 @@ pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Fills `buf` with random bytes for challenges, ids and keys: the thread's CSPRNG
+/// (`rand::thread_rng`, ChaCha seeded and reseeded from the operating system), so that a
+/// request does not make a system call per random value.
+pub fn random_bytes(buf: &mut [u8]) {
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), buf);
+}
+
 /// Lowercase hex, two digits a byte: ids, hashes and AAGUIDs as the store and logs write them.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -216,7 +223,7 @@ impl UserHandle {
     /// 64 random bytes: the handle of a user fidoflow creates.
     pub fn random() -> Self {
         let mut bytes = vec![0u8; Self::MAX_LEN];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        random_bytes(&mut bytes);
         Self(bytes)
     }
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Invalid> {

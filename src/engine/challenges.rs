@@ -40,7 +40,7 @@ impl Challenges {
             }
         }
         let mut raw = vec![0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+        crate::domain::random_bytes(&mut raw);
         raw
     }
 }

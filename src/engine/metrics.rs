@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::ceremony::{CeremonyError, Channel, RefusalKind};
+use crate::store::FlushStats;
 
 /// `503 SERVER_BUSY` answers, by `reason` ([`Busy::label`]).
 pub const SERVER_BUSY: &str = "fidoflow_server_busy_total";
@@ -23,6 +24,12 @@ pub const SERVER_BUSY: &str = "fidoflow_server_busy_total";
 pub const CEREMONIES: &str = "fidoflow_ceremonies_total";
 /// Seconds since the FIDO metadata BLOB in use was imported (absent until one is).
 pub const METADATA_AGE: &str = "fidoflow_metadata_age_seconds";
+/// Flushes the store ran to make acknowledged writes durable (group commit: one per batch).
+pub const STORE_FLUSHES: &str = "fidoflow_store_flushes_total";
+/// Durable writes those flushes acknowledged: divided by the flushes, the batch size.
+pub const STORE_FLUSHED_COMMITS: &str = "fidoflow_store_flushed_commits_total";
+/// Microseconds spent in those flushes: divided by the flushes, the flush latency.
+pub const STORE_FLUSH_MICROS: &str = "fidoflow_store_flush_microseconds_total";
 
 /// The content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -88,16 +95,20 @@ impl Metrics {
     }
 
     /// Every metric in the Prometheus text format; `metadata_imported`: when the metadata in
-    /// use was imported, at `now`.
+    /// use was imported, at `now`; `flushes`: the store's flushing so far.
     pub(super) fn render(
         &self,
         now: DateTime<Utc>,
         metadata_imported: Option<DateTime<Utc>>,
+        flushes: FlushStats,
     ) -> String {
         if let Some(imported) = metadata_imported {
             let age = (now - imported).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::gauge!(METADATA_AGE).set(age);
         }
+        metrics::counter!(STORE_FLUSHES).absolute(flushes.flushes);
+        metrics::counter!(STORE_FLUSHED_COMMITS).absolute(flushes.commits);
+        metrics::counter!(STORE_FLUSH_MICROS).absolute(flushes.flush_micros);
         self.handle.render()
     }
 
@@ -116,6 +127,18 @@ fn describe() {
     metrics::describe_gauge!(
         METADATA_AGE,
         "Seconds since the FIDO metadata BLOB in use was imported"
+    );
+    metrics::describe_counter!(
+        STORE_FLUSHES,
+        "Flushes the store ran to make acknowledged writes durable (one per group commit)"
+    );
+    metrics::describe_counter!(
+        STORE_FLUSHED_COMMITS,
+        "Durable writes the store's flushes acknowledged (per flush: the batch size)"
+    );
+    metrics::describe_counter!(
+        STORE_FLUSH_MICROS,
+        "Microseconds the store spent flushing since it opened"
     );
 }
 

@@ -278,7 +278,9 @@ impl Engine {
     /// ([`metrics::CONTENT_TYPE`]). Who may read it is the api layer's listener and token check.
     pub fn render_metrics(&self) -> String {
         let imported = self.metadata().map(|m| m.imported_at);
-        self.inner.metrics.render(self.now(), imported)
+        self.inner
+            .metrics
+            .render(self.now(), imported, self.store().flush_stats())
     }
 
     /// A new WebAuthn challenge.
@@ -346,7 +348,7 @@ struct AuditDraft<'a> {
 /// 16 random bytes as 32 hex characters: flow instance ids and session ids.
 pub fn random_id() -> String {
     let mut raw = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    crate::domain::random_bytes(&mut raw);
     crate::domain::hex(&raw)
 }
 

@@ -24,7 +24,8 @@ pub use audit::{
     TrimReport,
 };
 pub use sled_store::{
-    audit_public_key, SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY, SIGNING_KEY_FILE,
+    audit_public_key, FlushStats, SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY,
+    SIGNING_KEY_FILE,
 };
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
@@ -441,6 +442,8 @@ pub trait Storage:
     fn for_tenant(&self, tenant: &str) -> StoreResult<std::sync::Arc<dyn Storage>>;
     /// Deletes a tenant's users, credentials, locks and audit index for good.
     fn drop_tenant_data(&self, tenant: &str) -> StoreResult<()>;
+    /// How many flushes the store ran and how many durable writes they acknowledged.
+    fn flush_stats(&self) -> FlushStats;
 }
 
 /// Byte strings in records are kept as base64url text.

@@ -61,6 +61,15 @@ impl Backend {
         }
     }
 
+    /// The backend of the tenant at `access_path` of the server at `base`.
+    pub fn at(base: &str, access_path: &str, key: &str) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            base: format!("{base}/{access_path}/api/v1"),
+            key: Some(key.to_string()),
+        }
+    }
+
     pub fn demo(app: &TestApp) -> Self {
         Self::new(app, "ZGVtby5leGFtcGxl", Some(DEMO_KEY))
     }
@@ -124,6 +133,39 @@ impl Backend {
         assert_eq!(status, StatusCode::OK, "{done}");
         assert_eq!(done["code"], 0);
         done
+    }
+
+    /// [`register`](Self::register), giving up (`None`) instead of failing the test when a
+    /// call does not get its answer (the server went away).
+    pub async fn try_register(
+        &self,
+        name: &str,
+        authenticator: &mut SoftAuthenticator,
+        origin: &str,
+    ) -> Option<Value> {
+        let send = |req: reqwest::RequestBuilder| async move {
+            let resp = req
+                .header("AT-X-Key", self.key.as_deref()?)
+                .send()
+                .await
+                .ok()?;
+            (resp.status() == StatusCode::OK).then_some(())?;
+            resp.json::<Value>().await.ok()
+        };
+        let begun = send(
+            self.client
+                .post(format!("{}/webauthn/registration", self.base))
+                .json(&json!({"params": {"user": {"name": name, "displayName": name}}})),
+        )
+        .await?;
+        let credential = authenticator.register(&begun["fido_register_request"], origin);
+        send(
+            self.client
+                .put(format!("{}/webauthn/registration", self.base))
+                .json(&json!({"fido_register_response": credential})),
+        )
+        .await
+        .filter(|done| done["code"] == 0)
     }
 
     /// Begins a usernameless login and answers it with `authenticator`.

@@ -17,6 +17,11 @@ pub(crate) struct Server {
 
 /// Starts the real binary on `data_dir` (port 0, rate limits off) and waits for its port.
 pub(crate) fn start(data_dir: &std::path::Path) -> Server {
+    start_with(data_dir, None)
+}
+
+/// [`start`], reading the configuration file `config` when given.
+pub(crate) fn start_with(data_dir: &std::path::Path, config: Option<&std::path::Path>) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
     // The test runner's own `FIDOFLOW_*` variables (e.g. FIDOFLOW_SKIP_BROWSER_TESTS) are not
     // the server's: it refuses any it does not read.
@@ -24,6 +29,9 @@ pub(crate) fn start(data_dir: &std::path::Path) -> Server {
         if name.to_string_lossy().starts_with("FIDOFLOW_") {
             command.env_remove(name);
         }
+    }
+    if let Some(config) = config {
+        command.env("FIDOFLOW_CONFIG", config);
     }
     let mut child = command
         .env("FIDOFLOW_BIND", "127.0.0.1:0")
@@ -97,6 +105,74 @@ async fn a_kill_9_right_after_the_answers_loses_no_user_credential_or_session() 
     );
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["attributes"]["displayName"], "Kept");
+    server.child.kill().ok();
+    server.child.wait().ok();
+}
+
+/// Group commit under load: registrations through a tenant's backend API from 8 callers at
+/// once, the server killed with SIGKILL in the middle of them, and every registration that was
+/// answered `200` is there after the restart (those cut off may or may not be).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_during_a_registration_load_loses_no_acknowledged_credential() {
+    use std::sync::{Arc, Mutex};
+
+    use crate::authfi::{two_tenants, Backend, DEMO_KEY, DEMO_ORIGIN};
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("fidoflow.toml");
+    std::fs::write(&config, two_tenants()).unwrap();
+    let mut server = start_with(data.path(), Some(&config));
+    let backend = |base: &str| Backend::at(base, "ZGVtby5leGFtcGxl", DEMO_KEY);
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let callers: Vec<_> = (0..8)
+        .map(|caller| {
+            let (backend, acknowledged) = (backend(&server.base), acknowledged.clone());
+            tokio::spawn(async move {
+                let mut authenticator = SoftAuthenticator::new();
+                for i in 0.. {
+                    let name = format!("user-{caller}-{i}");
+                    match backend
+                        .try_register(&name, &mut authenticator, DEMO_ORIGIN)
+                        .await
+                    {
+                        Some(done) => acknowledged.lock().unwrap().push((
+                            done["uid"].as_str().unwrap().to_string(),
+                            done["key_info"]["credential_id"]
+                                .as_str()
+                                .unwrap()
+                                .to_string(),
+                        )),
+                        None => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill once the load runs (some registrations answered), whatever is in flight.
+    while acknowledged.lock().unwrap().len() < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let mut server = start_with(data.path(), Some(&config));
+    let backend = backend(&server.base);
+    for (uid, credential_id) in &acknowledged {
+        let (status, keys) = backend.get(&format!("/users/{uid}/keys")).await;
+        assert_eq!(status, StatusCode::OK, "{uid}: {keys}");
+        assert!(
+            keys["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["credential_id"] == credential_id.as_str()),
+            "{uid} lost {credential_id}: {keys}"
+        );
+    }
     server.child.kill().ok();
     server.child.wait().ok();
 }

@@ -236,6 +236,16 @@ async fn registrations_and_sign_ins_are_counted_by_outcome() {
         )
     };
     assert!(refused(&after) >= refused(&before) + 1.0, "{after}");
+
+    // The durable writes went through the store's group commit.
+    let flushes = value(&after, "fidoflow_store_flushes_total", &[]);
+    let commits = value(&after, "fidoflow_store_flushed_commits_total", &[]);
+    assert!(flushes >= 3.0, "{after}");
+    assert!(commits >= flushes, "{after}");
+    assert!(
+        value(&after, "fidoflow_store_flush_microseconds_total", &[]) > 0.0,
+        "{after}"
+    );
 }
 
 #[tokio::test]

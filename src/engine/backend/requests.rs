@@ -382,7 +382,7 @@ fn bound_to(ceremony: Ceremony, user: &Username) -> CeremonyResult<Ceremony> {
 /// A new request id of `kind` and its uuid.
 fn new_request_id(kind: RequestKind) -> (String, String) {
     let mut raw = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    crate::domain::random_bytes(&mut raw);
     raw[6] = (raw[6] & 0x0f) | 0x40;
     raw[8] = (raw[8] & 0x3f) | 0x80;
     let uuid = aaguid_string(&raw);

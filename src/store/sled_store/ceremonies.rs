@@ -19,7 +19,7 @@ const CEREMONY_GRACE: chrono::Duration = chrono::Duration::hours(1);
 impl CeremonyStore for SledStore {
     fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String> {
         let mut raw = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+        crate::domain::random_bytes(&mut raw);
         let id = crate::domain::hex(&raw);
         self.ceremonies.insert(id.as_bytes(), encode(ceremony)?)?;
         Ok(id)

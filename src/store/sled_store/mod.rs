@@ -29,6 +29,7 @@
 mod audit;
 mod ceremonies;
 mod credentials;
+mod group_commit;
 mod locks;
 mod metadata;
 mod sessions;
@@ -48,6 +49,7 @@ use super::{Storage, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::domain::Username;
 
 pub use audit::{audit_public_key, SIGNING_KEY_FILE};
+pub use group_commit::FlushStats;
 pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
 
 #[derive(Clone)]
@@ -83,6 +85,8 @@ pub struct SledStore {
     lock_table: Arc<locks::LockTable>,
     /// Every `locks` tree's [`locks::LockTable`] by tree name, so views of one tree share one.
     lock_tables: Arc<Mutex<HashMap<String, Arc<locks::LockTable>>>>,
+    /// Concurrent flushes share one (see `group_commit.rs`).
+    group_commit: Arc<group_commit::GroupCommit>,
 }
 
 fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -147,6 +151,7 @@ impl SledStore {
             audit_bytes: Default::default(),
             audit_key: Arc::new(audit_key),
             sessions_by_user: db.open_tree("sessions_by_user")?,
+            group_commit: Default::default(),
             db,
         };
         match store.meta.get("schema_version")? {
@@ -263,10 +268,16 @@ impl SledStore {
         .unwrap()
     }
 
-    /// Writes everything to disk; called before an answer that acknowledges a durable change.
+    /// Returns once everything written before the call is on disk; called before an answer
+    /// that acknowledges a durable change. Concurrent callers share one flush (group commit).
     pub fn flush(&self) -> StoreResult<()> {
-        self.db.flush()?;
+        self.group_commit.commit(|| self.db.flush().map(drop))?;
         Ok(())
+    }
+
+    /// How much flushing the store has done since it opened.
+    pub fn flush_stats(&self) -> FlushStats {
+        self.group_commit.stats()
     }
 
     /// Takes the lock that serialises credential changes (see `credential_changes`).
@@ -284,6 +295,10 @@ impl Storage for SledStore {
 
     fn for_tenant(&self, tenant: &str) -> StoreResult<Arc<dyn Storage>> {
         Ok(Arc::new(self.tenant_view(tenant)?))
+    }
+
+    fn flush_stats(&self) -> FlushStats {
+        SledStore::flush_stats(self)
     }
 
     fn drop_tenant_data(&self, tenant: &str) -> StoreResult<()> {

@@ -148,7 +148,7 @@ impl SledSessionStore {
 
     fn new_key() -> SessionKey {
         let mut raw = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+        crate::domain::random_bytes(&mut raw);
         SessionKey::try_from(crate::domain::b64url(&raw)).expect("43 characters is a valid key")
     }
 }

@@ -1,0 +1,221 @@
+//! Group commit: callers that need their writes on disk before they answer share one flush.
+//!
+//! Each caller takes a ticket after its writes. A flush that starts after a ticket was taken
+//! covers that caller's writes, so one caller at a time runs the flush for every ticket taken
+//! so far while the others wait for it (or, if their ticket came later, for the next one).
+//! Under load one `fsync`-class flush thus serves many requests; alone, a caller flushes at
+//! once as before. A failed flush acknowledges nobody: its error goes to the caller that ran
+//! it, and the waiters try again themselves.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+/// How much flushing the store did: for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Flushes run.
+    pub flushes: u64,
+    /// Commits (callers) those flushes acknowledged: divided by `flushes`, the batch size.
+    pub commits: u64,
+    /// Time spent flushing, in microseconds.
+    pub flush_micros: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// The last ticket taken.
+    taken: u64,
+    /// Every ticket up to this one is on disk.
+    flushed: u64,
+    /// A caller is running a flush.
+    flushing: bool,
+}
+
+#[derive(Default)]
+pub(super) struct GroupCommit {
+    state: Mutex<State>,
+    done: Condvar,
+    flushes: AtomicU64,
+    commits: AtomicU64,
+    flush_micros: AtomicU64,
+}
+
+impl GroupCommit {
+    /// Returns once a flush that started after this call has succeeded (`flush` run here or
+    /// by another caller), or with the error of the flush this caller ran.
+    pub(super) fn commit<E>(&self, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
+        let mut state = self.lock();
+        state.taken += 1;
+        let mine = state.taken;
+        loop {
+            if state.flushed >= mine {
+                return Ok(());
+            }
+            if state.flushing {
+                state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            state.flushing = true;
+            let (from, through) = (state.flushed, state.taken);
+            drop(state);
+            let started = Instant::now();
+            let result = flush();
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            state = self.lock();
+            state.flushing = false;
+            if result.is_ok() {
+                state.flushed = through;
+                self.flushes.fetch_add(1, Ordering::Relaxed);
+                self.commits.fetch_add(through - from, Ordering::Relaxed);
+                self.flush_micros.fetch_add(micros, Ordering::Relaxed);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
+
+    pub(super) fn stats(&self) -> FlushStats {
+        FlushStats {
+            flushes: self.flushes.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            flush_micros: self.flush_micros.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_lone_caller_flushes_at_once_each_time() {
+        let group = GroupCommit::default();
+        let runs = AtomicU64::new(0);
+        for _ in 0..3 {
+            group
+                .commit(|| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, ()>(())
+                })
+                .unwrap();
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        let stats = group.stats();
+        assert_eq!((stats.flushes, stats.commits), (3, 3));
+    }
+
+    /// While one flush runs, every caller that arrives waits and the next single flush
+    /// acknowledges all of them.
+    #[test]
+    fn callers_arriving_during_a_flush_share_the_next_one() {
+        let group = Arc::new(GroupCommit::default());
+        let runs = Arc::new(AtomicU64::new(0));
+        let release = Arc::new(AtomicBool::new(false));
+        let flush = {
+            let (runs, release) = (runs.clone(), release.clone());
+            move || {
+                let n = runs.fetch_add(1, Ordering::SeqCst);
+                // The first flush holds until every other caller is waiting.
+                while n == 0 && !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok::<_, ()>(())
+            }
+        };
+        let first = {
+            let (group, flush) = (group.clone(), flush.clone());
+            std::thread::spawn(move || group.commit(flush))
+        };
+        while runs.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let arrived = Arc::new(Barrier::new(9));
+        let others: Vec<_> = (0..8)
+            .map(|_| {
+                let (group, flush, arrived) = (group.clone(), flush.clone(), arrived.clone());
+                std::thread::spawn(move || {
+                    arrived.wait();
+                    group.commit(flush)
+                })
+            })
+            .collect();
+        arrived.wait();
+        // Let the eight reach their wait before the first flush ends.
+        while group.lock().taken < 9 {
+            std::thread::yield_now();
+        }
+        release.store(true, Ordering::SeqCst);
+        first.join().unwrap().unwrap();
+        for t in others {
+            t.join().unwrap().unwrap();
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "one flush for the eight");
+        let stats = group.stats();
+        assert_eq!((stats.flushes, stats.commits), (2, 9));
+    }
+
+    #[test]
+    fn a_failed_flush_acknowledges_nobody_and_the_next_caller_flushes_again() {
+        let group = GroupCommit::default();
+        assert_eq!(group.commit(|| Err("disk full")), Err("disk full"));
+        assert_eq!(group.stats(), FlushStats::default());
+        let runs = AtomicU64::new(0);
+        group
+            .commit(|| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, &str>(())
+            })
+            .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // The failed caller's ticket is covered by the later flush.
+        assert_eq!(group.stats().commits, 2);
+    }
+
+    /// A waiter whose flusher failed runs the flush itself rather than being acknowledged.
+    #[test]
+    fn waiters_of_a_failed_flush_flush_themselves() {
+        let group = Arc::new(GroupCommit::default());
+        let runs = Arc::new(AtomicU64::new(0));
+        let release = Arc::new(AtomicBool::new(false));
+        let flush = {
+            let (runs, release) = (runs.clone(), release.clone());
+            move || {
+                let n = runs.fetch_add(1, Ordering::SeqCst);
+                if n == 0 {
+                    while !release.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    return Err("io error");
+                }
+                Ok(())
+            }
+        };
+        let first = {
+            let (group, flush) = (group.clone(), flush.clone());
+            std::thread::spawn(move || group.commit(flush))
+        };
+        while runs.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let second = {
+            let (group, flush) = (group.clone(), flush.clone());
+            std::thread::spawn(move || group.commit(flush))
+        };
+        while group.lock().taken < 2 {
+            std::thread::yield_now();
+        }
+        release.store(true, Ordering::SeqCst);
+        assert_eq!(first.join().unwrap(), Err("io error"));
+        assert_eq!(second.join().unwrap(), Ok(()));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+}
