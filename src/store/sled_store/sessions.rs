@@ -105,8 +105,27 @@ impl SledSessionStore {
     }
 
     /// Writes a session and its index entry in one transaction. With `must_exist`, writes
-    /// nothing and answers `false` when the session is gone.
-    fn write(
+    /// nothing and answers `false` when the session is gone. A signed-in session is on disk
+    /// before it returns; the wait for the (group) flush runs on the blocking pool, not on the
+    /// async worker that serves other connections.
+    async fn write(
+        &self,
+        key: &str,
+        state: State,
+        ttl: &CookieDuration,
+        must_exist: bool,
+    ) -> anyhow::Result<bool> {
+        let must_flush = state.contains_key(AUTHENTICATED_KEY);
+        let written = self.write_unflushed(key, state, ttl, must_exist)?;
+        if written && must_flush {
+            let store = self.store.clone();
+            actix_web::rt::task::spawn_blocking(move || store.flush()).await??;
+        }
+        Ok(written)
+    }
+
+    /// [`write`](Self::write) without the flush.
+    fn write_unflushed(
         &self,
         key: &str,
         state: State,
@@ -114,7 +133,6 @@ impl SledSessionStore {
         must_exist: bool,
     ) -> anyhow::Result<bool> {
         let user = signed_in_as(&state);
-        let must_flush = state.contains_key(AUTHENTICATED_KEY);
         let stored = Stored {
             state,
             expires_at: self.expiry(ttl),
@@ -140,9 +158,6 @@ impl SledSessionStore {
                 Ok(true)
             },
         ))?;
-        if written && must_flush {
-            self.store.flush()?;
-        }
         Ok(written)
     }
 
@@ -243,6 +258,7 @@ impl SessionStore for SledSessionStore {
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
         let key = Self::new_key();
         self.write(key.as_ref(), state, ttl, false)
+            .await
             .map_err(SaveError::Other)?;
         Ok(key)
     }
@@ -257,6 +273,7 @@ impl SessionStore for SledSessionStore {
         // (logout elsewhere, user deleted, credential disabled) is never written back.
         let written = self
             .write(session_key.as_ref(), state.clone(), ttl, true)
+            .await
             .map_err(UpdateError::Other)?;
         if written {
             return Ok(session_key);
@@ -267,6 +284,7 @@ impl SessionStore for SledSessionStore {
         state.remove(AUTHENTICATED_KEY);
         let key = Self::new_key();
         self.write(key.as_ref(), state, ttl, false)
+            .await
             .map_err(UpdateError::Other)?;
         Ok(key)
     }
@@ -292,7 +310,8 @@ impl SessionStore for SledSessionStore {
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
         self.store.remove_session(session_key.as_ref().as_bytes())?;
-        self.store.flush()?;
+        let store = self.store.clone();
+        actix_web::rt::task::spawn_blocking(move || store.flush()).await??;
         Ok(())
     }
 }
