@@ -5,7 +5,7 @@
 //! sit the two composition roots, which build the pieces from the settings: `startup` (the
 //! server; only `main` names it), `mds_cli` (`fidoflow mds …`: opens the store and drives the
 //! engine) and `audit_cli` (`fidoflow audit verify`: opens the store and walks the audit hash
-//! chain). The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `uaf`,
+//! chain). `tls` is part of `startup`: the HTTPS listener's rustls configuration. The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `uaf`,
 //! `domain` and `clock` only.
 #![forbid(unsafe_code)]
 pub mod api;
@@ -20,4 +20,5 @@ pub mod flow;
 pub mod mds_cli;
 pub mod startup;
 pub mod store;
+pub mod tls;
 pub mod uaf;

@@ -142,9 +142,14 @@ impl Application {
                     .wrap(from_fn(api::middleware::normalize_path))
                     .wrap(Logger::new(ACCESS_LOG))
             })
-            .listen(public)?
-            .run()
         };
+        let server = match &settings.server.tls {
+            Some(files) => server
+                .on_connect(crate::tls::on_connect)
+                .listen_rustls_0_23(public, crate::tls::server_config(files)?)?,
+            None => server.listen(public)?,
+        }
+        .run();
         let admin_server = match admin_listener {
             Some(listener) => {
                 let data = data.clone();

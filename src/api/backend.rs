@@ -1,6 +1,8 @@
 //! What every relying-party backend API (AuthFi and OneSpan shapes, conformance API) does before its handler:
-//! find the tenant by the first path segment, check the API key the shape carries, count the
-//! call against the key's rate limit, and build the request context from the end user's address
+//! find the tenant by the first path segment, check the API key the shape carries — or, without
+//! one, the client certificate the caller presented (on the TLS connection, or in
+//! `proxy.client_cert_header` from a trusted proxy) against the tenant's `client_certificates` —,
+//! count the call against the key's rate limit, and build the request context from the end user's address
 //! and agent the relying party passes (`X-End-User-IP`, `X-End-User-Agent`). Each shape renders
 //! the refusal in its own format.
 
@@ -18,13 +20,19 @@ use crate::engine::{Engine, EngineError, RequestCtx, Tenant};
 pub enum Refused {
     /// No tenant has this access path (or it does not serve this shape).
     UnknownTenant,
-    /// The API key header is missing.
+    /// Neither an API key nor a client certificate was presented.
     KeyMissing,
     /// The API key is not one of the tenant's.
     KeyWrong,
+    /// No API key, and the client certificate is not one of the tenant's.
+    CertificateWrong,
     /// Over the key's rate limit.
     Limited(EngineError),
 }
+
+/// The message of [`Refused::CertificateWrong`], in every shape.
+pub const CERTIFICATE_WRONG: &str = "no API key was sent, and the client certificate presented is \
+    not one of this relying party's client_certificates";
 
 /// The tenant of a backend call and who made it.
 pub struct Caller {
@@ -73,9 +81,14 @@ pub fn caller(
                     .map(|_| &v[scheme.len()..]),
             })
             .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or(Refused::KeyMissing)?;
-        let name = tenant.key_named(presented).ok_or(Refused::KeyWrong)?;
+            .filter(|v| !v.is_empty());
+        let name = match (presented, client_certificate(req, engine)) {
+            (Some(presented), _) => tenant.key_named(presented).ok_or(Refused::KeyWrong)?,
+            (None, Some(der)) => tenant
+                .client_certificate_named(&der)
+                .ok_or(Refused::CertificateWrong)?,
+            (None, None) => return Err(Refused::KeyMissing),
+        };
         engine
             .count_api_call(&tenant, &name)
             .map_err(Refused::Limited)?;
@@ -109,4 +122,27 @@ pub fn json_object(body: &BytesMut) -> Result<serde_json::Value, String> {
         return Err("the body must be a JSON object".into());
     }
     Ok(value)
+}
+
+/// The client certificate (DER) of the caller: the one it presented on this TLS connection, or
+/// the one a trusted proxy passes in `proxy.client_cert_header` (URL-encoded PEM) — from any
+/// other peer that header is ignored.
+fn client_certificate(req: &HttpRequest, engine: &Engine) -> Option<Vec<u8>> {
+    if let Some(cert) = req.conn_data::<super::ClientCertificate>() {
+        return Some(cert.0.clone());
+    }
+    let proxy = &engine.settings().proxy;
+    let header = proxy.client_cert_header.as_deref()?;
+    let peer = req.peer_addr()?.ip();
+    if !proxy.is_trusted(peer) {
+        return None;
+    }
+    let escaped = header_text(req, header)?;
+    let pem = percent_encoding::percent_decode_str(escaped)
+        .decode_utf8()
+        .ok()?;
+    use rustls_pki_types::pem::PemObject as _;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .ok()
+        .map(|der| der.to_vec())
 }

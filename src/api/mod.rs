@@ -40,6 +40,11 @@ use routes::Table;
 /// one-request-per-session guard).
 pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
 
+/// The client certificate (DER, the leaf) a caller presented on the TLS connection of its
+/// request; a connection's data, put there by the HTTPS listener (`crate::tls`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertificate(pub Vec<u8>);
+
 /// The browser pages and their assets.
 pub fn page_routes(cfg: &mut ServiceConfig, static_dir: &std::path::Path) {
     pages::table().register(cfg);

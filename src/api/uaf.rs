@@ -60,6 +60,9 @@ fn uaf_caller(req: &HttpRequest, engine: &Engine) -> Result<Caller, Box<HttpResp
                 Http::UNAUTHORIZED,
                 "the API key is not one of this relying party's keys",
             ),
+            Refused::CertificateWrong => {
+                refused(Http::UNAUTHORIZED, super::backend::CERTIFICATE_WRONG)
+            }
             Refused::Limited(_) => status_answer(&UafRefusal {
                 status: StatusCode::Forbidden,
                 check: "rateLimit",

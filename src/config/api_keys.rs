@@ -36,6 +36,29 @@ impl fmt::Debug for ApiKey {
 /// `tenants[i].api_keys` (`section`): names not empty and unique, hashes of 64 hex characters and
 /// unique.
 pub(super) fn api_keys(raw: Vec<RawApiKey>, section: &str) -> Result<Vec<ApiKey>, ConfigError> {
+    named_hashes(
+        raw,
+        section,
+        "the key, e.g. from `printf %s \"$KEY\" | sha256sum`",
+    )
+}
+
+/// `tenants[i].client_certificates`: as `api_keys`, each hash the SHA-256 of a client
+/// certificate's DER encoding (its fingerprint).
+pub(super) fn client_certificates(
+    raw: Vec<RawApiKey>,
+    section: &str,
+) -> Result<Vec<ApiKey>, ConfigError> {
+    named_hashes(
+        raw,
+        section,
+        "the certificate's DER encoding, e.g. from \
+         `openssl x509 -in client.pem -outform DER | sha256sum`",
+    )
+}
+
+/// Names and SHA-256 hashes; `of` says what is hashed and how to get the hash.
+fn named_hashes(raw: Vec<RawApiKey>, section: &str, of: &str) -> Result<Vec<ApiKey>, ConfigError> {
     let mut keys: Vec<ApiKey> = Vec::with_capacity(raw.len());
     for (k, raw) in raw.into_iter().enumerate() {
         let name_key = format!("{section}[{k}].name");
@@ -56,8 +79,7 @@ pub(super) fn api_keys(raw: Vec<RawApiKey>, section: &str) -> Result<Vec<ApiKey>
         let sha256 = parse_sha256_hex(raw.sha256.trim()).ok_or_else(|| {
             invalid(
                 &hash_key,
-                "must be 64 hexadecimal characters: the SHA-256 of the key, e.g. from \
-                 `printf %s \"$KEY\" | sha256sum`",
+                format!("must be 64 hexadecimal characters: the SHA-256 of {of}"),
             )
         })?;
         if let Some(j) = keys.iter().position(|key| key.sha256 == sha256) {

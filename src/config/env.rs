@@ -16,6 +16,8 @@ pub const ENVIRONMENT: &[&str] = &[
     "FIDOFLOW_DATA_DIR",
     "FIDOFLOW_FLOWS_DIR",
     "FIDOFLOW_STATIC_DIR",
+    "FIDOFLOW_TLS_CERT",
+    "FIDOFLOW_TLS_KEY",
     "FIDOFLOW_RP_ID",
     "FIDOFLOW_RP_NAME",
     "FIDOFLOW_ORIGINS",
@@ -45,6 +47,8 @@ pub(super) fn apply_env(
             "FIDOFLOW_DATA_DIR" => raw.server.data_dir = Some(PathBuf::from(trimmed)),
             "FIDOFLOW_FLOWS_DIR" => raw.server.flows_dir = Some(PathBuf::from(trimmed)),
             "FIDOFLOW_STATIC_DIR" => raw.server.static_dir = Some(PathBuf::from(trimmed)),
+            "FIDOFLOW_TLS_CERT" => raw.server.tls_cert = Some(PathBuf::from(trimmed)),
+            "FIDOFLOW_TLS_KEY" => raw.server.tls_key = Some(PathBuf::from(trimmed)),
             "FIDOFLOW_RP_ID" => raw.relying_party.id = Some(trimmed.to_owned()),
             "FIDOFLOW_RP_NAME" => raw.relying_party.name = Some(trimmed.to_owned()),
             "FIDOFLOW_ORIGINS" => {

@@ -63,6 +63,9 @@ pub struct CorsSettings {
 #[derive(Clone, Debug)]
 pub struct ProxySettings {
     pub trusted_proxies: Vec<IpRange>,
+    /// The header (lowercase) in which a trusted proxy passes the client certificate it
+    /// verified (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`); `None`: not taken.
+    pub client_cert_header: Option<String>,
 }
 
 impl ProxySettings {
@@ -258,6 +261,20 @@ pub(super) fn proxy(raw: RawProxy) -> Result<ProxySettings, ConfigError> {
             .iter()
             .map(|text| IpRange::parse(text).map_err(|why| invalid("proxy.trusted_proxies", why)))
             .collect::<Result<_, _>>()?,
+        client_cert_header: match raw
+            .client_cert_header
+            .map(|h| h.trim().to_ascii_lowercase())
+        {
+            None => None,
+            Some(h) if h.is_empty() => None,
+            Some(h) if actix_web::http::header::HeaderName::from_bytes(h.as_bytes()).is_err() => {
+                return Err(invalid(
+                    "proxy.client_cert_header",
+                    format!("`{h}` is not an HTTP header name"),
+                ))
+            }
+            Some(h) => Some(h),
+        },
     })
 }
 

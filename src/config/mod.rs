@@ -95,9 +95,18 @@ pub struct ServerSettings {
     pub flows_dir: PathBuf,
     /// Browser portal and helpdesk page.
     pub static_dir: PathBuf,
+    /// HTTPS on `bind`: the certificate chain and private key (PEM files); both or neither.
+    pub tls: Option<TlsFiles>,
     /// How often expired state is purged and audit retention runs. Not a key of the file:
     /// always [`PURGE_INTERVAL`]; tests shorten it to see the purge run.
     pub purge_interval: Duration,
+}
+
+/// `server.tls_cert` and `server.tls_key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// How often the server purges expired state and trims the audit log.
@@ -219,13 +228,28 @@ fn assemble(
 
 /// Validation: from what was written to `Settings`, section by section.
 fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigError> {
-    let server = ServerSettings {
-        bind: required(raw.server.bind, "server.bind")?,
-        data_dir: directory_path(raw.server.data_dir, "server.data_dir")?,
-        flows_dir: directory_path(raw.server.flows_dir, "server.flows_dir")?,
-        static_dir: directory_path(raw.server.static_dir, "server.static_dir")?,
-        purge_interval: PURGE_INTERVAL,
-    };
+    let server =
+        ServerSettings {
+            bind: required(raw.server.bind, "server.bind")?,
+            data_dir: directory_path(raw.server.data_dir, "server.data_dir")?,
+            flows_dir: directory_path(raw.server.flows_dir, "server.flows_dir")?,
+            static_dir: directory_path(raw.server.static_dir, "server.static_dir")?,
+            tls: match (raw.server.tls_cert, raw.server.tls_key) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (Some(_), None) => return Err(invalid(
+                    "server.tls_key",
+                    "is needed with server.tls_cert: the PEM file of the certificate's private key",
+                )),
+                (None, Some(_)) => {
+                    return Err(invalid(
+                        "server.tls_cert",
+                        "is needed with server.tls_key: the PEM file of the certificate chain",
+                    ))
+                }
+            },
+            purge_interval: PURGE_INTERVAL,
+        };
     let relying_party =
         relying_party::relying_party(raw.relying_party, &relying_party::RpKeys::global())?;
     let attestation = attestation::attestation(raw.attestation.clone(), "attestation")?;

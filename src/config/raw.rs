@@ -103,6 +103,8 @@ raw_section!(RawServer {
     data_dir: PathBuf,
     flows_dir: PathBuf,
     static_dir: PathBuf,
+    tls_cert: PathBuf,
+    tls_key: PathBuf,
 });
 raw_section!(RawRelyingParty {
     id: String,
@@ -147,6 +149,7 @@ raw_section!(RawCors {
 });
 raw_section!(RawProxy {
     trusted_proxies: Vec<String>,
+    client_cert_header: String,
 });
 raw_section!(RawAdmin {
     bind: SocketAddr,
@@ -186,6 +189,7 @@ pub(super) struct RawTenant {
     pub(super) allow_cross_origin: Option<bool>,
     pub(super) top_origins: Option<Vec<String>>,
     pub(super) api_keys: Option<Vec<RawApiKey>>,
+    pub(super) client_certificates: Option<Vec<RawApiKey>>,
     pub(super) user_verification: Option<UserVerification>,
     pub(super) resident_key: Option<ResidentKey>,
     pub(super) attestation_conveyance: Option<Conveyance>,

@@ -34,12 +34,12 @@ pub(super) fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
 /// The entry of `entries` whose hash (`hash_of`) is the SHA-256 of `presented`, if any. Compares
 /// with every entry in constant time, without stopping at a match, so the time taken tells
 /// nothing about which entry matched or how much of a hash did.
-pub(super) fn find_by_sha256<'a, T>(
-    entries: &'a [T],
-    presented: &str,
+pub(super) fn find_by_sha256<T>(
+    entries: &[T],
+    presented: impl AsRef<[u8]>,
     hash_of: impl Fn(&T) -> &[u8; 32],
-) -> Option<&'a T> {
-    let digest = sha256(presented.as_bytes());
+) -> Option<&T> {
+    let digest = sha256(presented.as_ref());
     let mut found = Choice::from(0);
     let mut index = 0u64;
     for (i, entry) in entries.iter().enumerate() {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::api_keys::{api_keys, ApiKey};
+use super::api_keys::{api_keys, client_certificates, ApiKey};
 use super::attestation::{attestation, AttestationSettings};
 use super::raw::{RawAttestation, RawRelyingParty, RawTenant};
 use super::relying_party::{relying_party, RelyingPartySettings, RpKeys};
@@ -55,8 +55,12 @@ pub struct TenantSettings {
     /// The tenant's `[tenants.attestation]`, over `[attestation]` for the keys it does not set;
     /// `None`: the tenant uses `Settings::attestation`.
     pub attestation: Option<AttestationSettings>,
-    /// Unique names and unique hashes; empty only when `conformance`.
+    /// Unique names and unique hashes; empty only when `conformance` or with client
+    /// certificates.
     pub api_keys: Vec<ApiKey>,
+    /// The client certificates (SHA-256 of their DER) the tenant's backends may present over
+    /// TLS instead of an API key; the name stands for the caller as a key's does.
+    pub client_certificates: Vec<ApiKey>,
     /// The FIDO conformance-tool test API, which takes no key.
     pub conformance: bool,
     /// At least 1.
@@ -86,6 +90,11 @@ impl TenantSettings {
     /// constant time, without stopping at a match (as `Settings::is_admin_token` does).
     pub fn key_matching(&self, presented: &str) -> Option<&ApiKey> {
         find_by_sha256(&self.api_keys, presented, |key| &key.sha256)
+    }
+
+    /// The client certificate entry whose hash is the SHA-256 of `der`, if any.
+    pub fn client_certificate_matching(&self, der: &[u8]) -> Option<&ApiKey> {
+        find_by_sha256(&self.client_certificates, der, |key| &key.sha256)
     }
 }
 
@@ -180,11 +189,16 @@ fn tenant(
 
     let conformance = raw.conformance.unwrap_or(false);
     let api_keys = api_keys(raw.api_keys.unwrap_or_default(), &key("api_keys"))?;
-    if api_keys.is_empty() && !conformance {
+    let client_certificates = client_certificates(
+        raw.client_certificates.unwrap_or_default(),
+        &key("client_certificates"),
+    )?;
+    if api_keys.is_empty() && client_certificates.is_empty() && !conformance {
         return Err(invalid(
             key("api_keys"),
             "is empty; list at least one key, e.g. api_keys = [{ name = \"backend\", sha256 = \
-             \"<64 hex characters>\" }] (only a tenant with conformance = true may have none)",
+             \"<64 hex characters>\" }] (only a tenant with conformance = true or with \
+             client_certificates may have none)",
         ));
     }
 
@@ -203,6 +217,7 @@ fn tenant(
         defaults,
         attestation,
         api_keys,
+        client_certificates,
         conformance,
         max_keys_per_user,
         domains,

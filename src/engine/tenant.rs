@@ -147,6 +147,14 @@ impl Tenant {
             .key_matching(presented)
             .map(|k| k.name.clone())
     }
+
+    /// The name of the tenant's client certificate entry for this certificate (DER), if any.
+    pub fn client_certificate_named(&self, der: &[u8]) -> Option<String> {
+        self.settings
+            .as_ref()?
+            .client_certificate_matching(der)
+            .map(|k| k.name.clone())
+    }
 }
 
 impl Engine {

@@ -32,6 +32,7 @@ mod spc;
 mod startup;
 mod tenant_helpdesk;
 mod tenants_admin;
+mod tls;
 mod transactions;
 mod uaf;
 mod uaf_policy;

@@ -151,6 +151,11 @@ impl AuthFiError {
                 1000,
                 "the API key is not one of this relying party's keys",
             ),
+            Refused::CertificateWrong => Self::new(
+                StatusCode::UNAUTHORIZED,
+                1000,
+                crate::api::backend::CERTIFICATE_WRONG,
+            ),
             Refused::Limited(e) => Self::of_engine(e, Stage::Other),
         }
     }

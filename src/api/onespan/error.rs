@@ -111,6 +111,10 @@ impl OneSpanError {
                 StatusCode::UNAUTHORIZED,
                 "the API key is not one of this relying party's keys",
             ),
+            Refused::CertificateWrong => Self::new(
+                StatusCode::UNAUTHORIZED,
+                crate::api::backend::CERTIFICATE_WRONG,
+            ),
             Refused::Limited(e) => Self::of_engine(e),
         }
     }
