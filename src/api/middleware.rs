@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 
 use super::error::ApiError;
-use crate::engine::Engine;
+use crate::engine::{Engine, Pending};
 
 /// The id of a request, for the audit log and the trace.
 #[derive(Clone, Debug)]
@@ -267,6 +267,36 @@ pub async fn session_guard(
         _ => None,
     };
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Hands the durable writes of a deferred engine call to [`durable_answers`], which waits for
+/// them (after the session's own write) before the answer leaves.
+pub fn durable_before_answer(req: &actix_web::HttpRequest, pending: Pending) {
+    let mut extensions = req.extensions_mut();
+    let earlier = extensions.remove::<Pending>().unwrap_or_default();
+    extensions.insert(earlier.and(pending));
+}
+
+/// Waits, once per request, until the writes its handler made are on disk: wraps the session
+/// middleware, so a signed-in session written after the handler shares that wait. A flush that
+/// fails turns the answer into `500 INTERNAL_ERROR`: nothing is acknowledged that is not durable.
+pub async fn durable_answers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let pending = res.request().extensions_mut().remove::<Pending>();
+    match pending {
+        Some(pending) => match pending.wait_async().await {
+            Ok(()) => Ok(res),
+            Err(e) => {
+                tracing::error!(error = %e, "the answer's writes could not be flushed");
+                let error = ApiError::Internal("the store could not save the change".into());
+                Ok(res.into_response(error.error_response()))
+            }
+        },
+        None => Ok(res),
+    }
 }
 
 #[cfg(test)]

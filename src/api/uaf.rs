@@ -117,14 +117,23 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> UafResult<Value> {
     json_object(&bytes).map_err(|e| bad("body", e))
 }
 
+/// Runs an engine call off the async threads; its durable writes are on disk before it returns.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> UafResult<T> + Send + 'static,
 ) -> UafResult<T> {
-    web::block(f).await.map_err(|_| UafRefusal {
+    let internal = |detail: String| UafRefusal {
         status: StatusCode::InternalServerError,
         check: "server",
-        detail: "blocking task failed".into(),
-    })?
+        detail,
+    };
+    let (result, pending) = web::block(|| crate::engine::deferred(f))
+        .await
+        .map_err(|_| internal("blocking task failed".into()))?;
+    pending
+        .wait_async()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    result
 }
 
 #[utoipa::path(

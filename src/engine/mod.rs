@@ -38,6 +38,9 @@ pub use crate::fido::payment::check_details as check_payment_details;
 pub use crate::fido::transaction::{
     check_message, check_transaction, refuse_duplicate_members, ContentError, SignedContent,
 };
+/// One wait for the disk per answer: engine calls run inside `deferred` and their answer waits
+/// for the `Pending` they leave (see `store::durability`).
+pub use crate::store::{deferred, Pending};
 pub use crate::uaf::{Op as UafOp, StatusCode as UafStatus, UafRefusal};
 pub use admin::{
     Actor, AdminUser, AuditEntry, CredentialChange, ImportRefusal, ImportReport, Listed,

@@ -3,7 +3,8 @@
 //! [`StoreError`] with its [`Refusal`]s) are what the engine sees; `sled_store` implements them
 //! on sled with one named tree per keyspace, one file per keyspace opening with the key encoding
 //! of its trees, and index trees updated in the same transaction. Every mutating call that the
-//! contract names as durable is flushed before it returns.
+//! contract names as durable is flushed before it returns — or, inside [`deferred`], before the
+//! answer that acknowledges it leaves (`durability.rs`): one wait per request.
 //!
 //! The audit log's records and trait live in `audit.rs`.
 //!
@@ -12,6 +13,7 @@
 //! comes in as arguments (or, for the session store, as a `now` function given at construction).
 
 mod audit;
+mod durability;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +25,7 @@ pub use audit::{
     AuditEvent, AuditKind, AuditLog, AuditRetention, ChainBreak, ChainReport, Checkpoint, Outcome,
     TrimReport,
 };
+pub use durability::{deferred, Pending};
 pub use sled_store::{
     audit_public_key, FlushStats, SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY,
     SIGNING_KEY_FILE,
@@ -53,6 +56,9 @@ pub enum StoreError {
     SigningKey(String),
     #[error("storage failed: {0}")]
     Sled(#[from] sled::Error),
+    /// The wait for a flush could not run (its blocking task failed).
+    #[error("storage failed: {0}")]
+    Flush(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

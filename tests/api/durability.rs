@@ -148,9 +148,14 @@ async fn a_kill_9_during_a_registration_load_loses_no_acknowledged_credential() 
             })
         })
         .collect();
-    // Kill once the load runs (some registrations answered), whatever is in flight.
-    while acknowledged.lock().unwrap().len() < 40 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Kill once the load runs (some registrations answered), whatever is in flight, within a
+    // millisecond of an answer: sled writes its buffers out by itself every 500 ms, so only an
+    // answer that did not wait for its flush is likely to be lost then.
+    let began = std::time::Instant::now();
+    while acknowledged.lock().unwrap().len() < 40
+        || began.elapsed() < std::time::Duration::from_millis(700)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     server.child.kill().expect("SIGKILL");
     server.child.wait().unwrap();

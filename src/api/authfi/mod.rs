@@ -19,7 +19,7 @@ use super::extract::{optional_choice, optional_str, read_limited, required_objec
 use super::openapi;
 use super::routes::{op, Table};
 use super::schema::authfi as s;
-use crate::engine::Engine;
+use crate::engine::{deferred, Engine, EngineError};
 use ceremonies as c;
 use error::{AuthFiError, Stage};
 use users as u;
@@ -93,16 +93,19 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> Result<Value, AuthFiE
     json_object(&bytes).map_err(AuthFiError::parameters)
 }
 
-/// Runs an engine call off the async threads.
+/// Runs an engine call off the async threads; its durable writes are on disk before it returns.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AuthFiError> + Send + 'static,
 ) -> Result<T, AuthFiError> {
-    web::block(f).await.map_err(|_| {
-        AuthFiError::of_engine(
-            crate::engine::EngineError::Internal("blocking task failed".into()),
-            Stage::Other,
-        )
-    })?
+    let internal = |e: String| AuthFiError::of_engine(EngineError::Internal(e), Stage::Other);
+    let (result, pending) = web::block(|| deferred(f))
+        .await
+        .map_err(|_| internal("blocking task failed".into()))?;
+    pending
+        .wait_async()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    result
 }
 
 fn ok(mut body: Value) -> HttpResponse {

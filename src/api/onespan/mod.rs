@@ -123,15 +123,19 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> Result<(Value, Vec<u8
     Ok((value, bytes.to_vec()))
 }
 
-/// Runs an engine call off the async threads.
+/// Runs an engine call off the async threads; its durable writes are on disk before it returns.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, OneSpanError> + Send + 'static,
 ) -> Result<T, OneSpanError> {
-    web::block(f).await.map_err(|_| {
-        OneSpanError::of_engine(crate::engine::EngineError::Internal(
-            "blocking task failed".into(),
-        ))
-    })?
+    let internal = |e: String| OneSpanError::of_engine(crate::engine::EngineError::Internal(e));
+    let (result, pending) = web::block(|| crate::engine::deferred(f))
+        .await
+        .map_err(|_| internal("blocking task failed".into()))?;
+    pending
+        .wait_async()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    result
 }
 
 fn answer(status: StatusCode, body: Value) -> HttpResponse {

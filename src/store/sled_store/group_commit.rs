@@ -8,8 +8,12 @@
 //! it, and the waiters try again themselves.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
+
+use crate::store::durability::Flush;
+use crate::store::StoreResult;
 
 /// How much flushing the store did: for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,12 +48,31 @@ pub(super) struct GroupCommit {
 impl GroupCommit {
     /// Returns once a flush that started after this call has succeeded (`flush` run here or
     /// by another caller), or with the error of the flush this caller ran.
+    #[cfg(test)]
     pub(super) fn commit<E>(&self, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
+        let ticket = self.ticket();
+        self.wait(ticket, flush)
+    }
+
+    /// A ticket for the writes made so far: [`wait`](Self::wait) for it returns once they are
+    /// on disk. Taken after the writes, so that any flush started later covers them.
+    pub(super) fn ticket(&self) -> u64 {
         let mut state = self.lock();
         state.taken += 1;
-        let mine = state.taken;
+        state.taken
+    }
+
+    /// Whether the writes of `ticket` are on disk already.
+    pub(super) fn is_flushed(&self, ticket: u64) -> bool {
+        self.lock().flushed >= ticket
+    }
+
+    /// Returns once a flush that started after `ticket` was taken has succeeded (`flush` run
+    /// here or by another caller), or with the error of the flush this caller ran.
+    pub(super) fn wait<E>(&self, ticket: u64, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
+        let mut state = self.lock();
         loop {
-            if state.flushed >= mine {
+            if state.flushed >= ticket {
                 return Ok(());
             }
             if state.flushing {
@@ -85,6 +108,41 @@ impl GroupCommit {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The store's flushes: its database and the group that shares them.
+pub(super) struct Flusher {
+    group: GroupCommit,
+    db: sled::Db,
+}
+
+impl Flusher {
+    pub(super) fn new(db: sled::Db) -> Arc<Self> {
+        Arc::new(Self {
+            group: GroupCommit::default(),
+            db,
+        })
+    }
+
+    /// A ticket for everything written so far (see [`GroupCommit::ticket`]).
+    pub(super) fn ticket(&self) -> u64 {
+        self.group.ticket()
+    }
+
+    pub(super) fn stats(&self) -> FlushStats {
+        self.group.stats()
+    }
+}
+
+impl Flush for Flusher {
+    fn is_flushed(&self, ticket: u64) -> bool {
+        self.group.is_flushed(ticket)
+    }
+
+    fn wait(&self, ticket: u64) -> StoreResult<()> {
+        self.group.wait(ticket, || self.db.flush().map(drop))?;
+        Ok(())
     }
 }
 

@@ -29,6 +29,8 @@
 mod audit;
 mod ceremonies;
 mod credentials;
+#[cfg(test)]
+mod durability_tests;
 mod group_commit;
 mod locks;
 mod metadata;
@@ -45,6 +47,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::durability::{self, Flush, Pending};
 use super::{Storage, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::domain::Username;
 
@@ -86,7 +89,7 @@ pub struct SledStore {
     /// Every `locks` tree's [`locks::LockTable`] by tree name, so views of one tree share one.
     lock_tables: Arc<Mutex<HashMap<String, Arc<locks::LockTable>>>>,
     /// Concurrent flushes share one (see `group_commit.rs`).
-    group_commit: Arc<group_commit::GroupCommit>,
+    flusher: Arc<group_commit::Flusher>,
 }
 
 fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -151,7 +154,7 @@ impl SledStore {
             audit_bytes: Default::default(),
             audit_key: Arc::new(audit_key),
             sessions_by_user: db.open_tree("sessions_by_user")?,
-            group_commit: Default::default(),
+            flusher: group_commit::Flusher::new(db.clone()),
             db,
         };
         match store.meta.get("schema_version")? {
@@ -268,16 +271,26 @@ impl SledStore {
         .unwrap()
     }
 
-    /// Returns once everything written before the call is on disk; called before an answer
-    /// that acknowledges a durable change. Concurrent callers share one flush (group commit).
+    /// Makes everything written before the call durable before the answer that acknowledges
+    /// it: inside [`deferred`](crate::store::deferred) it takes a ticket the answer waits for;
+    /// elsewhere it returns once the writes are on disk. Concurrent callers share one flush
+    /// (group commit).
     pub fn flush(&self) -> StoreResult<()> {
-        self.group_commit.commit(|| self.db.flush().map(drop))?;
-        Ok(())
+        let flush: Arc<dyn Flush> = self.flusher.clone();
+        if durability::defer(&flush, || self.flusher.ticket()) {
+            return Ok(());
+        }
+        self.pending().wait()
+    }
+
+    /// A wait for everything written so far to be on disk.
+    pub fn pending(&self) -> Pending {
+        Pending::of(self.flusher.clone(), self.flusher.ticket())
     }
 
     /// How much flushing the store has done since it opened.
     pub fn flush_stats(&self) -> FlushStats {
-        self.group_commit.stats()
+        self.flusher.stats()
     }
 
     /// Takes the lock that serialises credential changes (see `credential_changes`).

@@ -118,8 +118,7 @@ impl SledSessionStore {
         let must_flush = state.contains_key(AUTHENTICATED_KEY);
         let written = self.write_unflushed(key, state, ttl, must_exist)?;
         if written && must_flush {
-            let store = self.store.clone();
-            actix_web::rt::task::spawn_blocking(move || store.flush()).await??;
+            self.store.pending().wait_async().await?;
         }
         Ok(written)
     }
@@ -310,8 +309,7 @@ impl SessionStore for SledSessionStore {
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
         self.store.remove_session(session_key.as_ref().as_bytes())?;
-        let store = self.store.clone();
-        actix_web::rt::task::spawn_blocking(move || store.flush()).await??;
+        self.store.pending().wait_async().await?;
         Ok(())
     }
 }
