@@ -117,18 +117,15 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> UafResult<Value> {
     json_object(&bytes).map_err(|e| bad("body", e))
 }
 
-/// Runs an engine call off the async threads; its durable writes are on disk before it returns.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> UafResult<T> + Send + 'static,
-) -> UafResult<T> {
+/// Runs an engine call (in-memory work and the signature checks, right here on the async
+/// worker); its durable writes are on disk before it returns, with one wait.
+async fn call<T>(f: impl FnOnce() -> UafResult<T>) -> UafResult<T> {
     let internal = |detail: String| UafRefusal {
         status: StatusCode::InternalServerError,
         check: "server",
         detail,
     };
-    let (result, pending) = web::block(|| crate::engine::deferred(f))
-        .await
-        .map_err(|_| internal("blocking task failed".into()))?;
+    let (result, pending) = crate::engine::deferred(f);
     pending
         .wait_async()
         .await
@@ -243,7 +240,7 @@ pub async fn request(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) ->
         let aaid = text("aaid")?;
         let key_id = text("keyID")?;
         let engine = e.get_ref().clone();
-        blocking(move || match op {
+        call(move || match op {
             Op::Reg => engine.uaf_registration_request(&tenant, &cx, &username),
             Op::Auth => engine.uaf_authentication_request(&tenant, &username, &transaction),
             Op::Dereg => engine.uaf_deregistration_request(
@@ -312,7 +309,7 @@ pub async fn response(req: HttpRequest, e: web::Data<Engine>, p: web::Payload) -
             }
         };
         let engine = e.get_ref().clone();
-        blocking(move || match op {
+        call(move || match op {
             Op::Reg => engine.uaf_registration_response(&tenant, &cx, &message, None),
             _ => engine.uaf_authentication_response(&tenant, &cx, &message, None),
         })

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::error::{AuthFiError, Stage};
 use super::render::verified;
-use super::{authfi_caller, blocking, body, choice, credential, object, ok, s, text, Reply};
+use super::{authfi_caller, body, call, choice, credential, object, ok, s, text, Reply};
 use crate::api::backend::Caller;
 use crate::engine::{
     Attachment, BackendAssertion, BackendRegistration, Channel, Conveyance, Engine, ResidentKey,
@@ -56,7 +56,7 @@ pub(super) async fn registration_begin(
         attachment: choice(&selection, "authenticatorAttachment", Attachment::parse)?,
     };
     let engine = e.get_ref().clone();
-    let (_, options) = blocking(move || {
+    let (_, options) = call(move || {
         engine
             .backend_registration_begin(&tenant, &cx, Channel::AuthFi, request)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Registration))
@@ -87,7 +87,7 @@ pub(super) async fn registration_finish(
     let body = body(&req, p).await?;
     let credential = credential(&body, "fido_register_response", Stage::Registration)?;
     let engine = e.get_ref().clone();
-    let done = blocking(move || {
+    let done = call(move || {
         engine
             .backend_registration_finish(&tenant, &cx, Channel::AuthFi, &credential)
             .map_err(|e| AuthFiError::of_ceremony(e, Stage::Registration))
@@ -151,7 +151,7 @@ async fn assertion_begin(
         ),
     };
     let engine = e.get_ref().clone();
-    let (_, mut options) = blocking(move || {
+    let (_, mut options) = call(move || {
         engine
             .backend_assertion_begin(&tenant, Channel::AuthFi, kind, user.as_deref(), uv)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Assertion))
@@ -222,7 +222,7 @@ async fn assertion_finish(
     let body = body(&req, p).await?;
     let credential = credential(&body, member, Stage::Assertion)?;
     let engine = e.get_ref().clone();
-    let done = blocking(move || {
+    let done = call(move || {
         engine
             .backend_assertion_finish(&tenant, &cx, Channel::AuthFi, kind, &credential)
             .map_err(|e| AuthFiError::of_ceremony(e, Stage::Assertion))

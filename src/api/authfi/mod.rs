@@ -93,14 +93,11 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> Result<Value, AuthFiE
     json_object(&bytes).map_err(AuthFiError::parameters)
 }
 
-/// Runs an engine call off the async threads; its durable writes are on disk before it returns.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AuthFiError> + Send + 'static,
-) -> Result<T, AuthFiError> {
+/// Runs an engine call (in-memory work and one signature check, right here on the async worker);
+/// its durable writes are on disk before it returns, with one wait.
+async fn call<T>(f: impl FnOnce() -> Result<T, AuthFiError>) -> Result<T, AuthFiError> {
     let internal = |e: String| AuthFiError::of_engine(EngineError::Internal(e), Stage::Other);
-    let (result, pending) = web::block(|| deferred(f))
-        .await
-        .map_err(|_| internal("blocking task failed".into()))?;
+    let (result, pending) = deferred(f);
     pending
         .wait_async()
         .await

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::error::{AuthFiError, Stage};
 use super::render::{key_info, user_json};
-use super::{authfi_caller, blocking, body, ok, s, text, Reply};
+use super::{authfi_caller, body, call, ok, s, text, Reply};
 use crate::api::backend::Caller;
 use crate::api::extract::optional_bool;
 use crate::engine::{Engine, Who};
@@ -49,7 +49,7 @@ pub(super) async fn list_users(req: HttpRequest, e: web::Data<Engine>) -> Reply 
     let Caller { tenant, .. } = authfi_caller(&req, &e)?;
     let (page, size) = paging(&req)?;
     let engine = e.get_ref().clone();
-    let listed = blocking(move || {
+    let listed = call(move || {
         engine
             .backend_users(&tenant, page, size)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
@@ -81,7 +81,7 @@ pub(super) async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let Caller { tenant, .. } = authfi_caller(&req, &e)?;
     let uid = uid(&req);
     let engine = e.get_ref().clone();
-    let user = blocking(move || {
+    let user = call(move || {
         engine
             .find_user(&tenant, Who::Uid(&uid))
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
@@ -112,7 +112,7 @@ pub(super) async fn update_user(req: HttpRequest, e: web::Data<Engine>, p: web::
         .to_string();
     let uid = uid(&req);
     let engine = e.get_ref().clone();
-    let user = blocking(move || {
+    let user = call(move || {
         engine
             .backend_rename_user(&tenant, Who::Uid(&uid), &display_name)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
@@ -135,7 +135,7 @@ pub(super) async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply
     let Caller { tenant, cx } = authfi_caller(&req, &e)?;
     let uid = uid(&req);
     let engine = e.get_ref().clone();
-    blocking(move || {
+    call(move || {
         engine
             .backend_delete_user(&tenant, &cx, Who::Uid(&uid))
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
@@ -158,7 +158,7 @@ pub(super) async fn list_keys(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let Caller { tenant, .. } = authfi_caller(&req, &e)?;
     let uid = uid(&req);
     let engine = e.get_ref().clone();
-    let (_, keys) = blocking(move || {
+    let (_, keys) = call(move || {
         engine
             .backend_keys(&tenant, Who::Uid(&uid))
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
@@ -196,7 +196,7 @@ pub(super) async fn update_key(req: HttpRequest, e: web::Data<Engine>, p: web::P
         .unwrap_or_default()
         .to_string();
     let engine = e.get_ref().clone();
-    let key = blocking(move || {
+    let key = call(move || {
         engine
             .backend_update_key(&tenant, &cx, Who::Uid(&uid), &id, name.as_deref(), enabled)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))
@@ -224,7 +224,7 @@ pub(super) async fn delete_key(req: HttpRequest, e: web::Data<Engine>) -> Reply 
         .unwrap_or_default()
         .to_string();
     let engine = e.get_ref().clone();
-    let deregistration = blocking(move || {
+    let deregistration = call(move || {
         let key = engine
             .backend_delete_key(&tenant, &cx, Who::Uid(&uid), &id)
             .map_err(|e| AuthFiError::of_engine(e, Stage::Other))?;

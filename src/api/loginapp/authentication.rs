@@ -3,7 +3,7 @@
 use actix_session::Session;
 use actix_web::{web, HttpRequest};
 
-use super::handlers::{run, Reply};
+use super::handlers::{run, run_blocking, Reply};
 use super::render::{request_options, session, step, AUTHENTICATION_SESSION};
 use crate::api::extract::JsonBody;
 use crate::api::schema::loginapp as s;
@@ -30,7 +30,7 @@ pub async fn password_check(
 ) -> Reply {
     let username = body.required_str("username")?;
     let password = body.required_str("password")?;
-    run(
+    run_blocking(
         req,
         e,
         s,

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 use super::error::OneSpanError;
 use super::render::authenticator;
 use super::{
-    answer, blocking, body, choice, fido_message, object_type, onespan_caller, protocol,
-    required_text, s, text, user_path, Protocol, Reply,
+    answer, body, call, choice, fido_message, object_type, onespan_caller, protocol, required_text,
+    s, text, user_path, Protocol, Reply,
 };
 use crate::api::backend::Caller;
 use crate::engine::{
@@ -48,7 +48,7 @@ pub(super) async fn registration_request(
             .unwrap_or(false),
     };
     let engine = e.get_ref().clone();
-    let requested = blocking(move || {
+    let requested = call(move || {
         engine
             .request_registration(&tenant, Channel::OneSpan, &name, request)
             .map_err(OneSpanError::of_engine)
@@ -88,7 +88,7 @@ pub(super) async fn register_device(
         return super::uaf::register_device(e, tenant, cx, name, request_id, credential).await;
     }
     let engine = e.get_ref().clone();
-    let key = blocking(move || {
+    let key = call(move || {
         engine
             .finish_requested_registration(
                 &tenant,
@@ -138,7 +138,7 @@ pub(super) async fn authentication_request(
     };
     let payment = request.content.payment.clone();
     let engine = e.get_ref().clone();
-    let requested = blocking(move || {
+    let requested = call(move || {
         engine
             .request_authentication(&tenant, Channel::OneSpan, &name, request)
             .map_err(OneSpanError::of_engine)
@@ -261,7 +261,7 @@ pub(super) async fn login(req: HttpRequest, e: web::Data<Engine>, p: web::Payloa
         return super::uaf::login(e, tenant, cx, (name, domain), request_id, credential).await;
     }
     let engine = e.get_ref().clone();
-    let done = blocking(move || {
+    let done = call(move || {
         engine
             .finish_requested_login(
                 &tenant,
@@ -324,7 +324,7 @@ pub(super) async fn validate_transaction(
         return super::uaf::validate(e, tenant, cx, name, request_id, credential).await;
     }
     let engine = e.get_ref().clone();
-    let validated = blocking(move || {
+    let validated = call(move || {
         engine
             .validate_transaction(
                 &tenant,

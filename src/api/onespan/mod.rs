@@ -123,14 +123,11 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> Result<(Value, Vec<u8
     Ok((value, bytes.to_vec()))
 }
 
-/// Runs an engine call off the async threads; its durable writes are on disk before it returns.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, OneSpanError> + Send + 'static,
-) -> Result<T, OneSpanError> {
+/// Runs an engine call (in-memory work and one signature check, right here on the async worker);
+/// its durable writes are on disk before it returns, with one wait.
+async fn call<T>(f: impl FnOnce() -> Result<T, OneSpanError>) -> Result<T, OneSpanError> {
     let internal = |e: String| OneSpanError::of_engine(crate::engine::EngineError::Internal(e));
-    let (result, pending) = web::block(|| crate::engine::deferred(f))
-        .await
-        .map_err(|_| internal("blocking task failed".into()))?;
+    let (result, pending) = crate::engine::deferred(f);
     pending
         .wait_async()
         .await

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::error::OneSpanError;
 use super::render::authenticator;
-use super::{answer, blocking, text, Reply};
+use super::{answer, call, text, Reply};
 use crate::engine::{
     Engine, RequestCtx, Tenant, UafDone, UafExpected, UafRefusal, UafRequest, UafStatus,
     UafTransaction,
@@ -68,7 +68,7 @@ pub(super) async fn registration_request(
     name: String,
 ) -> Reply {
     let engine = e.get_ref().clone();
-    let r = blocking(move || {
+    let r = call(move || {
         engine
             .uaf_registration_request(&tenant, &cx, &name)
             .map_err(refused)
@@ -87,7 +87,7 @@ pub(super) async fn register_device(
 ) -> Reply {
     let id = request_id("registration", &request)?.to_string();
     let engine = e.get_ref().clone();
-    let done = blocking(move || {
+    let done = call(move || {
         let expected = UafExpected {
             username: &name,
             id: &id,
@@ -117,7 +117,7 @@ pub(super) async fn authentication_request(
     }
     let message = text(body, "authenticationMessage")?.map(str::to_owned);
     let engine = e.get_ref().clone();
-    let r = blocking(move || {
+    let r = call(move || {
         engine
             .uaf_authentication_request(
                 &tenant,
@@ -183,7 +183,7 @@ async fn authenticated(
 ) -> Result<UafDone, OneSpanError> {
     let id = request_id("authentication", &request)?.to_string();
     let engine = e.get_ref().clone();
-    blocking(move || {
+    call(move || {
         let expected = UafExpected {
             username: &name,
             id: &id,

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::error::OneSpanError;
 use super::render::{authenticator, user};
 use super::{
-    answer, blocking, body, check_domain, onespan_caller, required_text, s, text, user_path, Reply,
+    answer, body, call, check_domain, onespan_caller, required_text, s, text, user_path, Reply,
 };
 use crate::api::backend::Caller;
 use crate::engine::{Engine, UserView, Who};
@@ -32,7 +32,7 @@ pub(super) async fn create_user(req: HttpRequest, e: web::Data<Engine>, p: web::
     check_domain(&tenant, &domain)?;
     let display_name = text(&body, "displayName")?.map(str::to_string);
     let engine = e.get_ref().clone();
-    let made = blocking(move || {
+    let made = call(move || {
         engine
             .backend_create_user(&tenant, &cx, &name, display_name.as_deref())
             .map_err(OneSpanError::of_engine)
@@ -53,7 +53,7 @@ pub(super) async fn get_user(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let Caller { tenant, .. } = onespan_caller(&req, &e)?;
     let (name, domain) = user_path(&req, &tenant)?;
     let engine = e.get_ref().clone();
-    let found = blocking(move || {
+    let found = call(move || {
         engine
             .find_user(&tenant, Who::Name(&name))
             .map_err(OneSpanError::of_engine)
@@ -74,7 +74,7 @@ pub(super) async fn delete_user(req: HttpRequest, e: web::Data<Engine>) -> Reply
     let Caller { tenant, cx } = onespan_caller(&req, &e)?;
     let (name, _) = user_path(&req, &tenant)?;
     let engine = e.get_ref().clone();
-    blocking(move || {
+    call(move || {
         engine
             .backend_delete_user(&tenant, &cx, Who::Name(&name))
             .map_err(OneSpanError::of_engine)
@@ -97,7 +97,7 @@ pub(super) async fn list_authenticators(req: HttpRequest, e: web::Data<Engine>) 
     let Caller { tenant, .. } = onespan_caller(&req, &e)?;
     let (name, _) = user_path(&req, &tenant)?;
     let engine = e.get_ref().clone();
-    let (_, keys) = blocking(move || {
+    let (_, keys) = call(move || {
         engine
             .backend_keys(&tenant, Who::Name(&name))
             .map_err(OneSpanError::of_engine)
@@ -136,7 +136,7 @@ pub(super) async fn rename_authenticator(
     let display_name = required_text(&body, "displayName")?.to_string();
     let id = authenticator_id(&req);
     let engine = e.get_ref().clone();
-    let key = blocking(move || {
+    let key = call(move || {
         engine
             .backend_update_key(
                 &tenant,
@@ -170,7 +170,7 @@ pub(super) async fn delete_authenticator(req: HttpRequest, e: web::Data<Engine>)
     let (name, _) = user_path(&req, &tenant)?;
     let id = authenticator_id(&req);
     let engine = e.get_ref().clone();
-    let deregistration = blocking(move || {
+    let deregistration = call(move || {
         let key = engine
             .backend_delete_key(&tenant, &cx, Who::Name(&name), &id)
             .map_err(OneSpanError::of_engine)?;
