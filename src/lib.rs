@@ -6,10 +6,12 @@
 //! server; only `main` names it), `mds_cli` (`fidoflow mds …`: opens the store and drives the
 //! engine) and `audit_cli` (`fidoflow audit verify`: opens the store and walks the audit hash
 //! chain). `tls` is part of `startup`: the HTTPS listener's rustls configuration. The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `uaf`,
-//! `domain` and `clock` only.
+//! `domain` and `clock` only. `bench` (`fidoflow bench`: the load generator) is an HTTP client
+//! and uses none of them.
 #![forbid(unsafe_code)]
 pub mod api;
 pub mod audit_cli;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

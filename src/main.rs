@@ -8,6 +8,24 @@ fn main() -> anyhow::Result<()> {
         Some("mds") => {
             fidoflow::mds_cli::run(startup::settings()?, std::env::args().skip(2).collect())
         }
+        Some("bench") => {
+            // `fidoflow bench …`: the load generator (`fidoflow::bench`).
+            #[derive(clap::Parser)]
+            #[command(name = "fidoflow bench")]
+            struct Bench {
+                #[command(flatten)]
+                args: fidoflow::bench::BenchArgs,
+            }
+            let bench = <Bench as clap::Parser>::parse_from(
+                std::iter::once("fidoflow bench".to_owned()).chain(std::env::args().skip(2)),
+            );
+            let code = fidoflow::bench::run(bench.args);
+            std::process::exit(
+                (0..=2)
+                    .find(|&c| code == std::process::ExitCode::from(c))
+                    .map_or(1, i32::from),
+            )
+        }
         Some("audit") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
