@@ -23,7 +23,12 @@ pub(super) trait Flush: Send + Sync {
     fn is_flushed(&self, ticket: u64) -> bool;
     /// Returns once the writes of `ticket` are on disk.
     fn wait(&self, ticket: u64) -> StoreResult<()>;
+    /// [`wait`](Self::wait) for an async caller, holding no thread while it waits.
+    fn wait_async(self: Arc<Self>, ticket: u64) -> BoxFuture<StoreResult<()>>;
 }
+
+/// A boxed future that can move between threads.
+pub(super) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 struct Ticket {
     flush: Arc<dyn Flush>,
@@ -106,15 +111,11 @@ impl Pending {
         }
     }
 
-    /// Returns once the writes are on disk; a wait, when one is needed, runs on the blocking
-    /// pool (one flush serves every request waiting then).
+    /// Returns once the writes are on disk, holding no thread meanwhile (one flush, on the
+    /// blocking pool, serves every request waiting then).
     pub async fn wait_async(mut self) -> StoreResult<()> {
         match self.0.take() {
-            Some(t) if !t.flush.is_flushed(t.ticket) => {
-                actix_web::rt::task::spawn_blocking(move || t.flush.wait(t.ticket))
-                    .await
-                    .map_err(|e| super::StoreError::Flush(format!("the flush task failed: {e}")))?
-            }
+            Some(t) if !t.flush.is_flushed(t.ticket) => t.flush.wait_async(t.ticket).await,
             _ => Ok(()),
         }
     }

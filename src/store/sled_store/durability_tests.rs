@@ -1,6 +1,8 @@
 //! `store::deferred` on the sled store: inside a scope a durable write takes a ticket and the
 //! flush waits for the scope's `Pending`; outside, each one flushes before it returns.
 
+use std::future::Future as _;
+
 use super::SledStore;
 use crate::store::{deferred, FlushStats};
 
@@ -112,4 +114,38 @@ fn the_later_of_two_pendings_covers_both() {
     let after = store.flush_stats();
     assert_eq!(after.flushes, before.flushes + 1);
     assert_eq!(after.commits, before.commits + 2);
+}
+
+#[tokio::test]
+async fn async_waiters_share_one_flush_holding_no_thread() {
+    let store = SledStore::temporary();
+    let before = store.flush_stats();
+    let pendings: Vec<_> = (0..8)
+        .map(|_| deferred(|| store.flush().unwrap()).1)
+        .collect();
+    let results =
+        futures_util::future::join_all(pendings.into_iter().map(|p| p.wait_async())).await;
+    assert!(results.iter().all(Result::is_ok));
+    let after = store.flush_stats();
+    assert_eq!(after.flushes, before.flushes + 1, "one flush for the eight");
+    assert_eq!(after.commits, before.commits + 8);
+}
+
+#[tokio::test]
+async fn a_flush_whose_leading_waiter_went_away_still_completes() {
+    let store = SledStore::temporary();
+    let ((), first) = deferred(|| store.flush().unwrap());
+    let ((), second) = deferred(|| store.flush().unwrap());
+    {
+        // Polled once (it starts the flush), then dropped: a client that hung up.
+        let mut leader = Box::pin(first.wait_async());
+        let waker = futures_util::task::noop_waker();
+        let _ = leader
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker));
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), second.wait_async())
+        .await
+        .expect("not stuck behind the abandoned flush")
+        .unwrap();
 }

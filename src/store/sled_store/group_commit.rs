@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-use crate::store::durability::Flush;
-use crate::store::StoreResult;
+use crate::store::durability::{BoxFuture, Flush};
+use crate::store::{StoreError, StoreResult};
 
 /// How much flushing the store did: for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,10 +36,28 @@ struct State {
     flushing: bool,
 }
 
+/// The tickets one flush covers: those after `from`, through `through`.
+struct Batch {
+    from: u64,
+    through: u64,
+}
+
+enum Claim {
+    /// The ticket is on disk.
+    Done,
+    /// Run this flush.
+    Lead(Batch),
+    /// Another caller's flush runs: wait until it finishes, then ask again.
+    Wait,
+}
+
 #[derive(Default)]
 pub(super) struct GroupCommit {
     state: Mutex<State>,
+    /// Blocking waiters: told when a flush finishes.
     done: Condvar,
+    /// Async waiters: told when a flush finishes.
+    finished: tokio::sync::Notify,
     flushes: AtomicU64,
     commits: AtomicU64,
     flush_micros: AtomicU64,
@@ -79,23 +97,53 @@ impl GroupCommit {
                 state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            state.flushing = true;
-            let (from, through) = (state.flushed, state.taken);
+            let batch = Self::lead(&mut state);
             drop(state);
-            let started = Instant::now();
-            let result = flush();
-            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.run(batch, &flush)?;
             state = self.lock();
-            state.flushing = false;
-            if result.is_ok() {
-                state.flushed = through;
-                self.flushes.fetch_add(1, Ordering::Relaxed);
-                self.commits.fetch_add(through - from, Ordering::Relaxed);
-                self.flush_micros.fetch_add(micros, Ordering::Relaxed);
-            }
-            self.done.notify_all();
-            result?;
         }
+    }
+
+    /// What a caller waiting for `ticket` without blocking does next; `Wait` callers were
+    /// registered with [`finished`](Self::finished) before they asked.
+    fn claim(&self, ticket: u64) -> Claim {
+        let mut state = self.lock();
+        if state.flushed >= ticket {
+            Claim::Done
+        } else if state.flushing {
+            Claim::Wait
+        } else {
+            Claim::Lead(Self::lead(&mut state))
+        }
+    }
+
+    /// Takes the flush for every ticket taken so far.
+    fn lead(state: &mut State) -> Batch {
+        state.flushing = true;
+        Batch {
+            from: state.flushed,
+            through: state.taken,
+        }
+    }
+
+    /// Runs the flush of `batch` and tells every waiter, blocking or not, how it went.
+    fn run<E>(&self, batch: Batch, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
+        let started = Instant::now();
+        let result = flush();
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let mut state = self.lock();
+        state.flushing = false;
+        if result.is_ok() {
+            state.flushed = batch.through;
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+            self.commits
+                .fetch_add(batch.through - batch.from, Ordering::Relaxed);
+            self.flush_micros.fetch_add(micros, Ordering::Relaxed);
+        }
+        drop(state);
+        self.done.notify_all();
+        self.finished.notify_waiters();
+        result
     }
 
     pub(super) fn stats(&self) -> FlushStats {
@@ -143,6 +191,31 @@ impl Flush for Flusher {
     fn wait(&self, ticket: u64) -> StoreResult<()> {
         self.group.wait(ticket, || self.db.flush().map(drop))?;
         Ok(())
+    }
+
+    /// Waits without holding a thread: only the caller that runs a flush hands it to the
+    /// blocking pool (where it completes even if this caller goes away); the others sleep
+    /// until a flush finishes and ask again.
+    fn wait_async(self: Arc<Self>, ticket: u64) -> BoxFuture<StoreResult<()>> {
+        Box::pin(async move {
+            loop {
+                let finished = self.group.finished.notified();
+                tokio::pin!(finished);
+                finished.as_mut().enable();
+                match self.group.claim(ticket) {
+                    Claim::Done => return Ok(()),
+                    Claim::Wait => finished.await,
+                    Claim::Lead(batch) => {
+                        let flusher = self.clone();
+                        actix_web::rt::task::spawn_blocking(move || {
+                            flusher.group.run(batch, || flusher.db.flush().map(drop))
+                        })
+                        .await
+                        .map_err(|e| StoreError::Flush(format!("the flush task failed: {e}")))??;
+                    }
+                }
+            }
+        })
     }
 }
 

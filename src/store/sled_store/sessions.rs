@@ -8,9 +8,16 @@
 //!
 //! Expired sessions are ignored on load and purged by `Storage::purge_expired`. A state that
 //! holds an authenticated login is flushed before the answer goes out, so a crash right after a
-//! login loses nothing. The index entry is written, moved or removed in the same transaction as
-//! the session itself, so `end_sessions_of` finds every session of a user. Updating a session
-//! that is gone (ended, expired, purged) never writes it back.
+//! login loses nothing. Updating a session that is gone (ended, expired, purged) never writes it
+//! back.
+//!
+//! No sled transactions (each one writes the log out twice, synchronously, whatever the flush
+//! policy): every change is single-key, ordered so that a session holding a login always has
+//! its index entry — the entry is written before the session takes the login, and removed only
+//! after the session lost it or is gone. An entry may thus outlive its session or name a user the
+//! session no longer holds (after a crash between the two writes); `end_sessions_of` checks the
+//! session itself and removes such entries, so it still ends every session of a user and only
+//! those.
 //!
 //! The time comes from the `now` function `SledSessionStore::new` is given (the server's clock).
 
@@ -22,12 +29,9 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
-
-use super::{tx, user_key, SledStore};
+use super::{user_key, SledStore};
 use crate::domain::Username;
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 
 type State = HashMap<String, String>;
 
@@ -67,21 +71,6 @@ fn stored_user(raw: &[u8]) -> Option<Username> {
     serde_json::from_slice::<Stored>(raw)
         .ok()
         .and_then(|s| signed_in_as(&s.state))
-}
-
-/// Removes a session and its index entry inside a transaction.
-fn remove_session(
-    sessions: &TransactionalTree,
-    by_user: &TransactionalTree,
-    key: &[u8],
-) -> Result<bool, ConflictableTransactionError<StoreError>> {
-    let Some(raw) = sessions.remove(key)? else {
-        return Ok(false);
-    };
-    if let Some(user) = stored_user(&raw) {
-        by_user.remove(user_key(&user, key))?;
-    }
-    Ok(true)
 }
 
 /// Where a session store reads the time.
@@ -137,27 +126,33 @@ impl SledSessionStore {
             expires_at: self.expiry(ttl),
         };
         let value = serde_json::to_vec(&stored)?;
-        let new_index = user.as_ref().map(|u| index_key(u, key));
-        let store = &self.store;
-        let written = tx((&store.sessions, &store.sessions_by_user).transaction(
-            |(sessions, by_user)| {
-                let previous = sessions.get(key.as_bytes())?;
-                if must_exist && previous.is_none() {
-                    return Ok(false);
+        let sessions = &self.store.sessions;
+        loop {
+            let previous = sessions.get(key.as_bytes())?;
+            if must_exist && previous.is_none() {
+                return Ok(false);
+            }
+            let old_user = previous.as_deref().and_then(stored_user);
+            if old_user != user {
+                if let Some(new) = &user {
+                    self.store
+                        .sessions_by_user
+                        .insert(index_key(new, key), &[])?;
                 }
-                if let Some(old) = previous.as_deref().and_then(stored_user) {
-                    if Some(&old) != user.as_ref() {
-                        by_user.remove(index_key(&old, key))?;
-                    }
-                }
-                if let Some(index) = &new_index {
-                    by_user.insert(index.as_slice(), &[])?;
-                }
-                sessions.insert(key.as_bytes(), value.as_slice())?;
-                Ok(true)
-            },
-        ))?;
-        Ok(written)
+            }
+            // Only over the value read: a session ended (or purged) meanwhile is not brought
+            // back, and one changed meanwhile is read again.
+            if sessions
+                .compare_and_swap(key.as_bytes(), previous, Some(value.as_slice()))?
+                .is_err()
+            {
+                continue;
+            }
+            if let Some(old) = old_user.filter(|old| Some(old) != user.as_ref()) {
+                self.store.sessions_by_user.remove(index_key(&old, key))?;
+            }
+            return Ok(true);
+        }
     }
 
     fn new_key() -> SessionKey {
@@ -181,9 +176,36 @@ impl SledStore {
         Ok(purged)
     }
 
+    /// Removes a session, then its index entry; `false` when it was gone already.
     fn remove_session(&self, key: &[u8]) -> StoreResult<bool> {
-        tx((&self.sessions, &self.sessions_by_user)
-            .transaction(|(sessions, by_user)| remove_session(sessions, by_user, key)))
+        let Some(raw) = self.sessions.remove(key)? else {
+            return Ok(false);
+        };
+        if let Some(user) = stored_user(&raw) {
+            self.sessions_by_user.remove(user_key(&user, key))?;
+        }
+        Ok(true)
+    }
+
+    /// Removes the session `key` if it is signed in as `user`; `false` (and nothing removed)
+    /// when it is gone or holds another login.
+    fn remove_session_of(&self, key: &[u8], user: &Username) -> StoreResult<bool> {
+        loop {
+            let Some(raw) = self.sessions.get(key)? else {
+                return Ok(false);
+            };
+            if stored_user(&raw).as_ref() != Some(user) {
+                return Ok(false);
+            }
+            if self
+                .sessions
+                .compare_and_swap(key, Some(raw), None::<&[u8]>)?
+                .is_ok()
+            {
+                self.sessions_by_user.remove(user_key(user, key))?;
+                return Ok(true);
+            }
+        }
     }
 
     /// Builds `sessions_by_user` from `sessions` when it is empty (a data directory from before
@@ -226,10 +248,10 @@ impl crate::store::SessionStore for SledStore {
             if except_sid.is_some_and(|sid| self.session_sid(session_key).as_deref() == Some(sid)) {
                 continue;
             }
-            if self.remove_session(session_key)? {
+            if self.remove_session_of(session_key, username)? {
                 ended += 1;
             } else {
-                // An index entry whose session is already gone.
+                // An index entry whose session is gone or holds another login now.
                 self.sessions_by_user.remove(&key)?;
             }
         }
@@ -423,5 +445,37 @@ mod tests {
         assert_eq!(s.store.purge_sessions(time.now()).unwrap(), 1);
         assert!(s.store.sessions_by_user.is_empty());
         assert_eq!(s.store.end_sessions_of(&alice, None).unwrap(), 0);
+    }
+
+    /// What a crash between a session's two writes can leave: an index entry naming a user the
+    /// session no longer holds (or a session that is gone). Ending that user's sessions spares
+    /// the session and drops the entry.
+    #[tokio::test]
+    async fn a_stale_index_entry_never_ends_another_users_session() {
+        let s = sessions();
+        let (alice, bob) = (
+            Username::parse("alice").unwrap(),
+            Username::parse("bob").unwrap(),
+        );
+        let key = s.save(state(Some("bob")), &TTL).await.unwrap();
+        let gone = s.save(state(Some("alice")), &TTL).await.unwrap();
+        s.store
+            .sessions
+            .remove(gone.as_ref().as_bytes())
+            .unwrap()
+            .unwrap();
+        s.store
+            .sessions_by_user
+            .insert(index_key(&alice, key.as_ref()), &[])
+            .unwrap();
+        assert_eq!(s.store.sessions_by_user.len(), 3);
+        assert_eq!(s.store.end_sessions_of(&alice, None).unwrap(), 0);
+        assert!(s.load(&key).await.unwrap().is_some(), "bob stays signed in");
+        assert_eq!(
+            s.store.sessions_by_user.len(),
+            1,
+            "alice's entries are gone"
+        );
+        assert_eq!(s.store.end_sessions_of(&bob, None).unwrap(), 1);
     }
 }

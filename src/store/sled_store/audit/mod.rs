@@ -55,9 +55,7 @@ mod trim_tests;
 
 use std::sync::atomic::Ordering;
 
-use sled::Transactional;
-
-use super::{decode, encode, tx, user_key, SledStore};
+use super::{decode, encode, user_key, SledStore};
 use crate::domain::Username;
 use crate::store::{
     AuditEvent, AuditLog, AuditRetention, ChainBreak, ChainReport, Checkpoint, StoreError,
@@ -236,15 +234,13 @@ impl SledStore {
             .username
             .as_ref()
             .map(|u| user_key(u, &seq.to_be_bytes()));
-        tx(
-            (&self.audit, &self.audit_by_user).transaction(|(audit, by_user)| {
-                audit.insert(&seq.to_be_bytes(), value.as_slice())?;
-                if let Some(index) = &index {
-                    by_user.insert(index.as_slice(), &[])?;
-                }
-                Ok(())
-            }),
-        )?;
+        // The index entry first, then the record: no transaction (in sled each one writes the
+        // log out twice, synchronously). A crash between the two leaves an index entry without
+        // its record, which `events` skips; a record is never left without its entry.
+        if let Some(index) = &index {
+            self.audit_by_user.insert(index.as_slice(), &[])?;
+        }
+        self.audit.insert(seq.to_be_bytes(), value.as_slice())?;
         self.audit_bytes
             .fetch_add(value.len() as u64, Ordering::SeqCst);
         Ok(seq)
