@@ -99,16 +99,13 @@ async fn ready(engine: web::Data<Engine>) -> Result<HttpResponse, ApiError> {
                 checks,
             },
         ),
-        Some(reason) => {
-            tracing::warn!(%reason, "not ready");
-            answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &Health {
-                    status: "not ready",
-                    reason: Some(reason),
-                    checks,
-                },
-            )
-        }
+        Some(reason) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Health {
+                status: "not ready",
+                reason: Some(reason),
+                checks,
+            },
+        ),
     })
 }

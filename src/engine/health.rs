@@ -1,7 +1,10 @@
 //! Health of the running server, for `GET /health/ready` (and the shutdown's last flush): the
 //! store takes writes, the flows and the FIDO metadata are loaded. The flows and the metadata are
 //! read while the engine is made, before any listener opens, so a server that answers has them;
-//! the readiness reports what it has. The store is probed on every call.
+//! the readiness reports what it has. The store is probed on every call; a change of readiness
+//! is logged (WARN with the reason when it is lost, INFO when it is back).
+
+use std::sync::atomic::Ordering;
 
 use super::{Engine, EngineResult};
 
@@ -72,9 +75,17 @@ impl Engine {
                 None => "none imported".into(),
             },
         };
-        Readiness {
+        let readiness = Readiness {
             checks: vec![store, flows, metadata],
+        };
+        // Probed every few seconds: logged when it changes, not on every probe.
+        let was = self.inner.ready.swap(readiness.ready(), Ordering::Relaxed);
+        match readiness.reason() {
+            Some(reason) if was => tracing::warn!(%reason, "not ready"),
+            None if !was => tracing::info!("ready again"),
+            _ => {}
         }
+        readiness
     }
 
     /// Writes everything the store holds to disk; the server's last step before it exits.

@@ -129,6 +129,8 @@ struct Inner {
     evidence_key: std::sync::OnceLock<Arc<EvidenceKey>>,
     /// The key that MACs UAF `serverData`, set once at start (`set_uaf_server_data_key`).
     uaf_key: std::sync::OnceLock<ring::hmac::Key>,
+    /// What the last readiness check found, so only a change is logged (see `health.rs`).
+    ready: std::sync::atomic::AtomicBool,
 }
 
 /// Held while a request of a session runs, from before its state is loaded until after it is
@@ -183,6 +185,7 @@ impl Engine {
                 metrics: metrics::Metrics::global(),
                 evidence_key: std::sync::OnceLock::new(),
                 uaf_key: std::sync::OnceLock::new(),
+                ready: std::sync::atomic::AtomicBool::new(true),
             }),
         };
         engine.load_tenants()?;

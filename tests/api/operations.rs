@@ -111,7 +111,7 @@ fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     // Slow password hashes, so a password check is still running when the signal comes.
     std::fs::write(
         &config,
-        "[passwords]\nmemory_kib = 65536\niterations = 8\n[rate_limits]\nenabled = false\n",
+        "[passwords]\nmemory_kib = 65536\niterations = 24\n[rate_limits]\nenabled = false\n",
     )
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
@@ -238,7 +238,7 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0_with_the_data_ke
                 .map(|r| r.status())
         }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     server.signal(rustix::process::Signal::TERM);
     let answered = check
         .await
@@ -267,7 +267,17 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0_with_the_data_ke
         "{access:#?}"
     );
     assert!(!log.iter().any(|l| l.contains("/health/")), "{log:#?}");
-    assert!(log.iter().any(|l| l.contains("SIGTERM")), "{log:#?}");
+    // The check was answered after the signal came, and the store flushed after that.
+    let position = |text: &str| {
+        log.iter()
+            .position(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no line with {text}: {log:#?}"))
+    };
+    let signalled = position("shutting down: finishing the requests in flight");
+    assert!(log[signalled].contains("SIGTERM"), "{log:#?}");
+    let finished = position("path=/rest/public/authentication/password/check status=200");
+    assert!(signalled < finished, "{log:#?}");
+    assert!(finished < position("fidoflow stopped"), "{log:#?}");
 
     // What was written before the signal is there after a restart.
     let server = start(data.path(), &[]);
