@@ -48,9 +48,11 @@ pub fn serve() -> anyhow::Result<()> {
     init_log(settings.log.format);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, Clock::system())?;
+        // Taken before anyone learns the port, so no early signal finds the default action.
+        let stop = stop_signals().context("cannot listen for SIGTERM and SIGINT")?;
         // Tools find the port in this line (the text, and `port` in both formats).
         tracing::info!(port = app.port(), "fidoflow listening");
-        app.run_until_signal().await
+        app.run_until(stop).await
     })
 }
 
@@ -176,7 +178,7 @@ impl Application {
                     .wrap(from_fn(api::middleware::access_log))
             })
         };
-        // Signals are `run_until_signal`'s: actix's own would stop SIGINT without grace, and
+        // Signals are `run_until`'s: actix's own would stop SIGINT without grace, and
         // each listener would take them alone.
         let server = server
             .disable_signals()
@@ -241,12 +243,16 @@ impl Application {
         handles
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: the listeners close, requests
-    /// in flight get [`SHUTDOWN_TIMEOUT_SECS`] to finish, and the store is flushed.
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+    /// Serves until `stop` ([`stop_signals`]: SIGTERM or SIGINT) gives the reason, then shuts
+    /// down gracefully: the listeners close, requests in flight get [`SHUTDOWN_TIMEOUT_SECS`]
+    /// to finish, and the store is flushed.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = &'static str> + 'static,
+    ) -> anyhow::Result<()> {
         let handles = self.handles();
         actix_web::rt::spawn(async move {
-            let signal = stop_signal().await;
+            let signal = stop.await;
             tracing::info!(
                 signal,
                 timeout_secs = SHUTDOWN_TIMEOUT_SECS,
@@ -292,38 +298,32 @@ impl Application {
             futures_util::future::Either::Left((result, _)) => result,
             futures_util::future::Either::Right((never, _)) => never,
         };
-        match web::block(move || last.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the store's last flush failed"),
-            Err(e) => tracing::error!(error = %e, "the store's last flush did not run"),
-        }
-        result
+        let flushed = match web::block(move || last.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(std::io::Error::other(format!(
+                "the store's last flush failed: {e}"
+            ))),
+            Err(e) => Err(std::io::Error::other(format!(
+                "the store's last flush did not run: {e}"
+            ))),
+        };
+        result.and(flushed)
     }
 }
 
-/// Waits for SIGTERM or SIGINT (Ctrl-C); the signal's name.
-async fn stop_signal() -> &'static str {
+/// Takes over SIGTERM and SIGINT (Ctrl-C) from now on (in the running actix system); the
+/// future resolves to the name of the first that comes.
+pub fn stop_signals() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
     use actix_web::rt::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot listen for SIGTERM and SIGINT: only a kill stops the server");
-        return std::future::pending().await;
-    };
-    first_of(term.recv(), int.recv()).await
-}
-
-/// The first of the two signals to come.
-async fn first_of(
-    term: impl std::future::Future<Output = Option<()>>,
-    int: impl std::future::Future<Output = Option<()>>,
-) -> &'static str {
-    let (term, int) = (Box::pin(term), Box::pin(int));
-    match futures_util::future::select(term, int).await {
-        futures_util::future::Either::Left(_) => "SIGTERM",
-        futures_util::future::Either::Right(_) => "SIGINT",
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let (term, int) = (Box::pin(term.recv()), Box::pin(int.recv()));
+        match futures_util::future::select(term, int).await {
+            futures_util::future::Either::Left(_) => "SIGTERM",
+            futures_util::future::Either::Right(_) => "SIGINT",
+        }
+    })
 }
 
 /// `require-trusted`, an AAGUID allow-list or a minimum certification level count only
