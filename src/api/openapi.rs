@@ -49,7 +49,8 @@ pub const TAG_OPERATIONS: &str = "Operations";
             `/metrics`), each tenant's \
             relying-party APIs under its access path (the AuthFi shape under \
             `/{access_path}/api/v1`, the OneSpan shape under `/{access_path}/v1`, the FIDO \
-            conformance-tool API), the evidence key, and the pages. The \
+            conformance-tool API), the evidence key, the health endpoints (`/health/live`, \
+            `/health/ready`; on the admin listener too), and the pages. The \
             page assets under `/static/…` are not described. Every path also answers with a \
             trailing `/`."
     ),
