@@ -2,8 +2,8 @@
 //!
 //! Dependencies run one way: `api -> engine -> {flow, fido, uaf, store} -> domain`, with `engine`
 //! also reading `config` and `clock`; `store` reads neither (it is given the time). Above them
-//! sit the two composition roots, which build the pieces from the settings: `startup` (the
-//! server; only `main` names it), `mds_cli` (`fidoflow mds …`: opens the store and drives the
+//! sit the composition roots, which build the pieces from the settings: `commands` (the clap
+//! command line `main` runs, which picks one of the others), `startup` (the server), `mds_cli` (`fidoflow mds …`: opens the store and drives the
 //! engine) and `audit_cli` (`fidoflow audit verify`: opens the store and walks the audit hash
 //! chain). `tls` is part of `startup`: the HTTPS listener's rustls configuration. The other command-line tools (`cli`: `fidoflow verify …`) use `fido`, `uaf`,
 //! `domain` and `clock` only. `bench` (`fidoflow bench`: the load generator) is an HTTP client
@@ -14,6 +14,7 @@ pub mod audit_cli;
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod engine;

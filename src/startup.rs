@@ -11,21 +11,20 @@ use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionP
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 
 use crate::api;
 use crate::clock::Clock;
-use crate::config::{AttestationPolicyKind, Settings};
+use crate::config::{AttestationPolicyKind, LogFormat, Settings};
 use crate::engine::{trust_anchors, Challenges, Engine, EvidenceKey, SERVER_DATA_KEY_FILE};
 use crate::flow::definitions::{Conveyance, Step};
 use crate::flow::Registry;
-use crate::store::{SledSessionStore, SledStore};
+use crate::store::{SledSessionStore, SledStore, StoreFaults};
 
-/// The access log line: client, method and path, status, time. No headers, so no cookies or
-/// tokens.
-const ACCESS_LOG: &str = "%a \"%r\" %s %Dms";
+/// How long a graceful shutdown waits for requests in flight before it drops them.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// The settings of this process: the file named by `FIDOFLOW_CONFIG`, else `./fidoflow.toml`
 /// when there is one, over the built-in defaults, then the `FIDOFLOW_*` environment.
@@ -41,6 +40,40 @@ pub fn settings() -> anyhow::Result<Settings> {
     Ok(Settings::load(file.as_deref(), &env)?)
 }
 
+/// `fidoflow serve`: the settings, the log (`log.format`, `RUST_LOG`), the server; on SIGTERM
+/// or SIGINT, a graceful shutdown (no new connections, requests in flight finish within
+/// [`SHUTDOWN_TIMEOUT_SECS`]), the store flushed, and `Ok` (exit status 0).
+pub fn serve() -> anyhow::Result<()> {
+    let settings = settings()?;
+    init_log(settings.log.format);
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, Clock::system())?;
+        // Taken before anyone learns the port, so no early signal finds the default action.
+        let stop = stop_signals().context("cannot listen for SIGTERM and SIGINT")?;
+        // Tools find the port in this line (the text, and `port` in both formats).
+        tracing::info!(port = app.port(), "fidoflow listening");
+        app.run_until(stop).await
+    })
+}
+
+/// The process's log subscriber: text or JSON lines on stdout, filtered by `RUST_LOG` (default
+/// `info`). Each request's lines carry its `request_id` (the span `rest_rules` opens).
+fn init_log(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
 /// A built server, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -48,6 +81,7 @@ pub struct Application {
     server: Server,
     admin_server: Option<Server>,
     engine: Engine,
+    faults: StoreFaults,
 }
 
 impl Application {
@@ -74,6 +108,7 @@ impl Application {
                 data_dir.display()
             )
         })?;
+        let faults = store.faults();
         let key = cookie_key(&data_dir)?;
         let sessions = {
             let clock = clock.clone();
@@ -141,9 +176,14 @@ impl Application {
                     .wrap(from_fn(api::middleware::session_guard))
                     .wrap(from_fn(api::middleware::rest_rules))
                     .wrap(from_fn(api::middleware::normalize_path))
-                    .wrap(Logger::new(ACCESS_LOG))
+                    .wrap(from_fn(api::middleware::access_log))
             })
         };
+        // Signals are `run_until`'s: actix's own would stop SIGINT without grace, and
+        // each listener would take them alone.
+        let server = server
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
         let server = match &settings.server.tls {
             Some(files) => server
                 .on_connect(crate::tls::on_connect)
@@ -162,8 +202,10 @@ impl Application {
                             .default_service(web::to(api::middleware::not_found))
                             .wrap(from_fn(api::middleware::rest_rules))
                             .wrap(from_fn(api::middleware::normalize_path))
-                            .wrap(Logger::new(ACCESS_LOG))
+                            .wrap(from_fn(api::middleware::access_log))
                     })
+                    .disable_signals()
+                    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
                     .listen(listener)?
                     .run(),
                 )
@@ -176,7 +218,15 @@ impl Application {
             server,
             admin_server,
             engine,
+            faults,
         })
+    }
+
+    /// The store's fault injection, for tests that need a store that stopped taking writes
+    /// (see [`StoreFaults`]).
+    #[doc(hidden)]
+    pub fn store_faults(&self) -> StoreFaults {
+        self.faults.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -194,10 +244,36 @@ impl Application {
         handles
     }
 
-    /// Serves until stopped, purging expired sessions and ceremonies and trimming the audit
-    /// log to its retention every minute (`server.purge_interval`).
+    /// Serves until `stop` ([`stop_signals`]: SIGTERM or SIGINT) gives the reason, then shuts
+    /// down gracefully: the listeners close, requests in flight get [`SHUTDOWN_TIMEOUT_SECS`]
+    /// to finish, and the store is flushed.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = &'static str> + 'static,
+    ) -> anyhow::Result<()> {
+        let handles = self.handles();
+        actix_web::rt::spawn(async move {
+            let signal = stop.await;
+            tracing::info!(
+                signal,
+                timeout_secs = SHUTDOWN_TIMEOUT_SECS,
+                "shutting down: finishing the requests in flight"
+            );
+            for handle in handles {
+                handle.stop(true).await;
+            }
+        });
+        self.run_until_stopped().await?;
+        tracing::info!("fidoflow stopped");
+        Ok(())
+    }
+
+    /// Serves until stopped (by [`Application::handles`]), purging expired sessions and
+    /// ceremonies and trimming the audit log to its retention every minute
+    /// (`server.purge_interval`); then flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let engine = self.engine.clone();
+        let last = self.engine.clone();
         let interval = engine.settings().server.purge_interval;
         let purge = Box::pin(async move {
             loop {
@@ -219,11 +295,36 @@ impl Application {
             }
         });
         // The purge loop ends with the server: nothing outlives it to hold the store open.
-        match futures_util::future::select(serve, purge).await {
+        let result = match futures_util::future::select(serve, purge).await {
             futures_util::future::Either::Left((result, _)) => result,
             futures_util::future::Either::Right((never, _)) => never,
-        }
+        };
+        let flushed = match web::block(move || last.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(std::io::Error::other(format!(
+                "the store's last flush failed: {e}"
+            ))),
+            Err(e) => Err(std::io::Error::other(format!(
+                "the store's last flush did not run: {e}"
+            ))),
+        };
+        result.and(flushed)
     }
+}
+
+/// Takes over SIGTERM and SIGINT (Ctrl-C) from now on (in the running actix system); the
+/// future resolves to the name of the first that comes.
+pub fn stop_signals() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let (term, int) = (Box::pin(term.recv()), Box::pin(int.recv()));
+        match futures_util::future::select(term, int).await {
+            futures_util::future::Either::Left(_) => "SIGTERM",
+            futures_util::future::Either::Right(_) => "SIGINT",
+        }
+    })
 }
 
 /// `require-trusted`, an AAGUID allow-list or a minimum certification level count only

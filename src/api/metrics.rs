@@ -39,7 +39,9 @@ pub fn table() -> Table {
     path = "/metrics",
     summary = "The server's metrics, for Prometheus",
     description = "The Prometheus text exposition format (0.0.4): `fidoflow_server_busy_total`, \
-        `fidoflow_ceremonies_total`, `fidoflow_metadata_age_seconds`. With `admin.bind` set, \
+        `fidoflow_ceremonies_total`, `fidoflow_metadata_age_seconds`, the store's flushes, \
+        `fidoflow_http_request_duration_seconds` (by route pattern), \
+        `fidoflow_active_sessions`, `fidoflow_locks_engaged_total`. With `admin.bind` set, \
         served on the admin listener alone, without a token; otherwise on the public listener \
         with an admin token of any role (`metrics`, `helpdesk` or `admin`).",
     responses(

@@ -1,6 +1,6 @@
 //! Cross-cutting rules of the contract: a request id on every request, `Cache-Control: no-store`
 //! on every `/rest` answer, the CSRF header and Origin checks, and CORS only for configured
-//! origins.
+//! origins; and the access log with the request-duration metric.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::cookie::{CookieJar, Key};
@@ -180,7 +180,7 @@ pub async fn rest_rules(
         }
     }
     // Every log line of the request carries its id (the OneSpan shape's log-correlation-id).
-    let span = tracing::info_span!("request", log_correlation_id = %request_id);
+    let span = tracing::info_span!("request", request_id = %request_id);
     let mut response = tracing::Instrument::instrument(next.call(req), span)
         .await?
         .map_into_boxed_body();
@@ -219,6 +219,54 @@ pub async fn rest_rules(
             );
             headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
         }
+    }
+    Ok(response)
+}
+
+/// Outermost: one access-log line per request, after its answer, with the request id
+/// ([`rest_rules`] makes it), the client's address, method, path (no query string, no headers:
+/// no secrets), status and duration; at info, but at debug for `/health/*` (probed every few
+/// seconds). Also times the request into the route-latency histogram.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let client = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let raw_path = req.path().to_string();
+    let result = next.call(req).await;
+    let elapsed = started.elapsed();
+    let duration_ms = elapsed.as_micros() as f64 / 1000.0;
+    let response = match result {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(e) => {
+            // A refusal before any handler (the middleware's own): no route, no request id.
+            let status = e.as_response_error().status_code().as_u16();
+            crate::engine::metrics::http_request(method.as_str(), None, status, elapsed);
+            tracing::info!(
+                %client, %method, path = %raw_path, status, duration_ms, "request refused"
+            );
+            return Err(e);
+        }
+    };
+    let request = response.request();
+    let route = request.match_pattern();
+    let status = response.status().as_u16();
+    crate::engine::metrics::http_request(method.as_str(), route.as_deref(), status, elapsed);
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let path = request.path();
+    if path.starts_with(super::health::HEALTH_PREFIX) {
+        tracing::debug!(%request_id, %client, %method, %path, status, duration_ms, "request");
+    } else {
+        tracing::info!(%request_id, %client, %method, %path, status, duration_ms, "request");
     }
     Ok(response)
 }

@@ -8,8 +8,8 @@
 //! registered with its OpenAPI operation, and [`route_list`] lists them), the OpenAPI document
 //! of them all (`openapi.rs`, from the wire types in `schema/`), JSON:API documents and the
 //! error mapping of the Loginapp and admin shapes (`document.rs`, `error.rs`), extractors,
-//! middleware, the backend callers' tenant and key check (`backend.rs`), `/metrics`
-//! (`metrics.rs`) and the pages. No
+//! middleware (with the access log), the backend callers' tenant and key check (`backend.rs`),
+//! `/metrics` (`metrics.rs`), `/health/live` and `/health/ready` (`health.rs`) and the pages. No
 //! business decisions here. Imports only `engine` (and the types it hands out); never `store`,
 //! `fido`, `flow`, `config` or `startup`.
 
@@ -21,6 +21,7 @@ pub mod document;
 pub mod error;
 pub mod evidence;
 pub mod extract;
+pub mod health;
 pub mod loginapp;
 pub mod metrics;
 pub mod middleware;
@@ -54,6 +55,7 @@ pub fn page_routes(cfg: &mut ServiceConfig, static_dir: &std::path::Path) {
 /// Routes of the public listener: the browser-facing Loginapp REST API and `/openapi.json` (and,
 /// unless `admin.bind` puts it elsewhere, the admin API).
 pub fn public_routes(cfg: &mut ServiceConfig) {
+    health::routes(cfg);
     loginapp::routes(cfg);
     openapi::table().register(cfg);
     evidence::table().register(cfg);
@@ -70,8 +72,12 @@ pub fn tenant_routes(cfg: &mut ServiceConfig) {
 }
 
 /// Routes of the administration API (see `admin/`) and `GET /metrics` (see `metrics.rs`);
-/// `admin_listener`: on the admin listener of `admin.bind` rather than the public one.
+/// `admin_listener`: on the admin listener of `admin.bind` rather than the public one, which
+/// answers the health endpoints too (the public listener has them from `public_routes`).
 pub fn admin_routes(cfg: &mut ServiceConfig, admin_listener: bool) {
+    if admin_listener {
+        health::routes(cfg);
+    }
     admin::routes(cfg);
     metrics::routes(cfg, admin_listener);
 }
@@ -80,6 +86,7 @@ pub fn admin_routes(cfg: &mut ServiceConfig, admin_listener: bool) {
 pub fn tables() -> Vec<Table> {
     let mut tables = loginapp::tables();
     tables.extend([
+        health::table(),
         openapi::table(),
         evidence::table(),
         pages::table(),

@@ -37,6 +37,7 @@ pub const TAG_ONESPAN: &str = "OneSpan";
 pub const TAG_UAF: &str = "FIDO UAF";
 pub const TAG_CONFORMANCE: &str = "Conformance";
 pub const TAG_PAGES: &str = "Pages";
+pub const TAG_OPERATIONS: &str = "Operations";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,7 +49,8 @@ pub const TAG_PAGES: &str = "Pages";
             `/metrics`), each tenant's \
             relying-party APIs under its access path (the AuthFi shape under \
             `/{access_path}/api/v1`, the OneSpan shape under `/{access_path}/v1`, the FIDO \
-            conformance-tool API), the evidence key, and the pages. The \
+            conformance-tool API), the evidence key, the health endpoints (`/health/live`, \
+            `/health/ready`; on the admin listener too), and the pages. The \
             page assets under `/static/…` are not described. Every path also answers with a \
             trailing `/`."
     ),
@@ -63,6 +65,7 @@ pub const TAG_PAGES: &str = "Pages";
         (name = TAG_UAF, description = "`/{access_path}/uaf`: the FIDO UAF 1.1 HTTP transport of a relying party's backend, with `Authorization: Bearer <API key>`; every answer with a UAF `statusCode` is HTTP 200"),
         (name = TAG_CONFORMANCE, description = "`/{access_path}/…`: the FIDO conformance-tool server API of a `conformance = true` tenant, without a key"),
         (name = TAG_PAGES, description = "The browser pages and this document"),
+        (name = TAG_OPERATIONS, description = "`/health/live` and `/health/ready`: for load balancers and orchestrators, without a token"),
     )
 )]
 struct Head;
@@ -370,6 +373,12 @@ pub fn conformance_operation(op: &mut Operation) {
 /// The pages and this document: no credentials.
 pub fn page_operation(op: &mut Operation) {
     tag(op, TAG_PAGES);
+    security(op, vec![SecurityRequirement::default()]);
+}
+
+/// `/health/*`: no credentials, on every listener.
+pub fn health_operation(op: &mut Operation) {
+    tag(op, TAG_OPERATIONS);
     security(op, vec![SecurityRequirement::default()]);
 }
 

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 /// The usage text of every command.
 pub const USAGE: &str = "\
 usage:
-  fidoflow                      run the server (configuration: FIDOFLOW_CONFIG or ./fidoflow.toml)
+  fidoflow [serve]              run the server (configuration: FIDOFLOW_CONFIG or ./fidoflow.toml)
   fidoflow verify registration --challenge B64URL [--trust-anchors DIR] [--mds FILE]
                                [--mds-root PEM]... [--mds-crl PEM]... [--require-trusted]
                                [COMMON] [FILE]
@@ -21,7 +21,8 @@ usage:
                                [--backup-eligible true|false] [COMMON] [FILE]
   fidoflow verify transaction --key PEM [--json] EVIDENCE.json|-
   fidoflow mds import FILE | fidoflow mds reevaluate
-  fidoflow audit verify [--data-dir DIR]
+  fidoflow audit verify [--data-dir DIR] | fidoflow audit public-key [--data-dir DIR]
+  fidoflow completions bash|zsh|fish|elvish|powershell
 
 COMMON: --rp-id ID --origin ORIGIN [--origin ORIGIN]... [--require-uv] [--allow-cross-origin]
         [--top-origin ORIGIN]... [--at RFC3339] [--json]

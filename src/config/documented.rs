@@ -50,6 +50,7 @@ const KEYS: &[&str] = &[
     "audit.retain",
     "audit.max_size",
     "evidence.signing_key",
+    "log.format",
 ];
 
 /// Every key of a `[[tenants]]` entry, all commented out in the file (it has no tenant).

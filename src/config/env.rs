@@ -28,6 +28,7 @@ pub const ENVIRONMENT: &[&str] = &[
     "FIDOFLOW_ADMIN_BIND",
     "FIDOFLOW_ADMIN_TOKEN",
     "FIDOFLOW_MDS_ROOTS",
+    "FIDOFLOW_LOG_FORMAT",
 ];
 
 /// Writes the `FIDOFLOW_*` overrides into `raw`; returns the bootstrap admin token, if any.
@@ -109,6 +110,11 @@ pub(super) fn apply_env(
                 }
             }
             "FIDOFLOW_ADMIN_TOKEN" => bootstrap = Some(value.to_owned()),
+            "FIDOFLOW_LOG_FORMAT" => {
+                // Checked here, so the refusal names the variable rather than `log.format`.
+                super::LogFormat::parse(trimmed, name)?;
+                raw.log.format = Some(trimmed.to_owned())
+            }
             "FIDOFLOW_MDS_ROOTS" => {
                 raw.mds.roots = Some(
                     trimmed

@@ -8,7 +8,7 @@
 //! each other file reads and validates its sections: `relying_party`, `attestation` (with the
 //! metadata service and authenticator names), `limits` (session, lockout, rate limits, ceremony
 //! timeouts, CORS, proxies), `admin`, `tenants` (with their `api_keys`), `audit` (retention of
-//! the audit log); `secret` hashes and compares bearer secrets. Every public type is re-exported here, as `crate::config::X`.
+//! the audit log), `log` (the log's format); `secret` hashes and compares bearer secrets. Every public type is re-exported here, as `crate::config::X`.
 
 mod admin;
 mod api_keys;
@@ -19,6 +19,7 @@ mod documented;
 mod env;
 mod evidence;
 mod limits;
+mod log;
 mod raw;
 mod relying_party;
 mod secret;
@@ -44,6 +45,7 @@ pub use limits::{
     CeremonySettings, CorsSettings, IpRange, LockoutSettings, PasswordSettings, ProxySettings,
     RateLimitSettings, SessionSettings, SignCounterPolicy,
 };
+pub use log::{LogFormat, LogSettings};
 pub use relying_party::RelyingPartySettings;
 pub use tenants::{
     tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_DOMAIN, DEFAULT_TENANT,
@@ -80,6 +82,7 @@ pub struct Settings {
     pub mds: MdsSettings,
     pub audit: AuditSettings,
     pub evidence: EvidenceSettings,
+    pub log: LogSettings,
     /// The `[[tenants]]`, in file order: unique ids (never `default`) and unique access paths.
     /// The built-in tenant `default` is `relying_party` and is not in this list.
     pub tenants: Vec<TenantSettings>,
@@ -267,6 +270,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
     let mds = attestation::mds(raw.mds)?;
     let audit = audit::audit(raw.audit)?;
     let evidence = evidence::evidence(raw.evidence)?;
+    let log = log::log(raw.log)?;
 
     Ok(Settings {
         server,
@@ -284,6 +288,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         mds,
         audit,
         evidence,
+        log,
         tenants,
     })
 }

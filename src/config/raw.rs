@@ -53,6 +53,8 @@ pub(super) struct RawFile {
     pub(super) audit: RawAudit,
     #[serde(default)]
     pub(super) evidence: RawEvidence,
+    #[serde(default)]
+    pub(super) log: RawLog,
     /// A later layer's `[[tenants]]` replace an earlier one's as a whole.
     pub(super) tenants: Option<Vec<RawTenant>>,
 }
@@ -76,6 +78,7 @@ impl RawFile {
             mds: self.mds.overlay(top.mds),
             audit: self.audit.overlay(top.audit),
             evidence: self.evidence.overlay(top.evidence),
+            log: self.log.overlay(top.log),
             tenants: top.tenants.or(self.tenants),
         }
     }
@@ -169,6 +172,7 @@ raw_section!(RawMds {
     crls: Vec<PathBuf>,
     check_at_login: bool,
 });
+raw_section!(RawLog { format: String });
 raw_section!(RawEvidence {
     signing_key: PathBuf,
 });

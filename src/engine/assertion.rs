@@ -558,6 +558,7 @@ impl Engine {
             ),
             cx,
         })?;
+        super::metrics::lock_engaged(tenant.is_default());
         if tenant.is_default() {
             tenant.store().end_sessions_of(username, None)?;
         }

@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::ceremony::{CeremonyError, Channel, RefusalKind};
 use crate::store::FlushStats;
@@ -30,6 +30,23 @@ pub const STORE_FLUSHES: &str = "fidoflow_store_flushes_total";
 pub const STORE_FLUSHED_COMMITS: &str = "fidoflow_store_flushed_commits_total";
 /// Microseconds spent in those flushes: divided by the flushes, the flush latency.
 pub const STORE_FLUSH_MICROS: &str = "fidoflow_store_flush_microseconds_total";
+
+/// Seconds from a request's arrival to its response's head, a histogram by `route` (the route
+/// pattern the router matched, e.g. `/rest/admin/users/{username}`; `unmatched` when none did),
+/// `method` (`GET`, …, `other`) and `status` (the class: `2xx`, `4xx`, …).
+pub const HTTP_REQUEST_DURATION: &str = "fidoflow_http_request_duration_seconds";
+/// Sessions in the store (signed in or in the middle of a flow), counted at each scrape; those
+/// that expired since the last purge (at most a minute ago) included.
+pub const ACTIVE_SESSIONS: &str = "fidoflow_active_sessions";
+/// Locks the lockout engaged: a username locked after `lockout.max_failures` failures, by
+/// `tenant`'s kind (`default` or `other`, to keep the series bounded).
+pub const LOCKS_ENGAGED: &str = "fidoflow_locks_engaged_total";
+
+/// The buckets of [`HTTP_REQUEST_DURATION`], in seconds: from a cached answer to a password
+/// hash under load.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The content type of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -81,7 +98,16 @@ impl Metrics {
     pub fn global() -> Metrics {
         static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
         let handle = HANDLE.get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let builder = PrometheusBuilder::new();
+            // Without buckets the exporter renders a summary; with them, a histogram that
+            // Prometheus can aggregate across servers. The only error is an empty bucket list.
+            let builder = builder
+                .set_buckets_for_metric(
+                    Matcher::Full(HTTP_REQUEST_DURATION.to_string()),
+                    &DURATION_BUCKETS,
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => describe(),
@@ -95,13 +121,16 @@ impl Metrics {
     }
 
     /// Every metric in the Prometheus text format; `metadata_imported`: when the metadata in
-    /// use was imported, at `now`; `flushes`: the store's flushing so far.
+    /// use was imported, at `now`; `flushes`: the store's flushing so far; `sessions`: the
+    /// sessions in the store.
     pub(super) fn render(
         &self,
         now: DateTime<Utc>,
         metadata_imported: Option<DateTime<Utc>>,
         flushes: FlushStats,
+        sessions: usize,
     ) -> String {
+        metrics::gauge!(ACTIVE_SESSIONS).set(sessions as f64);
         if let Some(imported) = metadata_imported {
             let age = (now - imported).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::gauge!(METADATA_AGE).set(age);
@@ -140,6 +169,49 @@ fn describe() {
         STORE_FLUSH_MICROS,
         "Microseconds the store spent flushing since it opened"
     );
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Time from a request's arrival to its response, by matched route pattern, method and \
+         status class"
+    );
+    metrics::describe_gauge!(
+        ACTIVE_SESSIONS,
+        "Sessions in the store (signed in or mid-flow), expired ones awaiting the purge included"
+    );
+    metrics::describe_counter!(
+        LOCKS_ENGAGED,
+        "Usernames the lockout locked after repeated failures"
+    );
+}
+
+/// Times a request: `route` is the route pattern the router matched (`None`: none did), never
+/// the request's path, so the series stay bounded.
+pub fn http_request(method: &str, route: Option<&str>, status: u16, elapsed: std::time::Duration) {
+    let method = match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method.to_string(),
+        _ => "other".to_string(),
+    };
+    let status = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::histogram!(
+        HTTP_REQUEST_DURATION,
+        "route" => route.unwrap_or("unmatched").to_string(),
+        "method" => method,
+        "status" => status
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// Counts a lock the lockout engaged; `default_tenant`: on a username of the built-in tenant.
+pub(super) fn lock_engaged(default_tenant: bool) {
+    let tenant = if default_tenant { "default" } else { "other" };
+    metrics::counter!(LOCKS_ENGAGED, "tenant" => tenant).increment(1);
 }
 
 /// Counts a `503 SERVER_BUSY` answer.

@@ -2,7 +2,7 @@
 //! (`registration.rs`, `assertion.rs`, with `ceremony.rs` for typed refusals and
 //! `challenges.rs` for where challenges come from), the Loginapp flows (`flows/`), the
 //! relying-party backend APIs (`backend.rs`), tenants (`tenant.rs`), administration (`admin.rs`),
-//! FIDO metadata (`metadata.rs`), FIDO UAF (`uaf.rs`) and the metrics (`metrics.rs`: every
+//! FIDO metadata (`metadata.rs`), FIDO UAF (`uaf.rs`), readiness (`health.rs`) and the metrics (`metrics.rs`: every
 //! metric's name, counted through the `metrics` facade into the one recorder of the process). Every function is
 //! synchronous and is called off the async threads (sled and argon2 block), and answers typed
 //! outcomes; the api layer renders them.
@@ -15,6 +15,7 @@ mod ceremony;
 mod challenges;
 mod error;
 mod flows;
+mod health;
 mod limits;
 mod metadata;
 pub mod metrics;
@@ -54,6 +55,7 @@ pub use ceremony::{CeremonyError, Channel, Refusal, RefusalKind};
 pub use challenges::Challenges;
 pub use error::{EngineError, NextStep};
 pub use flows::{ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};
+pub use health::{HealthCheck, Readiness};
 pub use limits::Limited;
 pub use metadata::{metadata_record, trust_anchors, verify_for_import, LoadedMetadata};
 pub use models::{aaguid_string, model_name};
@@ -130,6 +132,8 @@ struct Inner {
     evidence_key: std::sync::OnceLock<Arc<EvidenceKey>>,
     /// The key that MACs UAF `serverData`, set once at start (`set_uaf_server_data_key`).
     uaf_key: std::sync::OnceLock<ring::hmac::Key>,
+    /// What the last readiness check found, so only a change is logged (see `health.rs`).
+    ready: std::sync::atomic::AtomicBool,
 }
 
 /// Held while a request of a session runs, from before its state is loaded until after it is
@@ -184,6 +188,7 @@ impl Engine {
                 metrics: metrics::Metrics::global(),
                 evidence_key: std::sync::OnceLock::new(),
                 uaf_key: std::sync::OnceLock::new(),
+                ready: std::sync::atomic::AtomicBool::new(true),
             }),
         };
         engine.load_tenants()?;
@@ -281,9 +286,12 @@ impl Engine {
     /// ([`metrics::CONTENT_TYPE`]). Who may read it is the api layer's listener and token check.
     pub fn render_metrics(&self) -> String {
         let imported = self.metadata().map(|m| m.imported_at);
-        self.inner
-            .metrics
-            .render(self.now(), imported, self.store().flush_stats())
+        self.inner.metrics.render(
+            self.now(),
+            imported,
+            self.store().flush_stats(),
+            self.store().session_count(),
+        )
     }
 
     /// A new WebAuthn challenge.

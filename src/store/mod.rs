@@ -27,8 +27,8 @@ pub use audit::{
 };
 pub use durability::{deferred, Pending};
 pub use sled_store::{
-    audit_public_key, FlushStats, SledSessionStore, SledStore, AUTHENTICATED_KEY, SID_KEY,
-    SIGNING_KEY_FILE,
+    audit_public_key, FlushStats, SledSessionStore, SledStore, StoreFaults, AUTHENTICATED_KEY,
+    SID_KEY, SIGNING_KEY_FILE,
 };
 
 /// The version of the key encodings and record shapes below; stored under `meta/schema_version`.
@@ -450,6 +450,12 @@ pub trait Storage:
     fn drop_tenant_data(&self, tenant: &str) -> StoreResult<()>;
     /// How many flushes the store ran and how many durable writes they acknowledged.
     fn flush_stats(&self) -> FlushStats;
+    /// How many sessions are stored (expired ones not yet purged included); one pass over them.
+    fn session_count(&self) -> usize;
+    /// Whether the store takes writes: writes a key, reads it back and removes it (no flush).
+    fn probe(&self) -> StoreResult<()>;
+    /// Returns once everything written so far is on disk (at shutdown).
+    fn flush(&self) -> StoreResult<()>;
 }
 
 /// Byte strings in records are kept as base64url text.

@@ -24,6 +24,7 @@ mod memory;
 mod metrics;
 mod onespan;
 mod openapi;
+mod operations;
 mod pages;
 mod refusals;
 mod rules;

@@ -352,3 +352,86 @@ conformance = true
         );
     }
 }
+
+#[tokio::test]
+async fn requests_are_timed_by_route_pattern_sessions_gauged_and_locks_counted() {
+    let app = spawn(|s| s.lockout.max_failures = 2).await;
+    let route = "/rest/admin/users/{username}";
+    let timed = |text: &str| {
+        value(
+            text,
+            "fidoflow_http_request_duration_seconds_count",
+            &[("route", route), ("method", "GET"), ("status", "4xx")],
+        )
+    };
+    let locks = |text: &str| {
+        value(
+            text,
+            "fidoflow_locks_engaged_total",
+            &[("tenant", "default")],
+        )
+    };
+    let before = scrape(&app).await;
+
+    for name in ["nobody-one", "nobody-two"] {
+        let (status, _) = app
+            .admin(
+                Method::GET,
+                &format!("/rest/admin/users/{name}"),
+                Some(ADMIN_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    app.create_user("mallory", Some(PASSWORD)).await;
+    let browser = app.browser();
+    // The second failure in a row engages the lock (`lockout.max_failures = 2`).
+    for expected in [
+        (StatusCode::BAD_REQUEST, "USERNAME_PASSWORD_WRONG"),
+        (StatusCode::FORBIDDEN, "USER_LOCKED"),
+    ] {
+        let (status, doc) = browser
+            .post(
+                PASSWORD_CHECK,
+                json!({ "username": "mallory", "password": "wrong password" }),
+            )
+            .await;
+        assert_eq!((status, code(&doc)), expected, "{doc}");
+    }
+    app.create_user("alice", Some(PASSWORD)).await;
+    app.browser().login("alice", PASSWORD).await;
+
+    let after = scrape(&app).await;
+    assert_prometheus_text(&after);
+    assert!(timed(&after) >= timed(&before) + 2.0, "{after}");
+    assert!(
+        after.contains("# TYPE fidoflow_http_request_duration_seconds histogram"),
+        "{after}"
+    );
+    assert!(
+        after.lines().any(
+            |l| l.starts_with("fidoflow_http_request_duration_seconds_bucket{")
+                && l.contains(&format!("route=\"{route}\""))
+                && l.contains("le=\"0.005\"")
+        ),
+        "{after}"
+    );
+    assert!(
+        !after.contains("nobody-one"),
+        "a path became a label: {after}"
+    );
+    assert!(locks(&after) >= locks(&before) + 1.0, "{after}");
+    assert!(after.contains("# TYPE fidoflow_locks_engaged_total counter"));
+    // The gauge is the process's, set by each server's scrape: read it until this server's
+    // count (at least alice's session) is the one rendered.
+    let mut sessions = value(&after, "fidoflow_active_sessions", &[]);
+    for _ in 0..10 {
+        if sessions >= 1.0 {
+            break;
+        }
+        sessions = value(&scrape(&app).await, "fidoflow_active_sessions", &[]);
+    }
+    assert!(sessions >= 1.0, "{after}");
+    assert!(after.contains("# TYPE fidoflow_active_sessions gauge"));
+}

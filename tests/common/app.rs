@@ -31,6 +31,8 @@ pub struct TestApp {
     pub challenges: Challenges,
     pub settings: Settings,
     pub data_dir: Arc<tempfile::TempDir>,
+    /// Makes the running server's store fail (see `fidoflow::store::StoreFaults`).
+    pub store_faults: fidoflow::store::StoreFaults,
     handles: Vec<actix_web::dev::ServerHandle>,
     join: Option<tokio::task::JoinHandle<()>>,
 }
@@ -127,6 +129,7 @@ async fn start(
         None => base.clone(),
     };
     let handles = app.handles();
+    let store_faults = app.store_faults();
     let join = tokio::spawn(async move {
         let _ = app.run_until_stopped().await;
     });
@@ -137,6 +140,7 @@ async fn start(
         challenges,
         settings,
         data_dir,
+        store_faults,
         handles,
         join: Some(join),
     }

@@ -90,6 +90,36 @@ pub struct SledStore {
     lock_tables: Arc<Mutex<HashMap<String, Arc<locks::LockTable>>>>,
     /// Concurrent flushes share one (see `group_commit.rs`).
     flusher: Arc<group_commit::Flusher>,
+    /// Failures a test injects (see [`StoreFaults`]); none in a running server.
+    faults: StoreFaults,
+}
+
+/// The key prefix in `meta` of [`SledStore::probe`]'s short-lived keys.
+const PROBE_PREFIX: &[u8] = b"probe/";
+
+/// Fault injection for tests that need a store that stopped working (as a full or failing disk
+/// makes sled's writes fail) without breaking a real disk: while a failure is set, the
+/// readiness probe's write fails with an I/O error carrying its text. Nothing sets one in a
+/// running server; the server's composition root hands the handle only to tests.
+#[doc(hidden)]
+#[derive(Clone, Default)]
+pub struct StoreFaults(Arc<Mutex<Option<String>>>);
+
+impl StoreFaults {
+    /// From now on, the probe's write fails with `why` as its I/O error.
+    pub fn fail_writes(&self, why: &str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
+    }
+
+    /// Writes work again.
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn write_failure(&self) -> Option<sled::Error> {
+        let why = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+        Some(sled::Error::Io(std::io::Error::other(why)))
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
@@ -155,6 +185,7 @@ impl SledStore {
             audit_key: Arc::new(audit_key),
             sessions_by_user: db.open_tree("sessions_by_user")?,
             flusher: group_commit::Flusher::new(db.clone()),
+            faults: Default::default(),
             db,
         };
         match store.meta.get("schema_version")? {
@@ -293,6 +324,36 @@ impl SledStore {
         self.flusher.stats()
     }
 
+    /// Whether the store takes writes: writes a key of its own (a fresh one each time, so
+    /// concurrent probes do not meet), reads it back, compares and removes it. No flush: cheap
+    /// enough for a readiness check every few seconds.
+    pub fn probe(&self) -> StoreResult<()> {
+        let mut key = PROBE_PREFIX.to_vec();
+        key.extend_from_slice(&rand::random::<[u8; 16]>());
+        let value = rand::random::<[u8; 16]>();
+        if let Some(e) = self.faults.write_failure() {
+            return Err(e.into());
+        }
+        self.meta.insert(&key, &value[..])?;
+        let read = self.meta.get(&key);
+        self.meta.remove(&key)?;
+        match read? {
+            Some(stored) if stored.as_ref() == value => Ok(()),
+            Some(_) => Err(StoreError::Corrupt(
+                "the probe key read back differs from what was written".into(),
+            )),
+            None => Err(StoreError::Corrupt(
+                "the probe key was not there right after it was written".into(),
+            )),
+        }
+    }
+
+    /// The fault-injection handle of this store (see [`StoreFaults`]).
+    #[doc(hidden)]
+    pub fn faults(&self) -> StoreFaults {
+        self.faults.clone()
+    }
+
     /// Takes the lock that serialises credential changes (see `credential_changes`).
     fn serialise_credential_changes(&self) -> std::sync::MutexGuard<'_, ()> {
         self.credential_changes
@@ -312,6 +373,18 @@ impl Storage for SledStore {
 
     fn flush_stats(&self) -> FlushStats {
         SledStore::flush_stats(self)
+    }
+
+    fn probe(&self) -> StoreResult<()> {
+        SledStore::probe(self)
+    }
+
+    fn session_count(&self) -> usize {
+        SledStore::session_count(self)
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        SledStore::flush(self)
     }
 
     fn drop_tenant_data(&self, tenant: &str) -> StoreResult<()> {
