@@ -172,6 +172,7 @@ impl Application {
                 app = app.configure(api::tenant_routes);
                 app.default_service(web::to(api::middleware::not_found))
                     .wrap(session)
+                    .wrap(from_fn(api::middleware::read_small_bodies))
                     .wrap(from_fn(api::middleware::durable_answers))
                     .wrap(from_fn(api::middleware::session_guard))
                     .wrap(from_fn(api::middleware::rest_rules))

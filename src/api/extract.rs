@@ -47,6 +47,25 @@ async fn read_body(
     Ok(body)
 }
 
+/// Reads a body of a declared length of at most [`BODY_LIMIT`] before the handler runs and hands
+/// it on in memory, so it is consumed whether or not the handler reads it: actix closes the
+/// connection after an answer that left body bytes unread (`POST …/access` with `{}`, say),
+/// and every browser request then paid for a new connection. Larger or chunked bodies are left
+/// to the handler's own limit.
+pub async fn read_small_body(req: &mut actix_web::dev::ServiceRequest) -> Result<(), ApiError> {
+    let declared = declared_length(req.request());
+    let Some(length) = declared.filter(|n| (1..=BODY_LIMIT).contains(n)) else {
+        return Ok(());
+    };
+    let body = read_body(Some(length), req.take_payload(), BODY_LIMIT).await?;
+    let body = body.freeze();
+    type Chunk = Result<web::Bytes, actix_web::error::PayloadError>;
+    let stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = Chunk>>> =
+        Box::pin(futures_util::stream::once(async move { Ok(body) }));
+    req.set_payload(Payload::from(stream));
+    Ok(())
+}
+
 fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers()
         .get(header::CONTENT_LENGTH)

@@ -317,6 +317,18 @@ pub async fn session_guard(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
+/// Consumes every small body before routing (see [`super::extract::read_small_body`]), so an
+/// answer never closes a keep-alive connection over body bytes its handler did not read.
+pub async fn read_small_bodies(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Err(e) = super::extract::read_small_body(&mut req).await {
+        return Ok(req.into_response(e.error_response()));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Hands the durable writes of a deferred engine call to [`durable_answers`], which waits for
 /// them (after the session's own write) before the answer leaves.
 pub fn durable_before_answer(req: &actix_web::HttpRequest, pending: Pending) {

@@ -349,3 +349,55 @@ async fn json_logs_carry_the_request_id_of_each_request_and_the_port() {
         base
     );
 }
+
+/// A browser's `POST …/access` carries `{}`, which that handler never reads; the answer must
+/// still keep the connection open (actix closes it over unread body bytes), or every sign-in
+/// pays for a new TCP connection.
+#[tokio::test]
+async fn an_unread_request_body_does_not_close_the_connection() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = spawn_app().await;
+    let address = app.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /rest/public/authentication/applications/fido-passwordless/access HTTP/1.1\r\n\
+         Host: {address}\r\nContent-Type: application/json\r\nX-Same-Domain: 1\r\n\
+         Origin: {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        crate::common::app::ORIGIN
+    );
+    for round in 0..2 {
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        // One answer: headers, then a body of the length they declare.
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(n > 0, "round {round}: the server closed the connection");
+            answer.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&answer).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 401"), "round {round}: {text}");
+        assert!(
+            !text.contains("connection: close"),
+            "round {round}: the answer closes the connection: {text}"
+        );
+    }
+}
