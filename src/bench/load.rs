@@ -70,6 +70,9 @@ struct Shared {
     failed: AtomicU64,
     measure_start: Instant,
     measure_end: Instant,
+    /// Open loop: ceremonies scheduled inside the measured phase, and how many of them finished.
+    scheduled: AtomicU64,
+    finished: AtomicU64,
 }
 
 impl Shared {
@@ -113,6 +116,8 @@ pub async fn run(target: Arc<Target>, users: Vec<User>, o: &LoadOptions) -> Outc
         failed: AtomicU64::new(0),
         measure_start: start + o.warmup,
         measure_end: start + o.warmup + o.duration,
+        scheduled: AtomicU64::new(0),
+        finished: AtomicU64::new(0),
     });
     let progress = o
         .progress
@@ -139,10 +144,16 @@ pub async fn run(target: Arc<Target>, users: Vec<User>, o: &LoadOptions) -> Outc
     let own_after = cpu::own_cpu().ok();
     let measured = began.elapsed();
 
-    let unfinished = match tokio::time::timeout(o.drain_timeout, load).await {
-        Ok(Ok(n)) => n,
-        Ok(Err(_)) | Err(_) => 0,
-    };
+    // In-flight ceremonies may finish; what is still running after the drain timeout is
+    // stopped (open loop: counted as unfinished), so nothing competes with what comes next.
+    let abort = load.abort_handle();
+    if tokio::time::timeout(o.drain_timeout, load).await.is_err() {
+        abort.abort();
+    }
+    let unfinished = shared
+        .scheduled
+        .load(Ordering::Relaxed)
+        .saturating_sub(shared.finished.load(Ordering::Relaxed));
     if let Some(p) = progress {
         p.abort();
     }
@@ -167,7 +178,7 @@ pub async fn run(target: Arc<Target>, users: Vec<User>, o: &LoadOptions) -> Outc
 
 /// `concurrency` workers, each with its own user, back to back until the measured phase ends.
 /// A ceremony counts when it finishes inside the measured phase.
-async fn closed_loop(target: Arc<Target>, users: Vec<User>, shared: Arc<Shared>) -> u64 {
+async fn closed_loop(target: Arc<Target>, users: Vec<User>, shared: Arc<Shared>) {
     let mut set = JoinSet::new();
     for (slot, mut user) in users.into_iter().enumerate() {
         let (target, shared) = (target.clone(), shared.clone());
@@ -186,28 +197,25 @@ async fn closed_loop(target: Arc<Target>, users: Vec<User>, shared: Arc<Shared>)
         });
     }
     while set.join_next().await.is_some() {}
-    0
 }
 
 /// Ceremonies started `rate` times a second on a fixed schedule from the start of the warm-up.
 /// A ceremony that cannot start on time (every slot busy) waits for a slot, and its latency
 /// still counts from its scheduled start. A ceremony counts when it was scheduled inside the
-/// measured phase. Returns how many of those had not finished when the loop was stopped.
+/// measured phase.
 async fn open_loop(
     target: Arc<Target>,
     users: Vec<User>,
     shared: Arc<Shared>,
     rate: f64,
     concurrency: usize,
-) -> u64 {
+) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let pool = Arc::new(Mutex::new(
         users.into_iter().enumerate().collect::<Vec<_>>(),
     ));
     let interval = Duration::from_secs_f64(1.0 / rate);
     let origin = Instant::now();
-    let scheduled_in_window = Arc::new(AtomicU64::new(0));
-    let finished_in_window = Arc::new(AtomicU64::new(0));
     let mut set = JoinSet::new();
     for n in 0u64.. {
         let scheduled = origin + interval.mul_f64(n as f64);
@@ -220,26 +228,21 @@ async fn open_loop(
         };
         let counted = shared.in_window(scheduled);
         if counted {
-            scheduled_in_window.fetch_add(1, Ordering::Relaxed);
+            shared.scheduled.fetch_add(1, Ordering::Relaxed);
         }
         let taken = pool.lock().ok().and_then(|mut p| p.pop());
         let Some((slot, mut user)) = taken else {
             // Cannot happen: as many users as permits.
             continue;
         };
-        let (target, shared, pool, finished) = (
-            target.clone(),
-            shared.clone(),
-            pool.clone(),
-            finished_in_window.clone(),
-        );
+        let (target, shared, pool) = (target.clone(), shared.clone(), pool.clone());
         set.spawn(async move {
             let mut steps = Vec::with_capacity(8);
             let result = target.ceremony(slot, &mut user, &mut steps).await;
             let latency = Instant::now() - scheduled;
             shared.record(counted, latency, &steps, result);
             if counted {
-                finished.fetch_add(1, Ordering::Relaxed);
+                shared.finished.fetch_add(1, Ordering::Relaxed);
             }
             if let Ok(mut p) = pool.lock() {
                 p.push((slot, user));
@@ -250,9 +253,6 @@ async fn open_loop(
         while set.try_join_next().is_some() {}
     }
     while set.join_next().await.is_some() {}
-    scheduled_in_window
-        .load(Ordering::Relaxed)
-        .saturating_sub(finished_in_window.load(Ordering::Relaxed))
 }
 
 /// One line a second on stderr: the phase, ceremonies and errors in the last second.

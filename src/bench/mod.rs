@@ -145,9 +145,11 @@ async fn bench(args: BenchArgs) -> Result<ExitCode, String> {
         print!("{}", report::text(&report));
     }
     drop(spawned);
-    Ok(if report.errors == 0 && report.ceremonies > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if report.errors == 0 && report.unfinished == 0 && report.ceremonies > 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

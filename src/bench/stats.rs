@@ -20,6 +20,10 @@ fn record(h: &mut Histogram<u64>, d: Duration) {
     let _ = h.record(micros);
 }
 
+/// At most this many kinds of failure are told apart; further kinds are counted together.
+const MAX_KINDS: usize = 64;
+const OTHER_KINDS: &str = "other kinds (too many to tell apart)";
+
 /// The failures of one kind.
 pub struct ErrorKind {
     pub count: u64,
@@ -55,6 +59,11 @@ impl Stats {
     }
 
     pub fn failure(&mut self, kind: String, message: String) {
+        let kind = if self.errors.len() >= MAX_KINDS && !self.errors.contains_key(&kind) {
+            OTHER_KINDS.to_owned()
+        } else {
+            kind
+        };
         self.errors
             .entry(kind)
             .or_insert_with(|| ErrorKind {
@@ -82,6 +91,11 @@ mod tests {
         assert_eq!(s.error_count(), 3);
         assert_eq!(s.errors["a"].count, 2);
         assert_eq!(s.errors["a"].first_message, "first");
+        for i in 0..100 {
+            s.failure(format!("k{i}"), String::new());
+        }
+        assert!(s.errors.len() <= MAX_KINDS + 1);
+        assert_eq!(s.error_count(), 103);
     }
 
     #[test]
