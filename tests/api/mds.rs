@@ -98,6 +98,22 @@ impl Fixture {
         }
     }
 
+    /// `fidoflow mds reevaluate`, waiting like [`import`](Self::import) while the store is
+    /// still locked (sled lets go of its lock file a moment after the last handle is dropped).
+    fn reevaluate(&self, s: &Settings) -> String {
+        let mut tries = 0;
+        loop {
+            match fidoflow::mds_cli::reevaluate(s.clone()) {
+                Ok(report) => return report,
+                Err(e) if tries < 100 && format!("{e:#}").contains("lock") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("reevaluate: {e:#}"),
+            }
+        }
+    }
+
     /// A software authenticator of the model, attesting with a chain from the vendor root.
     fn authenticator_for(&self, browser: &mut Browser) {
         browser.authenticator.aaguid = AAGUID;
@@ -458,13 +474,12 @@ async fn reevaluation_trusts_stored_credentials_by_a_newly_imported_blob() {
     app.stop().await;
     let blob = fx.blob(1, "2099-01-01", certified("L1"));
     fx.import(&app.settings, &blob);
-    let report = fidoflow::mds_cli::reevaluate(app.settings.clone())
-        .expect("reevaluate (the import waited for the store)");
+    let report = fx.reevaluate(&app.settings);
     assert!(
         report.contains("attestationTrusted false -> true") && report.contains(MODEL),
         "{report}"
     );
-    let again = fidoflow::mds_cli::reevaluate(app.settings.clone()).expect("reevaluate");
+    let again = fx.reevaluate(&app.settings);
     assert_eq!(again, "no stored credential changed");
     let app = app.restart().await;
     let listed = helpdesk_list(&app, "alice").await;
