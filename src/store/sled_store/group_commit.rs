@@ -130,10 +130,16 @@ impl GroupCommit {
     fn run<E>(&self, batch: Batch, flush: impl Fn() -> Result<(), E>) -> Result<(), E> {
         let started = Instant::now();
         let result = flush();
+        self.finish(batch, started, result.is_ok());
+        result
+    }
+
+    /// Ends the flush of `batch`, begun at `started`, and wakes every waiter.
+    fn finish(&self, batch: Batch, started: Instant, succeeded: bool) {
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let mut state = self.lock();
         state.flushing = false;
-        if result.is_ok() {
+        if succeeded {
             state.flushed = batch.through;
             self.flushes.fetch_add(1, Ordering::Relaxed);
             self.commits
@@ -143,7 +149,6 @@ impl GroupCommit {
         drop(state);
         self.done.notify_all();
         self.finished.notify_waiters();
-        result
     }
 
     pub(super) fn stats(&self) -> FlushStats {
@@ -193,9 +198,9 @@ impl Flush for Flusher {
         Ok(())
     }
 
-    /// Waits without holding a thread: only the caller that runs a flush hands it to the
-    /// blocking pool (where it completes even if this caller goes away); the others sleep
-    /// until a flush finishes and ask again.
+    /// Waits without holding a thread: the caller that leads a flush hands it to sled's I/O
+    /// threads from a task of its own (so it completes even if this caller goes away); the
+    /// others sleep until a flush finishes and ask again.
     fn wait_async(self: Arc<Self>, ticket: u64) -> BoxFuture<StoreResult<()>> {
         Box::pin(async move {
             loop {
@@ -206,12 +211,19 @@ impl Flush for Flusher {
                     Claim::Done => return Ok(()),
                     Claim::Wait => finished.await,
                     Claim::Lead(batch) => {
+                        // sled runs the flush on its own I/O threads; a task of its own (not
+                        // this request, which may go away) ends the batch and wakes everyone.
                         let flusher = self.clone();
-                        actix_web::rt::task::spawn_blocking(move || {
-                            flusher.group.run(batch, || flusher.db.flush().map(drop))
-                        })
-                        .await
-                        .map_err(|e| StoreError::Flush(format!("the flush task failed: {e}")))??;
+                        let (tell, told) = tokio::sync::oneshot::channel();
+                        tokio::spawn(async move {
+                            let started = Instant::now();
+                            let result = flusher.db.flush_async().await;
+                            flusher.group.finish(batch, started, result.is_ok());
+                            let _ = tell.send(result);
+                        });
+                        told.await
+                            .map_err(|e| StoreError::Flush(format!("the flush task failed: {e}")))?
+                            .map_err(StoreError::Sled)?;
                     }
                 }
             }
