@@ -133,29 +133,48 @@ impl Target {
             )
             .await?;
         expect(&a, "signup-user-data", 200)?;
+        self.register_passkey(
+            SIGNUP,
+            ["signup-challenge", "signup-attestation"],
+            jar,
+            steps,
+        )
+        .await
+    }
+
+    /// A flow's FIDO registration steps under `prefix`: the challenge, then the attestation
+    /// made with a new passkey (the two steps named `names`).
+    async fn register_passkey(
+        &self,
+        prefix: &str,
+        names: [&'static str; 2],
+        jar: &mut Jar,
+        steps: &mut Steps,
+    ) -> Result<Passkey, Failure> {
+        let [challenge, attestation] = names;
         let a = self
             .browser(
-                "signup-challenge",
-                &format!("{SIGNUP}/fido/registration/challenge/retrieve"),
+                challenge,
+                &format!("{prefix}/fido/registration/challenge/retrieve"),
                 json!({"displayName": "Bench passkey"}),
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "signup-challenge", 200)?;
-        let options = creation_options(&a, "signup-challenge")?;
+        expect(&a, challenge, 200)?;
+        let options = creation_options(&a, challenge)?;
         let (credential, passkey) = Passkey::register(&options, self.http.origin())
-            .map_err(|e| Failure::authenticator("signup-challenge", e))?;
+            .map_err(|e| Failure::authenticator(challenge, e))?;
         let a = self
             .browser(
-                "signup-attestation",
-                &format!("{SIGNUP}/fido/registration/attestation-response/check"),
+                attestation,
+                &format!("{prefix}/fido/registration/attestation-response/check"),
                 json!({ "publicKeyCredential": credential }),
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "signup-attestation", 200)?;
+        expect(&a, attestation, 200)?;
         Ok(passkey)
     }
 
@@ -275,29 +294,14 @@ impl Target {
             )
             .await?;
         expect(&a, "registration-select", 200)?;
-        let a = self
-            .browser(
-                "registration-challenge",
-                &format!("{SELF_SERVICE}/fido/registration/challenge/retrieve"),
-                json!({"displayName": "Bench passkey"}),
+        let passkey = self
+            .register_passkey(
+                SELF_SERVICE,
+                ["registration-challenge", "registration-attestation"],
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "registration-challenge", 200)?;
-        let options = creation_options(&a, "registration-challenge")?;
-        let (credential, passkey) = Passkey::register(&options, self.http.origin())
-            .map_err(|e| Failure::authenticator("registration-challenge", e))?;
-        let a = self
-            .browser(
-                "registration-attestation",
-                &format!("{SELF_SERVICE}/fido/registration/attestation-response/check"),
-                json!({ "publicKeyCredential": credential }),
-                jar,
-                steps,
-            )
-            .await?;
-        expect(&a, "registration-attestation", 200)?;
         user.passkey = Some(passkey);
         Ok(())
     }

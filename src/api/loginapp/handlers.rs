@@ -28,9 +28,7 @@ where
     F: FnOnce(&Engine, &mut SessionData, &RequestCtx) -> EngineResult<T>,
     R: FnOnce(T) -> Answer,
 {
-    let mut data = load_session(&session);
-    engine.begin(&mut data);
-    let cx = request_ctx(&req, &engine);
+    let (mut data, cx) = start(&req, &engine, &session);
     let (result, pending) = deferred(|| call(&engine, &mut data, &cx));
     finish(&req, &session, &data, pending)?;
     Ok(respond(render(result?)))
@@ -50,9 +48,7 @@ where
     F: FnOnce(&Engine, &mut SessionData, &RequestCtx) -> EngineResult<T> + Send + 'static,
     R: FnOnce(T) -> Answer,
 {
-    let mut data = load_session(&session);
-    engine.begin(&mut data);
-    let cx = request_ctx(&req, &engine);
+    let (data, cx) = start(&req, &engine, &session);
     let engine = engine.get_ref().clone();
     let ((data, result), pending) = web::block(move || {
         deferred(|| {
@@ -65,6 +61,13 @@ where
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     finish(&req, &session, &data, pending)?;
     Ok(respond(render(result?)))
+}
+
+/// The session's state (with a new engine session when it has none) and the request's context.
+fn start(req: &HttpRequest, engine: &Engine, session: &Session) -> (SessionData, RequestCtx) {
+    let mut data = load_session(session);
+    engine.begin(&mut data);
+    (data, request_ctx(req, engine))
 }
 
 /// Stores the session's state and hands the call's durable writes to `durable_answers`.
