@@ -73,23 +73,18 @@ pub fn deferred<R>(f: impl FnOnce() -> R) -> (R, Pending) {
     (result, Pending(inner.flatten()))
 }
 
-/// Called by a backend after a durable write: inside [`deferred`], records the ticket `take`
-/// gives and answers `true`; outside, answers `false` and the backend waits itself.
-pub(super) fn defer(flush: &Arc<dyn Flush>, take: impl FnOnce() -> u64) -> bool {
-    SCOPE.with(|s| {
-        let mut scope = s.borrow_mut();
-        let Some(highest) = scope.as_mut() else {
-            return false;
-        };
-        let ticket = take();
-        if highest.as_ref().is_none_or(|t| t.ticket < ticket) {
-            *highest = Some(Ticket {
-                flush: flush.clone(),
-                ticket,
-            });
+/// Called by a backend after a durable write, with the wait for it: inside [`deferred`] the
+/// scope keeps it (the later of its waits) and this returns at once; outside, it waits here.
+pub(super) fn defer_or_wait(pending: Pending) -> StoreResult<()> {
+    let unscoped = SCOPE.with(|s| match s.borrow_mut().as_mut() {
+        Some(kept) => {
+            let mut later = Pending(kept.take()).and(pending);
+            *kept = later.0.take();
+            None
         }
-        true
-    })
+        None => Some(pending),
+    });
+    unscoped.map_or(Ok(()), Pending::wait)
 }
 
 impl Pending {
@@ -111,8 +106,8 @@ impl Pending {
         }
     }
 
-    /// Returns once the writes are on disk, holding no thread meanwhile (one flush, on the
-    /// blocking pool, serves every request waiting then).
+    /// Returns once the writes are on disk, holding no thread meanwhile (one flush serves every
+    /// request waiting then).
     pub async fn wait_async(mut self) -> StoreResult<()> {
         match self.0.take() {
             Some(t) if !t.flush.is_flushed(t.ticket) => t.flush.wait_async(t.ticket).await,

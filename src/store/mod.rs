@@ -56,7 +56,7 @@ pub enum StoreError {
     SigningKey(String),
     #[error("storage failed: {0}")]
     Sled(#[from] sled::Error),
-    /// The wait for a flush could not run (its blocking task failed).
+    /// The wait for a flush could not complete (the task running the flush failed).
     #[error("storage failed: {0}")]
     Flush(String),
 }

@@ -47,7 +47,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::durability::{self, Flush, Pending};
+use super::durability::{self, Pending};
 use super::{Storage, StoreError, StoreResult, SCHEMA_VERSION};
 use crate::domain::Username;
 
@@ -307,11 +307,7 @@ impl SledStore {
     /// elsewhere it returns once the writes are on disk. Concurrent callers share one flush
     /// (group commit).
     pub fn flush(&self) -> StoreResult<()> {
-        let flush: Arc<dyn Flush> = self.flusher.clone();
-        if durability::defer(&flush, || self.flusher.ticket()) {
-            return Ok(());
-        }
-        self.pending().wait()
+        durability::defer_or_wait(self.pending())
     }
 
     /// A wait for everything written so far to be on disk.
