@@ -112,6 +112,15 @@ fn header_text<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 /// Parses a JSON object body (at most 64 KiB; an empty body is `{}`); `Err` says what is wrong.
+/// Runs an engine call of a backend shape right here on the async worker (in-memory work and the
+/// signature checks); its durable writes are on disk before this returns, after one wait. `Err`:
+/// that wait failed (the message), for the shape to answer as an internal error.
+pub async fn durably<R>(call: impl FnOnce() -> R) -> Result<R, String> {
+    let (result, pending) = crate::engine::deferred(call);
+    pending.wait_async().await.map_err(|e| e.to_string())?;
+    Ok(result)
+}
+
 pub fn json_object(body: &BytesMut) -> Result<serde_json::Value, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Object(Default::default()));

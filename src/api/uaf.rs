@@ -117,20 +117,15 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> UafResult<Value> {
     json_object(&bytes).map_err(|e| bad("body", e))
 }
 
-/// Runs an engine call (in-memory work and the signature checks, right here on the async
-/// worker); its durable writes are on disk before it returns, with one wait.
+/// Runs an engine call ([`super::backend::durably`]).
 async fn call<T>(f: impl FnOnce() -> UafResult<T>) -> UafResult<T> {
-    let internal = |detail: String| UafRefusal {
-        status: StatusCode::InternalServerError,
-        check: "server",
-        detail,
-    };
-    let (result, pending) = crate::engine::deferred(f);
-    pending
-        .wait_async()
+    super::backend::durably(f)
         .await
-        .map_err(|e| internal(e.to_string()))?;
-    result
+        .map_err(|detail| UafRefusal {
+            status: StatusCode::InternalServerError,
+            check: "server",
+            detail,
+        })?
 }
 
 #[utoipa::path(

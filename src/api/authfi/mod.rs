@@ -19,7 +19,7 @@ use super::extract::{optional_choice, optional_str, read_limited, required_objec
 use super::openapi;
 use super::routes::{op, Table};
 use super::schema::authfi as s;
-use crate::engine::{deferred, Engine, EngineError};
+use crate::engine::{Engine, EngineError};
 use ceremonies as c;
 use error::{AuthFiError, Stage};
 use users as u;
@@ -93,16 +93,11 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> Result<Value, AuthFiE
     json_object(&bytes).map_err(AuthFiError::parameters)
 }
 
-/// Runs an engine call (in-memory work and one signature check, right here on the async worker);
-/// its durable writes are on disk before it returns, with one wait.
+/// Runs an engine call ([`super::backend::durably`]).
 async fn call<T>(f: impl FnOnce() -> Result<T, AuthFiError>) -> Result<T, AuthFiError> {
-    let internal = |e: String| AuthFiError::of_engine(EngineError::Internal(e), Stage::Other);
-    let (result, pending) = deferred(f);
-    pending
-        .wait_async()
+    super::backend::durably(f)
         .await
-        .map_err(|e| internal(e.to_string()))?;
-    result
+        .map_err(|e| AuthFiError::of_engine(EngineError::Internal(e), Stage::Other))?
 }
 
 fn ok(mut body: Value) -> HttpResponse {

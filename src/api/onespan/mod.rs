@@ -123,16 +123,11 @@ async fn body(req: &HttpRequest, payload: web::Payload) -> Result<(Value, Vec<u8
     Ok((value, bytes.to_vec()))
 }
 
-/// Runs an engine call (in-memory work and one signature check, right here on the async worker);
-/// its durable writes are on disk before it returns, with one wait.
+/// Runs an engine call ([`super::backend::durably`]).
 async fn call<T>(f: impl FnOnce() -> Result<T, OneSpanError>) -> Result<T, OneSpanError> {
-    let internal = |e: String| OneSpanError::of_engine(crate::engine::EngineError::Internal(e));
-    let (result, pending) = crate::engine::deferred(f);
-    pending
-        .wait_async()
+    super::backend::durably(f)
         .await
-        .map_err(|e| internal(e.to_string()))?;
-    result
+        .map_err(|e| OneSpanError::of_engine(crate::engine::EngineError::Internal(e)))?
 }
 
 fn answer(status: StatusCode, body: Value) -> HttpResponse {
