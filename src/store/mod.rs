@@ -454,7 +454,8 @@ pub trait Storage:
     fn session_count(&self) -> usize;
     /// Whether the store takes writes: writes a key, reads it back and removes it (no flush).
     fn probe(&self) -> StoreResult<()>;
-    /// Returns once everything written so far is on disk (at shutdown).
+    /// Returns once everything the store holds is on disk, including what it keeps in memory
+    /// only while running (at shutdown).
     fn flush(&self) -> StoreResult<()>;
 }
 

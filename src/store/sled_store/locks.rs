@@ -67,6 +67,9 @@ pub(super) struct LockTable {
 struct ExpiryIndex {
     by_expiry: BTreeSet<(DateTime<Utc>, Vec<u8>)>,
     expiry_of: HashMap<Vec<u8>, DateTime<Utc>>,
+    /// Attempts in flight that are counted in memory only (see [`LockStore::reserve_attempt`]
+    /// below): name → how many. Each holds a place in the table.
+    pending: HashMap<Vec<u8>, u32>,
 }
 
 impl ExpiryIndex {
@@ -81,6 +84,30 @@ impl ExpiryIndex {
         if let Some(old) = self.expiry_of.remove(key) {
             self.by_expiry.remove(&(old, key.to_vec()));
         }
+    }
+
+    fn pending(&self, key: &[u8]) -> u32 {
+        self.pending.get(key).copied().unwrap_or(0)
+    }
+
+    /// Ends one attempt counted in memory for `key`; whether there was one.
+    fn release(&mut self, key: &[u8]) -> bool {
+        match self.pending.get_mut(key) {
+            Some(1) => {
+                self.pending.remove(key);
+                true
+            }
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Entries and in-memory attempts: what the table's size bounds.
+    fn places(&self) -> usize {
+        self.expiry_of.len() + self.pending.len()
     }
 }
 
@@ -139,7 +166,7 @@ impl SledStore {
         now: DateTime<Utc>,
         table_size: usize,
     ) -> StoreResult<bool> {
-        while index.expiry_of.len() >= table_size {
+        while index.places() >= table_size {
             let Some((expiry, key)) = index.by_expiry.first().cloned() else {
                 return Ok(false);
             };
@@ -156,11 +183,15 @@ impl SledStore {
     /// Removes `username`'s entry (a success or an unlock); whether there was one.
     fn remove_lock_entry(&self, username: &Username) -> StoreResult<bool> {
         let mut guard = self.lock_table.guard();
-        let key = username.as_str().as_bytes();
+        self.remove_entry(guard.as_mut(), username.as_str().as_bytes())
+    }
+
+    /// Removes the entry `key` from the tree and, when built, the index.
+    fn remove_entry(&self, index: Option<&mut ExpiryIndex>, key: &[u8]) -> StoreResult<bool> {
         let was = self.locks.remove(key)?.is_some();
         if was {
             self.lock_table.len.fetch_sub(1, Ordering::SeqCst);
-            if let Some(index) = guard.as_mut() {
+            if let Some(index) = index {
                 index.remove(key);
             }
         }
@@ -168,6 +199,12 @@ impl SledStore {
     }
 }
 
+/// Counting attempts: an attempt is counted before it is verified, so concurrent attempts
+/// cannot together try more than the limit allows. For a name with nothing counted (the common
+/// case: somebody signing in) the count is kept in memory only, and written to the tree only if
+/// the attempt fails; a success then writes nothing. A crash forgets only the attempts in
+/// flight. A name with failures on record, or with another attempt in flight, has each attempt
+/// written before it is verified.
 impl LockStore for SledStore {
     fn reserve_attempt(
         &self,
@@ -180,6 +217,7 @@ impl LockStore for SledStore {
             let mut guard = self.lock_table.guard();
             let index = self.expiry_index(&mut guard, policy)?;
             let current = self.locks.get(key)?;
+            let pending = index.pending(key);
             let mut state = match &current {
                 Some(v) => decode::<LockState>(v)?.at(now, policy),
                 None => LockState::default(),
@@ -187,10 +225,15 @@ impl LockStore for SledStore {
             if let Some(until) = state.locked_until {
                 return Ok(Reservation::Locked(until));
             }
-            if current.is_none() && !self.make_room(index, now, policy.table_size)? {
+            let new_place = current.is_none() && pending == 0;
+            if new_place && !self.make_room(index, now, policy.table_size)? {
                 return Ok(Reservation::TableFull);
             }
-            let reservation = if state.failures >= policy.max_failures {
+            if new_place && state.failures < policy.max_failures {
+                *index.pending.entry(key.to_vec()).or_default() += 1;
+                return Ok(Reservation::Granted);
+            }
+            let reservation = if state.failures + pending >= policy.max_failures {
                 let until = now + policy.lock_duration;
                 state.locked_until = Some(until);
                 state.failures = 0;
@@ -220,19 +263,27 @@ impl LockStore for SledStore {
         let until = {
             let mut guard = self.lock_table.guard();
             let index = self.expiry_index(&mut guard, policy)?;
+            // An attempt counted in memory is written now.
+            let counted_in_memory = index.release(key);
             let mut state = match self.locks.get(key)? {
                 Some(v) => decode::<LockState>(&v)?.at(now, policy),
+                None if counted_in_memory => LockState::default(),
                 None => return Ok(None),
             };
             if let Some(until) = state.locked_until {
                 return Ok(Some(until));
             }
-            if state.failures < policy.max_failures {
+            if counted_in_memory {
+                state.failures += 1;
+            }
+            let until = (state.failures >= policy.max_failures).then(|| now + policy.lock_duration);
+            if !counted_in_memory && until.is_none() {
                 return Ok(None);
             }
-            let until = now + policy.lock_duration;
-            state.locked_until = Some(until);
-            state.failures = 0;
+            if let Some(until) = until {
+                state.locked_until = Some(until);
+                state.failures = 0;
+            }
             state.updated_at = Some(now);
             if self.locks.insert(key, encode(&state)?)?.is_none() {
                 self.lock_table.len.fetch_add(1, Ordering::SeqCst);
@@ -241,11 +292,17 @@ impl LockStore for SledStore {
             until
         };
         self.flush()?;
-        Ok(Some(until))
+        Ok(until)
     }
 
     fn attempt_succeeded(&self, username: &Username) -> StoreResult<()> {
-        if self.remove_lock_entry(username)? {
+        let key = username.as_str().as_bytes();
+        let mut guard = self.lock_table.guard();
+        if let Some(index) = guard.as_mut() {
+            index.release(key);
+        }
+        if self.remove_entry(guard.as_mut(), key)? {
+            drop(guard);
             self.flush()?;
         }
         Ok(())
@@ -345,6 +402,95 @@ mod tests {
         );
     }
 
+    /// One attempt that fails.
+    fn fail(s: &SledStore, name: &Username, now: DateTime<Utc>, policy: &LockPolicy) {
+        assert_eq!(
+            s.reserve_attempt(name, now, policy).unwrap(),
+            Reservation::Granted
+        );
+        s.attempt_failed(name, now, policy).unwrap();
+    }
+
+    #[test]
+    fn a_clean_names_attempt_is_written_only_if_it_fails() {
+        let s = SledStore::temporary();
+        let policy = small_table(2, 100);
+        let name = Username::parse("dora").unwrap();
+        let now = Utc::now();
+        s.reserve_attempt(&name, now, &policy).unwrap();
+        assert!(s.locks.is_empty(), "counted in memory");
+        s.attempt_succeeded(&name).unwrap();
+        assert!(s.locks.is_empty(), "a success writes nothing");
+        s.reserve_attempt(&name, now, &policy).unwrap();
+        assert_eq!(s.attempt_failed(&name, now, &policy).unwrap(), None);
+        let stored: LockState = decode(&s.locks.get("dora").unwrap().unwrap()).unwrap();
+        assert_eq!(stored.failures, 1, "the failure is written");
+        // The next attempt is written before it is verified, and its failure locks the name.
+        s.reserve_attempt(&name, now, &policy).unwrap();
+        let stored: LockState = decode(&s.locks.get("dora").unwrap().unwrap()).unwrap();
+        assert_eq!(stored.failures, 2);
+        let until = s.attempt_failed(&name, now, &policy).unwrap();
+        assert_eq!(until, Some(now + policy.lock_duration));
+        assert_eq!(s.locked_until(&name, now).unwrap(), until);
+    }
+
+    #[test]
+    fn attempts_counted_in_memory_and_on_record_add_up() {
+        let s = SledStore::temporary();
+        let policy = small_table(3, 100);
+        let name = Username::parse("erin").unwrap();
+        let now = Utc::now();
+        let granted = Reservation::Granted;
+        // Three in flight at once: the first in memory, the next two written.
+        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), granted);
+        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), granted);
+        assert_eq!(s.reserve_attempt(&name, now, &policy).unwrap(), granted);
+        assert!(matches!(
+            s.reserve_attempt(&name, now, &policy).unwrap(),
+            Reservation::Locked(_)
+        ));
+        // Attempts in flight count as failures until they succeed, wherever they are counted:
+        // with two in flight, one failure reaches the limit of three.
+        let s = SledStore::temporary();
+        for _ in 0..3 {
+            s.reserve_attempt(&name, now, &policy).unwrap();
+        }
+        let until = s.attempt_failed(&name, now, &policy).unwrap();
+        assert_eq!(until, Some(now + policy.lock_duration));
+        assert_eq!(s.locked_until(&name, now).unwrap(), until);
+        // Two in flight (one in memory), both succeed: nothing is left counting.
+        let s = SledStore::temporary();
+        s.reserve_attempt(&name, now, &policy).unwrap();
+        s.reserve_attempt(&name, now, &policy).unwrap();
+        s.attempt_succeeded(&name).unwrap();
+        s.attempt_succeeded(&name).unwrap();
+        assert!(s.locks.is_empty());
+        s.reserve_attempt(&name, now, &policy).unwrap();
+        assert!(s.locks.is_empty(), "the in-memory count was released");
+    }
+
+    #[test]
+    fn an_attempt_in_memory_holds_a_place_in_the_table() {
+        let s = SledStore::temporary();
+        let policy = small_table(3, 1);
+        let now = Utc::now();
+        let a = Username::parse("aaa").unwrap();
+        let b = Username::parse("bbb").unwrap();
+        assert_eq!(
+            s.reserve_attempt(&a, now, &policy).unwrap(),
+            Reservation::Granted
+        );
+        assert_eq!(
+            s.reserve_attempt(&b, now, &policy).unwrap(),
+            Reservation::TableFull
+        );
+        s.attempt_succeeded(&a).unwrap();
+        assert_eq!(
+            s.reserve_attempt(&b, now, &policy).unwrap(),
+            Reservation::Granted
+        );
+    }
+
     fn small_table(max_failures: u32, table_size: usize) -> LockPolicy {
         LockPolicy {
             max_failures,
@@ -394,10 +540,11 @@ mod tests {
             let s = SledStore::open(dir.path()).unwrap();
             assert_eq!(s.lock_entries(), 0);
             for i in 0..10 {
-                s.reserve_attempt(&name(i), now, &policy).unwrap();
-                s.reserve_attempt(&name(i), now, &policy).unwrap();
+                fail(&s, &name(i), now, &policy);
+                fail(&s, &name(i), now, &policy);
             }
-            assert_eq!(s.lock_entries(), 10, "a second attempt adds no entry");
+            assert_eq!(s.lock_entries(), 10, "a second failure adds no entry");
+            s.reserve_attempt(&name(0), now, &policy).unwrap();
             s.attempt_succeeded(&name(0)).unwrap();
             s.attempt_succeeded(&name(0)).unwrap();
             assert!(s.unlock(&name(1)).unwrap());
@@ -406,15 +553,15 @@ mod tests {
             assert_eq!(s.lock_entries(), s.locks.len());
             // A tenant's table is its own, and every view of it shares one count.
             let t = s.tenant_view("shop").unwrap();
-            t.reserve_attempt(&name(0), now, &policy).unwrap();
+            fail(&t, &name(0), now, &policy);
             assert_eq!(s.tenant_view("shop").unwrap().lock_entries(), 1);
             assert_eq!(s.lock_entries(), 8);
         }
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.lock_entries(), 8, "counted once when the store opens");
         assert_eq!(s.tenant_view("shop").unwrap().lock_entries(), 1);
-        s.reserve_attempt(&name(2), now, &policy).unwrap();
-        s.reserve_attempt(&name(50), now, &policy).unwrap();
+        fail(&s, &name(2), now, &policy);
+        fail(&s, &name(50), now, &policy);
         assert_eq!(s.lock_entries(), 9);
         assert_eq!(s.lock_entries(), s.locks.len());
     }
@@ -427,9 +574,8 @@ mod tests {
         let a = Username::parse("aaa").unwrap();
         let b = Username::parse("bbb").unwrap();
         let c = Username::parse("ccc").unwrap();
-        s.reserve_attempt(&a, now, &policy).unwrap();
-        s.reserve_attempt(&b, now + chrono::Duration::minutes(10), &policy)
-            .unwrap();
+        fail(&s, &a, now, &policy);
+        fail(&s, &b, now + chrono::Duration::minutes(10), &policy);
         assert_eq!(
             s.reserve_attempt(&c, now + chrono::Duration::minutes(30), &policy)
                 .unwrap(),
@@ -447,7 +593,11 @@ mod tests {
             s.reserve_attempt(&c, later, &policy).unwrap(),
             Reservation::Granted
         );
-        assert_eq!(s.lock_entries(), 2);
+        assert_eq!(
+            s.lock_entries(),
+            1,
+            "c's attempt is counted in memory until it fails"
+        );
         assert!(s.locks.get("bbb").unwrap().is_none());
         assert!(s.locks.get("aaa").unwrap().is_some(), "a still counts");
     }
@@ -458,13 +608,14 @@ mod tests {
         let policy = small_table(2, 100);
         let name = Username::parse("carol").unwrap();
         let now = Utc::now();
+        fail(&s, &name, now, &policy);
         s.reserve_attempt(&name, now, &policy).unwrap();
-        s.reserve_attempt(&name, now, &policy).unwrap();
-        let later = now + policy.failure_window;
+        assert!(s.attempt_failed(&name, now, &policy).unwrap().is_some());
+        let later = now + policy.lock_duration.max(policy.failure_window);
         assert_eq!(
             s.reserve_attempt(&name, later, &policy).unwrap(),
             Reservation::Granted,
-            "the two failures lapsed: this is the first of a new count"
+            "the lock and the failures lapsed: this is the first of a new count"
         );
         assert_eq!(
             s.reserve_attempt(&name, later, &policy).unwrap(),

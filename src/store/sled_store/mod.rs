@@ -5,11 +5,14 @@
 //! - `users.rs`: `users`, `users_by_handle`.
 //! - `credentials.rs`: `credentials`, `credentials_by_user`.
 //! - `locks.rs`: `locks` (with its in-memory count and expiry index, `LockTable`).
-//! - `ceremonies.rs`: `ceremonies`.
+//! - `ceremonies.rs`: `ceremonies` (and the in-memory table that holds them first).
+//! - `volatile.rs`: the bounded in-memory tables of what a crash may lose (ceremonies, sessions
+//!   nobody is signed in to), which spill into their trees when full.
 //! - `audit/`: `audit`, `audit_by_user`, `audit_meta` (the retention checkpoint; the signing
 //!   key `audit-signing.key` beside the database).
 //! - `metadata.rs`: `mds`.
-//! - `sessions.rs`: `sessions`, `sessions_by_user` (and the actix-session store on them).
+//! - `sessions.rs`: `sessions`, `sessions_by_user` (and the actix-session store on them and on
+//!   the in-memory table of sessions nobody is signed in to).
 //!
 //! - `tenants.rs`: `tenants` (relying parties made through the admin API).
 //! - `transactions.rs`: `transactions` (validated transactions and their evidence).
@@ -38,6 +41,7 @@ mod sessions;
 mod tenants;
 mod transactions;
 mod users;
+mod volatile;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -65,6 +69,10 @@ pub struct SledStore {
     credentials_by_user: sled::Tree,
     locks: sled::Tree,
     ceremonies: sled::Tree,
+    /// The ceremonies kept in memory (see `ceremonies.rs`), shared by every tenant view.
+    ceremony_table: Arc<volatile::Volatile<crate::store::Ceremony>>,
+    /// The sessions nobody is signed in to, kept in memory (see `sessions.rs`).
+    session_table: Arc<volatile::Volatile<sessions::Stored>>,
     audit: sled::Tree,
     audit_by_user: sled::Tree,
     mds: sled::Tree,
@@ -172,6 +180,8 @@ impl SledStore {
             lock_table,
             lock_tables: Arc::new(Mutex::new(lock_tables)),
             ceremonies: db.open_tree("ceremonies")?,
+            ceremony_table: Arc::new(ceremonies::table()),
+            session_table: Arc::new(sessions::table()),
             audit: db.open_tree("audit")?,
             audit_by_user: db.open_tree("audit_by_user")?,
             mds: db.open_tree("mds")?,
@@ -310,6 +320,20 @@ impl SledStore {
         durability::defer_or_wait(self.pending())
     }
 
+    /// Writes what is kept in memory only (ceremonies, sessions nobody is signed in to) into
+    /// the trees, so a restart finds them: the last step of a graceful shutdown, before the
+    /// flush. Returns how many records it wrote.
+    pub fn keep_volatile(&self) -> StoreResult<usize> {
+        let kept = self.keep_ceremonies()? + self.keep_sessions()?;
+        if kept > 0 {
+            tracing::info!(
+                kept,
+                "ceremonies and sessions kept in memory written to the store"
+            );
+        }
+        Ok(kept)
+    }
+
     /// A wait for everything written so far to be on disk.
     pub fn pending(&self) -> Pending {
         Pending::of(self.flusher.clone(), self.flusher.ticket())
@@ -380,6 +404,7 @@ impl Storage for SledStore {
     }
 
     fn flush(&self) -> StoreResult<()> {
+        self.keep_volatile()?;
         SledStore::flush(self)
     }
 

@@ -1,5 +1,12 @@
 //! Server-side sessions for actix-session.
 //!
+//! A session nobody is signed in to (a flow's progress before its sign-in) is kept in memory
+//! ([`Volatile`], see `volatile.rs`): a crash may lose it, and the user starts the flow again.
+//! A session holding a login is in the tree and on disk before the answer goes out. A session
+//! that signs in moves from memory to the tree; one written to the tree stays there (signed
+//! out, it is still read and written there). When memory is full, and at a graceful shutdown,
+//! sessions nobody is signed in to go to the tree too.
+//!
 //! Trees and their key encodings:
 //! - `sessions`: the session key (43 characters of base64url from 32 random bytes) → JSON
 //!   `{"state": {...}, "expires_at": RFC 3339}`.
@@ -29,6 +36,7 @@ use actix_web::cookie::time::Duration as CookieDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::volatile::{Only, Put, Volatile};
 use super::{user_key, SledStore};
 use crate::domain::Username;
 use crate::store::StoreResult;
@@ -41,10 +49,25 @@ pub const SID_KEY: &str = "sid";
 /// The session key whose presence in the state marks a session as authenticated.
 pub const AUTHENTICATED_KEY: &str = "login";
 
-#[derive(Serialize, Deserialize)]
-struct Stored {
+#[derive(Clone, Serialize, Deserialize)]
+pub(super) struct Stored {
     state: State,
     expires_at: DateTime<Utc>,
+}
+
+/// The bounds of the in-memory sessions: 100,000 of them, 64 MiB.
+pub(super) fn table() -> Volatile<Stored> {
+    Volatile::new(100_000, 64 << 20)
+}
+
+/// About the memory a session takes.
+fn footprint(key: &str, stored: &Stored) -> usize {
+    let state: usize = stored
+        .state
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 48)
+        .sum();
+    128 + key.len() + state
 }
 
 /// The part of the `login` state value the index needs.
@@ -93,10 +116,10 @@ impl SledSessionStore {
         (self.now)() + chrono::Duration::seconds(ttl.whole_seconds().max(1))
     }
 
-    /// Writes a session and its index entry in one transaction. With `must_exist`, writes
-    /// nothing and answers `false` when the session is gone. A signed-in session is on disk
-    /// before it returns; the wait for the (group) flush runs on the blocking pool, not on the
-    /// async worker that serves other connections.
+    /// Writes a session: in memory when nobody is signed in to it, else in the tree with its
+    /// index entry. With `must_exist`, writes nothing and answers `false` when the session is
+    /// gone. A signed-in session is on disk before it returns (the wait for the group flush is
+    /// async).
     async fn write(
         &self,
         key: &str,
@@ -125,7 +148,46 @@ impl SledSessionStore {
             state,
             expires_at: self.expiry(ttl),
         };
-        let value = serde_json::to_vec(&stored)?;
+        let table = &self.store.session_table;
+        if user.is_some() {
+            // Signing in: from now on the session is in the tree (then out of memory, so a
+            // load never misses it).
+            let in_memory = table.contains(key);
+            let written = self.write_to_tree(key, &stored, user, must_exist && !in_memory)?;
+            table.take(key);
+            return Ok(written);
+        }
+        let (size, expires_at) = (footprint(key, &stored), stored.expires_at);
+        match table.put(key, stored, size, expires_at, Only::Existing) {
+            Put::Kept => Ok(true),
+            Put::Full(stored) => {
+                // Grown past what memory may hold: into the tree.
+                let written = self.write_to_tree(key, &stored, None, false)?;
+                table.take(key);
+                Ok(written)
+            }
+            // In the tree already, gone, or new.
+            Put::Absent(stored) if must_exist => self.write_to_tree(key, &stored, None, true),
+            Put::Absent(stored) => match table.put(key, stored, size, expires_at, Only::Any) {
+                Put::Kept => Ok(true),
+                Put::Full(stored) | Put::Absent(stored) => {
+                    self.write_to_tree(key, &stored, None, false)
+                }
+            },
+        }
+    }
+
+    /// Writes a session (signed in as `user`) and its index entry to the tree, over whatever
+    /// the tree holds. With `must_exist`, writes nothing and answers `false` when the tree does
+    /// not hold it.
+    fn write_to_tree(
+        &self,
+        key: &str,
+        stored: &Stored,
+        user: Option<Username>,
+        must_exist: bool,
+    ) -> anyhow::Result<bool> {
+        let value = serde_json::to_vec(stored)?;
         let sessions = &self.store.sessions;
         loop {
             let previous = sessions.get(key.as_bytes())?;
@@ -164,7 +226,7 @@ impl SledSessionStore {
 
 impl SledStore {
     pub(super) fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<usize> {
-        let mut purged = 0;
+        let mut purged = self.session_table.purge(now);
         for item in self.sessions.iter() {
             let (k, v) = item?;
             let expired =
@@ -174,6 +236,16 @@ impl SledStore {
             }
         }
         Ok(purged)
+    }
+
+    /// Writes the in-memory sessions into the tree (a graceful shutdown); how many.
+    pub(super) fn keep_sessions(&self) -> StoreResult<usize> {
+        let all = self.session_table.drain();
+        for (key, stored) in &all {
+            self.sessions
+                .insert(key.as_bytes(), super::encode(stored)?)?;
+        }
+        Ok(all.len())
     }
 
     /// Removes a session, then its index entry; `false` when it was gone already.
@@ -225,9 +297,10 @@ impl SledStore {
 }
 
 impl SledStore {
-    /// How many sessions are stored (expired ones not yet purged included).
+    /// How many sessions are stored, in memory and in the tree (expired ones not yet purged
+    /// included).
     pub fn session_count(&self) -> usize {
-        self.sessions.len()
+        self.session_table.len() + self.sessions.len()
     }
 
     /// The engine's session id (`sid` in the state) of a stored session.
@@ -262,6 +335,9 @@ impl crate::store::SessionStore for SledStore {
 
 impl SessionStore for SledSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        if let Some(stored) = self.store.session_table.get(session_key.as_ref()) {
+            return Ok((stored.expires_at > (self.now)()).then_some(stored.state));
+        }
         let raw = self
             .store
             .sessions
@@ -315,6 +391,21 @@ impl SessionStore for SledSessionStore {
         session_key: &SessionKey,
         ttl: &CookieDuration,
     ) -> anyhow::Result<()> {
+        let table = &self.store.session_table;
+        if let Some(mut stored) = table.get(session_key.as_ref()) {
+            stored.expires_at = self.expiry(ttl);
+            let (size, expires_at) = (footprint(session_key.as_ref(), &stored), stored.expires_at);
+            // Only if still there: an ended session is never written back.
+            if let Put::Kept = table.put(
+                session_key.as_ref(),
+                stored,
+                size,
+                expires_at,
+                Only::Existing,
+            ) {
+                return Ok(());
+            }
+        }
         let key = session_key.as_ref().as_bytes();
         if let Some(raw) = self.store.sessions.get(key)? {
             let mut stored: Stored = serde_json::from_slice(&raw)?;
@@ -330,7 +421,15 @@ impl SessionStore for SledSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
-        self.store.remove_session(session_key.as_ref().as_bytes())?;
+        let key = session_key.as_ref();
+        // Out of memory, then out of the tree (where it may be too, for a moment, while it
+        // signs in).
+        if self.store.session_table.take(key).is_some()
+            && !self.store.sessions.contains_key(key.as_bytes())?
+        {
+            return Ok(());
+        }
+        self.store.remove_session(key.as_bytes())?;
         self.store.pending().wait_async().await?;
         Ok(())
     }
@@ -477,5 +576,100 @@ mod tests {
             "alice's entries are gone"
         );
         assert_eq!(s.store.end_sessions_of(&bob, None).unwrap(), 1);
+    }
+    fn in_tree(s: &SledSessionStore, key: &SessionKey) -> bool {
+        s.store.sessions.contains_key(key.as_ref()).unwrap()
+    }
+
+    fn in_memory(s: &SledSessionStore, key: &SessionKey) -> bool {
+        s.store.session_table.contains(key.as_ref())
+    }
+
+    #[tokio::test]
+    async fn a_session_nobody_is_signed_in_to_is_kept_in_memory_until_it_signs_in() {
+        let s = sessions();
+        let key = s.save(state(None), &TTL).await.unwrap();
+        assert!(in_memory(&s, &key) && !in_tree(&s, &key));
+        let mut changed = state(None);
+        changed.insert("step".into(), "\"2\"".into());
+        let key = s.update(key, changed.clone(), &TTL).await.unwrap();
+        assert_eq!(s.load(&key).await.unwrap().unwrap(), changed);
+        assert!(!in_tree(&s, &key));
+        assert_eq!(s.store.session_count(), 1);
+        // Signing in moves it to the tree (and its index), under the same key.
+        let old = key.as_ref().to_owned();
+        let key = s.update(key, state(Some("alice")), &TTL).await.unwrap();
+        assert_eq!(key.as_ref(), old);
+        assert!(in_tree(&s, &key) && !in_memory(&s, &key));
+        assert_eq!(s.store.sessions_by_user.len(), 1);
+        // Signed out, it stays in the tree.
+        let key = s.update(key, state(None), &TTL).await.unwrap();
+        assert!(in_tree(&s, &key) && !in_memory(&s, &key));
+        assert!(s.store.sessions_by_user.is_empty());
+        assert_eq!(s.store.session_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_or_expired_session_in_memory_is_gone_and_never_revived() {
+        let (s, time) = sessions_at();
+        let key = s.save(state(None), &TTL).await.unwrap();
+        s.delete(&key).await.unwrap();
+        assert!(s.load(&key).await.unwrap().is_none());
+        let copy = |k: &SessionKey| SessionKey::try_from(k.as_ref().to_owned()).unwrap();
+        let new_key = s.update(copy(&key), state(None), &TTL).await.unwrap();
+        assert_ne!(
+            new_key.as_ref(),
+            key.as_ref(),
+            "a new session, not the old one"
+        );
+        assert!(s.load(&key).await.unwrap().is_none());
+        s.update_ttl(&key, &TTL).await.unwrap();
+        assert!(s.load(&key).await.unwrap().is_none());
+        // Expired: not loaded, and purged.
+        time.advance(chrono::Duration::minutes(16));
+        assert!(s.load(&new_key).await.unwrap().is_none());
+        assert_eq!(s.store.purge_sessions(time.now()).unwrap(), 1);
+        assert_eq!(s.store.session_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn sessions_go_to_the_tree_when_memory_is_full() {
+        let (s, _) = sessions_at();
+        let store = SledStore {
+            session_table: Arc::new(Volatile::new(1, 1 << 20)),
+            ..s.store.clone()
+        };
+        let s = SledSessionStore::new(store, s.now.clone());
+        let first = s.save(state(None), &TTL).await.unwrap();
+        let second = s.save(state(None), &TTL).await.unwrap();
+        assert!(in_memory(&s, &first) && !in_tree(&s, &first));
+        assert!(in_tree(&s, &second) && !in_memory(&s, &second));
+        for key in [first, second] {
+            let key = s
+                .update(key, state_with_sid(None, "x"), &TTL)
+                .await
+                .unwrap();
+            assert!(s.load(&key).await.unwrap().is_some());
+            s.delete(&key).await.unwrap();
+            assert!(s.load(&key).await.unwrap().is_none());
+        }
+        assert_eq!(s.store.session_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_graceful_shutdown_keeps_the_sessions_in_memory_for_the_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let now: Now = Arc::new(Utc::now);
+        let key = {
+            let s = SledSessionStore::new(SledStore::open(dir.path()).unwrap(), now.clone());
+            let key = s.save(state_with_sid(None, "kept"), &TTL).await.unwrap();
+            crate::store::Storage::flush(&s.store).unwrap();
+            key
+        };
+        let s = SledSessionStore::new(SledStore::open(dir.path()).unwrap(), now);
+        assert_eq!(
+            s.load(&key).await.unwrap().unwrap(),
+            state_with_sid(None, "kept")
+        );
     }
 }
