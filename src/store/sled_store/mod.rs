@@ -83,8 +83,9 @@ pub struct SledStore {
     /// last-credential rules) against every other credential write.
     credential_changes: Arc<Mutex<()>>,
     /// Serialises audit appends (and the migration that seals the log), so the hash chain
-    /// cannot fork; shared by every tenant view, as the `audit` tree is.
-    audit_appends: Arc<Mutex<()>>,
+    /// cannot fork; shared by every tenant view, as the `audit` tree is. It holds the chain's
+    /// head (the last record's hash) once an append made it; `None`: read it from the tree.
+    audit_appends: Arc<Mutex<Option<String>>>,
     /// The retention checkpoint (see `audit/checkpoint.rs`).
     audit_meta: sled::Tree,
     /// The stored bytes of the `audit` records: counted at open, kept under `audit_appends`.

@@ -189,8 +189,13 @@ impl SledSessionStore {
     ) -> anyhow::Result<bool> {
         let value = serde_json::to_vec(stored)?;
         let sessions = &self.store.sessions;
+        // A new session's key is fresh: first try it as absent, without a read.
+        let mut guess = (!must_exist).then_some(None);
         loop {
-            let previous = sessions.get(key.as_bytes())?;
+            let previous = match guess.take() {
+                Some(absent) => absent,
+                None => sessions.get(key.as_bytes())?,
+            };
             if must_exist && previous.is_none() {
                 return Ok(false);
             }

@@ -187,7 +187,8 @@ impl SledStore {
     /// on its own; a run cut short by a crash runs again at the next open and writes the same
     /// bytes (sealing a sealed record yields it unchanged).
     pub(super) fn chain_existing_records(&self) -> StoreResult<u64> {
-        let _chain = self.serialise_audit_appends();
+        let mut chain = self.serialise_audit_appends();
+        *chain = None;
         let mut prev = genesis();
         let mut sealed = 0;
         for item in self.audit.iter() {
@@ -203,7 +204,8 @@ impl SledStore {
         Ok(sealed)
     }
 
-    fn serialise_audit_appends(&self) -> std::sync::MutexGuard<'_, ()> {
+    /// The lock that serialises appends, with the chain's head when known.
+    fn serialise_audit_appends(&self) -> std::sync::MutexGuard<'_, Option<String>> {
         self.audit_appends.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -224,12 +226,18 @@ impl SledStore {
         self.audit_bytes.load(Ordering::SeqCst)
     }
 
-    /// [`AuditLog::append`] while the caller holds `audit_appends`; not flushed.
-    fn append_locked(&self, event: &mut AuditEvent) -> StoreResult<u64> {
+    /// [`AuditLog::append`] while the caller holds `audit_appends` (whose value, the chain's
+    /// head, is `head`); not flushed.
+    fn append_locked(&self, head: &mut Option<String>, event: &mut AuditEvent) -> StoreResult<u64> {
         // generate_id is monotonic across restarts; +1 keeps 0 free as "no cursor".
         let seq = self.db.generate_id()? + 1;
         event.seq = seq;
-        let value = seal(event, self.chain_head()?)?;
+        // Taken: a failure below leaves it unknown, to be read from the tree again.
+        let prev = match head.take() {
+            Some(prev) => prev,
+            None => self.chain_head()?,
+        };
+        let value = seal(event, prev)?;
         let index = event
             .username
             .as_ref()
@@ -243,6 +251,7 @@ impl SledStore {
         self.audit.insert(seq.to_be_bytes(), value.as_slice())?;
         self.audit_bytes
             .fetch_add(value.len() as u64, Ordering::SeqCst);
+        *head = event.hash.clone();
         Ok(seq)
     }
 
@@ -289,8 +298,8 @@ impl AuditLog for SledStore {
     fn append_sealed(&self, mut event: AuditEvent) -> StoreResult<(u64, String)> {
         // One append at a time: the sequence number, the previous hash and the write belong
         // together (the flush after them need not).
-        let chain = self.serialise_audit_appends();
-        let seq = self.append_locked(&mut event)?;
+        let mut chain = self.serialise_audit_appends();
+        let seq = self.append_locked(&mut chain, &mut event)?;
         drop(chain);
         self.flush()?;
         let hash = event

@@ -63,8 +63,10 @@ impl SledStore {
         // A batch that fails (a record that does not hold) ends the run; what went before it
         // is still recorded.
         let outcome = loop {
-            let chain = self.serialise_audit_appends();
+            let mut chain = self.serialise_audit_appends();
             let batch = self.trim_batch(now, cutoff, size_target, BATCH);
+            // The head is read from the tree again after a trim.
+            *chain = None;
             drop(chain);
             match batch {
                 Ok(batch) if batch.removed() == 0 => break Ok(()),
@@ -77,9 +79,9 @@ impl SledStore {
             }
         };
         if report.removed() > 0 {
-            let chain = self.serialise_audit_appends();
+            let mut chain = self.serialise_audit_appends();
             let mut event = trimmed_event(now, &report, cutoff, retention.max_bytes);
-            self.append_locked(&mut event)?;
+            self.append_locked(&mut chain, &mut event)?;
             drop(chain);
             self.flush()?;
         }
