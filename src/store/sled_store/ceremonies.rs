@@ -194,70 +194,39 @@ mod tests {
         );
     }
 
+    /// A store whose ceremonies are all kept in memory, and one whose are all in the tree.
+    fn both_tiers() -> [SledStore; 2] {
+        let tree_only = SledStore {
+            ceremony_table: Arc::new(Volatile::new(0, 0)),
+            ..SledStore::temporary()
+        };
+        [SledStore::temporary(), tree_only]
+    }
+
     #[test]
     fn a_ceremony_is_taken_exactly_once() {
-        let s = SledStore::temporary();
-        let id = s
-            .put_ceremony(&Ceremony {
-                challenge: vec![7; 32],
-                purpose: CeremonyPurpose::Registration,
-                tenant: None,
-                username: None,
-                user_handle: None,
-                credential_name: None,
-                require_user_verification: false,
-                algorithms: vec![-7],
-                allowed_credentials: vec![],
-                expires_at: Utc::now(),
-                signed: None,
-                payment: false,
-            })
-            .unwrap();
-        assert!(s.take_ceremony(&id).unwrap().is_some());
-        assert!(s.take_ceremony(&id).unwrap().is_none());
+        for s in both_tiers() {
+            let id = s.put_ceremony(&ceremony()).unwrap();
+            assert!(s.take_ceremony(&id).unwrap().is_some());
+            assert!(s.take_ceremony(&id).unwrap().is_none());
+        }
     }
 
     #[test]
     fn an_expired_ceremony_outlives_the_purge_for_an_hour_so_late_answers_are_told_it_timed_out() {
-        let s = SledStore::temporary();
-        let expires_at = Utc::now();
-        let id = s
-            .put_ceremony(&Ceremony {
-                challenge: vec![1; 32],
-                purpose: CeremonyPurpose::Authentication,
-                tenant: None,
-                username: None,
-                user_handle: None,
-                credential_name: None,
-                require_user_verification: true,
-                algorithms: vec![],
-                allowed_credentials: vec![],
-                expires_at,
-                signed: None,
-                payment: false,
-            })
-            .unwrap();
-        s.purge_expired(expires_at + chrono::Duration::minutes(59))
-            .unwrap();
-        assert!(s.take_ceremony(&id).unwrap().is_some());
-        let id = s
-            .put_ceremony(&Ceremony {
-                challenge: vec![1; 32],
-                purpose: CeremonyPurpose::Authentication,
-                tenant: None,
-                username: None,
-                user_handle: None,
-                credential_name: None,
-                require_user_verification: true,
-                algorithms: vec![],
-                allowed_credentials: vec![],
-                expires_at,
-                signed: None,
-                payment: false,
-            })
-            .unwrap();
-        s.purge_expired(expires_at + chrono::Duration::minutes(61))
-            .unwrap();
-        assert!(s.take_ceremony(&id).unwrap().is_none());
+        for s in both_tiers() {
+            let expired = Ceremony {
+                expires_at: Utc::now(),
+                ..ceremony()
+            };
+            let id = s.put_ceremony(&expired).unwrap();
+            s.purge_expired(expired.expires_at + chrono::Duration::minutes(59))
+                .unwrap();
+            assert!(s.take_ceremony(&id).unwrap().is_some());
+            let id = s.put_ceremony(&expired).unwrap();
+            s.purge_expired(expired.expires_at + chrono::Duration::minutes(61))
+                .unwrap();
+            assert!(s.take_ceremony(&id).unwrap().is_none());
+        }
     }
 }
