@@ -582,6 +582,7 @@ mod tests {
         );
         assert_eq!(s.store.end_sessions_of(&bob, None).unwrap(), 1);
     }
+
     fn in_tree(s: &SledSessionStore, key: &SessionKey) -> bool {
         s.store.sessions.contains_key(key.as_ref()).unwrap()
     }

@@ -4,9 +4,9 @@
 //! nothing needs on disk: a lost one costs the user a new challenge or a new start of the flow.
 //!
 //! A table holds at most `max_entries` entries and `max_bytes` of their estimated size; when it
-//! is full (after dropping what has expired) the caller keeps the value in sled instead, as
-//! before this table existed, so a flood of new sessions or challenges fills the disk, never the
-//! memory. A graceful shutdown writes the tables into sled ([`SledStore::keep_volatile`]), so a
+//! is full the caller keeps the value in sled instead, as before this table existed, so a flood
+//! of new sessions or challenges fills the disk, never the memory. What expired leaves at the
+//! store's periodic purge (`server.purge_interval`, on the engine's clock). A graceful shutdown writes the tables into sled ([`SledStore::keep_volatile`]), so a
 //! restart loses nothing either.
 //!
 //! [`SledStore::keep_volatile`]: super::SledStore::keep_volatile
