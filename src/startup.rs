@@ -45,7 +45,8 @@ pub fn settings() -> anyhow::Result<Settings> {
 /// [`SHUTDOWN_TIMEOUT_SECS`]), the store flushed, and `Ok` (exit status 0).
 pub fn serve() -> anyhow::Result<()> {
     let settings = settings()?;
-    init_log(settings.log.format);
+    // Dropped when `serve` returns: the lines still queued are written out then.
+    let _log = init_log(settings.log.format);
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, Clock::system())?;
         // Taken before anyone learns the port, so no early signal finds the default action.
@@ -58,10 +59,24 @@ pub fn serve() -> anyhow::Result<()> {
 
 /// The process's log subscriber: text or JSON lines on stdout, filtered by `RUST_LOG` (default
 /// `info`). Each request's lines carry its `request_id` (the span `rest_rules` opens).
-fn init_log(format: LogFormat) {
+///
+/// Lines are formatted on the thread that logs them and written by one writer thread
+/// (`tracing-appender`), which writes whatever has queued up in one `write` and flushes when the
+/// queue is empty: under load many lines share a system call, and an idle server's lines still
+/// go out at once. A crash loses at most the lines still queued; the returned guard writes them
+/// out when dropped.
+fn init_log(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
@@ -72,6 +87,7 @@ fn init_log(format: LogFormat) {
             .with_span_list(false)
             .try_init(),
     };
+    guard
 }
 
 /// A built server, bound and ready to run.

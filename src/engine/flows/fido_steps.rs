@@ -14,7 +14,7 @@ use crate::engine::{
     AuditDraft, Engine, EngineError, EngineResult, Limited, NextStep, RequestCtx, SessionData,
 };
 use crate::flow::definitions::{Step, UserVerification};
-use crate::flow::machine::{self, Call, Progress};
+use crate::flow::machine::{self, Call, Facts, Progress};
 use crate::store::{AuditKind, Outcome};
 
 const CHALLENGE_NEXT: NextStep =
@@ -256,7 +256,12 @@ impl Engine {
                 next: None,
             });
         }
-        let facts = self.facts(&username)?;
+        // The user signed in with one of their credentials just now, and a disabled one is
+        // refused: they have an enabled credential, with no need to read them all.
+        let facts = Facts {
+            has_credentials: true,
+            has_enabled_credentials: true,
+        };
         self.after_step(s, app, flow, facts, now)
     }
 
