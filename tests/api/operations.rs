@@ -289,6 +289,59 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0_with_the_data_ke
     assert_eq!(code, Some(0), "SIGINT: {log:#?}");
 }
 
+/// A flow begun before a graceful shutdown goes on after the restart: its session, kept in
+/// memory while nobody is signed in to it, is written to the store on SIGTERM.
+#[tokio::test]
+async fn a_flow_begun_before_sigterm_goes_on_after_the_restart() {
+    const AUTH: &str = "/rest/public/authentication";
+    let data = tempfile::tempdir().unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let post = |client: &reqwest::Client, url: String| {
+        client
+            .post(url)
+            .header("X-Same-Domain", "1")
+            .json(&json!({}))
+            .send()
+    };
+    let server = start(data.path(), &[]);
+    let access = format!(
+        "{}{AUTH}/applications/fido-passwordless/access",
+        server.base
+    );
+    let response = post(&browser, access).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    server.signal(rustix::process::Signal::TERM);
+    let (code, log) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("kept in memory written to the store")),
+        "{log:#?}"
+    );
+
+    let server = start(data.path(), &[]);
+    let challenge = format!("{}{AUTH}/fido/challenge/retrieve", server.base);
+    let response = post(&browser, challenge.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the flow went on");
+    let doc: Value = response.json().await.unwrap();
+    assert!(
+        doc["data"]["attributes"]["publicKeyCredentialRequestOptions"]["challenge"].is_string(),
+        "{doc}"
+    );
+    // Without the session, the same call is out of turn.
+    let stranger = post(&reqwest::Client::new(), challenge).await.unwrap();
+    assert_ne!(stranger.status(), StatusCode::OK);
+    server.signal(rustix::process::Signal::TERM);
+    tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn json_logs_carry_the_request_id_of_each_request_and_the_port() {
     let data = tempfile::tempdir().unwrap();
