@@ -293,20 +293,21 @@ fn put<T: serde::Serialize>(
     key: &str,
     value: &Option<T>,
 ) -> Result<(), ApiError> {
-    let current = session.entries().get(key).cloned();
+    let failed = |e: &dyn std::fmt::Display| ApiError::Internal(format!("session state: {e}"));
     match value {
         Some(v) => {
-            let json = serde_json::to_string(v)
-                .map_err(|e| ApiError::Internal(format!("session state: {e}")))?;
-            if current.as_deref() != Some(json.as_str()) {
-                session
-                    .insert(key, v)
-                    .map_err(|e| ApiError::Internal(format!("session state: {e}")))?;
+            let json = serde_json::to_string(v).map_err(|e| failed(&e))?;
+            let unchanged = session.entries().get(key) == Some(&json);
+            if !unchanged {
+                // Inserted as the JSON made above, not serialised a second time.
+                let raw = serde_json::value::RawValue::from_string(json).map_err(|e| failed(&e))?;
+                session.insert(key, raw).map_err(|e| failed(&e))?;
             }
             Ok(())
         }
         None => {
-            if current.is_some() {
+            let present = session.entries().contains_key(key);
+            if present {
                 session.remove(key);
             }
             Ok(())

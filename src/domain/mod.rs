@@ -36,7 +36,13 @@ pub fn random_bytes(buf: &mut [u8]) {
 
 /// Lowercase hex, two digits a byte: ids, hashes and AAGUIDs as the store and logs write them.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Decodes base64url without padding (padding and the standard alphabet are refused).
