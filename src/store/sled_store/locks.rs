@@ -300,6 +300,10 @@ impl LockStore for SledStore {
         let mut guard = self.lock_table.guard();
         if let Some(index) = guard.as_mut() {
             index.release(key);
+            // The index knows every entry of the tree: nothing to remove, nothing to touch.
+            if !index.expiry_of.contains_key(key) {
+                return Ok(());
+            }
         }
         if self.remove_entry(guard.as_mut(), key)? {
             drop(guard);
