@@ -89,15 +89,19 @@ impl Target {
         }
     }
 
+    /// A browser's POST of `body` to the Loginapp `path` (with the cookies of `jar`); the answer
+    /// must have `status`.
     async fn browser(
         &self,
         step: &'static str,
         path: &str,
         body: Value,
+        status: u16,
         jar: &mut Jar,
         steps: &mut Steps,
     ) -> Result<Answer, Failure> {
-        self.http
+        let a = self
+            .http
             .call(
                 step,
                 Method::POST,
@@ -107,32 +111,32 @@ impl Target {
                 Some(jar),
                 steps,
             )
-            .await
+            .await?;
+        expect(&a, step, status)?;
+        Ok(a)
     }
 
     /// Loginapp passkey sign-up: a new user whose only factor is the passkey made here.
     async fn sign_up(&self, name: &str, steps: &mut Steps) -> Result<Passkey, Failure> {
         let jar = &mut Jar::default();
-        let a = self
-            .browser(
-                "signup-select",
-                &format!("{SIGNUP}/passkey-signup/select"),
-                json!({}),
-                jar,
-                steps,
-            )
-            .await?;
-        expect(&a, "signup-select", 200)?;
-        let a = self
-            .browser(
-                "signup-user-data",
-                &format!("{SIGNUP}/user-data/continue"),
-                json!({"username": name, "displayName": "Bench user"}),
-                jar,
-                steps,
-            )
-            .await?;
-        expect(&a, "signup-user-data", 200)?;
+        self.browser(
+            "signup-select",
+            &format!("{SIGNUP}/passkey-signup/select"),
+            json!({}),
+            200,
+            jar,
+            steps,
+        )
+        .await?;
+        self.browser(
+            "signup-user-data",
+            &format!("{SIGNUP}/user-data/continue"),
+            json!({"username": name, "displayName": "Bench user"}),
+            200,
+            jar,
+            steps,
+        )
+        .await?;
         self.register_passkey(
             SIGNUP,
             ["signup-challenge", "signup-attestation"],
@@ -157,24 +161,23 @@ impl Target {
                 challenge,
                 &format!("{prefix}/fido/registration/challenge/retrieve"),
                 json!({"displayName": "Bench passkey"}),
+                200,
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, challenge, 200)?;
         let options = creation_options(&a, challenge)?;
         let (credential, passkey) = Passkey::register(&options, self.http.origin())
             .map_err(|e| Failure::authenticator(challenge, e))?;
-        let a = self
-            .browser(
-                attestation,
-                &format!("{prefix}/fido/registration/attestation-response/check"),
-                json!({ "publicKeyCredential": credential }),
-                jar,
-                steps,
-            )
-            .await?;
-        expect(&a, attestation, 200)?;
+        self.browser(
+            attestation,
+            &format!("{prefix}/fido/registration/attestation-response/check"),
+            json!({ "publicKeyCredential": credential }),
+            200,
+            jar,
+            steps,
+        )
+        .await?;
         Ok(passkey)
     }
 
@@ -186,11 +189,11 @@ impl Target {
                 "access",
                 &format!("{AUTH}/applications/fido-passwordless/access"),
                 json!({}),
+                401,
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "access", 401)?;
         if a.body["meta"]["nextAuthStep"] != FIDO_NEXT {
             return Err(Failure::protocol(
                 "access",
@@ -214,11 +217,11 @@ impl Target {
                 "challenge",
                 &format!("{AUTH}/fido/challenge/retrieve"),
                 json!({}),
+                200,
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "challenge", 200)?;
         let options = &a.body["data"]["attributes"]["publicKeyCredentialRequestOptions"];
         if !options.is_object() {
             return Err(Failure::protocol(
@@ -235,11 +238,11 @@ impl Target {
                 "assertion",
                 &format!("{AUTH}/fido/assertion-response/check"),
                 json!({ "publicKeyCredential": assertion }),
+                200,
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "assertion", 200)?;
         if a.body["data"]["attributes"].get("nextAuthStep").is_some() {
             return Err(Failure::protocol(
                 "assertion",
@@ -274,26 +277,24 @@ impl Target {
             .await?;
         expect(&a, "admin-create-user", 201)?;
         let jar = &mut Jar::default();
-        let a = self
-            .browser(
-                "password",
-                &format!("{AUTH}/password/check"),
-                json!({"username": user.name, "password": user.password}),
-                jar,
-                steps,
-            )
-            .await?;
-        expect(&a, "password", 200)?;
-        let a = self
-            .browser(
-                "registration-select",
-                &format!("{SELF_SERVICE}/flows/fido-registration/select"),
-                json!({}),
-                jar,
-                steps,
-            )
-            .await?;
-        expect(&a, "registration-select", 200)?;
+        self.browser(
+            "password",
+            &format!("{AUTH}/password/check"),
+            json!({"username": user.name, "password": user.password}),
+            200,
+            jar,
+            steps,
+        )
+        .await?;
+        self.browser(
+            "registration-select",
+            &format!("{SELF_SERVICE}/flows/fido-registration/select"),
+            json!({}),
+            200,
+            jar,
+            steps,
+        )
+        .await?;
         let passkey = self
             .register_passkey(
                 SELF_SERVICE,
@@ -314,11 +315,11 @@ impl Target {
                 "password",
                 &format!("{AUTH}/password/check"),
                 json!({"username": user.name, "password": user.password}),
+                200,
                 jar,
                 steps,
             )
             .await?;
-        expect(&a, "password", 200)?;
         if a.body["data"]["attributes"]["nextAuthStep"] != FIDO_NEXT {
             return Err(Failure::protocol(
                 "password",
@@ -329,12 +330,14 @@ impl Target {
         self.fido_step(passkey(user)?, jar, steps).await
     }
 
+    /// A relying party's backend call to the bench tenant's API; the answer must have `status`.
     async fn tenant_call(
         &self,
         step: &'static str,
         method: Method,
         path: &str,
         body: Value,
+        status: u16,
         steps: &mut Steps,
     ) -> Result<Answer, Failure> {
         let (access_path, key) = self.tenant()?;
@@ -343,9 +346,12 @@ impl Target {
         } else {
             (format!("/{access_path}{path}"), Auth::Bearer(key))
         };
-        self.http
+        let a = self
+            .http
             .call(step, method, &path, Some(&body), auth, None, steps)
-            .await
+            .await?;
+        expect(&a, step, status)?;
+        Ok(a)
     }
 
     async fn authfi_register(&self, name: &str, steps: &mut Steps) -> Result<Passkey, Failure> {
@@ -359,23 +365,22 @@ impl Target {
                     "authenticatorSelection": {"residentKey": "required", "userVerification": "required"},
                     "attestation": "none",
                 }}),
+                200,
                 steps,
             )
             .await?;
-        expect(&a, "authfi-registration-begin", 200)?;
         let (credential, passkey) =
             Passkey::register(&a.body["fido_register_request"], self.http.origin())
                 .map_err(|e| Failure::authenticator("authfi-registration-begin", e))?;
-        let a = self
-            .tenant_call(
-                "authfi-registration-finish",
-                Method::PUT,
-                "/api/v1/webauthn/registration",
-                json!({"fido_register_response": credential}),
-                steps,
-            )
-            .await?;
-        expect(&a, "authfi-registration-finish", 200)?;
+        self.tenant_call(
+            "authfi-registration-finish",
+            Method::PUT,
+            "/api/v1/webauthn/registration",
+            json!({"fido_register_response": credential}),
+            200,
+            steps,
+        )
+        .await?;
         Ok(passkey)
     }
 
@@ -387,10 +392,10 @@ impl Target {
                 Method::POST,
                 "/api/v1/webauthn/login",
                 json!({"params": {"userVerification": "required"}}),
+                200,
                 steps,
             )
             .await?;
-        expect(&a, "authfi-login-begin", 200)?;
         let assertion = passkey
             .assert(&a.body["fido_login_request"], self.http.origin())
             .map_err(|e| Failure::authenticator("authfi-login-begin", e))?;
@@ -400,10 +405,10 @@ impl Target {
                 Method::PUT,
                 "/api/v1/webauthn/login",
                 json!({"fido_login_response": assertion}),
+                200,
                 steps,
             )
             .await?;
-        expect(&a, "authfi-login-finish", 200)?;
         if a.body["code"] != 0 {
             return Err(Failure::protocol(
                 "authfi-login-finish",
@@ -415,43 +420,41 @@ impl Target {
     }
 
     async fn onespan_register(&self, name: &str, steps: &mut Steps) -> Result<Passkey, Failure> {
-        let a = self
-            .tenant_call(
-                "onespan-create-user",
-                Method::POST,
-                "/v1/users",
-                json!({"userID": name, "domain": "master", "displayName": "Bench user"}),
-                steps,
-            )
-            .await?;
-        expect(&a, "onespan-create-user", 201)?;
+        self.tenant_call(
+            "onespan-create-user",
+            Method::POST,
+            "/v1/users",
+            json!({"userID": name, "domain": "master", "displayName": "Bench user"}),
+            201,
+            steps,
+        )
+        .await?;
         let a = self
             .tenant_call(
                 "onespan-registration-request",
                 Method::POST,
                 &format!("/v1/users/{name}@master/generate-fido-registration-request"),
                 json!({"fidoProtocol": "FIDO2", "residentKey": "required", "userVerification": "required"}),
+                200,
                 steps,
             )
             .await?;
-        expect(&a, "onespan-registration-request", 200)?;
         let options = stringified(&a, "onespan-registration-request", "registrationRequest")?;
         let (credential, passkey) = Passkey::register(&options, self.http.origin())
             .map_err(|e| Failure::authenticator("onespan-registration-request", e))?;
-        let a = self
-            .tenant_call(
-                "onespan-register-device",
-                Method::POST,
-                &format!("/v1/users/{name}@master/register-fido-device"),
-                json!({
-                    "objectType": "FIDORegistrationInput",
-                    "registrationResponse": credential.to_string(),
-                    "requestID": a.body["requestID"],
-                }),
-                steps,
-            )
-            .await?;
-        expect(&a, "onespan-register-device", 200)?;
+        self.tenant_call(
+            "onespan-register-device",
+            Method::POST,
+            &format!("/v1/users/{name}@master/register-fido-device"),
+            json!({
+                "objectType": "FIDORegistrationInput",
+                "registrationResponse": credential.to_string(),
+                "requestID": a.body["requestID"],
+            }),
+            200,
+            steps,
+        )
+        .await?;
         Ok(passkey)
     }
 
@@ -468,10 +471,10 @@ impl Target {
                 Method::POST,
                 &format!("/v1/users/{name}@master/generate-fido-authentication-request"),
                 json!({"fidoProtocol": "FIDO2", "userVerification": "required"}),
+                200,
                 steps,
             )
             .await?;
-        expect(&a, "onespan-authentication-request", 200)?;
         let options = stringified(
             &a,
             "onespan-authentication-request",
@@ -480,20 +483,20 @@ impl Target {
         let assertion = passkey
             .assert(&options, self.http.origin())
             .map_err(|e| Failure::authenticator("onespan-authentication-request", e))?;
-        let a = self
-            .tenant_call(
-                "onespan-login",
-                Method::POST,
-                &format!("/v1/users/{name}@master/login"),
-                json!({
-                    "objectType": "LoginInput",
-                    "credentials": {"fidoAuthenticator": {"authenticationResponse": assertion.to_string()}},
-                    "requestID": a.body["requestID"],
-                }),
-                steps,
-            )
-            .await?;
-        expect(&a, "onespan-login", 200)
+        self.tenant_call(
+            "onespan-login",
+            Method::POST,
+            &format!("/v1/users/{name}@master/login"),
+            json!({
+                "objectType": "LoginInput",
+                "credentials": {"fidoAuthenticator": {"authenticationResponse": assertion.to_string()}},
+                "requestID": a.body["requestID"],
+            }),
+            200,
+            steps,
+        )
+        .await
+        .map(drop)
     }
 }
 
