@@ -42,19 +42,24 @@ fn footprint(c: &Ceremony) -> usize {
 
 impl SledStore {
     /// Keeps a ceremony under `id`: in memory, or in the tree when memory is full. With `fresh`,
-    /// refuses an id in use in either.
+    /// refuses an id in use in either (in memory in the same step as the insert).
     fn keep_ceremony(&self, id: &str, ceremony: &Ceremony, fresh: bool) -> StoreResult<()> {
         let in_use = || StoreError::Corrupt(format!("ceremony id {id} is in use"));
-        if fresh && (self.ceremony_table.contains(id) || self.ceremonies.contains_key(id)?) {
+        if fresh && self.ceremonies.contains_key(id)? {
             return Err(in_use());
         }
         let drop_after = ceremony.expires_at + CEREMONY_GRACE;
         let size = footprint(ceremony);
-        if let Put::Kept =
-            self.ceremony_table
-                .put(id, ceremony.clone(), size, drop_after, Only::Any)
+        let only = if fresh { Only::New } else { Only::Any };
+        match self
+            .ceremony_table
+            .put(id, ceremony.clone(), size, drop_after, only)
         {
-            return Ok(());
+            Put::Kept => return Ok(()),
+            Put::Refused(_) => return Err(in_use()),
+            // Too big for memory while the id is there: in use all the same.
+            Put::Full(_) if fresh && self.ceremony_table.contains(id) => return Err(in_use()),
+            Put::Full(_) => {}
         }
         let value = encode(ceremony)?;
         match self
@@ -107,15 +112,6 @@ impl SledStore {
             }
         }
         Ok(purged)
-    }
-
-    /// Writes the in-memory ceremonies into the tree (a graceful shutdown); how many.
-    pub(super) fn keep_ceremonies(&self) -> StoreResult<usize> {
-        let all = self.ceremony_table.drain();
-        for (id, ceremony) in &all {
-            self.ceremonies.insert(id.as_bytes(), encode(ceremony)?)?;
-        }
-        Ok(all.len())
     }
 }
 

@@ -147,6 +147,18 @@ fn user_key(username: &Username, suffix: &[u8]) -> Vec<u8> {
     key
 }
 
+/// Moves everything `table` holds into `tree`, under the same keys; how many.
+fn spill<V: Clone + Serialize>(
+    table: &volatile::Volatile<V>,
+    tree: &sled::Tree,
+) -> StoreResult<usize> {
+    let all = table.drain();
+    for (key, value) in &all {
+        tree.insert(key.as_bytes(), encode(value)?)?;
+    }
+    Ok(all.len())
+}
+
 /// Unwraps a transaction result whose abort carries a `StoreError`.
 fn tx<T>(result: Result<T, TransactionError<StoreError>>) -> StoreResult<T> {
     match result {
@@ -325,7 +337,8 @@ impl SledStore {
     /// the trees, so a restart finds them: the last step of a graceful shutdown, before the
     /// flush. Returns how many records it wrote.
     pub fn keep_volatile(&self) -> StoreResult<usize> {
-        let kept = self.keep_ceremonies()? + self.keep_sessions()?;
+        let kept = spill(&self.ceremony_table, &self.ceremonies)?
+            + spill(&self.session_table, &self.sessions)?;
         if kept > 0 {
             tracing::info!(
                 kept,

@@ -166,11 +166,11 @@ impl SledSessionStore {
                 table.take(key);
                 Ok(written)
             }
-            // In the tree already, gone, or new.
-            Put::Absent(stored) if must_exist => self.write_to_tree(key, &stored, None, true),
-            Put::Absent(stored) => match table.put(key, stored, size, expires_at, Only::Any) {
+            // Not in memory: in the tree already, gone, or new.
+            Put::Refused(stored) if must_exist => self.write_to_tree(key, &stored, None, true),
+            Put::Refused(stored) => match table.put(key, stored, size, expires_at, Only::Any) {
                 Put::Kept => Ok(true),
-                Put::Full(stored) | Put::Absent(stored) => {
+                Put::Full(stored) | Put::Refused(stored) => {
                     self.write_to_tree(key, &stored, None, false)
                 }
             },
@@ -241,16 +241,6 @@ impl SledStore {
             }
         }
         Ok(purged)
-    }
-
-    /// Writes the in-memory sessions into the tree (a graceful shutdown); how many.
-    pub(super) fn keep_sessions(&self) -> StoreResult<usize> {
-        let all = self.session_table.drain();
-        for (key, stored) in &all {
-            self.sessions
-                .insert(key.as_bytes(), super::encode(stored)?)?;
-        }
-        Ok(all.len())
     }
 
     /// Removes a session, then its index entry; `false` when it was gone already.

@@ -23,13 +23,16 @@ pub(super) enum Only {
     Any,
     /// Only a key that is here already.
     Existing,
+    /// Only a key that is not here yet.
+    New,
 }
 
 /// What [`Volatile::put`] did.
 pub(super) enum Put<V> {
     Kept,
-    /// The key was not here (with [`Only::Existing`]): the value back.
-    Absent(V),
+    /// The key was not as [`Only`] asked (absent for `Existing`, present for `New`): the value
+    /// back.
+    Refused(V),
     /// Keeping it would take the table over its bounds: the value back.
     Full(V),
 }
@@ -77,8 +80,9 @@ impl<V: Clone> Volatile<V> {
     }
 
     /// Keeps `value` under `key`, replacing what was there. With [`Only::Existing`], only when
-    /// `key` is here already. Gives the value back when `key` is absent (and had to be there)
-    /// or keeping it would take the table over its bounds; nothing changed then. What expired
+    /// `key` is here already; with [`Only::New`], only when it is not. Gives the value back when
+    /// `key` is not as `only` asked, or keeping it would take the table over its bounds;
+    /// nothing changed then. What expired
     /// leaves at the next [`purge`](Self::purge) (the store's periodic one, on the engine's
     /// clock).
     pub(super) fn put(
@@ -91,8 +95,9 @@ impl<V: Clone> Volatile<V> {
     ) -> Put<V> {
         let mut inner = self.lock();
         let (entries, bytes) = match inner.map.get(key) {
+            Some(_) if only == Only::New => return Put::Refused(value),
             Some(old) => (inner.map.len(), inner.bytes - old.size + size),
-            None if only == Only::Existing => return Put::Absent(value),
+            None if only == Only::Existing => return Put::Refused(value),
             None => (inner.map.len() + 1, inner.bytes + size),
         };
         if entries > self.max_entries || bytes > self.max_bytes {
@@ -214,14 +219,21 @@ mod tests {
     }
 
     #[test]
-    fn only_existing_keys_take_and_drain() {
+    fn only_existing_or_new_keys_take_and_drain() {
         let t = Volatile::<u8>::new(10, 1000);
         assert!(t.put("a", 1, 1, at(100), Only::Any).kept());
         assert!(t.put("a", 5, 1, at(100), Only::Existing).kept());
         assert!(matches!(
             t.put("b", 5, 1, at(100), Only::Existing),
-            Put::Absent(5)
+            Put::Refused(5)
         ));
+        assert!(matches!(
+            t.put("a", 6, 1, at(100), Only::New),
+            Put::Refused(6)
+        ));
+        assert_eq!(t.get("a"), Some(5), "only a new key");
+        assert!(t.put("c", 6, 1, at(100), Only::New).kept());
+        assert_eq!(t.take("c"), Some(6));
         assert!(!t.contains("b"));
         assert!(t.contains("a"));
         assert_eq!(t.take("a"), Some(5));
