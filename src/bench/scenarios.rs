@@ -277,15 +277,7 @@ impl Target {
             .await?;
         expect(&a, "admin-create-user", 201)?;
         let jar = &mut Jar::default();
-        self.browser(
-            "password",
-            &format!("{AUTH}/password/check"),
-            json!({"username": user.name, "password": user.password}),
-            200,
-            jar,
-            steps,
-        )
-        .await?;
+        self.password(user, jar, steps).await?;
         self.browser(
             "registration-select",
             &format!("{SELF_SERVICE}/flows/fido-registration/select"),
@@ -307,19 +299,28 @@ impl Target {
         Ok(())
     }
 
+    /// The Loginapp password step of `user` (argon2id on the server).
+    async fn password(
+        &self,
+        user: &User,
+        jar: &mut Jar,
+        steps: &mut Steps,
+    ) -> Result<Answer, Failure> {
+        self.browser(
+            "password",
+            &format!("{AUTH}/password/check"),
+            json!({"username": user.name, "password": user.password}),
+            200,
+            jar,
+            steps,
+        )
+        .await
+    }
+
     /// Loginapp `default`: the password (argon2id on the server), then the FIDO step.
     async fn password_fido(&self, user: &User, steps: &mut Steps) -> Result<(), Failure> {
         let jar = &mut Jar::default();
-        let a = self
-            .browser(
-                "password",
-                &format!("{AUTH}/password/check"),
-                json!({"username": user.name, "password": user.password}),
-                200,
-                jar,
-                steps,
-            )
-            .await?;
+        let a = self.password(user, jar, steps).await?;
         if a.body["data"]["attributes"]["nextAuthStep"] != FIDO_NEXT {
             return Err(Failure::protocol(
                 "password",
