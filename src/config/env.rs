@@ -29,6 +29,9 @@ pub const ENVIRONMENT: &[&str] = &[
     "FIDOFLOW_ADMIN_TOKEN",
     "FIDOFLOW_MDS_ROOTS",
     "FIDOFLOW_LOG_FORMAT",
+    "FIDOFLOW_STORE_URL",
+    "FIDOFLOW_STORE_POOL_SIZE",
+    "FIDOFLOW_SESSION_KEY",
 ];
 
 /// Writes the `FIDOFLOW_*` overrides into `raw`; returns the bootstrap admin token, if any.
@@ -114,6 +117,32 @@ pub(super) fn apply_env(
                 // Checked here, so the refusal names the variable rather than `log.format`.
                 super::LogFormat::parse(trimmed, name)?;
                 raw.log.format = Some(trimmed.to_owned())
+            }
+            "FIDOFLOW_STORE_URL" => {
+                // Alone, it selects `store.backend = "postgres"`. Empty is refused rather than
+                // read as unset: an unfilled `${DATABASE_URL}` must not leave the data in sled.
+                if trimmed.is_empty() {
+                    return Err(invalid(
+                        name,
+                        "is empty; give a postgres:// URL, or leave the variable unset to keep \
+                         the data in sled",
+                    ));
+                }
+                raw.store.url = Some(trimmed.to_owned())
+            }
+            "FIDOFLOW_STORE_POOL_SIZE" => {
+                let size = trimmed.parse().map_err(|_| {
+                    invalid(
+                        name,
+                        format!("`{trimmed}` is not a whole number (1 to 1024)"),
+                    )
+                })?;
+                raw.store.pool_size = Some(super::store::pool_size(size, name)?)
+            }
+            "FIDOFLOW_SESSION_KEY" => {
+                // Checked here, so the refusal names the variable rather than `session.key`.
+                super::secret::session_key(value, name)?;
+                raw.session.key = Some(value.to_owned())
             }
             "FIDOFLOW_MDS_ROOTS" => {
                 raw.mds.roots = Some(

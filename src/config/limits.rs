@@ -10,6 +10,7 @@ use super::raw::{
     RawCeremony, RawCors, RawLockout, RawPasswords, RawProxy, RawRateLimits, RawSession,
 };
 use super::relying_party::{is_local, web_origin_url, web_origins, RelyingPartySettings};
+use super::secret::SessionKeyBytes;
 use super::{
     duration, invalid, positive, required, ConfigError, MAX_CEREMONY_TIMEOUT, MAX_DURATION,
 };
@@ -21,6 +22,9 @@ pub struct SessionSettings {
     pub max_lifetime: Duration,
     /// Cookies without `Secure`; true only when every http(s) origin is localhost or loopback.
     pub insecure_cookies: bool,
+    /// `session.key`: the cookie key every node of a cluster shares. `None`: the node keeps its
+    /// own key in a file of its data directory.
+    pub key: Option<SessionKeyBytes>,
 }
 
 #[derive(Clone, Debug)]
@@ -171,6 +175,10 @@ pub(super) fn session(
         idle_timeout: duration(raw.idle_timeout, "session.idle_timeout", MAX_DURATION)?,
         max_lifetime: duration(raw.max_lifetime, "session.max_lifetime", MAX_DURATION)?,
         insecure_cookies: required(raw.insecure_cookies, "session.insecure_cookies")?,
+        key: raw
+            .key
+            .map(|text| super::secret::session_key(&text, "session.key"))
+            .transpose()?,
     };
     if session.idle_timeout > session.max_lifetime {
         return Err(invalid(
@@ -299,6 +307,78 @@ mod tests {
     use super::super::testing::*;
     use super::super::Settings;
     use super::*;
+
+    /// Base64 of 64 bytes, as `openssl rand -base64 64` prints it (wrapped after 64 characters).
+    fn session_key_text(bytes: &[u8]) -> String {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        format!("{}\n{}", &text[..64], &text[64..])
+    }
+
+    #[test]
+    fn without_a_session_key_the_node_keeps_its_own() {
+        assert!(parse("").unwrap().session.key.is_none());
+    }
+
+    #[test]
+    fn a_session_key_of_64_bytes_is_read_from_the_file_or_the_environment() {
+        let bytes = [0xa5u8; 64];
+        let text = session_key_text(&bytes);
+        let s = parse(&format!("[session]\nkey = \"\"\"\n{text}\n\"\"\"\n")).unwrap();
+        assert_eq!(s.session.key.unwrap().as_bytes(), &bytes[..]);
+        let s = Settings::from_toml_str("", &env(&[("FIDOFLOW_SESSION_KEY", &text)])).unwrap();
+        assert_eq!(s.session.key.unwrap().as_bytes(), &bytes[..]);
+        let url_safe = text.replace('\n', "").replace('+', "-").replace('/', "_");
+        let s = parse(&format!(
+            "[session]\nkey = \"{}\"\n",
+            url_safe.trim_end_matches('=')
+        ))
+        .unwrap();
+        assert_eq!(s.session.key.unwrap().as_bytes(), &bytes[..]);
+    }
+
+    #[test]
+    fn a_session_key_not_of_64_bytes_or_not_base64_is_refused_saying_how_to_make_one() {
+        use base64::Engine;
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let long = base64::engine::general_purpose::STANDARD.encode([7u8; 65]);
+        for text in [
+            short.as_str(),
+            long.as_str(),
+            "not base64!",
+            "",
+            "s3cr3t-but-not-base64==",
+        ] {
+            let (key, message) = refused(&format!("[session]\nkey = \"{text}\"\n"));
+            assert_eq!(key, "session.key", "{text}");
+            assert!(message.contains("openssl rand -base64 64"), "{message}");
+            if !text.is_empty() {
+                assert!(!message.contains(text), "{message}");
+            }
+            let error =
+                Settings::from_toml_str("", &env(&[("FIDOFLOW_SESSION_KEY", text)])).unwrap_err();
+            assert_eq!(error.key(), Some("FIDOFLOW_SESSION_KEY"), "{text}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_session_key() {
+        let bytes: Vec<u8> = (0..64).collect();
+        let text = session_key_text(&bytes);
+        let s = parse(&format!(
+            "[session]\nkey = \"{}\"\n",
+            text.replace('\n', "")
+        ))
+        .unwrap();
+        let key = s.session.key.clone().unwrap();
+        assert_eq!(format!("{key:?}"), "SessionKeyBytes(***)");
+        let shown = format!("{s:?}");
+        assert!(shown.contains("SessionKeyBytes(***)"), "{shown}");
+        assert!(
+            !shown.contains(&text[..16]) && !shown.contains("[0, 1, 2"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn an_idle_timeout_longer_than_the_session_lifetime_is_refused() {

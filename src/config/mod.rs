@@ -8,7 +8,9 @@
 //! each other file reads and validates its sections: `relying_party`, `attestation` (with the
 //! metadata service and authenticator names), `limits` (session, lockout, rate limits, ceremony
 //! timeouts, CORS, proxies), `admin`, `tenants` (with their `api_keys`), `audit` (retention of
-//! the audit log), `log` (the log's format); `secret` hashes and compares bearer secrets. Every public type is re-exported here, as `crate::config::X`.
+//! the audit log), `log` (the log's format), `store` (sled or PostgreSQL); `secret` hashes and
+//! compares bearer secrets and reads the cookie key (`session.key`). Every public type is
+//! re-exported here, as `crate::config::X`.
 
 mod admin;
 mod api_keys;
@@ -23,6 +25,7 @@ mod log;
 mod raw;
 mod relying_party;
 mod secret;
+mod store;
 mod tenants;
 #[cfg(test)]
 mod testing;
@@ -47,6 +50,8 @@ pub use limits::{
 };
 pub use log::{LogFormat, LogSettings};
 pub use relying_party::RelyingPartySettings;
+pub use secret::{SessionKeyBytes, SESSION_KEY_LEN};
+pub use store::{StoreBackend, StoreSettings, DEFAULT_POOL_SIZE, MAX_POOL_SIZE};
 pub use tenants::{
     tenant_from_json, TenantCeremonyDefaults, TenantSettings, DEFAULT_DOMAIN, DEFAULT_TENANT,
 };
@@ -68,6 +73,8 @@ const MAX_CEREMONY_TIMEOUT: Duration = Duration::from_secs(DAY);
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub server: ServerSettings,
+    /// `[store]`: sled in `server.data_dir`, or PostgreSQL.
+    pub store: StoreSettings,
     pub relying_party: RelyingPartySettings,
     pub attestation: AttestationSettings,
     pub session: SessionSettings,
@@ -92,7 +99,8 @@ pub struct Settings {
 pub struct ServerSettings {
     /// The public listener.
     pub bind: SocketAddr,
-    /// Database and cookie-signing key.
+    /// The sled database (`store.backend = "sled"`), and the cookie-signing key file unless
+    /// `session.key` is set.
     pub data_dir: PathBuf,
     /// Flow definitions.
     pub flows_dir: PathBuf,
@@ -253,6 +261,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
             },
             purge_interval: PURGE_INTERVAL,
         };
+    let store = store::store(raw.store)?;
     let relying_party =
         relying_party::relying_party(raw.relying_party, &relying_party::RpKeys::global())?;
     let attestation = attestation::attestation(raw.attestation.clone(), "attestation")?;
@@ -274,6 +283,7 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
 
     Ok(Settings {
         server,
+        store,
         relying_party,
         attestation,
         session,

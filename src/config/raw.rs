@@ -55,6 +55,8 @@ pub(super) struct RawFile {
     pub(super) evidence: RawEvidence,
     #[serde(default)]
     pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) store: RawStore,
     /// A later layer's `[[tenants]]` replace an earlier one's as a whole.
     pub(super) tenants: Option<Vec<RawTenant>>,
 }
@@ -79,6 +81,7 @@ impl RawFile {
             audit: self.audit.overlay(top.audit),
             evidence: self.evidence.overlay(top.evidence),
             log: self.log.overlay(top.log),
+            store: self.store.overlay(top.store),
             tenants: top.tenants.or(self.tenants),
         }
     }
@@ -127,6 +130,7 @@ raw_section!(RawSession {
     idle_timeout: DurationText,
     max_lifetime: DurationText,
     insecure_cookies: bool,
+    key: String,
 });
 raw_section!(RawLockout {
     max_failures: u32,
@@ -173,6 +177,12 @@ raw_section!(RawMds {
     check_at_login: bool,
 });
 raw_section!(RawLog { format: String });
+raw_section!(RawStore {
+    backend: String,
+    url: String,
+    pool_size: usize,
+    connect_timeout: DurationText,
+});
 raw_section!(RawEvidence {
     signing_key: PathBuf,
 });
@@ -281,6 +291,10 @@ mod tests {
         assert!(raw.admin.bind.is_none() && raw.admin.tokens.is_none());
         assert!(raw.rate_limits.per_api_key.is_some());
         assert!(raw.tenants.is_none());
+        // `[store]` has its defaults in code: a `url` with no `backend` from any layer selects
+        // postgres, which a `backend` in the built-in defaults would prevent.
+        assert!(raw.store.backend.is_none() && raw.store.url.is_none());
+        assert!(raw.session.key.is_none());
     }
 
     #[test]

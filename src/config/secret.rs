@@ -1,8 +1,59 @@
 //! Bearer secrets (admin tokens, tenant API keys) are configured only as the SHA-256 of their
 //! text: reading that hash from the file, hashing what a client presents, and finding the entry
-//! it belongs to in constant time.
+//! it belongs to in constant time. The cookie key (`session.key`) is read here too: base64 of 64
+//! random bytes, never shown by `Debug`.
+
+use std::fmt;
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use super::{invalid, ConfigError};
+
+/// How many random bytes the cookie key (`session.key`) holds.
+pub const SESSION_KEY_LEN: usize = 64;
+
+/// The cookie key of `session.key` (`FIDOFLOW_SESSION_KEY`): 64 random bytes, shared by every node
+/// of a cluster. `Debug` prints `SessionKeyBytes(***)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKeyBytes([u8; SESSION_KEY_LEN]);
+
+impl SessionKeyBytes {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionKeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKeyBytes(***)")
+    }
+}
+
+/// `text` as base64 (standard or URL-safe alphabet, padding optional, whitespace ignored, as
+/// `openssl rand -base64 64` wraps its output) of exactly 64 bytes. A refusal names `key` and never
+/// shows the text.
+pub(super) fn session_key(text: &str, key: &str) -> Result<SessionKeyBytes, ConfigError> {
+    use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
+    use base64::{alphabet, Engine};
+    const HOW: &str = "make one with `openssl rand -base64 64` and give every node the same";
+    let config = general_purpose::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let decoded = GeneralPurpose::new(&alphabet::STANDARD, config)
+        .decode(&compact)
+        .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, config).decode(&compact))
+        .map_err(|_| invalid(key, format!("is not base64; {HOW}")))?;
+    let bytes: [u8; SESSION_KEY_LEN] = decoded.as_slice().try_into().map_err(|_| {
+        invalid(
+            key,
+            format!(
+                "is base64 of {} bytes, not of {SESSION_KEY_LEN}; {HOW}",
+                decoded.len()
+            ),
+        )
+    })?;
+    Ok(SessionKeyBytes(bytes))
+}
 
 pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
@@ -77,5 +128,26 @@ mod tests {
         }
         assert_eq!(find_by_sha256(&entries, "four", |hash| hash), None);
         assert_eq!(find_by_sha256(&[] as &[[u8; 32]], "one", |hash| hash), None);
+    }
+
+    #[test]
+    fn a_session_key_is_read_in_either_alphabet_with_or_without_padding_and_line_breaks() {
+        let bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) ^ 0xfb).collect();
+        let standard = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        let url_safe =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes);
+        assert!(standard.contains(['+', '/']) && url_safe.contains(['-', '_']));
+        let wrapped = format!("{}\n{}\n", &standard[..64], &standard[64..]);
+        for text in [
+            standard.clone(),
+            standard.trim_end_matches('=').to_owned(),
+            url_safe,
+            wrapped,
+        ] {
+            assert_eq!(
+                session_key(&text, "session.key").unwrap().as_bytes(),
+                &bytes[..]
+            );
+        }
     }
 }
