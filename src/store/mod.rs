@@ -14,6 +14,7 @@
 
 mod audit;
 mod durability;
+mod pg_store;
 mod sled_store;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +27,8 @@ pub use audit::{
     TrimReport,
 };
 pub use durability::{deferred, Pending};
+pub use pg_store::testing as pg_testing;
+pub use pg_store::{PgOptions, PgSessionStore, PgStore};
 pub use sled_store::{
     audit_public_key, FlushStats, SledSessionStore, SledStore, StoreFaults, AUTHENTICATED_KEY,
     SID_KEY, SIGNING_KEY_FILE,
@@ -59,6 +62,13 @@ pub enum StoreError {
     /// The wait for a flush could not complete (the task running the flush failed).
     #[error("storage failed: {0}")]
     Flush(String),
+    /// The database could not be reached, or the connection broke mid-call: the request may
+    /// be sent again (503 `STORE_UNAVAILABLE`).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused a statement (500; the text is for the log).
+    #[error("the database refused a statement: {0}")]
+    Database(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

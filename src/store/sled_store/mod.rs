@@ -57,6 +57,7 @@ use crate::domain::Username;
 
 pub use audit::{audit_public_key, SIGNING_KEY_FILE};
 pub use group_commit::FlushStats;
+pub(in crate::store) use sessions::{signed_in_as, State as SessionState};
 pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
 
 #[derive(Clone)]

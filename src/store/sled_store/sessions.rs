@@ -41,7 +41,7 @@ use super::{user_key, SledStore};
 use crate::domain::Username;
 use crate::store::StoreResult;
 
-type State = HashMap<String, String>;
+pub(in crate::store) type State = HashMap<String, String>;
 
 /// The state key of the engine's own session id.
 pub const SID_KEY: &str = "sid";
@@ -78,7 +78,7 @@ struct LoginName {
 
 /// The user a session state is signed in as, if any (a login that does not decode counts as
 /// none, as it does when the session is loaded).
-fn signed_in_as(state: &State) -> Option<Username> {
+pub(in crate::store) fn signed_in_as(state: &State) -> Option<Username> {
     let login = state.get(AUTHENTICATED_KEY)?;
     serde_json::from_str::<LoginName>(login)
         .ok()

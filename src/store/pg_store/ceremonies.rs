@@ -1,0 +1,39 @@
+//! Ceremonies.
+//!
+//! Table `ceremonies`: `id` → the JSON [`Ceremony`], with its `expires_at` for the purge. Shared
+//! by every tenant (a ceremony names its tenant). A ceremony is taken exactly once, on whichever
+//! node: `DELETE … RETURNING`.
+
+use super::{decode, encode, params, PgStore};
+use crate::store::{Ceremony, CeremonyStore, StoreError, StoreResult};
+
+impl CeremonyStore for PgStore {
+    fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String> {
+        let mut raw = [0u8; 16];
+        crate::domain::random_bytes(&mut raw);
+        let id = crate::domain::hex(&raw);
+        self.put_ceremony_at(&id, ceremony)?;
+        Ok(id)
+    }
+
+    fn put_ceremony_at(&self, id: &str, ceremony: &Ceremony) -> StoreResult<()> {
+        let inserted = self.insert(
+            "INSERT INTO ceremonies (id, expires_at, record) VALUES ($1, $2, $3)",
+            params![id.to_string(), ceremony.expires_at, encode(ceremony)?],
+        )?;
+        if !inserted {
+            return Err(StoreError::Corrupt(format!("ceremony id {id} is in use")));
+        }
+        Ok(())
+    }
+
+    fn take_ceremony(&self, id: &str) -> StoreResult<Option<Ceremony>> {
+        let rows = self.run_write_rows(
+            "DELETE FROM ceremonies WHERE id = $1 RETURNING record",
+            params![id.to_string()],
+        )?;
+        rows.first()
+            .map(|r| decode(&r.get::<_, Vec<u8>>(0)))
+            .transpose()
+    }
+}

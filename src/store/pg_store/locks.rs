@@ -1,0 +1,228 @@
+//! Lock state of usernames (failed password and FIDO attempts), shared by every node.
+//!
+//! Table `locks`: (`tenant`, `username`) → `failures`, `locked_until`, `updated_at`, and
+//! `expires_at`: when the entry stops counting toward a lock (its lock's end, or
+//! `LockPolicy::failure_window` after its last counted attempt). An expired entry counts
+//! nothing, as in the sled backend.
+//!
+//! Each call is one transaction over the name's row (`SELECT … FOR UPDATE`), so attempts on
+//! several nodes at once are counted one after another. A name's first attempt inserts its row;
+//! two nodes inserting it at once conflict (a unique violation, or 40001), and the loser runs
+//! again. The table holds at most `LockPolicy::table_size` rows per tenant still counting: a new
+//! name finding it full is refused (`TableFull`) rather than forget somebody's failures; expired
+//! rows are removed then.
+
+use chrono::{DateTime, Utc};
+
+use super::{is_unique_violation, params, retry, Fail, PgStore};
+use crate::domain::Username;
+use crate::store::{LockPolicy, LockStore, Reservation, StoreResult};
+
+/// A row as it counts at `now` (an expired row counts nothing).
+#[derive(Clone, Copy, Default)]
+struct State {
+    failures: i32,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+/// Which change a transaction over a name's row makes.
+#[derive(Clone, Copy)]
+enum Attempt {
+    /// `reserve_attempt`: count the attempt before it is verified.
+    Reserve,
+    /// `attempt_failed`: lock the name if its count reached the limit.
+    Failed,
+}
+
+/// What the transaction decided.
+enum Decided {
+    Reservation(Reservation),
+    Locked(Option<DateTime<Utc>>),
+}
+
+/// The new state of the row and the answer, or `None` when nothing is written.
+fn decide(
+    attempt: Attempt,
+    current: Option<State>,
+    policy: &LockPolicy,
+    now: DateTime<Utc>,
+) -> (Option<State>, Decided) {
+    let max = policy.max_failures.min(i32::MAX as u32) as i32;
+    let lock = now + policy.lock_duration;
+    let locked = State {
+        failures: 0,
+        locked_until: Some(lock),
+    };
+    match attempt {
+        Attempt::Reserve => {
+            let state = current.unwrap_or_default();
+            if let Some(until) = state.locked_until {
+                return (None, Decided::Reservation(Reservation::Locked(until)));
+            }
+            if state.failures >= max {
+                return (
+                    Some(locked),
+                    Decided::Reservation(Reservation::Locked(lock)),
+                );
+            }
+            let counted = State {
+                failures: state.failures + 1,
+                locked_until: None,
+            };
+            (Some(counted), Decided::Reservation(Reservation::Granted))
+        }
+        Attempt::Failed => match current {
+            None => (None, Decided::Locked(None)),
+            Some(State {
+                locked_until: Some(until),
+                ..
+            }) => (None, Decided::Locked(Some(until))),
+            Some(state) if state.failures >= max => (Some(locked), Decided::Locked(Some(lock))),
+            Some(_) => (None, Decided::Locked(None)),
+        },
+    }
+}
+
+impl PgStore {
+    /// One transaction over `username`'s row (see the module's text).
+    fn lock_transaction(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+        attempt: Attempt,
+    ) -> StoreResult<Decided> {
+        let (tenant, name, policy) = (self.tenant(), username.as_str().to_string(), *policy);
+        self.run(move |pool| async move {
+            let (pool, tenant, name, policy) = (&pool, &tenant, &name, &policy);
+            retry(move || async move {
+                let mut client = pool.get().await?;
+                let tx = client.transaction().await?;
+                let select = tx
+                    .prepare_cached(
+                        "SELECT failures, locked_until, expires_at FROM locks \
+                         WHERE tenant = $1 AND username = $2 FOR UPDATE",
+                    )
+                    .await?;
+                let row = tx.query_opt(&select, &[tenant, name]).await?;
+                let exists = row.is_some();
+                let current = row.map(|r| {
+                    if r.get::<_, DateTime<Utc>>(2) <= now {
+                        State::default()
+                    } else {
+                        State {
+                            failures: r.get(0),
+                            locked_until: r.get(1),
+                        }
+                    }
+                });
+                let (write, answer) = decide(attempt, current, policy, now);
+                let Some(state) = write else {
+                    return Ok(answer);
+                };
+                if !exists {
+                    let counting = tx
+                        .query_one(
+                            "SELECT count(*) FROM locks WHERE tenant = $1 AND expires_at > $2",
+                            &[tenant, &now],
+                        )
+                        .await?
+                        .get::<_, i64>(0);
+                    if counting as usize >= policy.table_size {
+                        return Ok(Decided::Reservation(Reservation::TableFull));
+                    }
+                    tx.execute(
+                        "DELETE FROM locks WHERE tenant = $1 AND expires_at <= $2",
+                        &[tenant, &now],
+                    )
+                    .await?;
+                }
+                let upsert = tx
+                    .prepare_cached(
+                        "INSERT INTO locks (tenant, username, failures, locked_until, \
+                         updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (tenant, username) DO UPDATE SET \
+                         failures = excluded.failures, locked_until = excluded.locked_until, \
+                         updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                    )
+                    .await?;
+                let expires = state.locked_until.unwrap_or(now + policy.failure_window);
+                let written = tx
+                    .execute(
+                        &upsert,
+                        &[
+                            tenant,
+                            name,
+                            &state.failures,
+                            &state.locked_until,
+                            &now,
+                            &expires,
+                        ],
+                    )
+                    .await;
+                match written {
+                    Err(e) if is_unique_violation(&e) => return Err(Fail::Conflict),
+                    other => other?,
+                };
+                tx.commit().await?;
+                Ok(answer)
+            })
+            .await
+        })
+    }
+}
+
+impl LockStore for PgStore {
+    fn reserve_attempt(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> StoreResult<Reservation> {
+        match self.lock_transaction(username, now, policy, Attempt::Reserve)? {
+            Decided::Reservation(r) => Ok(r),
+            Decided::Locked(_) => unreachable!("a reservation decides a reservation"),
+        }
+    }
+
+    fn attempt_failed(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        policy: &LockPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        match self.lock_transaction(username, now, policy, Attempt::Failed)? {
+            Decided::Locked(until) => Ok(until),
+            Decided::Reservation(_) => Ok(None),
+        }
+    }
+
+    fn attempt_succeeded(&self, username: &Username) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM locks WHERE tenant = $1 AND username = $2 AND locked_until IS NULL",
+            params![self.tenant(), username.as_str().to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn locked_until(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let rows = self.rows(
+            "SELECT locked_until FROM locks WHERE tenant = $1 AND username = $2 \
+             AND locked_until > $3",
+            params![self.tenant(), username.as_str().to_string(), now],
+        )?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    fn unlock(&self, username: &Username) -> StoreResult<bool> {
+        let n = self.execute(
+            "DELETE FROM locks WHERE tenant = $1 AND username = $2",
+            params![self.tenant(), username.as_str().to_string()],
+        )?;
+        Ok(n > 0)
+    }
+}
