@@ -16,6 +16,8 @@ mod audit;
 mod durability;
 mod pg_store;
 mod sled_store;
+#[cfg(test)]
+mod suite;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

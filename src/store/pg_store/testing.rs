@@ -171,3 +171,17 @@ fn start_cluster() -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A store on a fresh database, with a temporary data directory for its audit signing key
+/// (kept as long as the store is used).
+#[cfg(test)]
+pub(crate) fn store() -> (super::PgStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let options = super::PgOptions {
+        url: fresh_database_url(),
+        pool_size: 8,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let store = super::PgStore::connect(&options, dir.path()).expect("the test database");
+    (store, dir)
+}

@@ -428,9 +428,15 @@ impl Storage for SledStore {
     }
 }
 
+/// A store in a temporary directory that disappears with it (the backend-generic suite).
+#[cfg(test)]
+pub(in crate::store) fn temporary_store() -> SledStore {
+    SledStore::temporary()
+}
+
 /// Records the keyspace tests share.
 #[cfg(test)]
-mod fixtures {
+pub(in crate::store) mod fixtures {
     use chrono::Utc;
 
     use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
