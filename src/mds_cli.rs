@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::engine::{metadata_record, trust_anchors, verify_for_import, Engine};
 use crate::flow::Registry;
-use crate::store::{MetadataStore, SledStore};
+use crate::store::Storage;
 
 const USAGE: &str = "usage: fidoflow mds import FILE | fidoflow mds reevaluate";
 
@@ -33,17 +33,8 @@ pub fn run(settings: Settings, args: Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open_store(settings: &Settings) -> anyhow::Result<SledStore> {
-    let dir = &settings.server.data_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("server.data_dir: cannot create {}", dir.display()))?;
-    SledStore::open(dir).with_context(|| {
-        format!(
-            "cannot open the store in {}; if fidoflow is running there, stop it, run this \
-             command, and start it again",
-            dir.display()
-        )
-    })
+fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
+    Ok(crate::startup::open_store(settings, &Clock::system())?.store)
 }
 
 /// Verifies the BLOB in `file` against `mds.roots` and `mds.crls` at `now` and stores it,

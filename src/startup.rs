@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
 use actix_session::SessionMiddleware;
@@ -17,11 +18,14 @@ use anyhow::{bail, Context};
 
 use crate::api;
 use crate::clock::Clock;
+use crate::config::StoreBackend;
 use crate::config::{AttestationPolicyKind, LogFormat, Settings};
 use crate::engine::{trust_anchors, Challenges, Engine, EvidenceKey, SERVER_DATA_KEY_FILE};
 use crate::flow::definitions::{Conveyance, Step};
 use crate::flow::Registry;
-use crate::store::{SledSessionStore, SledStore, StoreFaults};
+use crate::store::{
+    PgOptions, PgSessionStore, PgStore, Sessions, SledSessionStore, SledStore, Storage, StoreFaults,
+};
 
 /// How long a graceful shutdown waits for requests in flight before it drops them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -118,18 +122,12 @@ impl Application {
         let registry = Registry::load(&settings.server.flows_dir)?;
         check_attestation_policy(&settings, &registry)?;
         let trust = trust_anchors(&settings)?;
-        let store = SledStore::open(&data_dir).with_context(|| {
-            format!(
-                "server.data_dir: cannot open the store in {}",
-                data_dir.display()
-            )
-        })?;
-        let faults = store.faults();
-        let key = cookie_key(&data_dir)?;
-        let sessions = {
-            let clock = clock.clone();
-            SledSessionStore::new(store.clone(), std::sync::Arc::new(move || clock.now()))
-        };
+        let OpenedStore {
+            store,
+            sessions,
+            faults,
+        } = open_store(&settings, &clock)?;
+        let key = cookie_key(&settings, &data_dir)?;
         let engine = Engine::new(settings.clone(), registry, store, clock, trust, challenges)?;
         engine.set_evidence_key(evidence_key(&settings, &data_dir)?);
         engine.set_uaf_server_data_key(secret_file(
@@ -377,9 +375,66 @@ fn check_attestation_policy(settings: &Settings, registry: &Registry) -> anyhow:
 
 /// The session cookie key: 64 random bytes in `session.key` in the data directory, created on
 /// first start with mode 0600, so sessions survive a restart.
-fn cookie_key(data_dir: &Path) -> anyhow::Result<Key> {
+/// The key that encrypts session cookies: `session.key`, which every node of a cluster shares,
+/// else `session.key` in the data directory, made on first start.
+fn cookie_key(settings: &Settings, data_dir: &Path) -> anyhow::Result<Key> {
+    if let Some(key) = &settings.session.key {
+        return Ok(Key::from(key.as_bytes()));
+    }
     let bytes: [u8; 64] = secret_file(&data_dir.join("session.key"), "session key")?;
     Ok(Key::from(&bytes))
+}
+
+/// The store the configuration names, with its session store and fault injection.
+pub struct OpenedStore {
+    pub store: Arc<dyn Storage>,
+    pub sessions: Sessions,
+    /// Fault injection of the sled store (a PostgreSQL store's handle injects nothing).
+    pub faults: StoreFaults,
+}
+
+/// Opens the configured store: sled in the data directory, or PostgreSQL at `store.url`
+/// (migrated to this build's schema first, one node at a time).
+pub fn open_store(settings: &Settings, clock: &Clock) -> anyhow::Result<OpenedStore> {
+    let data_dir = &settings.server.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("server.data_dir: cannot create {}", data_dir.display()))?;
+    let now = {
+        let clock = clock.clone();
+        Arc::new(move || clock.now())
+    };
+    match &settings.store.backend {
+        StoreBackend::Sled => {
+            let store = SledStore::open(data_dir).with_context(|| {
+                format!(
+                    "server.data_dir: cannot open the store in {}; if another fidoflow is \
+                     running there, stop it first",
+                    data_dir.display()
+                )
+            })?;
+            Ok(OpenedStore {
+                faults: store.faults(),
+                sessions: Sessions::Sled(SledSessionStore::new(store.clone(), now)),
+                store: Arc::new(store),
+            })
+        }
+        StoreBackend::Postgres { url } => {
+            let options = PgOptions {
+                url: url.clone(),
+                pool_size: settings.store.pool_size,
+                connect_timeout: settings.store.connect_timeout,
+            };
+            let shown = settings.store.url_for_logs().unwrap_or_default();
+            let store = PgStore::connect(&options, data_dir)
+                .with_context(|| format!("store.url: cannot use the database at {shown}"))?;
+            tracing::info!(url = %shown, pool_size = options.pool_size, "store: PostgreSQL");
+            Ok(OpenedStore {
+                faults: StoreFaults::default(),
+                sessions: Sessions::Postgres(PgSessionStore::new(store.clone(), now)),
+                store: Arc::new(store),
+            })
+        }
+    }
 }
 
 /// The key that signs transaction evidence: `evidence.signing_key`, else

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::document::{meta, random_error_id};
 use crate::engine::metrics::{self, Busy};
 use crate::engine::{EngineError, NextStep};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -68,6 +69,8 @@ pub enum ErrorCode {
     NoValidToken,
     TooManyRequests,
     ServerBusy,
+    /// The database could not be reached (PostgreSQL backend): the call may be sent again.
+    StoreUnavailable,
     ConcurrentAccess,
     NotAuthenticated,
     Forbidden,
@@ -147,6 +150,9 @@ impl ApiError {
                 E::MetadataRefused(_) => (StatusCode::BAD_REQUEST, C::MdsBlobRefused),
                 E::UserNotFound(_) => (StatusCode::NOT_FOUND, C::UserNotFound),
                 E::UserCredentialNotFound(_) => (StatusCode::NOT_FOUND, C::FidoCredentialNotFound),
+                E::Storage(StoreError::Unavailable(_)) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, C::StoreUnavailable)
+                }
                 E::Storage(_) | E::Internal(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, C::InternalError)
                 }

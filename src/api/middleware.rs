@@ -307,12 +307,24 @@ pub async fn session_guard(
         None
     };
     let engine = req.app_data::<web::Data<Engine>>().cloned();
-    let _guard = match (key, engine) {
+    let guard = match (key, engine) {
         (Some(key), Some(engine)) => match engine.guard_session(&key) {
             Ok(guard) => Some(guard),
             Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
         },
         _ => None,
+    };
+    // Servers sharing a store also claim the session there, for all of them.
+    let _guard = match guard {
+        Some(guard) if guard.needs_claim() => match web::block(move || guard.claim()).await {
+            Ok(Ok(guard)) => Some(guard),
+            Ok(Err(e)) => return Ok(req.into_response(ApiError::from(e).error_response())),
+            Err(e) => {
+                let e = ApiError::Internal(e.to_string());
+                return Ok(req.into_response(e.error_response()));
+            }
+        },
+        other => other,
     };
     Ok(next.call(req).await?.map_into_boxed_body())
 }

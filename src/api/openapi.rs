@@ -194,7 +194,7 @@ const LOGINAPP_ERRORS: &[(&str, &str)] = &[
     ("403", "`CSRF_HEADER_MISSING`, `CSRF_ORIGIN_MISMATCH`, `USER_LOCKED`, `NOT_AUTHORIZED`, `PRECONDITION_NOT_FULFILLED`"),
     ("413", "`REQUEST_TOO_LARGE`: a body over 64 KiB"),
     ("429", "`TOO_MANY_REQUESTS` (with `Retry-After`)"),
-    ("503", "`SERVER_BUSY`"),
+    ("503", "`SERVER_BUSY`, `STORE_UNAVAILABLE` (the database could not be reached; send the call again)"),
     ("default", "`INTERNAL_ERROR` or another code of `ErrorCode`"),
 ];
 

@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::metrics::Busy;
 use super::EngineError;
 use crate::config::RateLimitSettings;
+use crate::store::Storage;
 
 /// Above this many tracked keys, expired windows are dropped.
 const TABLE_BOUND: usize = 100_000;
@@ -20,6 +21,8 @@ pub struct RateLimiter {
     per_address: u32,
     per_username: u32,
     windows: Mutex<HashMap<String, (DateTime<Utc>, u32)>>,
+    /// A store several servers share: the windows are counted there, for all of them.
+    shared: Option<Arc<dyn Storage>>,
 }
 
 /// What is being limited; each has its own counters.
@@ -31,8 +34,10 @@ pub enum Limited {
 }
 
 impl RateLimiter {
-    pub fn new(settings: &RateLimitSettings) -> Self {
+    /// Limits counted in memory, or in `shared` when it is a store several servers share.
+    pub fn new(settings: &RateLimitSettings, shared: Option<Arc<dyn Storage>>) -> Self {
         Self {
+            shared: shared.filter(|s| s.shared_state().is_some()),
             enabled: settings.enabled,
             window: Duration::from_std(settings.window).unwrap_or(Duration::seconds(60)),
             per_address: settings.per_address,
@@ -88,6 +93,17 @@ impl RateLimiter {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
+        if let Some(shared) = self.shared.as_ref().and_then(|s| s.shared_state()) {
+            let (count, ends) = shared.count_request(&key, now, self.window)?;
+            if count > limit {
+                // Whole seconds, rounded up (the database keeps microseconds).
+                let retry = ((ends - now).num_milliseconds() + 999)
+                    .div_euclid(1000)
+                    .max(1) as u64;
+                return Err(EngineError::TooManyRequests { retry_after: retry });
+            }
+            return Ok(());
+        }
         let entry = windows.entry(key).or_insert((now, 0));
         if now - entry.0 >= self.window {
             *entry = (now, 0);
@@ -163,7 +179,35 @@ mod tests {
             per_address: 3,
             per_username: 2,
             windows: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    #[test]
+    fn servers_sharing_a_store_share_their_windows() {
+        let (store, _dir) = crate::store::pg_testing::store();
+        let store: Arc<dyn Storage> = Arc::new(store);
+        // Two servers' limiters on one database: the limit holds for both together.
+        let a = RateLimiter {
+            shared: Some(store.clone()),
+            ..limiter()
+        };
+        let b = RateLimiter {
+            shared: Some(store),
+            ..limiter()
+        };
+        let now = Utc::now();
+        a.check(Limited::Attempt, None, Some("alice"), now).unwrap();
+        b.check(Limited::Attempt, None, Some("alice"), now).unwrap();
+        assert!(matches!(
+            a.check(Limited::Attempt, None, Some("alice"), now),
+            Err(EngineError::TooManyRequests { retry_after: 60 })
+        ));
+        assert!(b.check(Limited::Attempt, None, Some("bob"), now).is_ok());
+        // A new window when the last one ended.
+        let later = now + Duration::seconds(61);
+        b.check(Limited::Attempt, None, Some("alice"), later)
+            .unwrap();
     }
 
     #[test]

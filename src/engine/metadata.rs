@@ -16,7 +16,7 @@ use super::{
 use crate::config::Settings;
 use crate::fido::mds::{self, CertificationLevel, Crl, MetadataBlob, MetadataEntry};
 use crate::fido::{self as webauthn, Judgement, TrustAnchors, TrustedBy, VerifiedRegistration};
-use crate::store::{AuditKind, CredentialRecord, MetadataRecord, Outcome, SledStore};
+use crate::store::{AuditKind, CredentialRecord, MetadataRecord, Outcome, Storage};
 
 /// The imported BLOB as the server uses it.
 #[derive(Debug, Clone)]
@@ -27,7 +27,10 @@ pub struct LoadedMetadata {
 
 /// Reads the stored BLOB, if one was imported. The BLOB was verified at import; it is not
 /// verified again here (the roots need not be on the server).
-pub(super) fn load(store: &SledStore, now: DateTime<Utc>) -> EngineResult<Option<LoadedMetadata>> {
+pub(super) fn load(
+    store: &dyn Storage,
+    now: DateTime<Utc>,
+) -> EngineResult<Option<LoadedMetadata>> {
     let Some(record) = crate::store::MetadataStore::metadata(store)? else {
         return Ok(None);
     };

@@ -72,7 +72,7 @@ use crate::domain::{CredentialId, Username};
 pub use crate::fido::evidence::EvidenceKey;
 use crate::fido::TrustAnchors;
 use crate::flow::Registry;
-use crate::store::{AuditEvent, AuditKind, AuditRetention, Outcome, SledStore, Storage};
+use crate::store::{AuditEvent, AuditKind, AuditRetention, Outcome, Storage};
 use limits::RateLimiter;
 use passwords::Passwords;
 
@@ -141,10 +141,43 @@ struct Inner {
 pub struct SessionGuard {
     engine: Engine,
     key: String,
+    /// The token of the claim in a store several servers share (see [`SessionGuard::claim`]).
+    claim: Option<String>,
+}
+
+/// How long a claim of a session in a shared store holds at most, should its server die
+/// before it ends the request.
+const SESSION_CLAIM: chrono::Duration = chrono::Duration::minutes(2);
+
+impl SessionGuard {
+    /// Whether the claim must also be taken in the store (several servers share it); then
+    /// [`claim`](Self::claim) must run, off the async threads (it waits for the database).
+    pub fn needs_claim(&self) -> bool {
+        self.engine.store().shared_state().is_some()
+    }
+
+    /// Claims the session in the store several servers share: `CONCURRENT_ACCESS` while a
+    /// request of it runs on another server.
+    pub fn claim(mut self) -> EngineResult<SessionGuard> {
+        let Some(shared) = self.engine.store().shared_state() else {
+            return Ok(self);
+        };
+        let now = self.engine.now();
+        match shared.claim_session(&self.key, now, now + SESSION_CLAIM)? {
+            Some(token) => {
+                self.claim = Some(token);
+                Ok(self)
+            }
+            None => Err(EngineError::ConcurrentAccess),
+        }
+    }
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
+        if let (Some(token), Some(shared)) = (&self.claim, self.engine.store().shared_state()) {
+            shared.release_session(&self.key, token);
+        }
         self.engine
             .inner
             .in_progress
@@ -158,7 +191,7 @@ impl Engine {
     pub fn new(
         settings: Settings,
         registry: Registry,
-        store: SledStore,
+        store: Arc<dyn Storage>,
         clock: Clock,
         trust: TrustAnchors,
         challenges: Challenges,
@@ -167,9 +200,8 @@ impl Engine {
             settings.rate_limits.password_hash_concurrency,
             settings.passwords,
         )?;
-        let limits = RateLimiter::new(&settings.rate_limits);
-        let metadata = metadata::load(&store, clock.now())?;
-        let store: Arc<dyn Storage> = Arc::new(store);
+        let limits = RateLimiter::new(&settings.rate_limits, Some(store.clone()));
+        let metadata = metadata::load(store.as_ref(), clock.now())?;
         let default_tenant = Arc::new(Tenant::builtin(&settings, trust, store.clone()));
         let engine = Self {
             inner: Arc::new(Inner {
@@ -233,6 +265,7 @@ impl Engine {
         Ok(SessionGuard {
             engine: self.clone(),
             key: key.to_string(),
+            claim: None,
         })
     }
 

@@ -56,7 +56,7 @@ impl TestEngine {
                 .map(|(file, text)| (Path::new(*file), *text)),
         )
         .expect("the flows are valid");
-        let store = SledStore::open(dir.path()).expect("the store");
+        let store = std::sync::Arc::new(SledStore::open(dir.path()).expect("the store"));
         let clock = Clock::manual(Utc::now());
         let engine = Engine::new(
             settings,

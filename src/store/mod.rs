@@ -13,8 +13,10 @@
 //! comes in as arguments (or, for the session store, as a `now` function given at construction).
 
 mod audit;
+mod audit_chain;
 mod durability;
 mod pg_store;
+mod session_stores;
 mod sled_store;
 #[cfg(test)]
 mod suite;
@@ -31,6 +33,7 @@ pub use audit::{
 pub use durability::{deferred, Pending};
 pub use pg_store::testing as pg_testing;
 pub use pg_store::{PgOptions, PgSessionStore, PgStore};
+pub use session_stores::Sessions;
 pub use sled_store::{
     audit_public_key, FlushStats, SledSessionStore, SledStore, StoreFaults, AUTHENTICATED_KEY,
     SID_KEY, SIGNING_KEY_FILE,
@@ -439,6 +442,32 @@ pub trait TenantStore {
     fn delete_tenant(&self, id: &str) -> StoreResult<()>;
 }
 
+/// What one server keeps in memory when it is alone on its store, and a store shared by
+/// several servers (PostgreSQL) keeps for all of them: which sessions have a request running,
+/// and the rate-limit windows.
+pub trait SharedState: Send + Sync {
+    /// Claims session `key` for a request (until `until` at most, should the server die
+    /// mid-request); `None` when another request of it holds a claim at `now`, else the claim's
+    /// token for [`release_session`](Self::release_session).
+    fn claim_session(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<String>>;
+    /// Ends the claim `token` of session `key`, without waiting for the store.
+    fn release_session(&self, key: &str, token: &str);
+    /// Counts one request under `key` in its fixed window (a new window of length `window`
+    /// starts at `now` when the last one ended); the count with this request, and when the
+    /// window ends.
+    fn count_request(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> StoreResult<(u32, DateTime<Utc>)>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Storage:
     UserStore
@@ -469,6 +498,11 @@ pub trait Storage:
     /// Returns once everything the store holds is on disk, including what it keeps in memory
     /// only while running (at shutdown).
     fn flush(&self) -> StoreResult<()>;
+    /// The state several servers on this store share, when they can (`None`: one server per
+    /// store, which keeps that state in its memory).
+    fn shared_state(&self) -> Option<&dyn SharedState> {
+        None
+    }
 }
 
 /// Byte strings in records are kept as base64url text.

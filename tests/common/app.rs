@@ -96,8 +96,28 @@ async fn spawn(
         AdminToken::from_token("test-admin", AdminRole::Admin, ADMIN_TOKEN),
         AdminToken::from_token("test-helpdesk", AdminRole::Helpdesk, HELPDESK_TOKEN),
     ];
+    if let Some(url) = test_database(data_dir.path()) {
+        settings.store.backend = fidoflow::config::StoreBackend::Postgres { url };
+    }
     change(&mut settings);
     start(settings, Clock::manual(now), challenges, data_dir).await
+}
+
+/// With `FIDOFLOW_TEST_STORE=postgres`, the servers of the HTTP tests run on PostgreSQL: each
+/// data directory gets a fresh database of the test server (see
+/// `fidoflow::store::pg_testing`), named in a file there, so a server started again on the
+/// same directory finds the same database.
+pub fn test_database(data_dir: &std::path::Path) -> Option<String> {
+    if std::env::var("FIDOFLOW_TEST_STORE").ok()?.trim() != "postgres" {
+        return None;
+    }
+    let marker = data_dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return Some(url);
+    }
+    let url = fidoflow::store::pg_testing::fresh_database_url();
+    std::fs::write(&marker, &url).expect("the test database's name");
+    Some(url)
 }
 
 async fn start(

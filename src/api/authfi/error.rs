@@ -59,6 +59,10 @@ impl AuthFiError {
                 (StatusCode::SERVICE_UNAVAILABLE, 9000)
             }
             E::UserExists => (StatusCode::CONFLICT, 1002),
+            E::Storage(crate::store::StoreError::Unavailable(_)) => {
+                tracing::warn!(error = ?e, "AuthFi call: the database is unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, 9000)
+            }
             E::Storage(_) | E::Internal(_) => {
                 tracing::error!(error = ?e, "AuthFi call failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, 9000)

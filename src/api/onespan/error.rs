@@ -59,6 +59,10 @@ impl OneSpanError {
                 crate::api::error::server_busy(*reason);
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            E::Storage(crate::store::StoreError::Unavailable(_)) => {
+                tracing::warn!(error = ?e, "OneSpan call: the database is unavailable");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             E::Storage(_) | E::Internal(_) => {
                 tracing::error!(error = ?e, "OneSpan call failed");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -367,6 +367,27 @@ impl PgStore {
         })
     }
 
+    /// Runs `future` on the store's runtime without waiting for it.
+    pub(crate) fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
+        self.shared.runtime.spawn(future);
+    }
+
+    /// [`execute`](Self::execute) as a future of the store's runtime (inside a detached task).
+    pub(crate) async fn execute_async(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> StoreResult<u64> {
+        let pool = self.shared.pool.clone();
+        let (pool, params) = (&pool, &params);
+        retry(move || async move {
+            let client = pool.get().await?;
+            let statement = client.prepare_cached(sql).await?;
+            Ok(client.execute(&statement, &borrowed(params)).await?)
+        })
+        .await
+    }
+
     /// The tenant this view serves.
     pub(crate) fn tenant(&self) -> String {
         self.tenant.to_string()
@@ -392,6 +413,7 @@ impl PgStore {
             ("ceremonies", "id"),
             ("sessions", "key"),
             ("session_claims", "key"),
+            ("rate_windows", "key"),
         ] {
             purged += self.purge_table(table, column, "expires_at", now)?;
         }
@@ -500,5 +522,9 @@ impl Storage for PgStore {
     /// Every acknowledged write was committed when it was acknowledged: nothing to do.
     fn flush(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    fn shared_state(&self) -> Option<&dyn crate::store::SharedState> {
+        Some(self)
     }
 }

@@ -175,7 +175,7 @@ fn start_cluster() -> String {
 /// A store on a fresh database, with a temporary data directory for its audit signing key
 /// (kept as long as the store is used).
 #[cfg(test)]
-pub(crate) fn store() -> (super::PgStore, tempfile::TempDir) {
+pub fn store() -> (super::PgStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let options = super::PgOptions {
         url: fresh_database_url(),

@@ -60,16 +60,17 @@ CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 -- A request of a session in progress on some node (`CONCURRENT_ACCESS`).
 CREATE TABLE session_claims (
     key TEXT NOT NULL PRIMARY KEY,
+    token TEXT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
 
 -- Rate-limit windows shared by every node.
 CREATE TABLE rate_windows (
     key TEXT NOT NULL PRIMARY KEY,
-    window_start TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
     count INT NOT NULL
 );
-CREATE INDEX rate_windows_by_start ON rate_windows (window_start);
+CREATE INDEX rate_windows_by_expiry ON rate_windows (expires_at);
 
 -- The audit log's hash chain: `seq` is given under the lock of the one `audit_head` row, so
 -- seq order is chain order on every node.
