@@ -290,6 +290,7 @@ impl Application {
         let engine = self.engine.clone();
         let last = self.engine.clone();
         let interval = engine.settings().server.purge_interval;
+        let follower = engine.clone();
         let purge = Box::pin(async move {
             loop {
                 actix_web::rt::time::sleep(interval).await;
@@ -301,6 +302,20 @@ impl Application {
                 }
             }
         });
+        // Servers sharing a store take up each other's metadata imports and tenant changes.
+        let follow = Box::pin(async move {
+            if !follower.shares_its_store() {
+                return std::future::pending::<()>().await;
+            }
+            loop {
+                actix_web::rt::time::sleep(crate::engine::FOLLOW_INTERVAL).await;
+                let engine = follower.clone();
+                if let Ok(Err(e)) = web::block(move || engine.follow_shared_store()).await {
+                    tracing::warn!(error = %e, "looking for other servers' changes failed");
+                }
+            }
+        });
+        let background = Box::pin(futures_util::future::join(purge, follow));
         let serve = Box::pin(async move {
             match self.admin_server {
                 Some(admin) => futures_util::future::try_join(self.server, admin)
@@ -310,9 +325,9 @@ impl Application {
             }
         });
         // The purge loop ends with the server: nothing outlives it to hold the store open.
-        let result = match futures_util::future::select(serve, purge).await {
+        let result = match futures_util::future::select(serve, background).await {
             futures_util::future::Either::Left((result, _)) => result,
-            futures_util::future::Either::Right((never, _)) => never,
+            futures_util::future::Either::Right(_) => unreachable!("the purge loop never ends"),
         };
         let flushed = match web::block(move || last.flush()).await {
             Ok(Ok(())) => Ok(()),

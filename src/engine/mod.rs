@@ -13,6 +13,7 @@ mod assertion;
 mod backend;
 mod ceremony;
 mod challenges;
+mod cluster;
 mod error;
 mod flows;
 mod health;
@@ -53,6 +54,7 @@ pub use backend::{
 };
 pub use ceremony::{CeremonyError, Channel, Refusal, RefusalKind};
 pub use challenges::Challenges;
+pub use cluster::FOLLOW_INTERVAL;
 pub use error::{EngineError, NextStep};
 pub use flows::{ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};
 pub use health::{HealthCheck, Readiness};
@@ -123,6 +125,8 @@ struct Inner {
     challenges: Challenges,
     /// The imported FIDO metadata BLOB: read at start, replaced by `PUT /rest/admin/mds`.
     metadata: RwLock<Option<Arc<LoadedMetadata>>>,
+    /// The stored tenants as this server last took them up (see `cluster.rs`).
+    seen_tenants: Mutex<cluster::SeenTenants>,
     passwords: Passwords,
     limits: RateLimiter,
     in_progress: Mutex<HashSet<String>>,
@@ -214,6 +218,7 @@ impl Engine {
                 tenant_changes: Mutex::new(()),
                 challenges,
                 metadata: RwLock::new(metadata.map(Arc::new)),
+                seen_tenants: Mutex::new(Default::default()),
                 passwords,
                 limits,
                 in_progress: Mutex::new(HashSet::new()),
@@ -224,6 +229,7 @@ impl Engine {
             }),
         };
         engine.load_tenants()?;
+        engine.note_stored_tenants()?;
         Ok(engine)
     }
 

@@ -371,6 +371,10 @@ pub trait MetadataStore {
     /// Replaces the stored BLOB; flushed before it returns.
     fn put_metadata(&self, record: &MetadataRecord) -> StoreResult<()>;
     fn metadata(&self) -> StoreResult<Option<MetadataRecord>>;
+    /// The stored BLOB's serial number, without reading the BLOB (where the store can).
+    fn metadata_number(&self) -> StoreResult<Option<u64>> {
+        Ok(self.metadata()?.map(|m| m.number))
+    }
 }
 
 pub trait LockStore {

@@ -22,4 +22,9 @@ impl MetadataStore for PgStore {
             .map(|r| decode(&r.get::<_, Vec<u8>>(0)))
             .transpose()
     }
+
+    fn metadata_number(&self) -> StoreResult<Option<u64>> {
+        let rows = self.rows("SELECT number FROM metadata WHERE id = 1", params![])?;
+        Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
+    }
 }
