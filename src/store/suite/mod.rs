@@ -2,6 +2,7 @@
 //! `&dyn Storage`, and [`both!`] makes a sled and a PostgreSQL test of it (the PostgreSQL one on
 //! a fresh database of the test server, see `pg_store/testing.rs`).
 
+mod audit;
 mod users;
 
 /// `both!(name, body)`: the tests `name::sled` and `name::postgres`, each calling `body` with a

@@ -57,6 +57,9 @@ use std::sync::atomic::Ordering;
 
 use super::{decode, encode, user_key, SledStore};
 use crate::domain::Username;
+use crate::store::audit_chain::{chain_start, empty_log_head, genesis, seal, unseal, Walk};
+#[cfg(test)]
+use crate::store::audit_chain::{sha256_hex, GENESIS, GENESIS_SEED};
 use crate::store::{
     AuditEvent, AuditLog, AuditRetention, ChainBreak, ChainReport, Checkpoint, StoreError,
     StoreResult, TrimReport,
@@ -65,95 +68,10 @@ use crate::store::{
 pub(super) use checkpoint::AuditKey;
 pub use checkpoint::{audit_public_key, SIGNING_KEY_FILE};
 
-/// The `prev_hash` of the first record: hex(SHA-256(`fidoflow audit log genesis`)).
-pub const GENESIS: &str = "6f4fd7f9c62e39826cb52197a5c38f7faaad48e9703ee3a0b4b761cdf49b0c46";
-
-/// The seed of [`GENESIS`].
-#[cfg(test)]
-const GENESIS_SEED: &[u8] = b"fidoflow audit log genesis";
-
-/// `,"hash":"` ‖ 64 hex ‖ `"}`: the end of every stored record.
-const SEAL_LEN: usize = 9 + 64 + 2;
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    crate::domain::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-fn genesis() -> String {
-    GENESIS.to_string()
-}
-
-/// Sets `event.prev_hash` to `prev` and `event.hash` to its hash, and returns its stored bytes.
-fn seal(event: &mut AuditEvent, prev: String) -> StoreResult<Vec<u8>> {
-    event.prev_hash = Some(prev);
-    event.hash = None;
-    let mut bytes = encode(event)?;
-    let hash = sha256_hex(&bytes);
-    if bytes.pop() != Some(b'}') {
-        return Err(StoreError::Corrupt(
-            "an audit record is not a JSON object".into(),
-        ));
-    }
-    bytes.extend_from_slice(b",\"hash\":\"");
-    bytes.extend_from_slice(hash.as_bytes());
-    bytes.extend_from_slice(b"\"}");
-    event.hash = Some(hash);
-    Ok(bytes)
-}
-
-/// Splits stored bytes into the canonical bytes and the `hash` they carry; `None` when they do
-/// not end with a `hash` member of 64 lowercase hex digits.
-fn unseal(stored: &[u8]) -> Option<(Vec<u8>, &str)> {
-    let body_len = stored.len().checked_sub(SEAL_LEN).filter(|&n| n > 1)?;
-    let (body, seal) = stored.split_at(body_len);
-    let hash = seal.strip_prefix(b",\"hash\":\"")?.strip_suffix(b"\"}")?;
-    if !hash
-        .iter()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
-    {
-        return None;
-    }
-    let mut canonical = body.to_vec();
-    canonical.push(b'}');
-    Some((canonical, std::str::from_utf8(hash).ok()?))
-}
-
 fn key_seq(key: &[u8]) -> StoreResult<u64> {
     <[u8; 8]>::try_from(key)
         .map(u64::from_be_bytes)
         .map_err(|_| StoreError::Corrupt("an audit key is not a sequence number".into()))
-}
-
-/// Checks the record stored under `seq` against the `hash` of the record before it (`prev`,
-/// named `after`); returns its own hash.
-fn check_record(seq: u64, stored: &[u8], prev: &str, after: &str) -> Result<String, ChainBreak> {
-    let changed = |why: &str| ChainBreak::Changed {
-        seq,
-        why: why.to_string(),
-    };
-    let (canonical, hash) =
-        unseal(stored).ok_or_else(|| changed("it does not end with a valid `hash` member"))?;
-    if sha256_hex(&canonical) != hash {
-        return Err(changed("its bytes no longer match its `hash`"));
-    }
-    let event: AuditEvent =
-        decode(stored).map_err(|e| changed(&format!("it is not a readable record ({e})")))?;
-    if event.hash.as_deref() != Some(hash) {
-        return Err(changed("its `hash` member is not the last one"));
-    }
-    if event.seq != seq {
-        return Err(ChainBreak::Moved {
-            seq,
-            says: event.seq,
-        });
-    }
-    if event.prev_hash.as_deref() != Some(prev) {
-        return Err(ChainBreak::Unlinked {
-            seq,
-            after: after.to_string(),
-        });
-    }
-    Ok(hash.to_string())
 }
 
 impl SledStore {
@@ -161,13 +79,7 @@ impl SledStore {
     /// emptied it, else the genesis value.
     fn chain_head(&self) -> StoreResult<String> {
         match self.audit.last()? {
-            None => match self.checkpoint()? {
-                None => Ok(genesis()),
-                Some(Ok(checkpoint)) => Ok(checkpoint.hash),
-                Some(Err(why)) => Err(StoreError::Corrupt(format!(
-                    "the audit checkpoint: {why}; run `fidoflow audit verify`"
-                ))),
-            },
+            None => empty_log_head(self.checkpoint()?),
             Some((key, value)) => {
                 unseal(&value)
                     .map(|(_, hash)| hash.to_string())
@@ -261,36 +173,11 @@ impl SledStore {
         &self,
         public_key: Option<&[u8]>,
     ) -> StoreResult<Result<Option<Checkpoint>, ChainBreak>> {
-        let checkpoint = match self.checkpoint()? {
-            None => return Ok(Ok(None)),
-            Some(Ok(checkpoint)) => checkpoint,
-            Some(Err(why)) => {
-                let first = match self.audit.first()? {
-                    Some((key, _)) => key_seq(&key)?,
-                    None => 0,
-                };
-                return Ok(Err(ChainBreak::CheckpointUnreadable { seq: first, why }));
-            }
+        let first = || match self.audit.first()? {
+            Some((key, _)) => key_seq(&key),
+            None => Ok(0),
         };
-        let key = match public_key {
-            Some(key) => Some(key.to_vec()),
-            None => self.audit_key.public_key()?,
-        };
-        let checked = match key {
-            Some(key) => checkpoint::check_signature(&checkpoint, &key),
-            None => Err(format!(
-                "there is no {} in the data directory to check its signature with \
-                 (give the public key instead)",
-                checkpoint::SIGNING_KEY_FILE
-            )),
-        };
-        Ok(match checked {
-            Ok(()) => Ok(Some(checkpoint)),
-            Err(why) => Err(ChainBreak::Checkpoint {
-                seq: checkpoint.seq,
-                why,
-            }),
-        })
+        chain_start(self.checkpoint()?, first, public_key, &self.audit_key)
     }
 }
 
@@ -317,36 +204,16 @@ impl AuditLog for SledStore {
             Ok(checkpoint) => checkpoint,
             Err(broken) => return Ok(Err(broken)),
         };
-        let (mut prev, mut after, skip_to) = match &checkpoint {
-            None => (genesis(), "the start of the log".to_string(), 0),
-            Some(c) => (
-                c.hash.clone(),
-                format!("the checkpoint after seq {}", c.seq),
-                c.seq,
-            ),
-        };
-        let mut records = 0;
-        let mut head = None;
+        let mut walk = Walk::from(checkpoint.as_ref());
         // Records at or before the checkpoint's seq (a trim cut short; none when every batch is
         // one transaction) are about to go and are not checked.
-        for item in self.audit.range(skip_to.saturating_add(1).to_be_bytes()..) {
+        for item in self.audit.range(walk.first_seq().to_be_bytes()..) {
             let (key, value) = item?;
-            let seq = key_seq(&key)?;
-            match check_record(seq, &value, &prev, &after) {
-                Ok(hash) => {
-                    records += 1;
-                    head = Some((seq, hash.clone()));
-                    prev = hash;
-                    after = format!("seq {seq}");
-                }
-                Err(broken) => return Ok(Err(broken)),
+            if let Err(broken) = walk.step(key_seq(&key)?, &value) {
+                return Ok(Err(broken));
             }
         }
-        Ok(Ok(ChainReport {
-            records,
-            head,
-            checkpoint,
-        }))
+        Ok(Ok(walk.report(checkpoint)))
     }
 
     fn trim(
@@ -404,5 +271,39 @@ impl AuditLog for SledStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// Raw access for the backend-generic tests that change the stored log behind the store's
+/// back (the PostgreSQL store has the same methods).
+#[cfg(test)]
+impl SledStore {
+    /// The stored bytes of the record `seq`.
+    pub(in crate::store) fn raw_audit_record(&self, seq: u64) -> Option<Vec<u8>> {
+        self.audit
+            .get(seq.to_be_bytes())
+            .unwrap()
+            .map(|v| v.to_vec())
+    }
+
+    /// Stores `bytes` as the record `seq` (`None`: removes it), as an attacker would.
+    pub(in crate::store) fn raw_put_audit_record(&self, seq: u64, bytes: Option<Vec<u8>>) {
+        match bytes {
+            Some(bytes) => self.audit.insert(seq.to_be_bytes(), bytes).map(drop),
+            None => self.audit.remove(seq.to_be_bytes()).map(drop),
+        }
+        .unwrap();
+    }
+
+    /// Stores `bytes` as the checkpoint.
+    pub(in crate::store) fn raw_put_audit_checkpoint(&self, bytes: Vec<u8>) {
+        self.audit_meta
+            .insert(checkpoint::CHECKPOINT_KEY, bytes)
+            .unwrap();
+    }
+
+    /// The stored bytes of the records kept, as counted.
+    pub(in crate::store) fn raw_audit_bytes(&self) -> u64 {
+        self.audit_bytes()
     }
 }
