@@ -2,10 +2,14 @@
 //!
 //! Table `ceremonies`: `id` → the JSON [`Ceremony`], with its `expires_at` for the purge. Shared
 //! by every tenant (a ceremony names its tenant). A ceremony is taken exactly once, on whichever
-//! node: `DELETE … RETURNING`.
+//! node: `DELETE … RETURNING`. The purge (`mod.rs`) removes one [`GRACE`] after it expired.
 
 use super::{decode, encode, params, PgStore};
 use crate::store::{Ceremony, CeremonyStore, StoreError, StoreResult};
+
+/// How long an expired ceremony is kept before the purge removes it (as in the sled backend):
+/// an answer that comes late is told the ceremony timed out, not that it is unknown.
+pub(super) const GRACE: chrono::Duration = chrono::Duration::hours(1);
 
 impl CeremonyStore for PgStore {
     fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String> {

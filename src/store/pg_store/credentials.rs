@@ -6,7 +6,8 @@
 //! assertions of one credential on two nodes cannot both move the counter from one value.
 //!
 //! Every write of a user's credentials also bumps the user's `credentials_version` in the same
-//! transaction. `modify_user_credentials`, which must see all of a user's credentials at once
+//! transaction, before it touches a credential: every transaction locks the user's row first,
+//! then credential rows, so two of them never wait for each other's locks (a deadlock). `modify_user_credentials`, which must see all of a user's credentials at once
 //! (the last-credential rules), commits only if that version is still the one it read: no other
 //! credential change of the user ran in between, on any node.
 
@@ -22,6 +23,10 @@ const BUMP_USER: &str = "UPDATE users SET credentials_version = credentials_vers
 
 /// A credential as read: its record, its version.
 type Versioned = (Vec<u8>, i64);
+
+/// A write of `modify_user_credentials`: id, new record (`None`: delete it), new count, the
+/// version it was read at.
+type Write = (Vec<u8>, Option<Vec<u8>>, i64, i64);
 
 impl PgStore {
     /// The user's credentials' records and versions (oldest first) and the user's
@@ -190,6 +195,10 @@ impl CredentialStore for PgStore {
                 retry(move || async move {
                     let mut client = pool.get().await?;
                     let tx = client.transaction().await?;
+                    // The user's row first, as every credential change locks it (no deadlock
+                    // with `modify_user_credentials`).
+                    let bump = tx.prepare_cached(BUMP_USER).await?;
+                    tx.execute(&bump, &[tenant, username]).await?;
                     let update = tx
                         .prepare_cached(
                             "UPDATE credentials SET record = $3, sign_count = $4, \
@@ -204,8 +213,6 @@ impl CredentialStore for PgStore {
                     {
                         return Ok(false);
                     }
-                    let bump = tx.prepare_cached(BUMP_USER).await?;
-                    tx.execute(&bump, &[tenant, username]).await?;
                     tx.commit().await?;
                     Ok(true)
                 })
@@ -232,8 +239,7 @@ impl CredentialStore for PgStore {
                 .collect::<StoreResult<_>>()?;
             let mut after = records.clone();
             change(&mut after)?;
-            // What to write: (id, new record or None to delete, new count, old version).
-            let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>, i64, i64)> = Vec::new();
+            let mut writes: Vec<Write> = Vec::new();
             for ((raw, version), old) in before.iter().zip(&records) {
                 match after.iter().find(|c| c.id == old.id) {
                     None => writes.push((old.id.as_bytes().to_vec(), None, 0, *version)),
@@ -312,6 +318,9 @@ impl CredentialStore for PgStore {
             retry(move || async move {
                 let mut client = pool.get().await?;
                 let tx = client.transaction().await?;
+                // The user's row first (the order of every credential change).
+                let bump = tx.prepare_cached(BUMP_USER).await?;
+                tx.execute(&bump, &[tenant, name]).await?;
                 let row = tx
                     .query_opt(
                         "DELETE FROM credentials WHERE tenant = $1 AND id = $2 AND username = $3 \
@@ -322,8 +331,6 @@ impl CredentialStore for PgStore {
                 let Some(row) = row else {
                     return Err(Fail::Store(StoreError::NotFound));
                 };
-                let bump = tx.prepare_cached(BUMP_USER).await?;
-                tx.execute(&bump, &[tenant, name]).await?;
                 tx.commit().await?;
                 Ok(row.get::<_, Vec<u8>>(0))
             })

@@ -6,9 +6,10 @@
 //! nothing, as in the sled backend.
 //!
 //! Each call is one transaction over the name's row (`SELECT … FOR UPDATE`), so attempts on
-//! several nodes at once are counted one after another. A name's first attempt inserts its row;
-//! two nodes inserting it at once conflict (a unique violation, or 40001), and the loser runs
-//! again. The table holds at most `LockPolicy::table_size` rows per tenant still counting: a new
+//! several nodes at once are counted one after another. A name's first attempt inserts its row
+//! (`ON CONFLICT DO NOTHING`, never an upsert, which would overwrite a count taken meanwhile);
+//! two nodes inserting it at once conflict (nothing inserted, a unique violation, or 40001), and
+//! the loser runs again. The table holds at most `LockPolicy::table_size` rows per tenant still counting: a new
 //! name finding it full is refused (`TableFull`) rather than forget somebody's failures; expired
 //! rows are removed then.
 
@@ -137,33 +138,42 @@ impl PgStore {
                     )
                     .await?;
                 }
-                let upsert = tx
-                    .prepare_cached(
-                        "INSERT INTO locks (tenant, username, failures, locked_until, \
-                         updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT (tenant, username) DO UPDATE SET \
-                         failures = excluded.failures, locked_until = excluded.locked_until, \
-                         updated_at = excluded.updated_at, expires_at = excluded.expires_at",
-                    )
-                    .await?;
                 let expires = state.locked_until.unwrap_or(now + policy.failure_window);
-                let written = tx
-                    .execute(
-                        &upsert,
-                        &[
-                            tenant,
-                            name,
-                            &state.failures,
-                            &state.locked_until,
-                            &now,
-                            &expires,
-                        ],
-                    )
-                    .await;
-                match written {
-                    Err(e) if is_unique_violation(&e) => return Err(Fail::Conflict),
-                    other => other?,
-                };
+                let values: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+                    tenant,
+                    name,
+                    &state.failures,
+                    &state.locked_until,
+                    &now,
+                    &expires,
+                ];
+                if exists {
+                    // The row read above, still locked by this transaction.
+                    let update = tx
+                        .prepare_cached(
+                            "UPDATE locks SET failures = $3, locked_until = $4, \
+                             updated_at = $5, expires_at = $6 \
+                             WHERE tenant = $1 AND username = $2",
+                        )
+                        .await?;
+                    tx.execute(&update, &values).await?;
+                } else {
+                    // Another transaction may insert the name's first row meanwhile: then this
+                    // one wrote nothing and runs again, reading that row (an upsert here would
+                    // overwrite its count with this one's).
+                    let insert = tx
+                        .prepare_cached(
+                            "INSERT INTO locks (tenant, username, failures, locked_until, \
+                             updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                             ON CONFLICT (tenant, username) DO NOTHING",
+                        )
+                        .await?;
+                    match tx.execute(&insert, &values).await {
+                        Ok(0) => return Err(Fail::Conflict),
+                        Err(e) if is_unique_violation(&e) => return Err(Fail::Conflict),
+                        other => other?,
+                    };
+                }
                 tx.commit().await?;
                 Ok(answer)
             })

@@ -129,9 +129,11 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
-/// Whether `e` is a serialization failure (40001), which a retry of the transaction cures.
+/// Whether `e` is a serialization failure (40001) or a deadlock (40P01, which PostgreSQL breaks
+/// by failing one of the transactions), which a retry of the transaction cures.
 fn is_conflict(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+        || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
 }
 
 /// Whether `e` is a unique or primary key violation (23505).
@@ -415,7 +417,12 @@ impl PgStore {
             ("session_claims", "key"),
             ("rate_windows", "key"),
         ] {
-            purged += self.purge_table(table, column, "expires_at", now)?;
+            // An expired ceremony is kept a while, so that a late answer is told it timed out.
+            let before = match table {
+                "ceremonies" => now - ceremonies::GRACE,
+                _ => now,
+            };
+            purged += self.purge_table(table, column, "expires_at", before)?;
         }
         Ok(purged)
     }

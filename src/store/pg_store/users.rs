@@ -223,6 +223,13 @@ impl UserStore for PgStore {
             retry(move || async move {
                 let mut client = pool.get().await?;
                 let tx = client.transaction().await?;
+                // The user's row first, as every credential change locks it (see
+                // `credentials.rs`): then the credentials' rows.
+                tx.execute(
+                    "SELECT 1 FROM users WHERE tenant = $1 AND username = $2 FOR UPDATE",
+                    &[tenant, name],
+                )
+                .await?;
                 let ids = tx
                     .query(
                         "SELECT id FROM credentials WHERE tenant = $1 AND username = $2 \
