@@ -120,24 +120,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::{CeremonyPurpose, Storage};
-
-    fn ceremony() -> Ceremony {
-        Ceremony {
-            challenge: vec![7; 32],
-            purpose: CeremonyPurpose::Authentication,
-            tenant: None,
-            username: None,
-            user_handle: None,
-            credential_name: None,
-            require_user_verification: false,
-            algorithms: vec![-7],
-            allowed_credentials: vec![],
-            expires_at: Utc::now() + chrono::Duration::minutes(5),
-            signed: None,
-            payment: false,
-        }
-    }
+    use crate::store::suite::fixtures::ceremony;
+    use crate::store::Storage;
 
     #[test]
     fn ceremonies_stay_in_memory_and_spill_into_the_tree_when_it_is_full() {
@@ -190,39 +174,21 @@ mod tests {
         );
     }
 
-    /// A store whose ceremonies are all kept in memory, and one whose are all in the tree.
-    fn both_tiers() -> [SledStore; 2] {
-        let tree_only = SledStore {
+    /// The guarantees of `store/suite/ceremonies.rs` (run there on the default store, whose
+    /// ceremonies are kept in memory) on a store whose ceremonies all go to the tree.
+    #[test]
+    fn ceremonies_in_the_tree_keep_the_guarantees_of_those_in_memory() {
+        use crate::store::suite::ceremonies as suite;
+        let tree_only = || SledStore {
             ceremony_table: Arc::new(Volatile::new(0, 0)),
             ..SledStore::temporary()
         };
-        [SledStore::temporary(), tree_only]
-    }
-
-    #[test]
-    fn a_ceremony_is_taken_exactly_once() {
-        for s in both_tiers() {
-            let id = s.put_ceremony(&ceremony()).unwrap();
-            assert!(s.take_ceremony(&id).unwrap().is_some());
-            assert!(s.take_ceremony(&id).unwrap().is_none());
-        }
-    }
-
-    #[test]
-    fn an_expired_ceremony_outlives_the_purge_for_an_hour_so_late_answers_are_told_it_timed_out() {
-        for s in both_tiers() {
-            let expired = Ceremony {
-                expires_at: Utc::now(),
-                ..ceremony()
-            };
-            let id = s.put_ceremony(&expired).unwrap();
-            s.purge_expired(expired.expires_at + chrono::Duration::minutes(59))
-                .unwrap();
-            assert!(s.take_ceremony(&id).unwrap().is_some());
-            let id = s.put_ceremony(&expired).unwrap();
-            s.purge_expired(expired.expires_at + chrono::Duration::minutes(61))
-                .unwrap();
-            assert!(s.take_ceremony(&id).unwrap().is_none());
-        }
+        suite::taken_exactly_once(&tree_only());
+        suite::taken_once_under_racing_takes(&tree_only());
+        suite::expired_outlives_the_purge_for_an_hour(&tree_only());
+        suite::the_purge_goes_by_the_time_it_is_given(&tree_only());
+        let s = tree_only();
+        s.put_ceremony(&ceremony()).unwrap();
+        assert_eq!(s.ceremonies.len(), 1, "in the tree");
     }
 }
