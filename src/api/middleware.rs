@@ -315,7 +315,7 @@ pub async fn session_guard(
         _ => None,
     };
     // Servers sharing a store also claim the session there, for all of them.
-    let _guard = match guard {
+    let guard = match guard {
         Some(guard) if guard.needs_claim() => match web::block(move || guard.claim()).await {
             Ok(Ok(guard)) => Some(guard),
             Ok(Err(e)) => return Ok(req.into_response(ApiError::from(e).error_response())),
@@ -326,7 +326,13 @@ pub async fn session_guard(
         },
         other => other,
     };
-    Ok(next.call(req).await?.map_into_boxed_body())
+    let response = next.call(req).await?.map_into_boxed_body();
+    if let Some(guard) = guard.filter(|g| g.needs_claim()) {
+        if let Ok(Err(e)) = web::block(move || guard.end()).await {
+            tracing::warn!(error = %e, "a session claim was not ended; it expires");
+        }
+    }
+    Ok(response)
 }
 
 /// Consumes every small body before routing (see [`super::extract::read_small_body`]), so an

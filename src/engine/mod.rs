@@ -175,6 +175,16 @@ impl SessionGuard {
             None => Err(EngineError::ConcurrentAccess),
         }
     }
+
+    /// Ends the claim in the shared store and waits for it (the request is done); the local
+    /// mark goes with the guard.
+    pub fn end(mut self) -> EngineResult<()> {
+        if let (Some(token), Some(shared)) = (self.claim.take(), self.engine.store().shared_state())
+        {
+            shared.end_claim(&self.key, &token)?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for SessionGuard {

@@ -459,7 +459,10 @@ pub trait SharedState: Send + Sync {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<Option<String>>;
-    /// Ends the claim `token` of session `key`, without waiting for the store.
+    /// Ends the claim `token` of session `key` (before the answer goes out, so the client's
+    /// next request finds it ended).
+    fn end_claim(&self, key: &str, token: &str) -> StoreResult<()>;
+    /// [`end_claim`](Self::end_claim) without waiting for the store (a request dropped midway).
     fn release_session(&self, key: &str, token: &str);
     /// Counts one request under `key` in its fixed window (a new window of length `window`
     /// starts at `now` when the last one ended); the count with this request, and when the

@@ -89,7 +89,7 @@ async fn an_admin_created_user_signs_in_with_a_password_and_registers_a_passkey(
 
     // The flow is done: a second response is out of turn.
     let (status, doc) = browser.send_attestation(json!({"id": "x"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
     assert_eq!(code(&doc), "UNEXPECTED_CALL");
 }
 

@@ -31,6 +31,14 @@ impl SharedState for PgStore {
         Ok((claimed == 1).then_some(token))
     }
 
+    fn end_claim(&self, key: &str, token: &str) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM session_claims WHERE key = $1 AND token = $2",
+            params![key.to_string(), token.to_string()],
+        )?;
+        Ok(())
+    }
+
     fn release_session(&self, key: &str, token: &str) {
         let store = self.clone();
         let (key, token) = (key.to_string(), token.to_string());
