@@ -246,6 +246,14 @@ impl ChainBreak {
     }
 }
 
+/// Audit records as stored (their bytes, under their sequence numbers) and the retention
+/// checkpoint's bytes: what `fidoflow migrate sled-to-postgres` copies, page by page.
+#[derive(Debug, Clone, Default)]
+pub struct AuditExport {
+    pub records: Vec<(u64, Vec<u8>)>,
+    pub checkpoint: Option<Vec<u8>>,
+}
+
 pub trait AuditLog {
     /// Appends `event` (its `seq`, `prev_hash` and `hash` are set by the log) at the end of the
     /// hash chain; appends are serialised, so the chain never forks. Flushed before it returns.

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{CredentialId, DisplayName, UserHandle, Username};
 
 pub use audit::{
-    AuditEvent, AuditKind, AuditLog, AuditRetention, ChainBreak, ChainReport, Checkpoint, Outcome,
-    TrimReport,
+    AuditEvent, AuditExport, AuditKind, AuditLog, AuditRetention, ChainBreak, ChainReport,
+    Checkpoint, Outcome, TrimReport,
 };
 pub use durability::{deferred, Pending};
 pub use pg_store::testing as pg_testing;

@@ -28,15 +28,15 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// The metadata PKI and the authenticator vendor's attestation root.
-struct Fixture {
+pub(crate) struct Fixture {
     mds_root: pki::Ca,
     signer: pki::AttestationChain,
     vendor: pki::Ca,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mds_root = pki::root_ca("MDS test root");
         let signer = pki::attestation_chain(
             &mds_root,
@@ -57,7 +57,12 @@ impl Fixture {
     }
 
     /// A BLOB numbered `number` whose one entry is our authenticator with these reports.
-    fn blob(&self, number: u64, next_update: &str, reports: Value) -> std::path::PathBuf {
+    pub(crate) fn blob(
+        &self,
+        number: u64,
+        next_update: &str,
+        reports: Value,
+    ) -> std::path::PathBuf {
         let payload = json!({
             "legalHeader": "Test metadata.",
             "no": number,

@@ -26,6 +26,7 @@
 //! Like the rest of `store`, imports only `domain`.
 
 mod audit;
+mod audit_import;
 mod ceremonies;
 mod credentials;
 mod limits;
@@ -388,6 +389,24 @@ impl PgStore {
             Ok(client.execute(&statement, &borrowed(params)).await?)
         })
         .await
+    }
+
+    /// The schema version the database holds.
+    pub fn schema_version(&self) -> StoreResult<u32> {
+        self.read(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            schema::version(&client).await
+        })
+    }
+
+    /// Whether the database holds no user, tenant or audit record (a copy's target).
+    pub fn is_empty(&self) -> StoreResult<bool> {
+        let rows = self.rows(
+            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM tenants) \
+             + (SELECT count(*) FROM audit)",
+            params![],
+        )?;
+        Ok(rows.first().is_some_and(|r| r.get::<_, i64>(0) == 0))
     }
 
     /// The tenant this view serves.

@@ -293,6 +293,21 @@ impl SledStore {
         })
     }
 
+    /// The tenants (besides `default`) that have trees in this store.
+    pub fn tenant_ids(&self) -> StoreResult<Vec<String>> {
+        let mut ids: Vec<String> = self
+            .db
+            .tree_names()
+            .iter()
+            .filter_map(|name| {
+                let name = std::str::from_utf8(name).ok()?;
+                Some(name.strip_prefix("t/")?.strip_suffix("/users")?.to_string())
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     /// Removes a tenant's trees (its users, credentials, locks, audit index) for good.
     pub fn drop_tenant_trees(&self, tenant: &str) -> StoreResult<()> {
         if tenant == crate::domain::DEFAULT_TENANT {

@@ -47,6 +47,7 @@
 //! scan.
 
 mod checkpoint;
+mod export;
 #[cfg(test)]
 mod tests;
 mod trim;
