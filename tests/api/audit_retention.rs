@@ -61,7 +61,10 @@ async fn audit_events(app: &TestApp, query: &str) -> Vec<(u64, Value)> {
 
 #[tokio::test]
 async fn retention_removes_old_records_behind_a_signed_checkpoint_that_audit_verify_checks() {
+    // `fidoflow audit verify` on the data directory: the sled store's (the PostgreSQL walk has
+    // its own test in audit_chain.rs).
     let mut app = spawn_app_with(|s| {
+        s.store.backend = fidoflow::config::StoreBackend::Sled;
         s.audit.retain = Some(Duration::from_secs(24 * 60 * 60));
         s.server.purge_interval = Duration::from_millis(100);
     })

@@ -67,7 +67,8 @@ async fn with_admin_bind_both_listeners_answer_the_health_endpoints() {
 
 #[tokio::test]
 async fn ready_answers_503_with_the_reason_while_the_store_takes_no_writes() {
-    let app = spawn_app().await;
+    // sled's fault injection (a full disk).
+    let app = spawn_app_with(|s| s.store.backend = fidoflow::config::StoreBackend::Sled).await;
     let ready = format!("{}/health/ready", app.base);
     assert_eq!(get(&ready).await.0, StatusCode::OK);
 

@@ -199,8 +199,9 @@ async fn percent_encoded_dotted_and_doubled_paths_get_the_same_csrf_checks() {
 /// How many sessions the stopped server's store holds.
 async fn stored_sessions(app: &mut TestApp) -> usize {
     app.stop_and_release_store().await;
-    let store = fidoflow::store::SledStore::open(app.data_dir.path()).expect("the store");
-    store.session_count()
+    let opened = fidoflow::startup::open_store(&app.settings, &fidoflow::clock::Clock::system())
+        .expect("the store");
+    opened.store.session_count()
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use fidoflow::clock::Clock;
-use fidoflow::config::{AdminRole, AdminToken, Settings};
+use fidoflow::config::{AdminRole, AdminToken, Settings, StoreBackend};
 use fidoflow::engine::Challenges;
 use fidoflow::startup::Application;
 use reqwest::StatusCode;
@@ -97,7 +97,7 @@ async fn spawn(
         AdminToken::from_token("test-helpdesk", AdminRole::Helpdesk, HELPDESK_TOKEN),
     ];
     if let Some(url) = test_database(data_dir.path()) {
-        settings.store.backend = fidoflow::config::StoreBackend::Postgres { url };
+        settings.store.backend = StoreBackend::Postgres { url };
     }
     change(&mut settings);
     start(settings, Clock::manual(now), challenges, data_dir).await
@@ -114,6 +114,10 @@ pub fn test_database(data_dir: &std::path::Path) -> Option<String> {
     let marker = data_dir.join("test-database-url");
     if let Ok(url) = std::fs::read_to_string(&marker) {
         return Some(url);
+    }
+    // A directory a test filled with sled data (an older layout, say) stays on sled.
+    if data_dir.join("db").exists() {
+        return None;
     }
     let url = fidoflow::store::pg_testing::fresh_database_url();
     std::fs::write(&marker, &url).expect("the test database's name");
@@ -193,6 +197,9 @@ impl TestApp {
     pub async fn stop_and_release_store(&mut self) {
         self.stop().await;
         let lock_file = self.data_dir.path().join("db").join("db");
+        if !matches!(self.settings.store.backend, StoreBackend::Sled) {
+            return;
+        }
         for _ in 0..200 {
             let file = std::fs::File::open(&lock_file).expect("the store's db/db file");
             match file.try_lock() {
