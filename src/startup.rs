@@ -429,7 +429,7 @@ pub fn open_store(settings: &Settings, clock: &Clock) -> anyhow::Result<OpenedSt
             })?;
             Ok(OpenedStore {
                 faults: store.faults(),
-                sessions: Sessions::Sled(SledSessionStore::new(store.clone(), now)),
+                sessions: Sessions::Sled(Box::new(SledSessionStore::new(store.clone(), now))),
                 store: Arc::new(store),
             })
         }

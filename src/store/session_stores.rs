@@ -9,7 +9,7 @@ use super::{PgSessionStore, SledSessionStore};
 /// The sessions as actix-session's `SessionStore`, on sled or on PostgreSQL.
 #[derive(Clone)]
 pub enum Sessions {
-    Sled(SledSessionStore),
+    Sled(Box<SledSessionStore>),
     Postgres(PgSessionStore),
 }
 

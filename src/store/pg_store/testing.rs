@@ -152,7 +152,9 @@ fn start_cluster() -> String {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    watchdog.spawn().expect("the test cluster starts");
+    let mut child = watchdog.spawn().expect("the test cluster starts");
+    // Reaped when the watchdog ends (after the test process: never, in practice).
+    std::thread::spawn(move || child.wait());
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
