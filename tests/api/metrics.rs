@@ -238,7 +238,10 @@ async fn registrations_and_sign_ins_are_counted_by_outcome() {
     assert!(refused(&after) >= refused(&before) + 1.0, "{after}");
 
     // The durable writes went through sled's group commit (PostgreSQL commits each).
-    if !matches!(app.settings.store.backend, fidoflow::config::StoreBackend::Sled) {
+    if !matches!(
+        app.settings.store.backend,
+        fidoflow::config::StoreBackend::Sled
+    ) {
         return;
     }
     let flushes = value(&after, "fidoflow_store_flushes_total", &[]);
