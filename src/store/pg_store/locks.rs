@@ -9,9 +9,11 @@
 //! several nodes at once are counted one after another. A name's first attempt inserts its row
 //! (`ON CONFLICT DO NOTHING`, never an upsert, which would overwrite a count taken meanwhile);
 //! two nodes inserting it at once conflict (nothing inserted, a unique violation, or 40001), and
-//! the loser runs again. The table holds at most `LockPolicy::table_size` rows per tenant still counting: a new
-//! name finding it full is refused (`TableFull`) rather than forget somebody's failures; expired
-//! rows are removed then.
+//! the loser runs again. The table holds at most `LockPolicy::table_size` rows per tenant still
+//! counting: a new name finding it full is refused (`TableFull`) rather than forget somebody's
+//! failures; expired rows are removed then. New names are counted and added one at a time per
+//! tenant, under the lock of the tenant's row in `lock_tables` (else two could both take the
+//! last place).
 
 use chrono::{DateTime, Utc};
 
@@ -122,6 +124,15 @@ impl PgStore {
                     return Ok(answer);
                 };
                 if !exists {
+                    // New names one at a time per tenant (the lock of its `lock_tables` row), so
+                    // two cannot both find the last place free.
+                    let guard = tx
+                        .prepare_cached(
+                            "INSERT INTO lock_tables (tenant) VALUES ($1) \
+                             ON CONFLICT (tenant) DO UPDATE SET tenant = excluded.tenant",
+                        )
+                        .await?;
+                    tx.execute(&guard, &[tenant]).await?;
                     let counting = tx
                         .query_one(
                             "SELECT count(*) FROM locks WHERE tenant = $1 AND expires_at > $2",

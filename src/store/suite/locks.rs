@@ -298,3 +298,30 @@ both!(a_tenants_locks_are_its_own, |s: &dyn Storage| {
     let shop = s.for_tenant("shop").unwrap();
     assert!(shop.locked_until(&alice, now).unwrap().is_none());
 });
+
+both!(
+    parallel_new_names_cannot_overfill_the_table,
+    |s: &dyn Storage| {
+        let policy = policy(3, 4);
+        let now = now();
+        let granted = std::sync::atomic::AtomicUsize::new(0);
+        let barrier = std::sync::Barrier::new(16);
+        std::thread::scope(|scope| {
+            for i in 0..16 {
+                let (granted, barrier, policy) = (&granted, &barrier, &policy);
+                scope.spawn(move || {
+                    let name = Username::parse(&format!("racer{i}")).unwrap();
+                    barrier.wait();
+                    match s.reserve_attempt(&name, now, policy).unwrap() {
+                        Reservation::Granted => {
+                            granted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Reservation::TableFull => {}
+                        Reservation::Locked(_) => panic!("{name:?} has no failures"),
+                    }
+                });
+            }
+        });
+        assert_eq!(granted.into_inner(), 4, "the table holds four names");
+    }
+);

@@ -14,7 +14,9 @@ fn record(number: u64) -> MetadataRecord {
 
 both!(an_import_replaces_the_stored_blob, |s: &dyn Storage| {
     assert!(s.metadata().unwrap().is_none());
+    assert_eq!(s.metadata_number().unwrap(), None);
     s.put_metadata(&record(7)).unwrap();
+    assert_eq!(s.metadata_number().unwrap(), Some(7));
     let stored = s.metadata().unwrap().unwrap();
     assert_eq!(
         (stored.number, stored.jwt.as_str()),
@@ -23,6 +25,7 @@ both!(an_import_replaces_the_stored_blob, |s: &dyn Storage| {
     assert_eq!(stored.blob["no"], 7);
     s.put_metadata(&record(8)).unwrap();
     assert_eq!(s.metadata().unwrap().unwrap().number, 8);
+    assert_eq!(s.metadata_number().unwrap(), Some(8));
     // Shared by tenants.
     let shop = s.for_tenant("shop").unwrap();
     assert_eq!(shop.metadata().unwrap().unwrap().number, 8);

@@ -38,6 +38,12 @@ CREATE TABLE locks (
     PRIMARY KEY (tenant, username)
 );
 CREATE INDEX locks_by_expiry ON locks (tenant, expires_at);
+-- One row per tenant whose lock table holds entries: a name's first entry is added under the
+-- lock of its tenant's row, so the table's bound (LockPolicy::table_size) holds with parallel
+-- new names on any node (no advisory locks).
+CREATE TABLE lock_tables (
+    tenant TEXT NOT NULL PRIMARY KEY
+);
 
 CREATE TABLE ceremonies (
     id TEXT NOT NULL PRIMARY KEY,
