@@ -225,13 +225,22 @@ impl ResponseError for ApiError {
                 "id": random_error_id(),
                 "status": status.as_u16(),
                 "code": code,
-                "detail": self.to_string(),
+                "detail": match code {
+                    ErrorCode::StoreUnavailable => {
+                        "the server cannot reach its database; send the request again in a moment"
+                            .to_string()
+                    }
+                    _ => self.to_string(),
+                },
             }],
         });
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if let ApiError::Engine(EngineError::TooManyRequests { retry_after }) = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if code == ErrorCode::StoreUnavailable {
+            response.insert_header((header::RETRY_AFTER, "1"));
         }
         response.json(body)
     }

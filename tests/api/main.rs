@@ -33,6 +33,7 @@ mod rules;
 mod sessions;
 mod spc;
 mod startup;
+mod store_unavailable;
 mod tenant_helpdesk;
 mod tenants_admin;
 mod tls;

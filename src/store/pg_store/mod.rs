@@ -115,19 +115,22 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
     if e.is_closed() || e.as_db_error().is_none() {
         return StoreError::Unavailable(e.to_string());
     }
-    match e.code() {
-        Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Database(e.to_string()),
+    let code = e.code().map_or("", |c| c.code());
+    // Class 08 (connection exception), 57P01–57P03 (the server shutting down or starting),
+    // 53300 (too many connections): the database is not there for us right now.
+    if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+        return StoreError::Unavailable(e.to_string());
     }
+    StoreError::Database(match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    })
 }
 
+/// A connection that could not be had (made or taken from the pool) is always `Unavailable`,
+/// whatever the server said when it refused it.
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
-    match e {
-        deadpool_postgres::PoolError::Backend(e) => db_error(e),
-        other => StoreError::Unavailable(other.to_string()),
-    }
+    StoreError::Unavailable(e.to_string())
 }
 
 /// Whether `e` is a serialization failure (40001) or a deadlock (40P01, which PostgreSQL breaks
@@ -280,13 +283,19 @@ impl PgStore {
         self.shared.runtime.spawn(async move {
             let _ = tx.send(future.await);
         });
-        rx.recv().map_err(|_| {
+        let result = rx.recv().map_err(|_| {
             StoreError::Unavailable("the database task ended without an answer".into())
-        })?
+        })?;
+        if let Err(StoreError::Unavailable(_)) = &result {
+            // A connection was lost: the database restarted or the network broke, and the
+            // pool's idle connections went with it. Drop them, so the next call connects anew.
+            self.shared.pool.retain(|_, _| false);
+        }
+        result
     }
 
     /// [`run`](Self::run) for a call that only reads: a connection lost on the way is tried
-    /// once more on another.
+    /// once more, on a new connection.
     pub(crate) fn read<T, F, Fut>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -495,7 +504,7 @@ impl Storage for PgStore {
                 let mut client = pool.get().await?;
                 let tx = client.transaction().await?;
                 // Credentials go with their users (ON DELETE CASCADE).
-                for table in ["users", "locks", "transactions"] {
+                for table in ["users", "locks", "lock_tables", "transactions"] {
                     let sql = format!("DELETE FROM {table} WHERE tenant = $1");
                     tx.execute(&sql, &[&tenant]).await?;
                 }

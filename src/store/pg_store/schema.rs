@@ -151,3 +151,81 @@ async fn apply(pool: &Pool, holder: &str) -> StoreResult<()> {
         tracing::info!(version = next, migration = name, "database migrated");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::fresh_database_url;
+    use super::super::{params, PgOptions, PgStore};
+    use crate::store::StoreError;
+
+    fn options(url: &str) -> PgOptions {
+        PgOptions {
+            url: url.to_string(),
+            pool_size: 2,
+            connect_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn nodes_starting_at_once_migrate_once_and_all_start() {
+        let url = fresh_database_url();
+        let dir = tempfile::tempdir().unwrap();
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, dir) = (url.clone(), dir.path().to_path_buf());
+                std::thread::spawn(move || PgStore::connect(&options(&url), &dir))
+            })
+            .collect();
+        for start in starts {
+            let store = start.join().unwrap().expect("every node starts");
+            assert_eq!(store.schema_version().unwrap(), super::latest());
+        }
+    }
+
+    #[test]
+    fn a_database_newer_than_this_build_is_refused() {
+        let url = fresh_database_url();
+        let dir = tempfile::tempdir().unwrap();
+        let store = PgStore::connect(&options(&url), dir.path()).unwrap();
+        store
+            .execute("UPDATE fidoflow_schema SET version = 99", params![])
+            .unwrap();
+        match PgStore::connect(&options(&url), dir.path()) {
+            Err(StoreError::SchemaVersion {
+                found: 99,
+                expected,
+            }) => {
+                assert_eq!(expected, super::latest())
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a newer database was opened"),
+        }
+    }
+
+    #[test]
+    fn an_expired_lease_of_a_node_that_died_migrating_is_taken_over() {
+        let url = fresh_database_url();
+        let dir = tempfile::tempdir().unwrap();
+        // A node died holding the lease before it migrated anything: the lease table alone.
+        let store = PgStore::connect(&options(&url), dir.path()).unwrap();
+        store
+            .execute(
+                "DROP TABLE users, credentials, locks, ceremonies, sessions, session_claims, \
+                 rate_windows, audit, audit_head, audit_meta, metadata, tenants, transactions, \
+                 lock_tables",
+                params![],
+            )
+            .unwrap();
+        store
+            .execute("DELETE FROM fidoflow_schema", params![])
+            .unwrap();
+        store
+            .execute(
+                "INSERT INTO fidoflow_lease (name, holder, expires_at) VALUES ('migrate', 'dead', $1)",
+                params![chrono::Utc::now() - chrono::Duration::seconds(1)],
+            )
+            .unwrap();
+        let again = PgStore::connect(&options(&url), dir.path()).expect("the lease is taken over");
+        assert_eq!(again.schema_version().unwrap(), super::latest());
+    }
+}

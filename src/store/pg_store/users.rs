@@ -86,8 +86,9 @@ impl UserStore for PgStore {
                 let st = client
                     .prepare_cached(
                         "SELECT record FROM users WHERE tenant = $1 \
-                         AND left(username, length($2)) = $2 AND username > $3 \
-                         ORDER BY username LIMIT $4",
+                         AND left(username, length($2)) = $2 \
+                         AND username COLLATE \"C\" > $3 \
+                         ORDER BY username COLLATE \"C\" LIMIT $4",
                     )
                     .await
                     .map_err(super::db_error)?;
