@@ -11,10 +11,8 @@
 //! (the last-credential rules), commits only if that version is still the one it read: no other
 //! credential change of the user ran in between, on any node.
 
-use deadpool_postgres::Pool;
-
 use super::users::{credential_row, INSERT_CREDENTIAL};
-use super::{db_error, decode, encode, is_unique_violation, pool_error, retry, Fail, PgStore};
+use super::{decode, encode, is_unique_violation, params, retry, Fail, PgStore};
 use crate::domain::{CredentialId, Username};
 use crate::store::{CredentialRecord, CredentialStore, StoreError, StoreResult};
 
@@ -30,85 +28,39 @@ type Write = (Vec<u8>, Option<Vec<u8>>, i64, i64);
 
 impl PgStore {
     /// The user's credentials' records and versions (oldest first) and the user's
-    /// `credentials_version`; `None` when there is no such user.
+    /// `credentials_version`, read first (a change in between bumps it, so the
+    /// compare-and-set of `modify_user_credentials` fails and reads again); `None` when there
+    /// is no such user.
     fn credentials_with_versions(
         &self,
         username: &Username,
     ) -> StoreResult<Option<(i64, Vec<Versioned>)>> {
         let (tenant, name) = (self.tenant(), username.as_str().to_string());
-        self.read(move |pool| {
-            let (tenant, name) = (tenant.clone(), name.clone());
-            async move {
-                let client = pool.get().await.map_err(pool_error)?;
-                let user = client
-                    .prepare_cached(
-                        "SELECT credentials_version FROM users WHERE tenant = $1 AND username = $2",
-                    )
-                    .await
-                    .map_err(db_error)?;
-                let Some(version) = client
-                    .query_opt(&user, &[&tenant, &name])
-                    .await
-                    .map_err(db_error)?
-                else {
-                    return Ok(None);
-                };
-                let creds = client
-                    .prepare_cached(
-                        "SELECT record, version FROM credentials WHERE tenant = $1 \
-                         AND username = $2 ORDER BY created_at, id",
-                    )
-                    .await
-                    .map_err(db_error)?;
-                let rows = client
-                    .query(&creds, &[&tenant, &name])
-                    .await
-                    .map_err(db_error)?;
-                Ok(Some((
-                    version.get(0),
-                    rows.into_iter().map(|r| (r.get(0), r.get(1))).collect(),
-                )))
-            }
-        })
+        let user = self.rows(
+            "SELECT credentials_version FROM users WHERE tenant = $1 AND username = $2",
+            params![tenant.clone(), name.clone()],
+        )?;
+        let Some(version) = user.first().map(|r| r.get::<_, i64>(0)) else {
+            return Ok(None);
+        };
+        let rows = self.rows(
+            "SELECT record, version FROM credentials WHERE tenant = $1 AND username = $2 \
+             ORDER BY created_at, id",
+            params![tenant, name],
+        )?;
+        Ok(Some((
+            version,
+            rows.into_iter().map(|r| (r.get(0), r.get(1))).collect(),
+        )))
     }
 
     fn one_credential(&self, id: &CredentialId) -> StoreResult<Option<(Versioned, String)>> {
-        let (tenant, id) = (self.tenant(), id.as_bytes().to_vec());
-        self.read(move |pool| {
-            let (tenant, id) = (tenant.clone(), id.clone());
-            async move {
-                let client = pool.get().await.map_err(pool_error)?;
-                let st = client
-                    .prepare_cached(
-                        "SELECT record, version, username FROM credentials \
-                         WHERE tenant = $1 AND id = $2",
-                    )
-                    .await
-                    .map_err(db_error)?;
-                let row = client
-                    .query_opt(&st, &[&tenant, &id])
-                    .await
-                    .map_err(db_error)?;
-                Ok(row.map(|r| ((r.get(0), r.get(1)), r.get(2))))
-            }
-        })
+        let rows = self.rows(
+            "SELECT record, version, username FROM credentials WHERE tenant = $1 AND id = $2",
+            params![self.tenant(), id.as_bytes().to_vec()],
+        )?;
+        Ok(rows.first().map(|r| ((r.get(0), r.get(1)), r.get(2))))
     }
-}
-
-async fn records(
-    pool: Pool,
-    sql: &'static str,
-    tenant: String,
-    key: Option<String>,
-) -> StoreResult<Vec<Vec<u8>>> {
-    let client = pool.get().await.map_err(pool_error)?;
-    let st = client.prepare_cached(sql).await.map_err(db_error)?;
-    let rows = match &key {
-        Some(k) => client.query(&st, &[&tenant, k]).await,
-        None => client.query(&st, &[&tenant]).await,
-    }
-    .map_err(db_error)?;
-    Ok(rows.into_iter().map(|r| r.get(0)).collect())
 }
 
 impl CredentialStore for PgStore {
@@ -149,30 +101,18 @@ impl CredentialStore for PgStore {
     }
 
     fn credentials_of(&self, username: &Username) -> StoreResult<Vec<CredentialRecord>> {
-        let (tenant, name) = (self.tenant(), username.as_str().to_string());
-        let raws = self.read(move |pool| {
-            records(
-                pool,
-                "SELECT record FROM credentials WHERE tenant = $1 AND username = $2 \
-                 ORDER BY created_at, id",
-                tenant.clone(),
-                Some(name.clone()),
-            )
-        })?;
-        raws.iter().map(|r| decode(r)).collect()
+        self.records(
+            "SELECT record FROM credentials WHERE tenant = $1 AND username = $2 \
+             ORDER BY created_at, id",
+            params![self.tenant(), username.as_str().to_string()],
+        )
     }
 
     fn all_credentials(&self) -> StoreResult<Vec<CredentialRecord>> {
-        let tenant = self.tenant();
-        let raws = self.read(move |pool| {
-            records(
-                pool,
-                "SELECT record FROM credentials WHERE tenant = $1 ORDER BY id",
-                tenant.clone(),
-                None,
-            )
-        })?;
-        raws.iter().map(|r| decode(r)).collect()
+        self.records(
+            "SELECT record FROM credentials WHERE tenant = $1 ORDER BY id",
+            params![self.tenant()],
+        )
     }
 
     fn update_credential(

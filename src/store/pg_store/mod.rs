@@ -214,6 +214,38 @@ macro_rules! params {
 }
 pub(crate) use params;
 
+/// What a writing statement did.
+enum Written {
+    /// It changed this many rows.
+    Rows(u64),
+    /// A unique key it would write is taken (nothing was written).
+    Taken,
+}
+
+impl Written {
+    fn rows(self) -> StoreResult<u64> {
+        match self {
+            Written::Rows(n) => Ok(n),
+            Written::Taken => Err(StoreError::Database(
+                "a unique key the statement would write is taken".into(),
+            )),
+        }
+    }
+}
+
+/// One writing statement in its own transaction, run again on a serialization conflict.
+async fn write(pool: &Pool, sql: &'static str, params: &[Param]) -> StoreResult<Written> {
+    retry(move || async move {
+        let client = pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        match client.execute(&statement, &borrowed(params)).await {
+            Err(e) if is_unique_violation(&e) => Ok(Written::Taken),
+            other => Ok(Written::Rows(other?)),
+        }
+    })
+    .await
+}
+
 pub(crate) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -331,33 +363,40 @@ impl PgStore {
         })
     }
 
+    /// The records (column 0, the stored JSON) a read-only statement finds, decoded.
+    pub(crate) fn records<T: DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> StoreResult<Vec<T>> {
+        self.rows(sql, params)?
+            .iter()
+            .map(|r| decode(&r.get::<_, Vec<u8>>(0)))
+            .collect()
+    }
+
+    /// The first record a read-only statement finds, decoded.
+    pub(crate) fn first_record<T: DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+    ) -> StoreResult<Option<T>> {
+        Ok(self.records(sql, params)?.into_iter().next())
+    }
+
     /// Runs one writing statement (its own transaction; run again on a serialization
     /// conflict); how many rows it changed.
     pub(crate) fn execute(&self, sql: &'static str, params: Vec<Param>) -> StoreResult<u64> {
-        self.run(move |pool| async move {
-            let (pool, params) = (&pool, &params);
-            retry(move || async move {
-                let client = pool.get().await?;
-                let statement = client.prepare_cached(sql).await?;
-                Ok(client.execute(&statement, &borrowed(params)).await?)
-            })
-            .await
-        })
+        self.run(move |pool| async move { write(&pool, sql, &params).await?.rows() })
     }
 
     /// Runs one inserting statement; `false` when a unique key it would write is taken.
     pub(crate) fn insert(&self, sql: &'static str, params: Vec<Param>) -> StoreResult<bool> {
         self.run(move |pool| async move {
-            let (pool, params) = (&pool, &params);
-            retry(move || async move {
-                let client = pool.get().await?;
-                let statement = client.prepare_cached(sql).await?;
-                match client.execute(&statement, &borrowed(params)).await {
-                    Err(e) if is_unique_violation(&e) => Ok(false),
-                    other => other.map(|_| true).map_err(Fail::from),
-                }
-            })
-            .await
+            Ok(matches!(
+                write(&pool, sql, &params).await?,
+                Written::Rows(_)
+            ))
         })
     }
 
@@ -390,14 +429,7 @@ impl PgStore {
         sql: &'static str,
         params: Vec<Param>,
     ) -> StoreResult<u64> {
-        let pool = self.shared.pool.clone();
-        let (pool, params) = (&pool, &params);
-        retry(move || async move {
-            let client = pool.get().await?;
-            let statement = client.prepare_cached(sql).await?;
-            Ok(client.execute(&statement, &borrowed(params)).await?)
-        })
-        .await
+        write(&self.shared.pool, sql, &params).await?.rows()
     }
 
     /// The schema version the database holds.

@@ -4,7 +4,7 @@
 //! `credentials_version` counts the changes of the user's credentials (see `credentials.rs`).
 //! Deleting a user deletes their credentials (`ON DELETE CASCADE`) in the same statement.
 
-use super::{decode, encode, is_unique_violation, retry, Fail, PgStore};
+use super::{decode, encode, is_unique_violation, params, retry, Fail, PgStore};
 use crate::domain::{CredentialId, UserHandle, Username};
 use crate::store::{CredentialRecord, StoreError, StoreResult, UserRecord, UserStore};
 
@@ -30,43 +30,17 @@ impl UserStore for PgStore {
     }
 
     fn user(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
-        let (tenant, name) = (self.tenant(), username.as_str().to_string());
-        let raw = self.read(move |pool| {
-            let (tenant, name) = (tenant.clone(), name.clone());
-            async move {
-                let client = pool.get().await.map_err(super::pool_error)?;
-                let st = client
-                    .prepare_cached("SELECT record FROM users WHERE tenant = $1 AND username = $2")
-                    .await
-                    .map_err(super::db_error)?;
-                let row = client
-                    .query_opt(&st, &[&tenant, &name])
-                    .await
-                    .map_err(super::db_error)?;
-                Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
-            }
-        })?;
-        raw.map(|r| decode(&r)).transpose()
+        self.first_record(
+            "SELECT record FROM users WHERE tenant = $1 AND username = $2",
+            params![self.tenant(), username.as_str().to_string()],
+        )
     }
 
     fn user_by_handle(&self, handle: &UserHandle) -> StoreResult<Option<UserRecord>> {
-        let (tenant, handle) = (self.tenant(), handle.as_bytes().to_vec());
-        let raw = self.read(move |pool| {
-            let (tenant, handle) = (tenant.clone(), handle.clone());
-            async move {
-                let client = pool.get().await.map_err(super::pool_error)?;
-                let st = client
-                    .prepare_cached("SELECT record FROM users WHERE tenant = $1 AND handle = $2")
-                    .await
-                    .map_err(super::db_error)?;
-                let row = client
-                    .query_opt(&st, &[&tenant, &handle])
-                    .await
-                    .map_err(super::db_error)?;
-                Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
-            }
-        })?;
-        raw.map(|r| decode(&r)).transpose()
+        self.first_record(
+            "SELECT record FROM users WHERE tenant = $1 AND handle = $2",
+            params![self.tenant(), handle.as_bytes().to_vec()],
+        )
     }
 
     fn list_users(
@@ -75,34 +49,17 @@ impl UserStore for PgStore {
         after: Option<&Username>,
         limit: usize,
     ) -> StoreResult<Vec<UserRecord>> {
-        let tenant = self.tenant();
-        let prefix = prefix.unwrap_or("").to_string();
-        let after = after.map_or(String::new(), |a| a.as_str().to_string());
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let raws = self.read(move |pool| {
-            let (tenant, prefix, after) = (tenant.clone(), prefix.clone(), after.clone());
-            async move {
-                let client = pool.get().await.map_err(super::pool_error)?;
-                let st = client
-                    .prepare_cached(
-                        "SELECT record FROM users WHERE tenant = $1 \
-                         AND left(username, length($2)) = $2 \
-                         AND username COLLATE \"C\" > $3 \
-                         ORDER BY username COLLATE \"C\" LIMIT $4",
-                    )
-                    .await
-                    .map_err(super::db_error)?;
-                let rows = client
-                    .query(&st, &[&tenant, &prefix, &after, &limit])
-                    .await
-                    .map_err(super::db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| r.get::<_, Vec<u8>>(0))
-                    .collect::<Vec<_>>())
-            }
-        })?;
-        raws.iter().map(|r| decode(r)).collect()
+        self.records(
+            "SELECT record FROM users WHERE tenant = $1 \
+             AND left(username, length($2)) = $2 AND username COLLATE \"C\" > $3 \
+             ORDER BY username COLLATE \"C\" LIMIT $4",
+            params![
+                self.tenant(),
+                prefix.unwrap_or("").to_string(),
+                after.map_or(String::new(), |a| a.as_str().to_string()),
+                limit.min(i64::MAX as usize) as i64
+            ],
+        )
     }
 
     fn insert_user_with_credentials(
@@ -167,26 +124,11 @@ impl UserStore for PgStore {
     ) -> StoreResult<UserRecord> {
         let (tenant, name) = (self.tenant(), username.as_str().to_string());
         loop {
-            let current = {
-                let (tenant, name) = (tenant.clone(), name.clone());
-                self.read(move |pool| {
-                    let (tenant, name) = (tenant.clone(), name.clone());
-                    async move {
-                        let client = pool.get().await.map_err(super::pool_error)?;
-                        let st = client
-                            .prepare_cached(
-                                "SELECT record FROM users WHERE tenant = $1 AND username = $2",
-                            )
-                            .await
-                            .map_err(super::db_error)?;
-                        let row = client
-                            .query_opt(&st, &[&tenant, &name])
-                            .await
-                            .map_err(super::db_error)?;
-                        Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
-                    }
-                })?
-            };
+            let current = self.rows(
+                "SELECT record FROM users WHERE tenant = $1 AND username = $2",
+                params![tenant.clone(), name.clone()],
+            )?;
+            let current = current.first().map(|r| r.get::<_, Vec<u8>>(0));
             let Some(current) = current else {
                 return Err(StoreError::NotFound);
             };
