@@ -1,5 +1,7 @@
-//! `fidoflow audit verify [--data-dir DIR] [--public-key FILE|BASE64]`: walks the whole hash
-//! chain of the audit log (see `store/sled_store/audit/` for its definition) and reports `OK`
+//! `fidoflow audit verify [--data-dir DIR] [--store-url URL] [--public-key FILE|BASE64]`: walks
+//! the whole hash chain of the audit log (see `store/audit_chain/` for its definition), in the
+//! sled store of the data directory or, with `--store-url` (or `FIDOFLOW_STORE_URL`), in
+//! PostgreSQL (the data directory then only holds the signing key), and reports `OK`
 //! with the number of records, the checkpoint it starts from (when retention removed the oldest
 //! records) and the newest record's hash, or the first record (by its sequence number) that was
 //! changed, removed or reordered, or the checkpoint whose signature fails.
@@ -10,6 +12,8 @@
 //! server holds the store's lock): stop the server, verify, start it again. A data directory of
 //! an older schema is migrated on opening, as the server would (the migration to schema version
 //! 3 chains the records written before it). A directory without a store is refused, not made.
+//! PostgreSQL is read while the servers run (the walk reads one snapshot); a database of an
+//! older schema is migrated on connecting, as a starting server would.
 //!
 //! Like `mds_cli`, a composition root: it opens the store, so it is not part of `cli` (whose
 //! tools stay off the store). It uses `store` and `config`; never `startup`, `engine` or `api`.
@@ -20,11 +24,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use base64::Engine as _;
 
-use crate::config::Settings;
-use crate::store::{audit_public_key, AuditLog, ChainBreak, ChainReport, SledStore};
+use crate::config::{Settings, StoreBackend, StoreSettings};
+use crate::store::{
+    audit_public_key, AuditLog, ChainBreak, ChainReport, PgOptions, PgStore, SledStore,
+};
+
+/// The variable that gives `verify` a PostgreSQL store when `--store-url` does not.
+const STORE_URL_VARIABLE: &str = "FIDOFLOW_STORE_URL";
 
 pub const USAGE: &str = "\
-usage: fidoflow audit verify [--data-dir DIR] [--public-key FILE|BASE64]
+usage: fidoflow audit verify [--data-dir DIR] [--store-url URL] [--public-key FILE|BASE64]
        fidoflow audit public-key [--data-dir DIR]
 
 verify: walks the audit log's hash chain in the store of DIR (default: the configured
@@ -32,8 +41,9 @@ server.data_dir) and reports OK with the number of records, or the first record 
 changed, removed or reordered. When retention removed the oldest records, the chain starts
 from their signed checkpoint, whose signature is checked with the public key given (the text
 `public-key` printed, or a file holding it), else with DIR's audit-signing.key. The server must
-not be running on DIR. Exit status: 0 intact, 1 broken, 2 usage error or the store could not
-be read.
+not be running on DIR. With --store-url URL (or FIDOFLOW_STORE_URL), the log in that
+PostgreSQL database is walked instead (while the servers run); DIR then only holds the key.
+Exit status: 0 intact, 1 broken, 2 usage error or the store could not be read.
 
 public-key: prints the public key of DIR's audit signing key (made there first if there is
 none), base64. Keep it outside DIR and give it to `verify --public-key`.
@@ -77,22 +87,50 @@ pub fn run(
                 2
             }
         },
-        Command::Verify { public_key } => {
-            let verdict =
-                data_dir.and_then(|dir| verify(&dir, public_key.as_deref()).map(|v| (dir, v)));
+        Command::Verify {
+            public_key,
+            store_url,
+        } => {
+            let store_url = store_url.or_else(|| {
+                std::env::var(STORE_URL_VARIABLE)
+                    .ok()
+                    .filter(|url| !url.trim().is_empty())
+            });
+            let verdict = data_dir.and_then(|dir| {
+                let key = public_key.as_deref();
+                match &store_url {
+                    None => verify(&dir, key).map(|v| (dir.display().to_string(), dir, v)),
+                    Some(url) => verify_postgres(url, &dir, key)
+                        .map(|v| (format!("the database {}", redacted(url)), dir, v)),
+                }
+            });
             report(verdict, public_key.is_some(), out, err)
         }
     }
 }
 
+/// `url` with its password hidden, for the report.
+fn redacted(url: &str) -> String {
+    StoreSettings {
+        backend: StoreBackend::Postgres {
+            url: url.to_string(),
+        },
+        pool_size: 2,
+        connect_timeout: std::time::Duration::from_secs(10),
+    }
+    .url_for_logs()
+    .unwrap_or_default()
+}
+
+/// `verdict`: where the log is (for the report), the data directory with the key, the walk.
 fn report(
-    verdict: anyhow::Result<(PathBuf, Result<ChainReport, ChainBreak>)>,
+    verdict: anyhow::Result<(String, PathBuf, Result<ChainReport, ChainBreak>)>,
     key_given: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
     match verdict {
-        Ok((dir, Ok(report))) => {
+        Ok((place, dir, Ok(report))) => {
             let head = match &report.head {
                 Some((seq, hash)) => format!(", newest record seq {seq} with hash {hash}"),
                 None => String::new(),
@@ -118,17 +156,15 @@ fn report(
             };
             let _ = writeln!(
                 out,
-                "OK: the audit log in {} holds {} records, hash-chained from {start}{head}",
-                dir.display(),
+                "OK: the audit log in {place} holds {} records, hash-chained from {start}{head}",
                 report.records
             );
             0
         }
-        Ok((dir, Err(broken))) => {
+        Ok((place, _, Err(broken))) => {
             let _ = writeln!(
                 out,
-                "BROKEN: the audit log in {} fails at seq {}: {broken}",
-                dir.display(),
+                "BROKEN: the audit log in {place} fails at seq {}: {broken}",
                 broken.seq()
             );
             1
@@ -146,7 +182,10 @@ enum Parsed {
 }
 
 enum Command {
-    Verify { public_key: Option<Vec<u8>> },
+    Verify {
+        public_key: Option<Vec<u8>>,
+        store_url: Option<String>,
+    },
     PublicKey,
 }
 
@@ -155,7 +194,7 @@ struct Arguments {
     data_dir: Option<PathBuf>,
 }
 
-/// `verify [--data-dir DIR] [--public-key KEY]` or `public-key [--data-dir DIR]` (each option
+/// `verify [--data-dir DIR] [--store-url URL] [--public-key KEY]` or `public-key [--data-dir DIR]` (each option
 /// also as `--option=VALUE`).
 fn parse(args: &[String]) -> Result<Arguments, Parsed> {
     let verify = match args.first().map(String::as_str) {
@@ -167,6 +206,7 @@ fn parse(args: &[String]) -> Result<Arguments, Parsed> {
     };
     let mut data_dir = None;
     let mut key = None;
+    let mut store_url = None;
     let mut rest = args[1..].iter();
     while let Some(arg) = rest.next() {
         if matches!(arg.as_str(), "-h" | "--help") {
@@ -179,6 +219,7 @@ fn parse(args: &[String]) -> Result<Arguments, Parsed> {
         let slot = match name {
             "--data-dir" => &mut data_dir,
             "--public-key" if verify => &mut key,
+            "--store-url" if verify => &mut store_url,
             _ => return Err(Parsed::Usage(format!("unknown argument \"{arg}\""))),
         };
         let value = match inline {
@@ -194,7 +235,10 @@ fn parse(args: &[String]) -> Result<Arguments, Parsed> {
     }
     let command = if verify {
         let public_key = key.map(|key| read_public_key(&key)).transpose()?;
-        Command::Verify { public_key }
+        Command::Verify {
+            public_key,
+            store_url,
+        }
     } else {
         Command::PublicKey
     };
@@ -259,6 +303,24 @@ pub fn verify(
     Ok(store.verify_chain(public_key)?)
 }
 
+/// Connects to the PostgreSQL store at `url` and walks its audit hash chain, checking a
+/// retention checkpoint with `public_key`, else with the key in `data_dir` (the one the
+/// cluster's nodes share).
+pub fn verify_postgres(
+    url: &str,
+    data_dir: &Path,
+    public_key: Option<&[u8]>,
+) -> anyhow::Result<Result<ChainReport, ChainBreak>> {
+    let options = PgOptions {
+        url: url.to_string(),
+        pool_size: 2,
+        connect_timeout: std::time::Duration::from_secs(10),
+    };
+    let store = PgStore::connect(&options, data_dir)
+        .with_context(|| format!("cannot reach the store at {}", redacted(url)))?;
+    Ok(store.verify_chain(public_key)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,7 +346,7 @@ mod tests {
         for text in [&standard, &url] {
             match parse(&args(&format!("verify --public-key {text}"))) {
                 Ok(Arguments {
-                    command: Command::Verify { public_key },
+                    command: Command::Verify { public_key, .. },
                     data_dir: None,
                 }) => assert_eq!(public_key, Some(key.clone())),
                 _ => panic!("{text}"),
@@ -295,7 +357,7 @@ mod tests {
         let given = format!("--public-key={}", file.path().display());
         match parse(&args(&format!("verify {given} --data-dir /d"))) {
             Ok(Arguments {
-                command: Command::Verify { public_key },
+                command: Command::Verify { public_key, .. },
                 data_dir,
             }) => {
                 assert_eq!(public_key, Some(key));
@@ -312,5 +374,21 @@ mod tests {
         assert!(usage("public-key --public-key abc").contains("unknown argument"));
         assert!(usage("verify --data-dir a --data-dir b").contains("given twice"));
         assert!(usage("trim").contains("unknown command"));
+        assert!(usage("public-key --store-url postgres://h/d").contains("unknown argument"));
+        assert!(usage("verify --store-url").contains("needs a value"));
+    }
+
+    #[test]
+    fn a_store_url_is_taken_for_verify() {
+        match parse(&args(
+            "verify --store-url postgres://u:secret@h/d --data-dir /d",
+        )) {
+            Ok(Arguments {
+                command: Command::Verify { store_url, .. },
+                ..
+            }) => assert_eq!(store_url.as_deref(), Some("postgres://u:secret@h/d")),
+            _ => panic!("--store-url"),
+        }
+        assert_eq!(redacted("postgres://u:secret@h/d"), "postgres://u:***@h/d");
     }
 }

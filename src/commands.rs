@@ -114,6 +114,10 @@ pub enum Audit {
         /// The audit signing public key (the text `public-key` printed, or a file holding it).
         #[arg(long, value_name = "FILE|BASE64")]
         public_key: Option<String>,
+        /// Walk the log in this PostgreSQL database instead (default: FIDOFLOW_STORE_URL when
+        /// set); the data directory then only holds the signing key.
+        #[arg(long, value_name = "URL")]
+        store_url: Option<String>,
     },
     /// Print the public key of the data directory's audit signing key (made if there is none).
     PublicKey {
@@ -165,10 +169,14 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
                 Audit::Verify {
                     data_dir,
                     public_key,
+                    store_url,
                 } => {
                     args.push("verify".to_string());
                     if let Some(key) = public_key {
                         args.extend(["--public-key".to_string(), key]);
+                    }
+                    if let Some(url) = store_url {
+                        args.extend(["--store-url".to_string(), url]);
                     }
                     data_dir
                 }

@@ -127,3 +127,137 @@ async fn audit_verify_passes_on_what_the_server_wrote_and_names_the_record_with_
     assert!(err.contains("holds no fidoflow store"), "{err}");
     assert!(!empty.path().join("db").exists());
 }
+
+/// Runs `fidoflow audit verify ARGS…` with `env` as its only `FIDOFLOW_*` variables.
+fn audit_verify_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FIDOFLOW_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command
+        .args(["audit", "verify"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the fidoflow binary runs");
+    (
+        output.status.code().expect("an exit status"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Runs one SQL statement on the database at `url`, behind the store's back.
+fn tamper(url: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+#[test]
+fn audit_verify_walks_the_chain_in_postgresql_given_its_url() {
+    use fidoflow::store::{
+        AuditEvent, AuditKind, AuditLog, AuditRetention, Outcome, PgOptions, PgStore,
+    };
+
+    let url = fidoflow::store::pg_testing::fresh_database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let options = PgOptions {
+        url: url.clone(),
+        pool_size: 2,
+        connect_timeout: std::time::Duration::from_secs(10),
+    };
+    let store = PgStore::connect(&options, dir.path()).expect("the test database");
+    let start = chrono::Utc::now() - chrono::Duration::days(10);
+    for day in 0..6 {
+        store
+            .append(AuditEvent::new(
+                start + chrono::Duration::days(day),
+                AuditKind::PasswordCheck,
+                "anonymous",
+                Outcome::Failure,
+                format!("day {day}"),
+            ))
+            .unwrap();
+    }
+    // Retention leaves a checkpoint signed with the key in the data directory.
+    let retention = AuditRetention {
+        max_age: Some(chrono::Duration::days(7)),
+        max_bytes: u64::MAX,
+    };
+    assert_eq!(
+        store
+            .trim(start + chrono::Duration::days(10), &retention)
+            .unwrap()
+            .by_age,
+        3
+    );
+    let head = store.verify_chain(None).unwrap().unwrap().head.unwrap();
+    drop(store);
+
+    let data_dir = dir.path().to_str().unwrap();
+    let (status, out, err) = audit_verify_with(&["--store-url", &url, "--data-dir", data_dir], &[]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(
+        out.starts_with("OK: the audit log in the database"),
+        "{out}"
+    );
+    assert!(out.contains("holds 4 records"), "{out}");
+    assert!(out.contains("a checkpoint after seq 3"), "{out}");
+    assert!(out.contains(&head.1), "{out}");
+
+    // FIDOFLOW_STORE_URL stands for the option; a changed record is named.
+    tamper(
+        &url,
+        "UPDATE audit SET record = convert_to(replace(convert_from(record, 'UTF8'), 'day 4', 'day 9'), 'UTF8') \
+         WHERE seq = 5",
+    );
+    let (status, out, err) = audit_verify_with(
+        &["--data-dir", data_dir],
+        &[("FIDOFLOW_STORE_URL", url.as_str())],
+    );
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(out.starts_with("BROKEN"), "{out}");
+    assert!(out.contains("audit record seq 5 was changed"), "{out}");
+
+    // Without the key file the checkpoint cannot be trusted.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (status, out, err) = audit_verify_with(
+        &[
+            "--store-url",
+            &url,
+            "--data-dir",
+            elsewhere.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(out.contains("cannot be trusted"), "{out}");
+
+    // A database that cannot be reached is a failure to read (2), its password not shown.
+    let (status, out, err) = audit_verify_with(
+        &[
+            "--store-url",
+            "postgres://fidoflow:secret@127.0.0.1:1/none",
+            "--data-dir",
+            data_dir,
+        ],
+        &[],
+    );
+    assert_eq!(status, 2, "{out}{err}");
+    assert!(
+        err.contains("postgres://fidoflow:***@127.0.0.1:1/none"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}
