@@ -7,7 +7,7 @@
 //! no acknowledged write lost.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::app::{code, decode, Browser, ADMIN_TOKEN, ORIGIN, PASSWORD};
+use crate::common::app::{code, decode, server_command, Browser, ADMIN_TOKEN, ORIGIN, PASSWORD};
 use crate::common::softauthn::SoftAuthenticator;
 
 /// One node: the binary, the base URL it serves.
@@ -43,26 +43,11 @@ fn start_node(url: &str, session_key: &str, mds_root: &std::path::Path) -> Node 
          [lockout]\nmax_failures = 100\n",
     )
     .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("FIDOFLOW_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = server_command(&config, data.path());
     command
-        .env("FIDOFLOW_CONFIG", &config)
-        .env("FIDOFLOW_BIND", "127.0.0.1:0")
-        .env("FIDOFLOW_DATA_DIR", data.path())
-        .env(
-            "FIDOFLOW_FLOWS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/flows"),
-        )
-        .env("FIDOFLOW_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("FIDOFLOW_STORE_URL", url)
         .env("FIDOFLOW_SESSION_KEY", session_key)
         .env("FIDOFLOW_MDS_ROOTS", mds_root)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut child = command.spawn().expect("the fidoflow binary starts");
     let stdout = child.stdout.take().expect("stdout");

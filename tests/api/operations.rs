@@ -3,14 +3,14 @@
 //! log) and graceful shutdown on SIGTERM and SIGINT.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::app::{spawn_app, spawn_app_with, ADMIN_TOKEN, PASSWORD};
+use crate::common::app::{server_command, spawn_app, spawn_app_with, ADMIN_TOKEN, PASSWORD};
 
 async fn get(url: &str) -> (StatusCode, Value) {
     let response = reqwest::get(url).await.expect("an answer");
@@ -115,24 +115,8 @@ fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
         "[passwords]\nmemory_kib = 65536\niterations = 24\n[rate_limits]\nenabled = false\n",
     )
     .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("FIDOFLOW_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("FIDOFLOW_CONFIG", &config)
-        .env("FIDOFLOW_BIND", "127.0.0.1:0")
-        .env("FIDOFLOW_DATA_DIR", data_dir)
-        .env(
-            "FIDOFLOW_FLOWS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/flows"),
-        )
-        .env("FIDOFLOW_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut command = server_command(&config, data_dir);
+    command.stderr(Stdio::null());
     for (name, value) in env {
         command.env(name, value);
     }

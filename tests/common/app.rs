@@ -103,6 +103,33 @@ async fn spawn(
     start(settings, Clock::manual(now), challenges, data_dir).await
 }
 
+/// The real `fidoflow` binary as a server: the test's own `FIDOFLOW_*` variables removed, the
+/// configuration file `config`, data in `data_dir`, a free port, the shipped flows, the test
+/// admin token and info logs on stdout (whose `fidoflow listening` line names the port).
+pub fn server_command(
+    config: &std::path::Path,
+    data_dir: &std::path::Path,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fidoflow"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FIDOFLOW_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("FIDOFLOW_CONFIG", config)
+        .env("FIDOFLOW_BIND", "127.0.0.1:0")
+        .env("FIDOFLOW_DATA_DIR", data_dir)
+        .env(
+            "FIDOFLOW_FLOWS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/flows"),
+        )
+        .env("FIDOFLOW_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped());
+    command
+}
+
 /// With `FIDOFLOW_TEST_STORE=postgres`, the servers of the HTTP tests run on PostgreSQL: each
 /// data directory gets a fresh database of the test server (see
 /// `fidoflow::store::pg_testing`), named in a file there, so a server started again on the
