@@ -55,6 +55,15 @@ pub enum Command {
         #[command(subcommand)]
         command: Audit,
     },
+    /// Bring the PostgreSQL database (store.url, FIDOFLOW_STORE_URL) to this build's schema, as
+    /// a server does at start; or copy a sled data directory into an empty database.
+    Migrate {
+        /// The database instead of the configured one.
+        #[arg(long, value_name = "URL", global = true)]
+        to: Option<String>,
+        #[command(subcommand)]
+        command: Option<Migrate>,
+    },
     /// Print a completion script for SHELL to stdout (e.g. `fidoflow completions bash >
     /// /etc/bash_completion.d/fidoflow`).
     Completions {
@@ -102,6 +111,17 @@ pub enum Mds {
     },
     /// Re-judge every stored credential's attestation against the stored metadata.
     Reevaluate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Migrate {
+    /// Copy a sled data directory (stopped) into an empty PostgreSQL database, then check that
+    /// both hold as many tenants, users, credentials, transactions and audit records.
+    SledToPostgres {
+        /// The sled data directory to copy.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +215,15 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
                 &mut out,
                 &mut err,
             ))
+        }
+        Command::Migrate { to, command } => {
+            let done = startup::settings().and_then(|settings| match command {
+                None => crate::migrate_cli::migrate(&settings, to.as_deref()),
+                Some(Migrate::SledToPostgres { from }) => {
+                    crate::migrate_cli::sled_to_postgres(&settings, &from, to.as_deref())
+                }
+            });
+            status(done.map(|line| println!("{line}")))
         }
         Command::Bench(args) => crate::bench::run(args),
         Command::Completions { shell } => {
