@@ -3,17 +3,20 @@
 
 use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> Output {
+/// The binary with `args`, without the test's own `FIDOFLOW_*` variables.
+fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fidoflow"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("FIDOFLOW_") {
             command.env_remove(name);
         }
     }
+    command.args(args);
     command
-        .args(args)
-        .output()
-        .expect("the fidoflow binary runs")
+}
+
+fn run(args: &[&str]) -> Output {
+    command(args).output().expect("the fidoflow binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -39,7 +42,7 @@ fn help_lists_every_command() {
     let out = run(&["--help"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    for command in ["serve", "verify", "mds", "audit", "completions"] {
+    for command in ["serve", "verify", "mds", "audit", "migrate", "completions"] {
         assert!(
             text.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{command} "))),
@@ -56,6 +59,8 @@ fn every_command_has_help() {
         &["mds", "import", "--help"],
         &["audit", "--help"],
         &["audit", "verify", "--help"],
+        &["migrate", "--help"],
+        &["migrate", "sled-to-postgres", "--help"],
         &["completions", "--help"],
     ] {
         let out = run(args);
@@ -133,6 +138,42 @@ fn an_unknown_command_or_option_is_a_usage_error_with_status_2() {
     let out = run(&["frobnicate"]);
     assert!(
         stderr(&out).contains("error: unrecognized subcommand 'frobnicate'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn migrate_brings_a_database_to_the_schema_and_needs_one() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    // Without a PostgreSQL database configured: an error that says what to set.
+    let out = run(&["migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("FIDOFLOW_STORE_URL"),
+        "{}",
+        stderr(&out)
+    );
+    let url = fidoflow::store::pg_testing::fresh_database_url();
+    let out = command(&["migrate", "--to", &url])
+        .env("FIDOFLOW_DATA_DIR", dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("schema version 1"),
+        "{}",
+        stdout(&out)
+    );
+    // A directory without a sled store is refused by name.
+    let out = command(&["migrate", "sled-to-postgres", "--from", dir, "--to", &url])
+        .env("FIDOFLOW_DATA_DIR", dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("holds no fidoflow store"),
         "{}",
         stderr(&out)
     );

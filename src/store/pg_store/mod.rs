@@ -540,6 +540,13 @@ impl Storage for PgStore {
                     let sql = format!("DELETE FROM {table} WHERE tenant = $1");
                     tx.execute(&sql, &[&tenant]).await?;
                 }
+                // The tenant's per-user audit index, as sled drops its tree: the records stay
+                // in the chain, no longer listed for its users.
+                tx.execute(
+                    "UPDATE audit SET username = NULL WHERE tenant = $1",
+                    &[&tenant],
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(())
             })

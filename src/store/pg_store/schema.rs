@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use deadpool_postgres::Pool;
+use tokio_postgres::error::SqlState;
 
 use super::{db_error, is_unique_violation, pool_error};
 use crate::store::{StoreError, StoreResult};
@@ -40,12 +41,15 @@ pub fn latest() -> u32 {
 /// Brings the database to [`latest`] (see the module's text); returns the migrations applied.
 pub(super) async fn migrate(pool: Pool) -> StoreResult<()> {
     let client = pool.get().await.map_err(pool_error)?;
-    // Two nodes creating the same table at once: one of them sees a unique violation in the
-    // catalog; the table is there either way.
-    for _ in 0..5 {
+    // Two nodes creating the same table at once: one of them may see the other's table or
+    // its catalog row appear mid-statement (42P07, 42710 or 23505); it is there either way,
+    // and the next try finds it.
+    for attempt in 0.. {
         match client.batch_execute(BOOTSTRAP).await {
             Ok(()) => break,
-            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) if attempt < 5 && created_meanwhile(&e) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             Err(e) => return Err(db_error(e)),
         }
     }
@@ -85,6 +89,13 @@ pub(super) async fn migrate(pool: Pool) -> StoreResult<()> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Whether `e` says that another node created the same object at the same moment.
+fn created_meanwhile(e: &tokio_postgres::Error) -> bool {
+    is_unique_violation(e)
+        || e.code() == Some(&SqlState::DUPLICATE_TABLE)
+        || e.code() == Some(&SqlState::DUPLICATE_OBJECT)
 }
 
 /// The schema version the database holds (0: none yet).
@@ -170,7 +181,7 @@ mod tests {
     fn nodes_starting_at_once_migrate_once_and_all_start() {
         let url = fresh_database_url();
         let dir = tempfile::tempdir().unwrap();
-        let starts: Vec<_> = (0..4)
+        let starts: Vec<_> = (0..8)
             .map(|_| {
                 let (url, dir) = (url.clone(), dir.path().to_path_buf());
                 std::thread::spawn(move || PgStore::connect(&options(&url), &dir))

@@ -77,9 +77,25 @@ both!(
             .unwrap();
         s.insert_user_with_credential(&b, &credential(&b, b"c1"))
             .unwrap();
+        let event = |name: &crate::domain::Username| crate::store::AuditEvent {
+            username: Some(name.clone()),
+            tenant: Some("shop".into()),
+            ..crate::store::AuditEvent::new(
+                chrono::Utc::now(),
+                crate::store::AuditKind::SignUp,
+                "anonymous",
+                crate::store::Outcome::Success,
+                "",
+            )
+        };
+        shop.append(event(&a.username)).unwrap();
+        assert_eq!(shop.events(Some(&a.username), None, 10).unwrap().len(), 1);
         s.drop_tenant_data("shop").unwrap();
         let shop = s.for_tenant("shop").unwrap();
         assert!(shop.user(&a.username).unwrap().is_none());
+        // Its users' audit index went too (the records stay in the chain).
+        assert!(shop.events(Some(&a.username), None, 10).unwrap().is_empty());
+        assert!(s.verify_chain(None).unwrap().is_ok());
         assert!(shop.all_credentials().unwrap().is_empty());
         assert_eq!(s.all_credentials().unwrap().len(), 1);
         assert!(s.user(&b.username).unwrap().is_some());
