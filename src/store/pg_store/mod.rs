@@ -1,22 +1,20 @@
 //! The PostgreSQL implementation of the storage traits, for any number of stateless nodes on one
 //! database. This file holds the store itself (its pool and the runtime that drives it, the
-//! tenant it serves, errors, retries) and the `Storage` trait; `schema.rs` the migrations and
-//! the lease that lets one node apply them; each keyspace lives in its own file, which opens
-//! with its table:
-//! - `users.rs`: `users`; `credentials.rs`: `credentials`; `locks.rs`: `locks`;
+//! tenant it serves, purging) and the `Storage` trait; `calls.rs` how a call reaches the
+//! database; `errors.rs` which errors are which and the retry of conflicts; `schema.rs` the
+//! migrations and the lease that lets one node apply them; `testing.rs` the tests' PostgreSQL
+//! server. Each keyspace lives in its own file, which opens with its tables:
+//! - `users.rs`: `users`; `credentials.rs`: `credentials`; `locks.rs`: `locks`, `lock_tables`;
 //! - `ceremonies.rs`: `ceremonies`; `sessions.rs`: `sessions` (and the actix-session store on
-//!   it), `session_claims`; `limits.rs`: `rate_windows`;
-//! - `audit.rs`: `audit`, `audit_head`, `audit_meta`; `metadata.rs`: `metadata`;
-//!   `tenants.rs`: `tenants`; `transactions.rs`: `transactions`.
+//!   it); `limits.rs`: `session_claims`, `rate_windows`;
+//! - `audit.rs`: `audit`, `audit_head`, `audit_meta` (`audit_import.rs`: a copied log);
+//!   `metadata.rs`: `metadata`; `tenants.rs`: `tenants`; `transactions.rs`: `transactions`.
 //!
 //! Records are stored as the same JSON the sled backend writes, beside the columns that
 //! constraints and lookups need. A tenant's rows carry its id in a `tenant` column; a credential
 //! id is unique per tenant by the primary key, not by a check before the insert.
 //!
-//! The traits are synchronous (the engine runs on actix's blocking threads); the driver,
-//! tokio-postgres with a deadpool pool, is asynchronous. Each call runs its future on the
-//! store's own runtime and waits for it ([`PgStore::run`]), so it works from any thread,
-//! inside a runtime or not. Every statement is prepared once per connection (`prepare_cached`).
+//! The driver is tokio-postgres with a bounded deadpool pool (`calls.rs`).
 //!
 //! Only SQL that CockroachDB and YugabyteDB accept too: explicit primary keys, no advisory
 //! locks, no `LISTEN/NOTIFY`; a transaction that fails with SQLSTATE 40001 (serialization
@@ -27,8 +25,10 @@
 
 mod audit;
 mod audit_import;
+mod calls;
 mod ceremonies;
 mod credentials;
+mod errors;
 mod limits;
 mod locks;
 mod metadata;
@@ -46,16 +46,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use serde::{de::DeserializeOwned, Serialize};
-use tokio_postgres::error::SqlState;
 
 use super::{Storage, StoreError, StoreResult};
 use crate::domain::DEFAULT_TENANT;
 
+pub(crate) use calls::{decode, encode, params, Param};
+pub(crate) use errors::{db_error, is_unique_violation, pool_error, retry, Fail};
 pub use sessions::PgSessionStore;
-
-/// How many times a transaction that lost a serialization conflict (40001) is run in all.
-const ATTEMPTS: usize = 8;
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -108,152 +105,6 @@ pub struct PgStore {
     tenant: Arc<str>,
 }
 
-/// The error of a statement or a pool, as the store's callers see it: a connection that could
-/// not be had or broke mid-call is `Unavailable` (503 `STORE_UNAVAILABLE`); anything else the
-/// database refused is `Database` (500), its text for the log only.
-pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
-    if e.is_closed() || e.as_db_error().is_none() {
-        return StoreError::Unavailable(e.to_string());
-    }
-    let code = e.code().map_or("", |c| c.code());
-    // Class 08 (connection exception), 57P01–57P03 (the server shutting down or starting),
-    // 53300 (too many connections): the database is not there for us right now.
-    if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
-        return StoreError::Unavailable(e.to_string());
-    }
-    StoreError::Database(match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    })
-}
-
-/// A connection that could not be had (made or taken from the pool) is always `Unavailable`,
-/// whatever the server said when it refused it.
-fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-/// Whether `e` is a serialization failure (40001) or a deadlock (40P01, which PostgreSQL breaks
-/// by failing one of the transactions), which a retry of the transaction cures.
-fn is_conflict(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
-        || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
-}
-
-/// Whether `e` is a unique or primary key violation (23505).
-pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-}
-
-/// A statement's failure inside a keyspace file: a conflict to retry, or the store's error.
-pub(crate) enum Fail {
-    Conflict,
-    Store(StoreError),
-}
-
-impl From<tokio_postgres::Error> for Fail {
-    fn from(e: tokio_postgres::Error) -> Self {
-        if is_conflict(&e) {
-            Fail::Conflict
-        } else {
-            Fail::Store(db_error(e))
-        }
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail::Store(e)
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for Fail {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Fail::Store(pool_error(e))
-    }
-}
-
-/// Runs `attempt` until it does not end in a serialization conflict, at most [`ATTEMPTS`]
-/// times, with a short random pause between.
-pub(crate) async fn retry<T, F, Fut>(mut attempt: F) -> StoreResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, Fail>>,
-{
-    for n in 0..ATTEMPTS {
-        match attempt().await {
-            Ok(v) => return Ok(v),
-            Err(Fail::Store(e)) => return Err(e),
-            Err(Fail::Conflict) => {
-                let pause = rand::random::<u64>() % (2 << n.min(6));
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-        }
-    }
-    Err(StoreError::Database(format!(
-        "a transaction lost {ATTEMPTS} serialization conflicts in a row"
-    )))
-}
-
-/// A statement parameter that can travel to the store's runtime.
-pub(crate) type Param = Box<dyn tokio_postgres::types::ToSql + Send + Sync>;
-
-/// The parameters as the driver takes them.
-fn borrowed(params: &[Param]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
-    params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-        .collect()
-}
-
-/// Boxes statement parameters: `params![a, b]`.
-macro_rules! params {
-    ($($p:expr),* $(,)?) => {
-        vec![$(Box::new($p) as $crate::store::pg_store::Param),*]
-    };
-}
-pub(crate) use params;
-
-/// What a writing statement did.
-enum Written {
-    /// It changed this many rows.
-    Rows(u64),
-    /// A unique key it would write is taken (nothing was written).
-    Taken,
-}
-
-impl Written {
-    fn rows(self) -> StoreResult<u64> {
-        match self {
-            Written::Rows(n) => Ok(n),
-            Written::Taken => Err(StoreError::Database(
-                "a unique key the statement would write is taken".into(),
-            )),
-        }
-    }
-}
-
-/// One writing statement in its own transaction, run again on a serialization conflict.
-async fn write(pool: &Pool, sql: &'static str, params: &[Param]) -> StoreResult<Written> {
-    retry(move || async move {
-        let client = pool.get().await?;
-        let statement = client.prepare_cached(sql).await?;
-        match client.execute(&statement, &borrowed(params)).await {
-            Err(e) if is_unique_violation(&e) => Ok(Written::Taken),
-            other => Ok(Written::Rows(other?)),
-        }
-    })
-    .await
-}
-
-pub(crate) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 impl PgStore {
     /// Connects to the database, applies the migrations it lacks (one node at a time, see
     /// `schema.rs`) and refuses a database newer than this build. `data_dir` holds the key that
@@ -300,136 +151,6 @@ impl PgStore {
         };
         store.run(schema::migrate)?;
         Ok(store)
-    }
-
-    /// Runs `work` with the pool on the store's runtime and waits for its result: from any
-    /// thread, inside an async runtime or not (it blocks the calling thread, like sled's calls).
-    pub(crate) fn run<T, F, Fut>(&self, work: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(Pool) -> Fut,
-        Fut: Future<Output = StoreResult<T>> + Send + 'static,
-    {
-        let future = work(self.shared.pool.clone());
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.shared.runtime.spawn(async move {
-            let _ = tx.send(future.await);
-        });
-        let result = rx.recv().map_err(|_| {
-            StoreError::Unavailable("the database task ended without an answer".into())
-        })?;
-        if let Err(StoreError::Unavailable(_)) = &result {
-            // A connection was lost: the database restarted or the network broke, and the
-            // pool's idle connections went with it. Drop them, so the next call connects anew.
-            self.shared.pool.retain(|_, _| false);
-        }
-        result
-    }
-
-    /// [`run`](Self::run) for a call that only reads: a connection lost on the way is tried
-    /// once more, on a new connection.
-    pub(crate) fn read<T, F, Fut>(&self, work: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: Fn(Pool) -> Fut,
-        Fut: Future<Output = StoreResult<T>> + Send + 'static,
-    {
-        match self.run(&work) {
-            Err(StoreError::Unavailable(why)) => {
-                tracing::debug!(%why, "a read lost its database connection; trying once more");
-                self.run(work)
-            }
-            other => other,
-        }
-    }
-
-    /// The rows of one read-only statement (tried once more on a lost connection).
-    pub(crate) fn rows(
-        &self,
-        sql: &'static str,
-        params: Vec<Param>,
-    ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        let params = Arc::new(params);
-        self.read(move |pool| {
-            let params = params.clone();
-            async move {
-                let client = pool.get().await.map_err(pool_error)?;
-                let statement = client.prepare_cached(sql).await.map_err(db_error)?;
-                client
-                    .query(&statement, &borrowed(&params))
-                    .await
-                    .map_err(db_error)
-            }
-        })
-    }
-
-    /// The records (column 0, the stored JSON) a read-only statement finds, decoded.
-    pub(crate) fn records<T: DeserializeOwned>(
-        &self,
-        sql: &'static str,
-        params: Vec<Param>,
-    ) -> StoreResult<Vec<T>> {
-        self.rows(sql, params)?
-            .iter()
-            .map(|r| decode(&r.get::<_, Vec<u8>>(0)))
-            .collect()
-    }
-
-    /// The first record a read-only statement finds, decoded.
-    pub(crate) fn first_record<T: DeserializeOwned>(
-        &self,
-        sql: &'static str,
-        params: Vec<Param>,
-    ) -> StoreResult<Option<T>> {
-        Ok(self.records(sql, params)?.into_iter().next())
-    }
-
-    /// Runs one writing statement (its own transaction; run again on a serialization
-    /// conflict); how many rows it changed.
-    pub(crate) fn execute(&self, sql: &'static str, params: Vec<Param>) -> StoreResult<u64> {
-        self.run(move |pool| async move { write(&pool, sql, &params).await?.rows() })
-    }
-
-    /// Runs one inserting statement; `false` when a unique key it would write is taken.
-    pub(crate) fn insert(&self, sql: &'static str, params: Vec<Param>) -> StoreResult<bool> {
-        self.run(move |pool| async move {
-            Ok(matches!(
-                write(&pool, sql, &params).await?,
-                Written::Rows(_)
-            ))
-        })
-    }
-
-    /// The rows a writing statement returns (`… RETURNING`), run again on a serialization
-    /// conflict.
-    pub(crate) fn run_write_rows(
-        &self,
-        sql: &'static str,
-        params: Vec<Param>,
-    ) -> StoreResult<Vec<tokio_postgres::Row>> {
-        self.run(move |pool| async move {
-            let (pool, params) = (&pool, &params);
-            retry(move || async move {
-                let client = pool.get().await?;
-                let statement = client.prepare_cached(sql).await?;
-                Ok(client.query(&statement, &borrowed(params)).await?)
-            })
-            .await
-        })
-    }
-
-    /// Runs `future` on the store's runtime without waiting for it.
-    pub(crate) fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
-        self.shared.runtime.spawn(future);
-    }
-
-    /// [`execute`](Self::execute) as a future of the store's runtime (inside a detached task).
-    pub(crate) async fn execute_async(
-        &self,
-        sql: &'static str,
-        params: Vec<Param>,
-    ) -> StoreResult<u64> {
-        write(&self.shared.pool, sql, &params).await?.rows()
     }
 
     /// The schema version the database holds.
