@@ -103,6 +103,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub static_dir: Option<PathBuf>,
 
+    /// The spawned server stores in this PostgreSQL database instead of sled (an empty one:
+    /// the bench's users and tenant are made in it).
+    #[arg(long, value_name = "URL")]
+    pub store_url: Option<String>,
+
     /// Print the report as one JSON object on stdout (progress lines still go to stderr).
     #[arg(long)]
     pub json: bool,

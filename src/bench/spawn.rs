@@ -190,6 +190,9 @@ pub fn spawn(args: &BenchArgs) -> Result<Spawned, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(url) = &args.store_url {
+        command.env("FIDOFLOW_STORE_URL", url);
+    }
     let mut child = command
         .spawn()
         .map_err(|e| format!("starting {}: {e}", exe.display()))?;

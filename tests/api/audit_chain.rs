@@ -8,7 +8,7 @@ use std::process::Command;
 
 use reqwest::{Method, StatusCode};
 
-use crate::common::app::{spawn_app, ADMIN_TOKEN, PASSWORD};
+use crate::common::app::{spawn_app_with, ADMIN_TOKEN, PASSWORD};
 
 /// Runs `fidoflow audit verify --data-dir DIR` without the test runner's `FIDOFLOW_*`
 /// variables; exit status, stdout, stderr.
@@ -49,7 +49,8 @@ pub async fn wait_for_release(data_dir: &Path) {
 
 #[tokio::test]
 async fn audit_verify_passes_on_what_the_server_wrote_and_names_the_record_with_a_flipped_byte() {
-    let mut app = spawn_app().await;
+    // `audit verify` on a sled data directory (its walk in PostgreSQL is the next test).
+    let mut app = spawn_app_with(|s| s.store.backend = fidoflow::config::StoreBackend::Sled).await;
     app.create_user("alice", Some(PASSWORD)).await;
     app.create_user("bob", None).await;
     let alice = app.browser();
