@@ -11,15 +11,22 @@
 //! two nodes inserting it at once conflict (nothing inserted, a unique violation, or 40001), and
 //! the loser runs again. The table holds at most `LockPolicy::table_size` rows per tenant still
 //! counting: a new name finding it full is refused (`TableFull`) rather than forget somebody's
-//! failures; expired rows are removed then. New names are counted and added one at a time per
-//! tenant, under the lock of the tenant's row in `lock_tables` (else two could both take the
-//! last place).
+//! failures; expired rows are removed then. While the table is far from full ([`RACE_ROOM`]
+//! places free), new names are added at once; nearer, they are counted and added one at a time
+//! per tenant, under the lock of the tenant's row in `lock_tables` (else two could both take
+//! the last place). One lock for every new name of a tenant would make every first attempt of
+//! the cluster queue on one row.
 
 use chrono::{DateTime, Utc};
 
 use super::{is_unique_violation, params, retry, Fail, PgStore};
 use crate::domain::Username;
 use crate::store::{LockPolicy, LockStore, Reservation, StoreResult};
+
+/// How many new names may be in flight at once across every node (each holds a connection of
+/// some node's pool while it is): below `table_size - RACE_ROOM` counting rows, new names take
+/// their place without queueing.
+const RACE_ROOM: usize = 4096;
 
 /// A row as it counts at `now` (an expired row counts nothing).
 #[derive(Clone, Copy, Default)]
@@ -124,30 +131,40 @@ impl PgStore {
                     return Ok(answer);
                 };
                 if !exists {
-                    // New names one at a time per tenant (the lock of its `lock_tables` row), so
-                    // two cannot both find the last place free.
-                    let guard = tx
+                    let count = tx
                         .prepare_cached(
-                            "INSERT INTO lock_tables (tenant) VALUES ($1) \
-                             ON CONFLICT (tenant) DO UPDATE SET tenant = excluded.tenant",
+                            "SELECT count(*) FROM locks WHERE tenant = $1 AND expires_at > $2",
                         )
                         .await?;
-                    tx.execute(&guard, &[tenant]).await?;
-                    let counting = tx
-                        .query_one(
-                            "SELECT count(*) FROM locks WHERE tenant = $1 AND expires_at > $2",
-                            &[tenant, &now],
-                        )
+                    let mut counting = tx
+                        .query_one(&count, &[tenant, &now])
                         .await?
                         .get::<_, i64>(0);
-                    if counting as usize >= policy.table_size {
-                        return Ok(Decided::Reservation(Reservation::TableFull));
+                    // Far from full, new names of all nodes go ahead at once: even if every one
+                    // of them in flight took a place, the table would not overflow. Near full,
+                    // they queue on the tenant's `lock_tables` row and count again, so two
+                    // cannot both take the last place.
+                    if counting as usize + RACE_ROOM >= policy.table_size {
+                        let guard = tx
+                            .prepare_cached(
+                                "INSERT INTO lock_tables (tenant) VALUES ($1) \
+                                 ON CONFLICT (tenant) DO UPDATE SET tenant = excluded.tenant",
+                            )
+                            .await?;
+                        tx.execute(&guard, &[tenant]).await?;
+                        tx.execute(
+                            "DELETE FROM locks WHERE tenant = $1 AND expires_at <= $2",
+                            &[tenant, &now],
+                        )
+                        .await?;
+                        counting = tx
+                            .query_one(&count, &[tenant, &now])
+                            .await?
+                            .get::<_, i64>(0);
+                        if counting as usize >= policy.table_size {
+                            return Ok(Decided::Reservation(Reservation::TableFull));
+                        }
                     }
-                    tx.execute(
-                        "DELETE FROM locks WHERE tenant = $1 AND expires_at <= $2",
-                        &[tenant, &now],
-                    )
-                    .await?;
                 }
                 let expires = state.locked_until.unwrap_or(now + policy.failure_window);
                 let values: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
