@@ -76,3 +76,42 @@ impl SharedState for PgStore {
         Ok((row.get::<_, i32>(0).max(0) as u32, row.get(1)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use crate::store::SharedState;
+
+    #[test]
+    fn a_session_claimed_on_one_node_is_refused_on_another_until_it_ends_or_expires() {
+        let (store, _dir) = super::super::testing::store();
+        // Two nodes: two stores on one database.
+        let other = store.tenant_view("default");
+        let now = Utc::now();
+        let until = now + Duration::minutes(2);
+        let token = store
+            .claim_session("k1", now, until)
+            .unwrap()
+            .expect("free");
+        assert_eq!(other.claim_session("k1", now, until).unwrap(), None);
+        assert!(other.claim_session("k2", now, until).unwrap().is_some());
+        // Another's token does not end the claim; its own does.
+        other.end_claim("k1", "not-the-token").unwrap();
+        assert_eq!(other.claim_session("k1", now, until).unwrap(), None);
+        store.end_claim("k1", &token).unwrap();
+        let second = other
+            .claim_session("k1", now, until)
+            .unwrap()
+            .expect("ended");
+        // A claim whose node died expires and is taken over.
+        let later = until + Duration::seconds(1);
+        assert!(store
+            .claim_session("k1", later, later + Duration::minutes(2))
+            .unwrap()
+            .is_some());
+        // The old holder's late release does not end the new claim.
+        other.end_claim("k1", &second).unwrap();
+        assert_eq!(other.claim_session("k1", later, later).unwrap(), None);
+    }
+}
