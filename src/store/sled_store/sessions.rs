@@ -460,23 +460,8 @@ impl SessionStore for SledSessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::suite::sessions::{state, state_with_sid};
     use crate::store::SessionStore as _;
-
-    fn state_with_sid(username: Option<&str>, sid: &str) -> State {
-        let mut state = State::new();
-        state.insert(SID_KEY.into(), serde_json::json!(sid).to_string());
-        if let Some(u) = username {
-            state.insert(
-                AUTHENTICATED_KEY.into(),
-                serde_json::json!({ "username": u, "tags": [] }).to_string(),
-            );
-        }
-        state
-    }
-
-    fn state(username: Option<&str>) -> State {
-        state_with_sid(username, "abc")
-    }
 
     /// A time the tests move by hand.
     #[derive(Clone)]

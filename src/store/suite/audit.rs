@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::both;
 use crate::domain::Username;
-use crate::store::audit_chain::{sha256_hex, GENESIS, GENESIS_SEED, TRIM_RECORD_ROOM};
+use crate::store::audit_chain::{sha256_hex, signed, GENESIS, GENESIS_SEED, TRIM_RECORD_ROOM};
 use crate::store::{
     AuditEvent, AuditKind, AuditRetention, ChainBreak, ChainReport, Checkpoint, Outcome, PgStore,
     SledStore, Storage, TrimReport,
@@ -209,14 +209,18 @@ raw!(
             let stored: AuditEvent = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(stored.seq, seq);
             assert_eq!(stored.prev_hash.as_deref(), Some(prev.as_str()));
+            // The stored bytes are the record's own JSON, `hash` last; the hash covers the
+            // bytes without it.
             assert_eq!(bytes, serde_json::to_vec(&stored).unwrap());
             let hash = stored.hash.clone().unwrap();
-            let canonical = serde_json::to_vec(&AuditEvent {
+            let mut canonical = serde_json::to_vec(&AuditEvent {
                 hash: None,
                 ..stored
             })
             .unwrap();
             assert_eq!(hash, sha256_hex(&canonical));
+            canonical.pop();
+            assert!(bytes.starts_with(&canonical));
             prev = hash;
         }
         assert_eq!(report.head, Some((*seqs.last().unwrap(), prev.clone())));
@@ -278,14 +282,31 @@ raw!(
         let seqs = daily(s, 5);
         let target = seqs[2];
         let original = raw.record(target).unwrap();
-        for at in [0, original.len() / 2, original.len() - 10] {
+        let after = |text: &[u8]| {
+            original
+                .windows(text.len())
+                .position(|w| w == text)
+                .unwrap()
+                + text.len()
+        };
+        let in_detail = after(b"\"detail\":\"");
+        let in_prev_hash = after(b"\"prev_hash\":\"") + 7;
+        for at in [
+            0,
+            in_detail,
+            in_prev_hash,
+            original.len() / 2,
+            original.len() - 10,
+        ] {
             let mut changed = original.clone();
             changed[at] ^= 0x01;
             raw.put(target, Some(changed));
+            let e = broken(s);
             assert!(
-                matches!(broken(s), ChainBreak::Changed { seq, .. } if seq == target),
-                "byte {at}"
+                matches!(e, ChainBreak::Changed { seq, .. } if seq == target),
+                "byte {at}: {e:?}"
             );
+            assert!(e.to_string().contains(&format!("seq {target}")), "{e}");
         }
         let text = String::from_utf8(original.clone())
             .unwrap()
@@ -368,6 +389,8 @@ both!(
         let kept = s.events(None, None, 20).unwrap();
         assert_eq!(kept.len(), 7);
         assert_eq!(kept.last().unwrap().seq, seqs[4]);
+        let older: Vec<u64> = kept[1..].iter().rev().map(|e| e.seq).collect();
+        assert_eq!(older, seqs[4..]);
         assert_eq!(s.events(Some(&alice()), None, 20).unwrap().len(), 6);
 
         let report = holds(s);
@@ -392,7 +415,7 @@ both!(
 );
 
 both!(forever_keeps_every_record, |s: &dyn Storage| {
-    daily(s, 5);
+    let mut written = daily(s, 5);
     let forever = AuditRetention {
         max_age: None,
         max_bytes: u64::MAX,
@@ -401,6 +424,8 @@ both!(forever_keeps_every_record, |s: &dyn Storage| {
     assert_eq!(s.trim(later, &forever).unwrap().removed(), 0);
     let report = holds(s);
     assert_eq!((report.records, report.checkpoint), (5, None));
+    written.reverse();
+    assert_eq!(seqs(&s.events(None, None, 10).unwrap()), written);
 });
 
 raw!(
@@ -430,6 +455,8 @@ raw!(
         );
         let kept = s.events(None, None, 50).unwrap();
         assert_eq!(kept.len(), 11);
+        let older: Vec<u64> = kept[1..].iter().rev().map(|e| e.seq).collect();
+        assert_eq!(older, seqs[20..]);
         let actual: u64 = kept
             .iter()
             .map(|e| raw.record(e.seq).unwrap().len() as u64)
@@ -455,15 +482,52 @@ raw!(
         assert_eq!(good.seq, seqs[2]);
         let put = |c: &Checkpoint| raw.put_checkpoint(serde_json::to_vec(c).unwrap());
 
+        // Each of these is named by the checkpoint, whose signature does not verify.
+        let does_not_verify = |c: &Checkpoint, why: &str| {
+            put(c);
+            let e = broken(s);
+            assert!(
+                matches!(&e, ChainBreak::Checkpoint { seq, .. } if *seq == seqs[2]),
+                "{why}: {e}"
+            );
+            assert!(e.to_string().contains("does not verify"), "{why}: {e}");
+        };
         let mut forged = good.clone();
-        forged.removed += 1;
+        let first = if forged.signature.starts_with('A') {
+            "B"
+        } else {
+            "A"
+        };
+        forged.signature.replace_range(0..1, first);
+        does_not_verify(&forged, "a changed signature");
+        let changed_hash = Checkpoint {
+            hash: GENESIS.to_string(),
+            ..good.clone()
+        };
+        does_not_verify(&changed_hash, "a changed hash");
+        let changed_count = Checkpoint {
+            removed: good.removed + 1,
+            ..good.clone()
+        };
+        does_not_verify(&changed_count, "a changed count");
+        // Signed with another key (someone who rewrote the checkpoint to hide records)...
+        let rng = ring::rand::SystemRandom::new();
+        let other = ring::signature::Ed25519KeyPair::from_pkcs8(
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+                .unwrap()
+                .as_ref(),
+        )
+        .unwrap();
+        let resigned = signed(&other, good.seq, &good.hash, good.removed, start());
+        does_not_verify(&resigned, "signed with another key");
+        // ... which verifies with that key's public key given instead, so keep the key elsewhere.
+        let other_public = ring::signature::KeyPair::public_key(&other)
+            .as_ref()
+            .to_vec();
+        assert!(s.verify_chain(Some(&other_public)).unwrap().is_ok());
+
+        // Retention refuses to go on from a checkpoint that does not hold.
         put(&forged);
-        let e = broken(s);
-        assert!(
-            matches!(&e, ChainBreak::Checkpoint { seq, .. } if *seq == seqs[2]),
-            "{e}"
-        );
-        assert!(e.to_string().contains("does not verify"), "{e}");
         let refused = s.trim(start() + Duration::days(9), &by_age(3)).unwrap_err();
         assert!(refused.to_string().contains("does not verify"), "{refused}");
 
@@ -473,6 +537,7 @@ raw!(
             matches!(&e, ChainBreak::CheckpointUnreadable { seq, .. } if *seq == seqs[3]),
             "{e}"
         );
+        assert!(e.to_string().contains("it is not a checkpoint"), "{e}");
 
         put(&good);
         assert!(s.verify_chain(None).unwrap().is_ok());
@@ -492,7 +557,8 @@ raw!(
     retention_refuses_to_remove_a_changed_record,
     |s: &dyn Storage, raw: &dyn Raw| {
         let seqs = daily(s, 5);
-        let mut changed = raw.record(seqs[1]).unwrap();
+        let original = raw.record(seqs[1]).unwrap();
+        let mut changed = original.clone();
         let at = changed.len() / 2;
         changed[at] ^= 0x01;
         raw.put(seqs[1], Some(changed));
@@ -505,6 +571,13 @@ raw!(
         );
         assert!(seqs.iter().all(|&seq| raw.record(seq).is_some()));
         assert!(matches!(broken(s), ChainBreak::Changed { seq, .. } if seq == seqs[1]));
+        // Nothing was removed or appended, and no checkpoint was left.
+        raw.put(seqs[1], Some(original));
+        let mut written = seqs.clone();
+        written.reverse();
+        assert_eq!(super::seqs(&s.events(None, None, 10).unwrap()), written);
+        let report = holds(s);
+        assert_eq!((report.records, report.checkpoint), (5, None));
     }
 );
 

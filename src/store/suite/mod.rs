@@ -9,7 +9,7 @@ pub(super) mod ceremonies;
 mod credentials;
 mod locks;
 mod metadata;
-mod sessions;
+pub(in crate::store) mod sessions;
 mod tenants;
 mod transactions;
 mod users;

@@ -67,7 +67,7 @@ macro_rules! both_sessions {
 
 const TTL: CookieDuration = CookieDuration::minutes(15);
 
-fn state_with_sid(username: Option<&str>, sid: &str) -> State {
+pub(in crate::store) fn state_with_sid(username: Option<&str>, sid: &str) -> State {
     let mut state = State::new();
     state.insert(SID_KEY.into(), serde_json::json!(sid).to_string());
     if let Some(u) = username {
@@ -79,7 +79,7 @@ fn state_with_sid(username: Option<&str>, sid: &str) -> State {
     state
 }
 
-fn state(username: Option<&str>) -> State {
+pub(in crate::store) fn state(username: Option<&str>) -> State {
     state_with_sid(username, "abc")
 }
 

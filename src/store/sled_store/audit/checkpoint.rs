@@ -11,8 +11,6 @@ use crate::store::{Checkpoint, StoreResult};
 
 pub(in crate::store) use crate::store::audit_chain::AuditKey;
 pub use crate::store::audit_chain::{audit_public_key, SIGNING_KEY_FILE};
-#[cfg(test)]
-pub(super) use crate::store::audit_chain::{check_signature, signed};
 
 /// The key of the checkpoint in `audit_meta`.
 pub(super) const CHECKPOINT_KEY: &[u8] = b"checkpoint";

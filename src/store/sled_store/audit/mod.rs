@@ -58,9 +58,9 @@ use std::sync::atomic::Ordering;
 
 use super::{decode, encode, user_key, SledStore};
 use crate::domain::Username;
-use crate::store::audit_chain::{chain_start, empty_log_head, genesis, seal, unseal, Walk};
 #[cfg(test)]
-use crate::store::audit_chain::{sha256_hex, GENESIS, GENESIS_SEED};
+use crate::store::audit_chain::GENESIS;
+use crate::store::audit_chain::{chain_start, empty_log_head, genesis, seal, unseal, Walk};
 use crate::store::{
     AuditEvent, AuditLog, AuditRetention, ChainBreak, ChainReport, Checkpoint, StoreError,
     StoreResult, TrimReport,

@@ -23,9 +23,6 @@ pub(super) use crate::store::audit_chain::BATCH;
 use crate::store::audit_chain::{run_trim, Removal, TrimScan};
 use crate::store::{AuditRetention, Checkpoint, StoreResult, TrimReport};
 
-#[cfg(test)]
-pub(super) use crate::store::audit_chain::TRIM_RECORD_ROOM;
-
 impl SledStore {
     /// The whole retention run (see [`crate::store::AuditLog::trim`]).
     pub(super) fn trim_log(
