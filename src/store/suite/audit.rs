@@ -63,7 +63,7 @@ macro_rules! raw {
     };
 }
 
-fn start() -> DateTime<Utc> {
+pub(in crate::store) fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
 }
 
@@ -72,7 +72,7 @@ fn alice() -> Username {
 }
 
 /// A record of `alice` written `day` days after [`start`].
-fn record(day: i64) -> AuditEvent {
+pub(in crate::store) fn record(day: i64) -> AuditEvent {
     AuditEvent {
         username: Some(alice()),
         remote_address: Some("192.0.2.1".into()),
@@ -107,7 +107,7 @@ fn holds(s: &dyn Storage) -> ChainReport {
     s.verify_chain(None).unwrap().expect("the chain holds")
 }
 
-fn by_age(days: i64) -> AuditRetention {
+pub(in crate::store) fn by_age(days: i64) -> AuditRetention {
     AuditRetention {
         max_age: Some(Duration::days(days)),
         max_bytes: u64::MAX,

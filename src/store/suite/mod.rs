@@ -4,7 +4,7 @@
 //! have their own macro in `sessions.rs`. What only one backend has (sled's in-memory tables,
 //! spill, lock index, group commit, durability, reopening) is tested in that backend's files.
 
-mod audit;
+pub(in crate::store) mod audit;
 pub(super) mod ceremonies;
 mod credentials;
 mod locks;

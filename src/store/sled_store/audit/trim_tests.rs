@@ -2,44 +2,25 @@
 //! byte count kept in memory, the signing key file. Everything the `Storage` trait can express
 //! is in `store::suite::audit`.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 
 use super::*;
-use crate::store::{AuditKind, Outcome};
+use crate::store::suite::audit::{by_age, record, start};
 
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
-}
-
-/// A record written `day` days after [`start`], by `user` of `tenant`.
-fn record(day: i64, user: &str, tenant: Option<&str>) -> AuditEvent {
+/// [`record`] of the tenant `shop`.
+fn shop_record(day: i64) -> AuditEvent {
     AuditEvent {
-        username: Username::parse(user).ok(),
-        tenant: tenant.map(str::to_string),
-        ..AuditEvent::new(
-            start() + Duration::days(day),
-            AuditKind::PasswordCheck,
-            "anonymous",
-            Outcome::Failure,
-            format!("day {day}"),
-        )
+        tenant: Some("shop".into()),
+        ..record(day)
     }
 }
-
 /// A log of one record a day for `days` days; their sequence numbers.
 fn daily(days: i64) -> (SledStore, Vec<u64>) {
     let s = SledStore::temporary();
     let seqs = (0..days)
-        .map(|day| s.append(record(day, "alice", None)).unwrap())
+        .map(|day| s.append(record(day)).unwrap())
         .collect();
     (s, seqs)
-}
-
-fn by_age(days: i64) -> AuditRetention {
-    AuditRetention {
-        max_age: Some(Duration::days(days)),
-        max_bytes: u64::MAX,
-    }
 }
 
 fn kept(s: &SledStore) -> Vec<u64> {
@@ -78,10 +59,10 @@ fn the_byte_count_kept_in_memory_follows_the_trim_and_is_counted_again_on_reopen
 fn the_per_user_index_of_each_tenant_follows_the_trim() {
     let s = SledStore::temporary();
     let shop = s.tenant_view("shop").unwrap();
-    let old_default = s.append(record(0, "alice", None)).unwrap();
-    let old_shop = shop.append(record(0, "alice", Some("shop"))).unwrap();
-    let new_default = s.append(record(9, "alice", None)).unwrap();
-    let new_shop = shop.append(record(9, "alice", Some("shop"))).unwrap();
+    let old_default = s.append(record(0)).unwrap();
+    let old_shop = shop.append(shop_record(0)).unwrap();
+    let new_default = s.append(record(9)).unwrap();
+    let new_shop = shop.append(shop_record(9)).unwrap();
     let alice = Username::parse("alice").unwrap();
     let seqs_of = |store: &SledStore| -> Vec<u64> {
         store
@@ -161,7 +142,7 @@ fn a_batch_that_empties_the_log_leaves_the_checkpoint_the_next_append_continues_
     assert_eq!(s.chain_head().unwrap(), checkpoint.hash);
     let empty = s.verify_chain(None).unwrap().unwrap();
     assert_eq!((empty.records, empty.head), (0, None));
-    let next = s.append(record(10, "alice", None)).unwrap();
+    let next = s.append(record(10)).unwrap();
     let appended: AuditEvent = decode(&s.audit.get(next.to_be_bytes()).unwrap().unwrap()).unwrap();
     assert_eq!(appended.prev_hash, Some(checkpoint.hash));
     assert_eq!(s.verify_chain(None).unwrap().unwrap().records, 1);
@@ -173,7 +154,7 @@ fn the_signing_key_is_made_on_first_need_owner_only_and_checks_the_checkpoint() 
     let key_file = dir.path().join(SIGNING_KEY_FILE);
     let s = SledStore::open(dir.path()).unwrap();
     for day in 0..4 {
-        s.append(record(day, "alice", None)).unwrap();
+        s.append(record(day)).unwrap();
     }
     assert!(!key_file.exists(), "no key before retention needs one");
     assert!(s.verify_chain(None).unwrap().is_ok());
