@@ -298,7 +298,11 @@ fn registration(
         fido::ALG_ES384,
         fido::ALG_ES512,
         fido::ALG_RS256,
+        fido::ALG_RS384,
+        fido::ALG_RS512,
         fido::ALG_PS256,
+        fido::ALG_PS384,
+        fido::ALG_PS512,
         fido::ALG_RS1,
     ];
     // Trust is judged after verification, as the server does: with the metadata roots of the

@@ -317,7 +317,10 @@ fn check_algorithms(algorithms: Vec<i64>, key: &str) -> Result<Vec<i64>, ConfigE
     {
         return Err(invalid(
             key,
-            format!("algorithm {alg} cannot be verified (use -8, -7, -257, -35, -36 or -37)"),
+            format!(
+                "algorithm {alg} cannot be verified (use {})",
+                crate::domain::verifiable_algorithms_text()
+            ),
         ));
     }
     Ok(algorithms)

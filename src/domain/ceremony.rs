@@ -94,5 +94,13 @@ impl Conveyance {
     }
 }
 
-/// COSE algorithms the server can verify.
-pub const VERIFIABLE_ALGORITHMS: [i64; 6] = [-8, -7, -257, -35, -36, -37];
+/// COSE algorithms the server can verify: EdDSA, ES256, RS256, ES384, ES512, PS256, PS384,
+/// PS512, RS384, RS512.
+pub const VERIFIABLE_ALGORITHMS: [i64; 10] = [-8, -7, -257, -35, -36, -37, -38, -39, -258, -259];
+
+/// [`VERIFIABLE_ALGORITHMS`] as a person reads them in a refusal: `-8, -7, …, -258 or -259`.
+pub fn verifiable_algorithms_text() -> String {
+    let all: Vec<String> = VERIFIABLE_ALGORITHMS.iter().map(i64::to_string).collect();
+    let (last, rest) = all.split_last().expect("a list of algorithms");
+    format!("{} or {last}", rest.join(", "))
+}

@@ -12,7 +12,9 @@ use unicode_normalization::UnicodeNormalization;
 
 mod ceremony;
 pub mod registry;
-pub use ceremony::{Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS};
+pub use ceremony::{
+    verifiable_algorithms_text, Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS,
+};
 
 /// The id of the built-in tenant: the portal and the Loginapp API (today's `[relying_party]`).
 pub const DEFAULT_TENANT: &str = "default";

@@ -78,11 +78,36 @@ pub(crate) fn verify(bytes: &[u8], exp: &Expected, obs: &mut Observer) -> Result
         }
         None => obs.skip("topOrigin", || "the client data has no topOrigin".into()),
     }
+    if let Some(tb) = &data.token_binding {
+        check_token_binding(tb).map_err(Common::Malformed)?;
+    }
     obs.skip("tokenBinding", || match &data.token_binding {
         None => "the client data has no tokenBinding".into(),
         Some(tb) => format!("token binding is not supported; ignored {tb}"),
     });
     Ok(())
+}
+
+/// A `tokenBinding` member as WebAuthn L2 §5.8.1 defines it: an object whose `status` is
+/// `present` (then with the binding's `id`) or `supported`. fidoflow binds no tokens, so a
+/// well-formed member is only noted; any other shape is malformed client data.
+fn check_token_binding(tb: &serde_json::Value) -> Result<(), String> {
+    let Some(member) = tb.as_object() else {
+        return Err("clientDataJSON.tokenBinding is not an object".into());
+    };
+    let id = member.get("id").and_then(serde_json::Value::as_str);
+    match member.get("status").and_then(serde_json::Value::as_str) {
+        Some("supported") => Ok(()),
+        Some("present") if id.is_some_and(|id| !id.is_empty()) => Ok(()),
+        Some("present") => {
+            Err("clientDataJSON.tokenBinding has status \"present\" but no id".into())
+        }
+        Some(other) => Err(format!(
+            "clientDataJSON.tokenBinding.status is \"{}\", not \"present\" or \"supported\"",
+            shorten(other)
+        )),
+        None => Err("clientDataJSON.tokenBinding has no status".into()),
+    }
 }
 
 /// Client-supplied text shown back in an error, bounded.

@@ -4,7 +4,10 @@
 use ring::signature::{self as sig, RsaPublicKeyComponents, UnparsedPublicKey};
 
 use super::cbor;
-use super::{ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_PS256, ALG_RS1, ALG_RS256};
+use super::{
+    ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_PS256, ALG_PS384, ALG_PS512, ALG_RS1,
+    ALG_RS256, ALG_RS384, ALG_RS512,
+};
 
 const KTY_OKP: i64 = 1;
 const KTY_EC2: i64 = 2;
@@ -90,7 +93,10 @@ impl CoseKey {
                 KeyMaterial::Ed25519(x.to_vec())
             }
             // RS1 keys are parsed (a TPM may make them) but never verify an assertion.
-            (KTY_RSA, ALG_RS256 | ALG_PS256 | ALG_RS1) => {
+            (
+                KTY_RSA,
+                ALG_RS256 | ALG_RS384 | ALG_RS512 | ALG_PS256 | ALG_PS384 | ALG_PS512 | ALG_RS1,
+            ) => {
                 let n = strip_zeros(bytes(-1).ok_or("the RSA key has no modulus")?);
                 let e = strip_zeros(bytes(-2).ok_or("the RSA key has no exponent")?);
                 if n.len() < 256 || n.len() > 1024 {
@@ -142,12 +148,21 @@ impl CoseKey {
             (KeyMaterial::Ed25519(x), ALG_EDDSA) => {
                 ring_verify(&sig::ED25519, x, message, signature)
             }
-            (KeyMaterial::Rsa { n, e }, ALG_RS256) => RsaPublicKeyComponents { n, e }
-                .verify(&sig::RSA_PKCS1_2048_8192_SHA256, message, signature)
-                .is_ok(),
-            (KeyMaterial::Rsa { n, e }, ALG_PS256) => RsaPublicKeyComponents { n, e }
-                .verify(&sig::RSA_PSS_2048_8192_SHA256, message, signature)
-                .is_ok(),
+            (KeyMaterial::Rsa { n, e }, alg) => {
+                let scheme: &sig::RsaParameters = match alg {
+                    ALG_RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                    ALG_RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                    ALG_RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    ALG_PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                    ALG_PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                    ALG_PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                    // RS1 (a TPM's) never verifies an assertion.
+                    _ => return false,
+                };
+                RsaPublicKeyComponents { n, e }
+                    .verify(scheme, message, signature)
+                    .is_ok()
+            }
             _ => false,
         }
     }
@@ -160,7 +175,11 @@ impl CoseKey {
             ALG_ES512 => "ES512",
             ALG_EDDSA => "EdDSA",
             ALG_RS256 => "RS256",
+            ALG_RS384 => "RS384",
+            ALG_RS512 => "RS512",
             ALG_PS256 => "PS256",
+            ALG_PS384 => "PS384",
+            ALG_PS512 => "PS512",
             ALG_RS1 => "RS1",
             _ => "?",
         };
@@ -206,8 +225,9 @@ pub fn check_cose_key(bytes: &[u8]) -> Result<i64, String> {
     let key = CoseKey::from_value(&value)?;
     if !crate::domain::VERIFIABLE_ALGORITHMS.contains(&key.alg) {
         return Err(format!(
-            "the key's algorithm {} cannot verify a sign-in (use -8, -7, -257, -35, -36 or -37)",
-            key.alg
+            "the key's algorithm {} cannot verify a sign-in (use {})",
+            key.alg,
+            crate::domain::verifiable_algorithms_text()
         ));
     }
     Ok(key.alg)

@@ -60,6 +60,14 @@ pub const ALG_ES384: i64 = -35;
 pub const ALG_ES512: i64 = -36;
 /// COSE algorithm PS256 (RSASSA-PSS with SHA-256).
 pub const ALG_PS256: i64 = -37;
+/// COSE algorithm PS384 (RSASSA-PSS with SHA-384).
+pub const ALG_PS384: i64 = -38;
+/// COSE algorithm PS512 (RSASSA-PSS with SHA-512).
+pub const ALG_PS512: i64 = -39;
+/// COSE algorithm RS384 (RSASSA-PKCS1-v1_5 with SHA-384).
+pub const ALG_RS384: i64 = -258;
+/// COSE algorithm RS512 (RSASSA-PKCS1-v1_5 with SHA-512).
+pub const ALG_RS512: i64 = -259;
 /// COSE algorithm RS1 (RSASSA-PKCS1-v1_5 with SHA-1): accepted only inside TPM attestation
 /// statements and as the algorithm of a TPM-made credential key; such a key never verifies an
 /// assertion.

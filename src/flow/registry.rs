@@ -203,7 +203,8 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
                     .find(|a| !super::definitions::VERIFIABLE_ALGORITHMS.contains(a))
                 {
                     return Err(at(format!(
-                        "algorithm {alg} cannot be verified (use -8, -7, -257, -35, -36 or -37)"
+                        "algorithm {alg} cannot be verified (use {})",
+                        crate::domain::verifiable_algorithms_text()
                     )));
                 }
             }

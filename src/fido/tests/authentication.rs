@@ -475,7 +475,70 @@ fn signed_by_each_algorithm(message: &[u8]) -> Vec<(i64, Vec<u8>, Vec<u8>)> {
             rsa_cose(-37),
             rsa_sign(&ring::signature::RSA_PSS_SHA256),
         ),
+        (
+            -38,
+            rsa_cose(-38),
+            rsa_sign(&ring::signature::RSA_PSS_SHA384),
+        ),
+        (
+            -39,
+            rsa_cose(-39),
+            rsa_sign(&ring::signature::RSA_PSS_SHA512),
+        ),
+        (
+            -258,
+            rsa_cose(-258),
+            rsa_sign(&ring::signature::RSA_PKCS1_SHA384),
+        ),
+        (
+            -259,
+            rsa_cose(-259),
+            rsa_sign(&ring::signature::RSA_PKCS1_SHA512),
+        ),
     ]
+}
+
+#[test]
+fn an_rsa_signature_verifies_only_under_the_algorithm_of_its_key() {
+    use crate::fido::cose::CoseKey;
+    let rsa: Vec<_> = signed_by_each_algorithm(b"signed bytes")
+        .into_iter()
+        .filter(|(alg, _, _)| [-257, -258, -259, -37, -38, -39].contains(alg))
+        .collect();
+    assert_eq!(rsa.len(), 6);
+    for (key_alg, cose, _) in &rsa {
+        let key = CoseKey::from_bytes(cose).unwrap();
+        for (sig_alg, _, sig) in &rsa {
+            assert_eq!(
+                key.verify(b"signed bytes", sig),
+                key_alg == sig_alg,
+                "a {key_alg} key and a {sig_alg} signature"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_rsa_key_of_each_algorithm_is_a_key_an_import_may_carry_and_rs1_is_not() {
+    for (alg, cose, _) in signed_by_each_algorithm(b"m") {
+        assert_eq!(crate::fido::cose::check_cose_key(&cose), Ok(alg));
+    }
+    let rs1 = cbor(&Cbor::Map(vec![
+        (int(1), int(3)),
+        (int(3), int(-65535)),
+        (int(-1), Cbor::Bytes(vec![0xc5; 256])),
+        (int(-2), Cbor::Bytes(vec![1, 0, 1])),
+    ]));
+    let refused = crate::fido::cose::check_cose_key(&rs1).unwrap_err();
+    assert!(
+        refused.contains("-258 or -259"),
+        "the refusal lists what is verified: {refused}"
+    );
+    // An EC2 key may not claim an RSA algorithm.
+    let ec2 = ec2_cose_key(-38, 1, &[4; 65]);
+    assert!(crate::fido::cose::CoseKey::from_bytes(&ec2)
+        .unwrap_err()
+        .contains("cannot be used with algorithm -38"));
 }
 
 #[test]
@@ -512,6 +575,10 @@ fn a_cose_key_is_described_by_its_type_curve_or_size_and_algorithm() {
             "OKP Ed25519 key, algorithm EdDSA (-8)",
             "RSA 2048-bit key, algorithm RS256 (-257)",
             "RSA 2048-bit key, algorithm PS256 (-37)",
+            "RSA 2048-bit key, algorithm PS384 (-38)",
+            "RSA 2048-bit key, algorithm PS512 (-39)",
+            "RSA 2048-bit key, algorithm RS384 (-258)",
+            "RSA 2048-bit key, algorithm RS512 (-259)",
             "RSA 2048-bit key, algorithm RS1 (-65535)",
         ]
     );

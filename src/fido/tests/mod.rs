@@ -176,6 +176,8 @@ pub struct Reg {
     pub origin: String,
     pub cross_origin: Option<bool>,
     pub top_origin: Option<String>,
+    /// `clientDataJSON.tokenBinding`, when set.
+    pub token_binding: Option<Value>,
     pub rp_id: String,
     pub flags: u8,
     pub sign_count: u32,
@@ -198,6 +200,7 @@ impl Reg {
             origin: ORIGIN.into(),
             cross_origin: None,
             top_origin: None,
+            token_binding: None,
             rp_id: RP_ID.into(),
             flags: UP | UV | AT,
             sign_count: 0,
@@ -233,6 +236,9 @@ impl Reg {
         }
         if let Some(top) = &self.top_origin {
             data["topOrigin"] = json!(top);
+        }
+        if let Some(tb) = &self.token_binding {
+            data["tokenBinding"] = tb.clone();
         }
         serde_json::to_vec(&data).unwrap()
     }

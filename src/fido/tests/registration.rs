@@ -109,6 +109,34 @@ fn a_top_origin_is_refused_unless_cross_origin_is_allowed_and_it_is_listed() {
 }
 
 #[test]
+fn a_token_binding_is_present_with_its_id_or_supported_else_malformed_client_data() {
+    for (member, why) in [
+        (json!({"status": "supported"}), None),
+        (json!({"status": "present", "id": "c29tZS1pZA"}), None),
+        (
+            json!({"status": "not-supported"}),
+            Some("not \"present\" or \"supported\""),
+        ),
+        (json!({"status": "present"}), Some("no id")),
+        (json!({"status": "present", "id": ""}), Some("no id")),
+        (json!({"id": "c29tZS1pZA"}), Some("no status")),
+        (json!({"status": 1}), Some("no status")),
+        (json!("present"), Some("not an object")),
+    ] {
+        let mut reg = Reg::new();
+        reg.token_binding = Some(member.clone());
+        match (verify(&reg.json()), why) {
+            (Ok(_), None) => {}
+            (Err(e), Some(why)) => {
+                assert_eq!(e.check(), "malformed", "{member}");
+                assert!(e.to_string().contains(why), "{member}: {e}");
+            }
+            (outcome, _) => panic!("{member}: {:?}", outcome.map(|_| ())),
+        }
+    }
+}
+
+#[test]
 fn authenticator_data_for_another_site_is_refused() {
     let mut reg = Reg::new();
     reg.rp_id = "evil.example".into();
