@@ -15,7 +15,9 @@ use anyhow::{bail, Context};
 
 use crate::config::{Settings, StoreBackend};
 use crate::domain::DEFAULT_TENANT;
-use crate::store::{MetadataStore, PgOptions, PgStore, SledStore, Storage, TenantStore};
+use crate::store::{
+    MetadataStore, PgOptions, PgStore, SledStore, Storage, TenantStore, UserRecord,
+};
 
 /// Users read from sled at a time.
 const PAGE: usize = 500;
@@ -133,25 +135,36 @@ pub fn sled_to_postgres(
     ))
 }
 
-fn copy_tenant(from: &dyn Storage, to: &dyn Storage) -> anyhow::Result<()> {
+/// Calls `each` with every user of `store`, in username order, a page at a time.
+fn for_each_user(
+    store: &dyn Storage,
+    mut each: impl FnMut(&UserRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut after = None;
     loop {
-        let users = from.list_users(None, after.as_ref(), PAGE)?;
+        let users = store.list_users(None, after.as_ref(), PAGE)?;
         for user in &users {
-            let credentials = from.credentials_of(&user.username)?;
-            to.insert_user_with_credentials(user, &credentials)
-                .with_context(|| format!("user {}", user.username.as_str()))?;
-            let mut transactions = from.transactions_of(&user.username, usize::MAX)?;
-            transactions.reverse();
-            for t in &transactions {
-                to.insert_transaction(t)?;
-            }
+            each(user)?;
         }
         match users.last() {
             Some(last) if users.len() == PAGE => after = Some(last.username.clone()),
             _ => return Ok(()),
         }
     }
+}
+
+fn copy_tenant(from: &dyn Storage, to: &dyn Storage) -> anyhow::Result<()> {
+    for_each_user(from, |user| {
+        let credentials = from.credentials_of(&user.username)?;
+        to.insert_user_with_credentials(user, &credentials)
+            .with_context(|| format!("user {}", user.username.as_str()))?;
+        let mut transactions = from.transactions_of(&user.username, usize::MAX)?;
+        transactions.reverse();
+        for t in &transactions {
+            to.insert_transaction(t)?;
+        }
+        Ok(())
+    })
 }
 
 fn count(store: &dyn Storage, tenants: &BTreeSet<String>) -> anyhow::Result<Counts> {
@@ -163,19 +176,12 @@ fn count(store: &dyn Storage, tenants: &BTreeSet<String>) -> anyhow::Result<Coun
     for tenant in tenants {
         let view = store.for_tenant(tenant)?;
         let (mut users, mut credentials, mut transactions) = (0, 0, 0);
-        let mut after = None;
-        loop {
-            let page = view.list_users(None, after.as_ref(), PAGE)?;
-            for user in &page {
-                users += 1;
-                credentials += view.credentials_of(&user.username)?.len();
-                transactions += view.transactions_of(&user.username, usize::MAX)?.len();
-            }
-            match page.last() {
-                Some(last) if page.len() == PAGE => after = Some(last.username.clone()),
-                _ => break,
-            }
-        }
+        for_each_user(view.as_ref(), |user| {
+            users += 1;
+            credentials += view.credentials_of(&user.username)?.len();
+            transactions += view.transactions_of(&user.username, usize::MAX)?.len();
+            Ok(())
+        })?;
         counts
             .per_tenant
             .push((tenant.clone(), users, credentials, transactions));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::tenant::TenantSource;
-use super::{metadata, Engine, EngineError, EngineResult};
+use super::{metadata, Engine, EngineResult};
 
 /// How often a server looks for another server's changes: a metadata import or a tenant change
 /// on one server is in use on every server within this (plus one database round trip).
@@ -18,6 +18,13 @@ pub const FOLLOW_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What a server last saw of the stored tenants: id → when each was last changed.
 pub(super) type SeenTenants = BTreeMap<String, DateTime<Utc>>;
+
+fn seen(records: &[crate::store::TenantRecord]) -> SeenTenants {
+    records
+        .iter()
+        .map(|r| (r.id.clone(), r.updated_at))
+        .collect()
+}
 
 impl Engine {
     /// Whether other servers may change the store this server runs on.
@@ -51,10 +58,7 @@ impl Engine {
 
     fn follow_tenants(&self) -> EngineResult<bool> {
         let records = self.store().tenants()?;
-        let now_stored: SeenTenants = records
-            .iter()
-            .map(|r| (r.id.clone(), r.updated_at))
-            .collect();
+        let now_stored = seen(&records);
         let mut seen = self
             .inner
             .seen_tenants
@@ -79,11 +83,7 @@ impl Engine {
             {
                 continue;
             }
-            let t = crate::config::tenant_from_json(&record.settings, &self.tenant_settings(None))
-                .map_err(|e| {
-                    EngineError::Internal(format!("the stored tenant `{}`: {e}", record.id))
-                })?;
-            built.push(Arc::new(self.build_tenant(&t, TenantSource::Store)?));
+            built.push(self.tenant_of_record(record)?);
         }
         let mut tenants = self
             .inner
@@ -105,12 +105,7 @@ impl Engine {
     /// Notes the stored tenants as this server knows them (at start, and after its own
     /// changes), so [`follow_shared_store`](Self::follow_shared_store) takes up only others'.
     pub(super) fn note_stored_tenants(&self) -> EngineResult<()> {
-        let now_stored: SeenTenants = self
-            .store()
-            .tenants()?
-            .into_iter()
-            .map(|r| (r.id, r.updated_at))
-            .collect();
+        let now_stored = seen(&self.store().tenants()?);
         *self
             .inner
             .seen_tenants

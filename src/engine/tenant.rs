@@ -178,17 +178,24 @@ impl Engine {
                 tracing::warn!(tenant = %record.id, "a stored tenant has the id of a configured one; the configured one is used");
                 continue;
             }
-            let t = crate::config::tenant_from_json(&record.settings, &self.tenant_settings(None))
-                .map_err(|e| {
-                    EngineError::Internal(format!(
-                        "the stored tenant `{}` cannot be used: {e}",
-                        record.id
-                    ))
-                })?;
-            let tenant = self.build_tenant(&t, TenantSource::Store)?;
-            self.use_tenant(Arc::new(tenant));
+            self.use_tenant(self.tenant_of_record(&record)?);
         }
         Ok(())
+    }
+
+    /// A tenant of the store (made through the admin API), from its record.
+    pub(super) fn tenant_of_record(
+        &self,
+        record: &crate::store::TenantRecord,
+    ) -> EngineResult<Arc<Tenant>> {
+        let t = crate::config::tenant_from_json(&record.settings, &self.tenant_settings(None))
+            .map_err(|e| {
+                EngineError::Internal(format!(
+                    "the stored tenant `{}` cannot be used: {e}",
+                    record.id
+                ))
+            })?;
+        Ok(Arc::new(self.build_tenant(&t, TenantSource::Store)?))
     }
 
     /// A tenant of the configuration or the store, with its own view of the store; its

@@ -241,6 +241,13 @@ pub trait TransactionStore {
     ) -> StoreResult<Vec<TransactionRecord>>;
 }
 
+/// A new random ceremony id (32 hex digits), for `put_ceremony` of either backend.
+pub(in crate::store) fn new_ceremony_id() -> String {
+    let mut raw = [0u8; 16];
+    crate::domain::random_bytes(&mut raw);
+    crate::domain::hex(&raw)
+}
+
 impl Ceremony {
     /// Whether the ceremony was begun by `tenant`.
     pub fn belongs_to(&self, tenant: &str) -> bool {

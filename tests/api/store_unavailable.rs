@@ -7,29 +7,11 @@ use reqwest::StatusCode;
 use crate::common::app::{code, spawn_app_on_with, PASSWORD};
 use fidoflow::config::StoreBackend;
 
-/// Runs `sql` on the test server's admin database.
-fn admin_sql(sql: String) {
-    let url = fidoflow::store::pg_testing::server_url().to_string();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            client.batch_execute(&sql).await.unwrap();
-        })
-    })
-    .join()
-    .unwrap();
-}
+use fidoflow::store::pg_testing::admin_sql;
 
 /// Cuts every connection to database `name`.
 fn cut_connections(name: &str) {
-    admin_sql(format!(
+    admin_sql(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     ));
 }
@@ -60,7 +42,7 @@ async fn a_lost_database_is_503_store_unavailable_and_a_cut_read_is_retried() {
     assert_eq!(status, StatusCode::OK, "{doc}");
 
     // The database refuses connections: 503 STORE_UNAVAILABLE, with our words only.
-    admin_sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    admin_sql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     cut_connections(&name);
     let browser = app.browser();
     let (status, doc) = browser
@@ -78,6 +60,6 @@ async fn a_lost_database_is_503_store_unavailable_and_a_cut_read_is_retried() {
     );
 
     // Back: served again, with nothing lost.
-    admin_sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    admin_sql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
     browser.login("alice", PASSWORD).await;
 }

@@ -13,9 +13,7 @@ pub(super) const GRACE: chrono::Duration = chrono::Duration::hours(1);
 
 impl CeremonyStore for PgStore {
     fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String> {
-        let mut raw = [0u8; 16];
-        crate::domain::random_bytes(&mut raw);
-        let id = crate::domain::hex(&raw);
+        let id = crate::store::new_ceremony_id();
         self.put_ceremony_at(&id, ceremony)?;
         Ok(id)
     }

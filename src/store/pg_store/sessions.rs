@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::{decode, encode, params, PgStore};
 use crate::domain::Username;
-use crate::store::sled_store::{signed_in_as, SessionState as State};
+use crate::store::sled_store::{new_session_key as new_key, signed_in_as, SessionState as State};
 use crate::store::{StoreResult, AUTHENTICATED_KEY, SID_KEY};
 
 /// Where a session store reads the time.
@@ -38,12 +38,6 @@ fn columns(state: &State) -> StoreResult<(Option<String>, Option<String>, Vec<u8
         .get(SID_KEY)
         .and_then(|s| serde_json::from_str::<String>(s).ok());
     Ok((user, sid, encode(state)?))
-}
-
-fn new_key() -> SessionKey {
-    let mut raw = [0u8; 32];
-    crate::domain::random_bytes(&mut raw);
-    SessionKey::try_from(crate::domain::b64url(&raw)).expect("43 characters is a valid key")
 }
 
 impl PgSessionStore {
@@ -68,15 +62,15 @@ impl PgSessionStore {
                 expires,
                 value.clone()
             ];
-            let store = self.store.clone();
-            let inserted = tokio::task::spawn_blocking(move || {
-                store.insert(
-                    "INSERT INTO sessions (key, username, sid, expires_at, state) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                    params,
-                )
-            })
-            .await??;
+            let inserted = self
+                .blocking(move |s| {
+                    s.insert(
+                        "INSERT INTO sessions (key, username, sid, expires_at, state) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                        params,
+                    )
+                })
+                .await?;
             if inserted {
                 return Ok(key);
             }

@@ -18,27 +18,31 @@ use std::time::{Duration, Instant};
 pub fn fresh_database_url() -> String {
     let admin = server_url();
     let name = format!("t_{}", crate::domain::hex(&rand::random::<[u8; 8]>()));
-    let statement = format!("CREATE DATABASE {name}");
-    let admin_owned = admin.to_string();
+    admin_sql(&format!("CREATE DATABASE {name}"));
+    with_database(admin, &name)
+}
+
+/// Runs `sql` on the test server's admin database (from any thread, inside a runtime or not).
+pub fn admin_sql(sql: &str) {
+    let (url, sql) = (server_url().to_string(), sql.to_string());
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime for the test database");
         runtime.block_on(async move {
-            let (client, connection) = tokio_postgres::connect(&admin_owned, tokio_postgres::NoTls)
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
-                .unwrap_or_else(|e| panic!("the test PostgreSQL at {admin_owned}: {e}"));
+                .unwrap_or_else(|e| panic!("the test PostgreSQL at {url}: {e}"));
             tokio::spawn(connection);
             client
-                .batch_execute(&statement)
+                .batch_execute(&sql)
                 .await
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
         })
     })
     .join()
-    .expect("making the test database");
-    with_database(admin, &name)
+    .expect("the admin statement ran");
 }
 
 /// `url` with its database replaced by `name`.

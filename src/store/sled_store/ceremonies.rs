@@ -74,9 +74,7 @@ impl SledStore {
 
 impl CeremonyStore for SledStore {
     fn put_ceremony(&self, ceremony: &Ceremony) -> StoreResult<String> {
-        let mut raw = [0u8; 16];
-        crate::domain::random_bytes(&mut raw);
-        let id = crate::domain::hex(&raw);
+        let id = crate::store::new_ceremony_id();
         self.keep_ceremony(&id, ceremony, false)?;
         Ok(id)
     }

@@ -57,7 +57,9 @@ use crate::domain::Username;
 
 pub use audit::{audit_public_key, SIGNING_KEY_FILE};
 pub use group_commit::FlushStats;
-pub(in crate::store) use sessions::{signed_in_as, State as SessionState};
+pub(in crate::store) use sessions::{
+    new_key as new_session_key, signed_in_as, State as SessionState,
+};
 pub use sessions::{SledSessionStore, AUTHENTICATED_KEY, SID_KEY};
 
 #[derive(Clone)]

@@ -239,12 +239,13 @@ impl SledSessionStore {
             None => false,
         })
     }
+}
 
-    fn new_key() -> SessionKey {
-        let mut raw = [0u8; 32];
-        crate::domain::random_bytes(&mut raw);
-        SessionKey::try_from(crate::domain::b64url(&raw)).expect("43 characters is a valid key")
-    }
+/// A new session key: 43 characters of base64url from 32 random bytes (both backends).
+pub(in crate::store) fn new_key() -> SessionKey {
+    let mut raw = [0u8; 32];
+    crate::domain::random_bytes(&mut raw);
+    SessionKey::try_from(crate::domain::b64url(&raw)).expect("43 characters is a valid key")
 }
 
 impl SledStore {
@@ -366,7 +367,7 @@ impl SessionStore for SledSessionStore {
     }
 
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
-        let key = Self::new_key();
+        let key = new_key();
         self.write(key.as_ref(), state, ttl, false)
             .await
             .map_err(SaveError::Other)?;
@@ -392,7 +393,7 @@ impl SessionStore for SledSessionStore {
         // the old key or its login.
         let mut state = state;
         state.remove(AUTHENTICATED_KEY);
-        let key = Self::new_key();
+        let key = new_key();
         self.write(key.as_ref(), state, ttl, false)
             .await
             .map_err(UpdateError::Other)?;
