@@ -102,15 +102,13 @@ impl Engine {
         Ok(true)
     }
 
-    /// Notes the stored tenants as this server knows them (at start, and after its own
-    /// changes), so [`follow_shared_store`](Self::follow_shared_store) takes up only others'.
-    pub(super) fn note_stored_tenants(&self) -> EngineResult<()> {
-        let now_stored = seen(&self.store().tenants()?);
+    /// Notes the stored tenants this server loaded at start, so
+    /// [`follow_shared_store`](Self::follow_shared_store) takes up only later changes.
+    pub(super) fn note_stored_tenants(&self, records: &[crate::store::TenantRecord]) {
         *self
             .inner
             .seen_tenants
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = now_stored;
-        Ok(())
+            .unwrap_or_else(|e| e.into_inner()) = seen(records);
     }
 }

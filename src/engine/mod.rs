@@ -239,7 +239,6 @@ impl Engine {
             }),
         };
         engine.load_tenants()?;
-        engine.note_stored_tenants()?;
         Ok(engine)
     }
 

@@ -173,7 +173,9 @@ impl Engine {
             }
             self.use_tenant(Arc::new(tenant));
         }
-        for record in self.store().tenants()? {
+        let records = self.store().tenants()?;
+        self.note_stored_tenants(&records);
+        for record in records {
             if self.tenant(&record.id).is_some() {
                 tracing::warn!(tenant = %record.id, "a stored tenant has the id of a configured one; the configured one is used");
                 continue;
