@@ -252,6 +252,52 @@ async fn three_nodes_on_one_database_share_ceremonies_sessions_locks_and_metadat
         }
     }
 
+    // A tenant made through the admin API on node 0 is served by nodes 1 and 2 within 5 s,
+    // and gone from them within 5 s of its deletion.
+    let (status, doc) = admin(
+        &bases[0],
+        reqwest::Method::POST,
+        "/rest/admin/tenants",
+        Some(crate::tenants_admin::fresh_settings()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    let until_every_node = |expected: StatusCode| {
+        let bases = bases.clone();
+        async move {
+            let made = Instant::now();
+            for base in &bases[1..] {
+                loop {
+                    let (status, doc) = admin(
+                        base,
+                        reqwest::Method::GET,
+                        "/rest/admin/tenants/fresh",
+                        None,
+                    )
+                    .await;
+                    if status == expected {
+                        break;
+                    }
+                    assert!(
+                        made.elapsed() < Duration::from_secs(5),
+                        "{base}: {status} {doc}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    until_every_node(StatusCode::OK).await;
+    let (status, doc) = admin(
+        &bases[0],
+        reqwest::Method::DELETE,
+        "/rest/admin/tenants/fresh",
+        None,
+    )
+    .await;
+    assert!(status.is_success(), "{status}: {doc}");
+    until_every_node(StatusCode::NOT_FOUND).await;
+
     // 64 concurrent assertions of alice's credential over the three nodes, made by two copies
     // of her authenticator (so every counter value is sent twice): exactly one wins per value,
     // the others are refused as a possible clone, and the stored counter is the highest winner.
