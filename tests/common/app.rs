@@ -146,7 +146,7 @@ pub fn test_database(data_dir: &std::path::Path) -> Option<String> {
     if data_dir.join("db").exists() {
         return None;
     }
-    let url = fidoflow::store::pg_testing::fresh_database_url();
+    let url = fidoflow::store::pg_testing::database_for(data_dir);
     std::fs::write(&marker, &url).expect("the test database's name");
     Some(url)
 }

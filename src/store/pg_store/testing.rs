@@ -14,12 +14,40 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The URL of a fresh, empty database on the test server, made for the caller alone.
+/// The URL of a fresh, empty database on the test server, made for the caller alone and kept
+/// until the test server stops.
 pub fn fresh_database_url() -> String {
     let admin = server_url();
     let name = format!("t_{}", crate::domain::hex(&rand::random::<[u8; 8]>()));
     admin_sql(&format!("CREATE DATABASE {name}"));
     with_database(admin, &name)
+}
+
+/// [`fresh_database_url`] for a database that lives as long as the directory `owner` (a test's
+/// data directory): once `owner` is gone, the next call drops the database. A full run makes
+/// hundreds of databases of about 8 MB each; dropping the finished ones keeps the test server's
+/// disk use to those of the tests still running.
+pub fn database_for(owner: &Path) -> String {
+    static OWNED: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let finished: Vec<String> = {
+        let mut owned = OWNED.lock().unwrap_or_else(|e| e.into_inner());
+        let (done, live) = std::mem::take(&mut *owned)
+            .into_iter()
+            .partition(|(dir, _)| !dir.exists());
+        *owned = live;
+        done.into_iter().map(|(_, name)| name).collect()
+    };
+    for name in finished {
+        // FORCE ends the connections a stopped server's pool may still hold (PostgreSQL 13+).
+        admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+    let url = fresh_database_url();
+    let name = url::Url::parse(&url).expect("a database URL").path()[1..].to_string();
+    OWNED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((owner.to_path_buf(), name));
+    url
 }
 
 /// Runs `sql` on the test server's admin database (from any thread, inside a runtime or not).
@@ -141,7 +169,7 @@ fn start_cluster() -> String {
     // directory removed.
     let script = format!(
         "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 \
-         -c fsync=off -c full_page_writes=off -c max_connections=400 \
+         -c fsync=off -c full_page_writes=off -c max_connections=400 -c max_wal_size=256MB \
          >'{dir}/log' 2>&1 & pg=$!; \
          while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 1; done; \
          kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{dir}'",
@@ -184,7 +212,7 @@ fn start_cluster() -> String {
 pub fn store() -> (super::PgStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let options = super::PgOptions {
-        url: fresh_database_url(),
+        url: database_for(dir.path()),
         pool_size: 8,
         connect_timeout: Duration::from_secs(10),
     };
