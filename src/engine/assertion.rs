@@ -396,6 +396,7 @@ impl Engine {
                 origins: &rp.origins,
                 allow_cross_origin: rp.allow_cross_origin,
                 top_origins: &rp.top_origins,
+                client_data_types: &[webauthn::WEBAUTHN_GET],
                 require_user_verification: ceremony.require_user_verification,
                 public_key: &record.public_key,
                 credential_id: id.as_bytes(),

@@ -231,6 +231,7 @@ impl Engine {
                 origins: &rp.origins,
                 allow_cross_origin: rp.allow_cross_origin,
                 top_origins: &rp.top_origins,
+                client_data_types: &[webauthn::WEBAUTHN_CREATE],
                 require_user_verification: ceremony.require_user_verification,
                 algorithms: &ceremony.algorithms,
                 policy: AttestationPolicy::AcceptAny,

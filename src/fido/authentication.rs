@@ -4,7 +4,7 @@
 use serde_json::Value as Json;
 
 use super::auth_data::AuthData;
-use super::client_data::{self, Expected};
+use super::client_data::{self, Expected, PAYMENT_GET};
 use super::cose::CoseKey;
 use super::error::Common;
 use super::json;
@@ -23,6 +23,10 @@ pub struct AuthenticationExpectations<'a> {
     pub allow_cross_origin: bool,
     /// With `allow_cross_origin`, a present `topOrigin` must be one of these (empty: any).
     pub top_origins: &'a [String],
+    /// The accepted `clientDataJSON.type` values: `[WEBAUTHN_GET]` as WebAuthn says, or the
+    /// relying party's own list. A Secure Payment Confirmation (`payment`) accepts
+    /// `payment.get` alone, whatever this lists.
+    pub client_data_types: &'a [&'a str],
     pub require_user_verification: bool,
     /// The stored COSE_Key of the credential.
     pub public_key: &'a [u8],
@@ -104,14 +108,14 @@ fn verify(
         .payment
         .as_ref()
         .map(|p| [p.merchant_origin.to_string()]);
+    let kinds: &[&str] = match &merchant {
+        Some(_) => &[PAYMENT_GET],
+        None => exp.client_data_types,
+    };
     client_data::verify(
         &client_data_json,
         &Expected {
-            kind: if merchant.is_some() {
-                "payment.get"
-            } else {
-                "webauthn.get"
-            },
+            kinds,
             challenge: exp.challenge,
             origins: merchant.as_ref().map_or(exp.origins, |m| m.as_slice()),
             allow_cross_origin: exp.allow_cross_origin,
@@ -120,7 +124,7 @@ fn verify(
         obs,
     )
     .map_err(|e| match (e, &merchant) {
-        (super::error::Common::WrongType(t), Some(_)) => AuthenticationError::NotPaymentType(t),
+        (Common::WrongType { seen, .. }, Some(_)) => AuthenticationError::NotPaymentType(seen),
         (e, _) => e.into(),
     })?;
     match &exp.payment {

@@ -23,9 +23,17 @@ struct ClientData {
     token_binding: Option<serde_json::Value>,
 }
 
+/// The `type` of a registration's client data (§7.1 step 7).
+pub const WEBAUTHN_CREATE: &str = "webauthn.create";
+/// The `type` of an assertion's client data (§7.2 step 11).
+pub const WEBAUTHN_GET: &str = "webauthn.get";
+/// The `type` of a Secure Payment Confirmation assertion's client data.
+pub const PAYMENT_GET: &str = "payment.get";
+
 /// What the client data must say.
 pub(crate) struct Expected<'a> {
-    pub kind: &'static str,
+    /// The accepted `type` values.
+    pub kinds: &'a [&'a str],
     pub challenge: &'a [u8],
     pub origins: &'a [String],
     pub allow_cross_origin: bool,
@@ -39,10 +47,15 @@ pub(crate) fn verify(bytes: &[u8], exp: &Expected, obs: &mut Observer) -> Result
     obs.pass("clientData", || {
         "clientDataJSON parses as JSON with type, challenge and origin".into()
     });
-    if data.kind != exp.kind {
-        return Err(Common::WrongType(shorten(&data.kind)));
+    if !exp.kinds.contains(&data.kind.as_str()) {
+        return Err(Common::WrongType {
+            seen: shorten(&data.kind),
+            accepted: listed(exp.kinds),
+        });
     }
-    obs.pass("type", || format!("\"{}\"", exp.kind));
+    obs.pass("type", || {
+        format!("\"{}\" (accepted: {})", data.kind, listed(exp.kinds))
+    });
     let challenge = json::decode(&data.challenge).ok_or(Common::ChallengeMismatch)?;
     if !bool::from(challenge.as_slice().ct_eq(exp.challenge)) {
         return Err(Common::ChallengeMismatch);
@@ -108,6 +121,12 @@ fn check_token_binding(tb: &serde_json::Value) -> Result<(), String> {
         )),
         None => Err("clientDataJSON.tokenBinding has no status".into()),
     }
+}
+
+/// The types, quoted and comma-separated, for a refusal or a report.
+fn listed(kinds: &[&str]) -> String {
+    let quoted: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+    quoted.join(", ")
 }
 
 /// Client-supplied text shown back in an error, bounded.

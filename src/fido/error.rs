@@ -13,8 +13,8 @@ pub enum RegistrationError {
     TooLarge { member: &'static str, size: usize },
     #[error("the credential type must be \"public-key\", not \"{0}\"")]
     NotPublicKey(String),
-    #[error("the client data type must be \"webauthn.create\", not \"{0}\"")]
-    WrongType(String),
+    #[error("the client data type \"{seen}\" is not an accepted one ({accepted})")]
+    WrongType { seen: String, accepted: String },
     #[error("the challenge in the client data is not the one the server issued")]
     ChallengeMismatch,
     #[error("the origin \"{0}\" is not one of the origins this server accepts")]
@@ -66,7 +66,7 @@ impl RegistrationError {
             Self::Malformed(_) => "malformed",
             Self::TooLarge { .. } => "responseSize",
             Self::NotPublicKey(_) => "credentialType",
-            Self::WrongType(_) => "type",
+            Self::WrongType { .. } => "type",
             Self::ChallengeMismatch => "challenge",
             Self::OriginNotAllowed(_) => "origin",
             Self::CrossOriginNotAllowed => "crossOrigin",
@@ -98,8 +98,8 @@ pub enum AuthenticationError {
     Malformed(String),
     #[error("the credential type must be \"public-key\", not \"{0}\"")]
     NotPublicKey(String),
-    #[error("the client data type must be \"webauthn.get\", not \"{0}\"")]
-    WrongType(String),
+    #[error("the client data type \"{seen}\" is not an accepted one ({accepted})")]
+    WrongType { seen: String, accepted: String },
     #[error("the challenge in the client data is not the one the server issued")]
     ChallengeMismatch,
     #[error("the origin \"{0}\" is not one of the origins this server accepts")]
@@ -142,7 +142,7 @@ impl AuthenticationError {
         match self {
             Self::Malformed(_) => "malformed",
             Self::NotPublicKey(_) => "credentialType",
-            Self::WrongType(_) => "type",
+            Self::WrongType { .. } => "type",
             Self::ChallengeMismatch => "challenge",
             Self::OriginNotAllowed(_) => "origin",
             Self::CrossOriginNotAllowed => "crossOrigin",
@@ -193,7 +193,11 @@ fn in_file(file: &Option<String>) -> String {
 pub(crate) enum Common {
     Malformed(String),
     NotPublicKey(String),
-    WrongType(String),
+    /// The type seen, and the accepted ones quoted and listed.
+    WrongType {
+        seen: String,
+        accepted: String,
+    },
     ChallengeMismatch,
     OriginNotAllowed(String),
     CrossOriginNotAllowed,
@@ -213,7 +217,7 @@ impl From<Common> for RegistrationError {
         match c {
             Common::Malformed(m) => Self::Malformed(m),
             Common::NotPublicKey(t) => Self::NotPublicKey(t),
-            Common::WrongType(t) => Self::WrongType(t),
+            Common::WrongType { seen, accepted } => Self::WrongType { seen, accepted },
             Common::ChallengeMismatch => Self::ChallengeMismatch,
             Common::OriginNotAllowed(o) => Self::OriginNotAllowed(o),
             Common::CrossOriginNotAllowed => Self::CrossOriginNotAllowed,
@@ -235,7 +239,7 @@ impl From<Common> for AuthenticationError {
         match c {
             Common::Malformed(m) => Self::Malformed(m),
             Common::NotPublicKey(t) => Self::NotPublicKey(t),
-            Common::WrongType(t) => Self::WrongType(t),
+            Common::WrongType { seen, accepted } => Self::WrongType { seen, accepted },
             Common::ChallengeMismatch => Self::ChallengeMismatch,
             Common::OriginNotAllowed(o) => Self::OriginNotAllowed(o),
             Common::CrossOriginNotAllowed => Self::CrossOriginNotAllowed,

@@ -32,12 +32,12 @@ mod trust;
 #[cfg(test)]
 mod tests;
 
-pub use attestation::{AttestationType, FormatPolicy, VerifiedStatement};
+pub use attestation::{AttestationType, FormatPolicy, VerifiedStatement, SAFETYNET_MAX_AGE};
 pub use authentication::{
     assertion_ids, verify_authentication, verify_authentication_observed,
     AuthenticationExpectations, VerifiedAuthentication,
 };
-pub use client_data::response_challenge;
+pub use client_data::{response_challenge, PAYMENT_GET, WEBAUTHN_CREATE, WEBAUTHN_GET};
 pub use cose::check_cose_key;
 pub use error::{AuthenticationError, RegistrationError, TrustAnchorError};
 pub use judge::{judge, judge_stored, Judgement, Trusted, TrustedBy};

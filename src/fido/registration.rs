@@ -25,6 +25,9 @@ pub struct RegistrationExpectations<'a> {
     pub allow_cross_origin: bool,
     /// With `allow_cross_origin`, a present `topOrigin` must be one of these (empty: any).
     pub top_origins: &'a [String],
+    /// The accepted `clientDataJSON.type` values: `[WEBAUTHN_CREATE]` as WebAuthn says, or
+    /// the relying party's own list.
+    pub client_data_types: &'a [&'a str],
     pub require_user_verification: bool,
     /// The offered COSE algorithms; the credential's must be one of them.
     pub algorithms: &'a [i64],
@@ -142,7 +145,7 @@ fn verify(
     client_data::verify(
         &client_data_json,
         &Expected {
-            kind: "webauthn.create",
+            kinds: exp.client_data_types,
             challenge: exp.challenge,
             origins: exp.origins,
             allow_cross_origin: exp.allow_cross_origin,

@@ -13,8 +13,6 @@ use crate::fido::trust::{self, Hash, Scheme};
 use crate::fido::{cbor, RegistrationError};
 
 const HOSTNAME: &str = "attest.android.com";
-/// How far `timestampMs` may be from the verification time.
-const MAX_SKEW_MS: i64 = 60_000;
 
 pub(super) fn verify(
     statement: &Statement,
@@ -57,6 +55,10 @@ pub(super) fn verify(
     obs.pass("android-safetynet.nonce", || {
         "equals base64(SHA-256(authenticatorData || clientDataHash))".into()
     });
+    if jws.payload.get("basicIntegrity").and_then(Json::as_bool) != Some(true) {
+        return Err(invalid("the JWS does not say basicIntegrity: true"));
+    }
+    obs.pass("android-safetynet.basicIntegrity", || "true".into());
     let cts = jws.payload.get("ctsProfileMatch").and_then(Json::as_bool);
     if statement.formats.safetynet_require_cts_profile_match {
         if cts != Some(true) {
@@ -68,21 +70,8 @@ pub(super) fn verify(
             format!("not required by the policy (it is {cts:?})")
         });
     }
-    let timestamp = jws.payload.get("timestampMs").and_then(Json::as_i64);
     if statement.formats.safetynet_check_timestamp {
-        let Some(ts) = timestamp else {
-            return Err(invalid("the JWS has no integer timestampMs"));
-        };
-        let now = statement.now.timestamp_millis();
-        if (now - ts).abs() > MAX_SKEW_MS {
-            return Err(invalid(&format!(
-                "the JWS timestampMs is {} s from the verification time (at most 60 s allowed)",
-                (now - ts).abs() / 1000
-            )));
-        }
-        obs.pass("android-safetynet.timestamp", || {
-            format!("within 60 s of the verification time ({} ms off)", now - ts)
-        });
+        check_timestamp(&jws.payload, statement, obs)?;
     } else {
         obs.skip("android-safetynet.timestamp", || {
             "not checked by the policy".into()
@@ -92,6 +81,34 @@ pub(super) fn verify(
         kind: AttestationType::Basic,
         chain: jws.chain,
     })
+}
+
+/// The JWS `timestampMs` is at most the policy's `safetynet_max_age` from the verification time,
+/// either way.
+fn check_timestamp(
+    payload: &Json,
+    statement: &Statement,
+    obs: &mut Observer,
+) -> Result<(), RegistrationError> {
+    let Some(ts) = payload.get("timestampMs").and_then(Json::as_i64) else {
+        return Err(invalid("the JWS has no integer timestampMs"));
+    };
+    let max = statement.formats.safetynet_max_age;
+    let off_ms = statement.now.timestamp_millis().abs_diff(ts);
+    if u128::from(off_ms) > max.as_millis() {
+        return Err(invalid(&format!(
+            "the JWS timestampMs is {} s from the verification time (at most {} s allowed)",
+            off_ms / 1000,
+            max.as_secs()
+        )));
+    }
+    obs.pass("android-safetynet.timestamp", || {
+        format!(
+            "within {} s of the verification time ({off_ms} ms off)",
+            max.as_secs()
+        )
+    });
+    Ok(())
 }
 
 /// A parsed compact JWS.

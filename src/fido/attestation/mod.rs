@@ -16,6 +16,8 @@ mod none;
 mod packed;
 mod tpm;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use ciborium::value::Value;
 use x509_cert::Certificate;
@@ -55,17 +57,27 @@ pub struct FormatPolicy {
     /// android-key: also accept origin and purpose from the softwareEnforced list (most
     /// libraries do); false: only from teeEnforced.
     pub android_key_allow_software_enforced: bool,
-    /// android-safetynet: the JWS `timestampMs` must be within 60 s of the verification time.
+    /// android-safetynet: the JWS `timestampMs` must be within `safetynet_max_age` of the
+    /// verification time; false: it is not checked (a response verified long after it was made).
     pub safetynet_check_timestamp: bool,
-    /// android-safetynet: the JWS must say `ctsProfileMatch: true`.
+    /// android-safetynet: how far `timestampMs` may be from the verification time, either way
+    /// (60 s by default).
+    pub safetynet_max_age: Duration,
+    /// android-safetynet: the JWS must say `ctsProfileMatch: true`; false: it need not
+    /// (`basicIntegrity: true` is required either way).
     pub safetynet_require_cts_profile_match: bool,
 }
+
+/// How far a SafetyNet `timestampMs` may be from the verification time unless the relying party
+/// says otherwise.
+pub const SAFETYNET_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl Default for FormatPolicy {
     fn default() -> Self {
         Self {
             android_key_allow_software_enforced: true,
             safetynet_check_timestamp: true,
+            safetynet_max_age: SAFETYNET_MAX_AGE,
             safetynet_require_cts_profile_match: true,
         }
     }

@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::fido::{
     assertion_ids, verify_authentication, AuthenticationError, AuthenticationExpectations,
-    VerifiedAuthentication,
+    VerifiedAuthentication, PAYMENT_GET, WEBAUTHN_GET,
 };
 
 const CREDENTIAL_ID: [u8; 16] = [0xc1; 16];
@@ -87,6 +87,7 @@ impl Assertion {
                 origins: &origins,
                 allow_cross_origin: false,
                 top_origins: &[],
+                client_data_types: &[WEBAUTHN_GET],
                 require_user_verification: uv,
                 public_key: &key,
                 credential_id: &CREDENTIAL_ID,
@@ -149,6 +150,7 @@ fn an_assertion_by_another_credential_is_refused() {
             origins: &origins,
             allow_cross_origin: false,
             top_origins: &[],
+            client_data_types: &[WEBAUTHN_GET],
             require_user_verification: false,
             public_key: &key,
             credential_id: &CREDENTIAL_ID,
@@ -179,6 +181,7 @@ fn an_assertion_signed_by_another_key_is_refused() {
             origins: &origins,
             allow_cross_origin: false,
             top_origins: &[],
+            client_data_types: &[WEBAUTHN_GET],
             require_user_verification: false,
             public_key: &other,
             credential_id: &CREDENTIAL_ID,
@@ -229,6 +232,7 @@ fn a_stored_key_that_cannot_be_parsed_is_refused() {
             origins: &origins,
             allow_cross_origin: false,
             top_origins: &[],
+            client_data_types: &[WEBAUTHN_GET],
             require_user_verification: false,
             public_key: &[0xa0],
             credential_id: &CREDENTIAL_ID,
@@ -254,6 +258,7 @@ fn a_malformed_signature_member_is_refused() {
             origins: &origins,
             allow_cross_origin: false,
             top_origins: &[],
+            client_data_types: &[WEBAUTHN_GET],
             require_user_verification: false,
             public_key: &key,
             credential_id: &CREDENTIAL_ID,
@@ -626,6 +631,7 @@ fn verify_payment_observed(
             origins: &origins,
             allow_cross_origin: false,
             top_origins: &[],
+            client_data_types: &[WEBAUTHN_GET],
             require_user_verification: true,
             public_key: &key,
             credential_id: &CREDENTIAL_ID,
@@ -681,4 +687,50 @@ fn a_payment_refuses_another_type_the_rps_own_origin_and_a_changed_payment() {
     let mut plain = a;
     plain.origin = ORIGIN.into();
     assert_eq!(plain.refused(), "type");
+}
+
+#[test]
+fn an_assertion_of_another_type_is_accepted_only_when_the_relying_party_lists_it() {
+    let mut a = Assertion::new();
+    a.client_type = "payment.get".into();
+    let e = a.verify(false).unwrap_err();
+    assert_eq!(e.check(), "type");
+    let why = e.to_string();
+    assert!(
+        why.contains("\"payment.get\" is not an accepted one (\"webauthn.get\")"),
+        "{why}"
+    );
+
+    let origins = origins();
+    let key = a.key.cose(-7);
+    let exp = AuthenticationExpectations {
+        challenge: &CHALLENGE,
+        rp_id: RP_ID,
+        origins: &origins,
+        allow_cross_origin: false,
+        top_origins: &[],
+        client_data_types: &[WEBAUTHN_GET, PAYMENT_GET],
+        require_user_verification: false,
+        public_key: &key,
+        credential_id: &CREDENTIAL_ID,
+        payment: None,
+    };
+    let mut checks = Vec::new();
+    crate::fido::verify_authentication_observed(&a.json(), &exp, &mut |c| checks.push(c))
+        .expect("a listed type is accepted");
+    let kind = checks.iter().find(|c| c.name == "type").expect("type");
+    assert_eq!(
+        kind.detail,
+        "\"payment.get\" (accepted: \"webauthn.get\", \"payment.get\")"
+    );
+    a.client_type = "webauthn.create".into();
+    let e = verify_authentication(&a.json(), &exp).unwrap_err();
+    assert!(
+        matches!(e, AuthenticationError::WrongType { ref seen, .. } if seen == "webauthn.create")
+    );
+    assert!(
+        e.to_string()
+            .contains("(\"webauthn.get\", \"payment.get\")"),
+        "{e}"
+    );
 }

@@ -748,7 +748,7 @@ proptest! {
     fn client_data_never_panics(data in client_data_bytes(), credential in json_value()) {
         let origins = origins();
         let exp = Expected {
-            kind: "webauthn.create",
+            kinds: &["webauthn.create"],
             challenge: &CHALLENGE,
             origins: &origins,
             allow_cross_origin: data.len() % 2 == 0,

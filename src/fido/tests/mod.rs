@@ -28,7 +28,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
 
-use super::{AttestationPolicy, FormatPolicy, RegistrationExpectations, TrustAnchors};
+use super::{
+    AttestationPolicy, FormatPolicy, RegistrationExpectations, TrustAnchors, WEBAUTHN_CREATE,
+};
 use crate::domain::b64url;
 
 pub const CHALLENGE: [u8; 32] = [7; 32];
@@ -62,6 +64,7 @@ pub fn expectations<'a>(
         origins,
         allow_cross_origin: false,
         top_origins: &[],
+        client_data_types: &[WEBAUTHN_CREATE],
         require_user_verification: false,
         algorithms: &OFFERED,
         policy: AttestationPolicy::AcceptAny,

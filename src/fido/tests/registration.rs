@@ -2,7 +2,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::fido::{
-    verify_registration, AttestationType, RegistrationError, TrustAnchors, VerifiedRegistration,
+    verify_registration, verify_registration_observed, AttestationType, RegistrationError,
+    TrustAnchors, VerifiedRegistration,
 };
 
 fn verify(reg: &Value) -> Result<VerifiedRegistration, RegistrationError> {
@@ -58,6 +59,43 @@ fn a_client_data_type_other_than_create_is_refused() {
     let mut reg = Reg::new();
     reg.client_type = "webauthn.get".into();
     assert_eq!(refused(&reg.json()), "type");
+}
+
+#[test]
+fn the_client_data_types_accepted_are_the_relying_partys_list() {
+    let origins = origins();
+    let anchors = TrustAnchors::empty();
+    let mut reg = Reg::new();
+    reg.client_type = "payment.get".into();
+    let err = verify(&reg.json()).unwrap_err();
+    assert_eq!(err.check(), "type");
+    let why = err.to_string();
+    assert!(
+        why.contains("\"payment.get\"") && why.contains("(\"webauthn.create\")"),
+        "{why}"
+    );
+
+    let mut exp = expectations(&origins, &anchors);
+    exp.client_data_types = &["webauthn.create", "example.create"];
+    reg.client_type = "example.create".into();
+    let mut checks = Vec::new();
+    verify_registration_observed(&reg.json(), &exp, &mut |c| checks.push(c))
+        .expect("a listed type is accepted");
+    let kind = checks.iter().find(|c| c.name == "type").expect("type");
+    assert_eq!(
+        kind.detail,
+        "\"example.create\" (accepted: \"webauthn.create\", \"example.create\")"
+    );
+    reg.client_type = "webauthn.get".into();
+    let why = verify_registration(&reg.json(), &exp)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        why.contains(
+            "\"webauthn.get\" is not an accepted one (\"webauthn.create\", \"example.create\")"
+        ),
+        "{why}"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The `android-safetynet` format: the JWS, its certificate, nonce and timestamp.
+//! The `android-safetynet` format: the JWS, its certificate, nonce, integrity verdicts and
+//! timestamp, and the policies that relax the last two.
 
 use super::*;
 
@@ -11,6 +12,7 @@ pub(super) struct SafetyNet {
     nonce: Option<String>,
     timestamp_ms: i64,
     cts: bool,
+    basic_integrity: bool,
 }
 
 impl SafetyNet {
@@ -22,6 +24,7 @@ impl SafetyNet {
             nonce: None,
             timestamp_ms: now().timestamp_millis() - 5_000,
             cts: true,
+            basic_integrity: true,
         }
     }
 
@@ -48,7 +51,7 @@ impl SafetyNet {
             "nonce": nonce,
             "timestampMs": self.timestamp_ms,
             "ctsProfileMatch": self.cts,
-            "basicIntegrity": true,
+            "basicIntegrity": self.basic_integrity,
             "apkPackageName": "com.google.android.gms",
         });
         let signing_input = format!(
@@ -174,4 +177,127 @@ fn a_safetynet_attestation_without_cts_profile_match_is_refused_unless_the_polic
         ..FormatPolicy::default()
     };
     verify_with(&reg, lenient, &TrustAnchors::empty()).expect("cts not required");
+}
+
+/// A SafetyNet registration whose `timestampMs` is `off_ms` from the verification time.
+fn at_offset(off_ms: i64) -> Reg {
+    SafetyNet {
+        timestamp_ms: now().timestamp_millis() + off_ms,
+        ..SafetyNet::good()
+    }
+    .reg()
+}
+
+fn max_age(seconds: u64) -> FormatPolicy {
+    FormatPolicy {
+        safetynet_max_age: std::time::Duration::from_secs(seconds),
+        ..FormatPolicy::default()
+    }
+}
+
+#[test]
+fn the_safetynet_timestamp_window_is_the_policys_max_age() {
+    let hour = max_age(3600);
+    for off in [-3_600_000, 3_600_000] {
+        verify_with(&at_offset(off), hour, &TrustAnchors::empty())
+            .unwrap_or_else(|e| panic!("{off} ms off: {e}"));
+    }
+    for off in [-3_600_001, 3_600_001] {
+        let e = verify_with(&at_offset(off), hour, &TrustAnchors::empty()).unwrap_err();
+        assert_eq!(e.check(), "attestationStatement");
+        assert!(e.to_string().contains("(at most 3600 s allowed)"), "{e}");
+    }
+    let e = verify_with(&at_offset(-7_200_000), hour, &TrustAnchors::empty()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("timestampMs is 7200 s from the verification time (at most 3600 s allowed)"),
+        "{e}"
+    );
+    // The default window is 60 s: two minutes off is refused, as above, naming it.
+    let (_, why) = refusal(&at_offset(-120_000));
+    assert!(
+        why.contains("120 s from") && why.contains("at most 60 s"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_safetynet_timestamp_at_the_ends_of_the_integers_is_refused_without_overflow() {
+    for ts in [i64::MIN, i64::MAX] {
+        let sn = SafetyNet {
+            timestamp_ms: ts,
+            ..SafetyNet::good()
+        };
+        let (check, why) = refusal(&sn.reg());
+        assert_eq!(check, "attestationStatement");
+        assert!(why.contains("timestampMs"), "{why}");
+    }
+}
+
+#[test]
+fn the_safetynet_checks_are_reported_with_the_window_and_the_policy() {
+    let observed = |reg: &Reg, formats: FormatPolicy| {
+        let origins = origins();
+        let anchors = TrustAnchors::empty();
+        let mut exp = expectations(&origins, &anchors);
+        exp.formats = formats;
+        let mut checks = Vec::new();
+        verify_registration_observed(&reg.json(), &exp, &mut |c| checks.push(c)).unwrap();
+        checks
+    };
+    let checks = observed(&at_offset(-5_000), max_age(90));
+    let find = |checks: &[crate::fido::Check], name: &str| {
+        let c = checks.iter().find(|c| c.name == name).expect(name);
+        (c.outcome, c.detail.clone())
+    };
+    assert_eq!(
+        find(&checks, "android-safetynet.timestamp"),
+        (
+            CheckOutcome::Pass,
+            "within 90 s of the verification time (5000 ms off)".to_string()
+        )
+    );
+    assert_eq!(
+        find(&checks, "android-safetynet.basicIntegrity").0,
+        CheckOutcome::Pass
+    );
+    let lenient = FormatPolicy {
+        safetynet_check_timestamp: false,
+        safetynet_require_cts_profile_match: false,
+        ..FormatPolicy::default()
+    };
+    let checks = observed(&at_offset(-86_400_000), lenient);
+    assert_eq!(
+        find(&checks, "android-safetynet.timestamp").0,
+        CheckOutcome::Skipped
+    );
+    assert_eq!(
+        find(&checks, "android-safetynet.ctsProfileMatch").0,
+        CheckOutcome::Skipped
+    );
+}
+
+#[test]
+fn a_safetynet_attestation_without_basic_integrity_is_refused_whatever_the_policy() {
+    let sn = SafetyNet {
+        cts: false,
+        basic_integrity: false,
+        ..SafetyNet::good()
+    };
+    let reg = sn.reg();
+    let lenient = FormatPolicy {
+        safetynet_check_timestamp: false,
+        safetynet_require_cts_profile_match: false,
+        ..FormatPolicy::default()
+    };
+    let e = verify_with(&reg, lenient, &TrustAnchors::empty()).unwrap_err();
+    assert_eq!(e.check(), "attestationStatement");
+    assert!(e.to_string().contains("basicIntegrity: true"), "{e}");
+    // With ctsProfileMatch true but basicIntegrity false (no real JWS says so), still refused.
+    let sn = SafetyNet {
+        basic_integrity: false,
+        ..SafetyNet::good()
+    };
+    let (_, why) = refusal(&sn.reg());
+    assert!(why.contains("basicIntegrity"), "{why}");
 }
