@@ -1,14 +1,15 @@
-//! `[attestation]` (also a tenant's `[tenants.attestation]`): which authenticators may register
-//! and what their attestation must show; `[mds]`, the FIDO Metadata Service's roots and CRLs;
+//! `[attestation]` (also a tenant's `[tenants.attestation]`): which authenticators may register,
+//! what their attestation must show and how strictly an android-safetynet statement is read; `[mds]`, the FIDO Metadata Service's roots and CRLs;
 //! and `[authenticators]`, the operator's model names by AAGUID.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::raw::{RawAttestation, RawAuthenticators, RawMds};
-use super::{invalid, required, ConfigError};
+use super::raw::{DurationText, RawAttestation, RawAuthenticators, RawMds};
+use super::{duration, invalid, required, ConfigError, DAY};
 
 #[derive(Clone, Debug)]
 pub struct AttestationSettings {
@@ -24,6 +25,14 @@ pub struct AttestationSettings {
     /// Register a response whose attestation format fidoflow does not know, unverified and
     /// untrusted (only when no policy demands trust).
     pub accept_unknown_formats: bool,
+    /// android-safetynet: the statement's `timestampMs` must be within `safetynet_max_age` of
+    /// the registration; false: it is not checked.
+    pub safetynet_timestamp: bool,
+    /// How far `timestampMs` may be from the registration, either way: 1 s to 1 day.
+    pub safetynet_max_age: Duration,
+    /// android-safetynet: the statement must say `ctsProfileMatch: true`; false: it need not
+    /// (`basicIntegrity: true` is required either way).
+    pub safetynet_cts_profile_match: bool,
 }
 
 impl AttestationSettings {
@@ -62,6 +71,14 @@ pub struct AuthenticatorSettings {
     /// Lowercase hyphenated AAGUID → model name (a valid display name).
     pub names: BTreeMap<String, String>,
 }
+
+/// The SafetyNet policies' defaults: what a stored tenant made before these keys existed, whose
+/// `attestation` object lacks them, gets (`fidoflow.toml` writes the same for `[attestation]`).
+const SAFETYNET_TIMESTAMP: bool = true;
+const SAFETYNET_MAX_AGE: &str = "60s";
+const SAFETYNET_CTS_PROFILE_MATCH: bool = true;
+/// The longest `safetynet_max_age`: no registration ceremony lives longer.
+const MAX_SAFETYNET_AGE: Duration = Duration::from_secs(DAY);
 
 /// The FIDO certification levels, lowest first.
 const CERTIFICATION_LEVELS: [&str; 6] = ["L1", "L1+", "L2", "L2+", "L3", "L3+"];
@@ -103,6 +120,18 @@ pub(super) fn attestation(
             raw.accept_unknown_formats,
             &key("accept_unknown_formats"),
         )?,
+        safetynet_timestamp: raw.safetynet_timestamp.unwrap_or(SAFETYNET_TIMESTAMP),
+        safetynet_max_age: duration(
+            Some(
+                raw.safetynet_max_age
+                    .unwrap_or_else(|| DurationText(SAFETYNET_MAX_AGE.to_owned())),
+            ),
+            &key("safetynet_max_age"),
+            MAX_SAFETYNET_AGE,
+        )?,
+        safetynet_cts_profile_match: raw
+            .safetynet_cts_profile_match
+            .unwrap_or(SAFETYNET_CTS_PROFILE_MATCH),
     })
 }
 
@@ -189,6 +218,7 @@ fn authenticator_names(
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+    use std::time::Duration;
 
     use super::super::testing::*;
     use super::super::Settings;
@@ -229,6 +259,66 @@ mod tests {
         assert_eq!(
             refusal_key("[attestation]\nminimum_certification_level = \"L4\"\n"),
             "attestation.minimum_certification_level"
+        );
+    }
+
+    #[test]
+    fn the_safetynet_policies_are_read_with_their_defaults_and_checked() {
+        let s = parse("").unwrap();
+        assert!(s.attestation.safetynet_timestamp && s.attestation.safetynet_cts_profile_match);
+        assert_eq!(s.attestation.safetynet_max_age, Duration::from_secs(60));
+        let s = parse(
+            "[attestation]\nsafetynet_timestamp = false\nsafetynet_max_age = 3600\n\
+             safetynet_cts_profile_match = false\n",
+        )
+        .unwrap();
+        assert!(!s.attestation.safetynet_timestamp && !s.attestation.safetynet_cts_profile_match);
+        assert_eq!(s.attestation.safetynet_max_age, Duration::from_secs(3600));
+        assert_eq!(
+            parse("[attestation]\nsafetynet_max_age = \"1d\"\n")
+                .unwrap()
+                .attestation
+                .safetynet_max_age,
+            Duration::from_secs(86_400)
+        );
+        for bad in ["0", "\"0s\"", "86401", "\"2d\"", "\"a minute\"", "-5"] {
+            let error = refusal(&format!("[attestation]\nsafetynet_max_age = {bad}\n"));
+            assert_eq!(
+                error.key(),
+                Some("attestation.safetynet_max_age"),
+                "{bad}: {error}"
+            );
+        }
+        let error = refusal("[attestation]\nsafetynet_timestamp = \"no\"\n");
+        assert!(error.to_string().contains("safetynet_timestamp"), "{error}");
+    }
+
+    #[test]
+    fn a_tenant_takes_the_safetynet_policies_in_its_attestation_table() {
+        let text = format!(
+            "[attestation]\nsafetynet_max_age = \"5m\"\n{}",
+            demo("[tenants.attestation]\nsafetynet_cts_profile_match = false\n")
+        );
+        let s = parse(&text).unwrap();
+        let own = s.tenants[0].attestation.as_ref().expect("its table");
+        assert!(!own.safetynet_cts_profile_match && own.safetynet_timestamp);
+        assert_eq!(own.safetynet_max_age, Duration::from_secs(300));
+        let (key, _) = refused(&demo("[tenants.attestation]\nsafetynet_max_age = 0\n"));
+        assert_eq!(key, "tenants[0].attestation.safetynet_max_age");
+        // A tenant of the admin API stored before these keys existed gets their defaults.
+        let json = serde_json::json!({
+            "id": "api", "access_path": "YXBp", "rp_id": "localhost", "rp_name": "API",
+            "origins": ["http://localhost"], "conformance": true,
+            "attestation": {"policy": "accept-any", "aaguid_allow_list": [],
+                            "accept_unknown_formats": false}
+        });
+        let t = crate::config::tenant_from_json(&json, &[]).unwrap();
+        let own = t.attestation.expect("its attestation");
+        assert!(own.safetynet_timestamp && own.safetynet_cts_profile_match);
+        assert_eq!(own.safetynet_max_age, Duration::from_secs(60));
+        assert_eq!(
+            t.relying_party.expected_registration_types,
+            ["webauthn.create"]
         );
     }
 

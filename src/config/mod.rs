@@ -5,9 +5,10 @@
 //!
 //! This file holds `Settings`, `ConfigError`, the assembly of the layers and the checks of single
 //! values every section uses; `raw` is the file as written, `env` writes the environment into it;
-//! each other file reads and validates its sections: `relying_party`, `attestation` (with the
-//! metadata service and authenticator names), `limits` (session, lockout, rate limits, ceremony
-//! timeouts, CORS, proxies), `admin`, `tenants` (with their `api_keys`), `audit` (retention of
+//! each other file reads and validates its sections: `relying_party` (with `client_data_types`,
+//! the accepted `clientDataJSON.type` values), `attestation` (with the metadata service and
+//! authenticator names), `limits` (session, lockout, rate limits, ceremony timeouts, CORS,
+//! proxies), `admin`, `tenants` (with their `api_keys`), `audit` (retention of
 //! the audit log), `log` (the log's format), `store` (sled or PostgreSQL); `secret` hashes and
 //! compares bearer secrets and reads the cookie key (`session.key`). Every public type is
 //! re-exported here, as `crate::config::X`.
@@ -16,6 +17,7 @@ mod admin;
 mod api_keys;
 mod attestation;
 mod audit;
+mod client_data_types;
 #[cfg(test)]
 mod documented;
 mod env;
@@ -42,6 +44,7 @@ pub use attestation::{
     AttestationPolicyKind, AttestationSettings, AuthenticatorSettings, MdsSettings,
 };
 pub use audit::{AuditSettings, MAX_AUDIT_RETAIN, MIN_AUDIT_SIZE};
+pub use client_data_types::client_data_types;
 pub use env::ENVIRONMENT;
 pub use evidence::EvidenceSettings;
 pub use limits::{

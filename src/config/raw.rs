@@ -118,6 +118,8 @@ raw_section!(RawRelyingParty {
     origins: Vec<String>,
     allow_cross_origin: bool,
     top_origins: Vec<String>,
+    expected_registration_types: Vec<String>,
+    expected_authentication_types: Vec<String>,
 });
 raw_section!(RawAttestation {
     policy: AttestationPolicyKind,
@@ -125,6 +127,9 @@ raw_section!(RawAttestation {
     aaguid_allow_list: Vec<String>,
     minimum_certification_level: String,
     accept_unknown_formats: bool,
+    safetynet_timestamp: bool,
+    safetynet_max_age: DurationText,
+    safetynet_cts_profile_match: bool,
 });
 raw_section!(RawSession {
     idle_timeout: DurationText,
@@ -202,6 +207,8 @@ pub(super) struct RawTenant {
     pub(super) origins: Option<Vec<String>>,
     pub(super) allow_cross_origin: Option<bool>,
     pub(super) top_origins: Option<Vec<String>>,
+    pub(super) expected_registration_types: Option<Vec<String>>,
+    pub(super) expected_authentication_types: Option<Vec<String>>,
     pub(super) api_keys: Option<Vec<RawApiKey>>,
     pub(super) client_certificates: Option<Vec<RawApiKey>>,
     pub(super) user_verification: Option<UserVerification>,

@@ -1,11 +1,13 @@
 //! `[relying_party]` and a tenant's relying party: the RP ID (a registrable domain), its name,
-//! and the origins a ceremony may come from (http(s) origins on the RP ID, Android app origins);
+//! the origins a ceremony may come from (http(s) origins on the RP ID, Android app origins) and
+//! the client data types it accepts (`client_data_types`);
 //! also the parsing of web origins that `[cors]` and the session's cookie check use.
 
 use std::net::IpAddr;
 
 use url::{Host, Url};
 
+use super::client_data_types::{client_data_types, WEBAUTHN_CREATE, WEBAUTHN_GET};
 use super::raw::RawRelyingParty;
 use super::{invalid, required, ConfigError};
 
@@ -22,6 +24,14 @@ pub struct RelyingPartySettings {
     pub allow_cross_origin: bool,
     /// Normalised like `origins`; empty unless `allow_cross_origin`.
     pub top_origins: Vec<String>,
+    /// The `clientDataJSON.type` values a registration may carry: `["webauthn.create"]` unless
+    /// the operator lists others. Never empty, never `webauthn.get`.
+    pub expected_registration_types: Vec<String>,
+    /// The `clientDataJSON.type` values a sign-in or approval may carry: `["webauthn.get"]`
+    /// unless the operator lists others. Never empty, never `webauthn.create`. A transaction's
+    /// approval keeps `webauthn.get` (a Secure Payment Confirmation `payment.get`) whatever this
+    /// says: its evidence names the type.
+    pub expected_authentication_types: Vec<String>,
 }
 
 /// The keys a relying party is read from, as refusals name them: `[relying_party]`'s, or a
@@ -32,6 +42,8 @@ pub(super) struct RpKeys {
     origins: String,
     allow_cross_origin: String,
     top_origins: String,
+    expected_registration_types: String,
+    expected_authentication_types: String,
 }
 
 impl RpKeys {
@@ -42,10 +54,13 @@ impl RpKeys {
             origins: "relying_party.origins".into(),
             allow_cross_origin: "relying_party.allow_cross_origin".into(),
             top_origins: "relying_party.top_origins".into(),
+            expected_registration_types: "relying_party.expected_registration_types".into(),
+            expected_authentication_types: "relying_party.expected_authentication_types".into(),
         }
     }
 
-    /// `tenants[index].rp_id`, `….rp_name`, `….origins`, `….allow_cross_origin`, `….top_origins`.
+    /// `tenants[index].rp_id`, `….rp_name`, `….origins`, `….allow_cross_origin`, `….top_origins`,
+    /// `….expected_registration_types`, `….expected_authentication_types`.
     pub(super) fn tenant(index: usize) -> RpKeys {
         let key = |leaf: &str| format!("tenants[{index}].{leaf}");
         RpKeys {
@@ -54,6 +69,8 @@ impl RpKeys {
             origins: key("origins"),
             allow_cross_origin: key("allow_cross_origin"),
             top_origins: key("top_origins"),
+            expected_registration_types: key("expected_registration_types"),
+            expected_authentication_types: key("expected_authentication_types"),
         }
     }
 }
@@ -113,12 +130,27 @@ pub(super) fn relying_party(
         ));
     }
 
+    let types = |list: Option<Vec<String>>, key: &str, own: &str, other: &str| {
+        client_data_types(required(list, key)?, own, other).map_err(|message| invalid(key, message))
+    };
     Ok(RelyingPartySettings {
         id,
         name,
         origins,
         allow_cross_origin,
         top_origins,
+        expected_registration_types: types(
+            raw.expected_registration_types,
+            &keys.expected_registration_types,
+            WEBAUTHN_CREATE,
+            WEBAUTHN_GET,
+        )?,
+        expected_authentication_types: types(
+            raw.expected_authentication_types,
+            &keys.expected_authentication_types,
+            WEBAUTHN_GET,
+            WEBAUTHN_CREATE,
+        )?,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::api_keys::{api_keys, client_certificates, ApiKey};
 use super::attestation::{attestation, AttestationSettings};
+use super::client_data_types::{WEBAUTHN_CREATE, WEBAUTHN_GET};
 use super::raw::{RawAttestation, RawRelyingParty, RawTenant};
 use super::relying_party::{relying_party, RelyingPartySettings, RpKeys};
 use super::secret::find_by_sha256;
@@ -161,6 +162,14 @@ fn tenant(
             origins: raw.origins,
             allow_cross_origin: Some(raw.allow_cross_origin.unwrap_or(false)),
             top_origins: Some(raw.top_origins.unwrap_or_default()),
+            expected_registration_types: Some(
+                raw.expected_registration_types
+                    .unwrap_or_else(|| vec![WEBAUTHN_CREATE.to_owned()]),
+            ),
+            expected_authentication_types: Some(
+                raw.expected_authentication_types
+                    .unwrap_or_else(|| vec![WEBAUTHN_GET.to_owned()]),
+            ),
         },
         &RpKeys::tenant(index),
     )?;

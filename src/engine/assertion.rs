@@ -388,6 +388,16 @@ impl Engine {
                 details,
                 merchant_origin,
             });
+        // A transaction's approval keeps WebAuthn's type (fido demands payment.get of a payment):
+        // its evidence names the type, and an offline check of the evidence demands it.
+        let types: Vec<&str> = match &ceremony.signed {
+            Some(_) => vec![webauthn::WEBAUTHN_GET],
+            None => rp
+                .expected_authentication_types
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        };
         let verified = webauthn::verify_authentication(
             credential,
             &AuthenticationExpectations {
@@ -396,7 +406,7 @@ impl Engine {
                 origins: &rp.origins,
                 allow_cross_origin: rp.allow_cross_origin,
                 top_origins: &rp.top_origins,
-                client_data_types: &[webauthn::WEBAUTHN_GET],
+                client_data_types: &types,
                 require_user_verification: ceremony.require_user_verification,
                 public_key: &record.public_key,
                 credential_id: id.as_bytes(),

@@ -221,6 +221,11 @@ impl Engine {
         let username = &user.username;
         let rp = &tenant.relying_party;
         let attestation = &tenant.attestation;
+        let types: Vec<&str> = rp
+            .expected_registration_types
+            .iter()
+            .map(String::as_str)
+            .collect();
         // Trust is judged below, with the FIDO metadata roots of the authenticator added to the
         // configured anchors, and the attestation policies applied there.
         let verified = webauthn::verify_registration(
@@ -231,7 +236,7 @@ impl Engine {
                 origins: &rp.origins,
                 allow_cross_origin: rp.allow_cross_origin,
                 top_origins: &rp.top_origins,
-                client_data_types: &[webauthn::WEBAUTHN_CREATE],
+                client_data_types: &types,
                 require_user_verification: ceremony.require_user_verification,
                 algorithms: &ceremony.algorithms,
                 policy: AttestationPolicy::AcceptAny,
@@ -239,7 +244,7 @@ impl Engine {
                 now,
                 accept_unknown_formats: attestation.accept_unknown_formats
                     && !attestation.demands_trust(),
-                formats: webauthn::FormatPolicy::default(),
+                formats: tenant.format_policy(),
             },
         );
         let verified = match verified {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::config::{
     AttestationSettings, RelyingPartySettings, Settings, TenantCeremonyDefaults, TenantSettings,
 };
-use crate::fido::TrustAnchors;
+use crate::fido::{FormatPolicy, TrustAnchors};
 use crate::store::Storage;
 
 use super::{Engine, EngineError, EngineResult};
@@ -123,6 +123,12 @@ impl Tenant {
         })
     }
 
+    /// The attestation format choices of the tenant's attestation settings (the SafetyNet
+    /// policies), as registration verifies with them.
+    pub(super) fn format_policy(&self) -> FormatPolicy {
+        format_policy(&self.attestation)
+    }
+
     pub fn is_default(&self) -> bool {
         self.id == DEFAULT_TENANT
     }
@@ -154,6 +160,16 @@ impl Tenant {
             .as_ref()?
             .client_certificate_matching(der)
             .map(|k| k.name.clone())
+    }
+}
+
+/// The android-key and android-safetynet choices of attestation settings, as `fido` takes them.
+fn format_policy(a: &AttestationSettings) -> FormatPolicy {
+    FormatPolicy {
+        safetynet_check_timestamp: a.safetynet_timestamp,
+        safetynet_max_age: a.safetynet_max_age,
+        safetynet_require_cts_profile_match: a.safetynet_cts_profile_match,
+        ..FormatPolicy::default()
     }
 }
 
@@ -296,5 +312,32 @@ impl Engine {
             self.inner.settings.rate_limits.per_api_key,
             self.now(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_safetynet_policies_of_the_settings_are_the_ones_fido_verifies_with() {
+        let settings = Settings::from_toml_str(
+            "[attestation]\nsafetynet_timestamp = false\nsafetynet_max_age = \"2h\"\n\
+             safetynet_cts_profile_match = false\n",
+            &HashMap::new(),
+        )
+        .unwrap();
+        let policy = format_policy(&settings.attestation);
+        assert!(!policy.safetynet_check_timestamp && !policy.safetynet_require_cts_profile_match);
+        assert_eq!(policy.safetynet_max_age, Duration::from_secs(7200));
+        assert!(policy.android_key_allow_software_enforced);
+        let defaults = Settings::from_toml_str("", &HashMap::new()).unwrap();
+        assert_eq!(
+            format_policy(&defaults.attestation),
+            FormatPolicy::default()
+        );
     }
 }

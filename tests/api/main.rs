@@ -10,6 +10,7 @@ mod audit_retention;
 mod authfi;
 mod authfi_refusals;
 mod busy_log;
+mod client_data_types;
 mod cluster;
 mod conformance;
 mod durability;
