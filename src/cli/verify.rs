@@ -292,19 +292,11 @@ fn registration(
         None => None,
     };
     let origins = &common.origins;
-    let algorithms = [
-        fido::ALG_EDDSA,
-        fido::ALG_ES256,
-        fido::ALG_ES384,
-        fido::ALG_ES512,
-        fido::ALG_RS256,
-        fido::ALG_RS384,
-        fido::ALG_RS512,
-        fido::ALG_PS256,
-        fido::ALG_PS384,
-        fido::ALG_PS512,
-        fido::ALG_RS1,
-    ];
+    // Every algorithm the server verifies (ML-DSA included), and RS1, which a TPM may attest.
+    let algorithms: Vec<i64> = crate::domain::VERIFIABLE_ALGORITHMS
+        .into_iter()
+        .chain([fido::ALG_RS1])
+        .collect();
     // Trust is judged after verification, as the server does: with the metadata roots of the
     // authenticator added to the configured anchors; --require-trusted applies to that judgement.
     let exp = RegistrationExpectations {

@@ -95,8 +95,33 @@ impl Conveyance {
 }
 
 /// COSE algorithms the server can verify: EdDSA, ES256, RS256, ES384, ES512, PS256, PS384,
-/// PS512, RS384, RS512.
-pub const VERIFIABLE_ALGORITHMS: [i64; 10] = [-8, -7, -257, -35, -36, -37, -38, -39, -258, -259];
+/// PS512, RS384, RS512, ML-DSA-44, ML-DSA-65, ML-DSA-87. A step or tenant may list any of them;
+/// the default list (`flow::definitions::default_algorithms`) holds no ML-DSA one until browsers
+/// ship it.
+pub const VERIFIABLE_ALGORITHMS: [i64; 13] = [
+    -8, -7, -257, -35, -36, -37, -38, -39, -258, -259, -48, -49, -50,
+];
+
+/// The name of a COSE algorithm fidoflow knows (the IANA registry's), e.g. `ES256` for -7.
+pub fn cose_algorithm_name(alg: i64) -> Option<&'static str> {
+    Some(match alg {
+        -8 => "EdDSA",
+        -7 => "ES256",
+        -257 => "RS256",
+        -35 => "ES384",
+        -36 => "ES512",
+        -37 => "PS256",
+        -38 => "PS384",
+        -39 => "PS512",
+        -258 => "RS384",
+        -259 => "RS512",
+        -48 => "ML-DSA-44",
+        -49 => "ML-DSA-65",
+        -50 => "ML-DSA-87",
+        -65535 => "RS1",
+        _ => return None,
+    })
+}
 
 /// [`VERIFIABLE_ALGORITHMS`] as a person reads them in a refusal: `-8, -7, …, -258 or -259`.
 pub fn verifiable_algorithms_text() -> String {

@@ -13,7 +13,8 @@ use unicode_normalization::UnicodeNormalization;
 mod ceremony;
 pub mod registry;
 pub use ceremony::{
-    verifiable_algorithms_text, Conveyance, ResidentKey, UserVerification, VERIFIABLE_ALGORITHMS,
+    cose_algorithm_name, verifiable_algorithms_text, Conveyance, ResidentKey, UserVerification,
+    VERIFIABLE_ALGORITHMS,
 };
 
 /// The id of the built-in tenant: the portal and the Loginapp API (today's `[relying_party]`).

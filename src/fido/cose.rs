@@ -4,14 +4,17 @@
 use ring::signature::{self as sig, RsaPublicKeyComponents, UnparsedPublicKey};
 
 use super::cbor;
+use super::ml_dsa::ParameterSet;
 use super::{
-    ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_PS256, ALG_PS384, ALG_PS512, ALG_RS1,
-    ALG_RS256, ALG_RS384, ALG_RS512,
+    ALG_EDDSA, ALG_ES256, ALG_ES384, ALG_ES512, ALG_ML_DSA_44, ALG_ML_DSA_65, ALG_ML_DSA_87,
+    ALG_PS256, ALG_PS384, ALG_PS512, ALG_RS1, ALG_RS256, ALG_RS384, ALG_RS512,
 };
 
 const KTY_OKP: i64 = 1;
 const KTY_EC2: i64 = 2;
 const KTY_RSA: i64 = 3;
+/// Algorithm Key Pair (the ML-DSA draft for COSE).
+const KTY_AKP: i64 = 7;
 pub(crate) const CRV_P256: i64 = 1;
 pub(crate) const CRV_P384: i64 = 2;
 pub(crate) const CRV_P521: i64 = 3;
@@ -33,6 +36,8 @@ pub(crate) enum KeyMaterial {
     Ed25519(Vec<u8>),
     /// An RSA modulus and exponent, big-endian without leading zeros.
     Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An encoded ML-DSA public key of its parameter set's length.
+    MlDsa { set: ParameterSet, public: Vec<u8> },
 }
 
 impl CoseKey {
@@ -110,7 +115,21 @@ impl CoseKey {
                     e: e.to_vec(),
                 }
             }
-            (KTY_OKP | KTY_EC2 | KTY_RSA, _) => {
+            (KTY_AKP, ALG_ML_DSA_44 | ALG_ML_DSA_65 | ALG_ML_DSA_87) => {
+                let Some(set) = ParameterSet::of_algorithm(alg) else {
+                    return Err(format!("algorithm {alg} is not an ML-DSA parameter set"));
+                };
+                if cbor::int_key(map, -2).is_some() {
+                    return Err("the AKP key carries its private key (priv, -2)".into());
+                }
+                let public = bytes(-1).ok_or("the AKP key has no public key (pub, -1)")?;
+                set.check_public_key(public)?;
+                KeyMaterial::MlDsa {
+                    set,
+                    public: public.to_vec(),
+                }
+            }
+            (KTY_OKP | KTY_EC2 | KTY_RSA | KTY_AKP, _) => {
                 return Err(format!(
                     "key type {kty} cannot be used with algorithm {alg}"
                 ))
@@ -163,26 +182,14 @@ impl CoseKey {
                     .verify(scheme, message, signature)
                     .is_ok()
             }
+            (KeyMaterial::MlDsa { set, public }, _) => set.verify(public, message, signature),
             _ => false,
         }
     }
 
     /// A short description: key type, curve or size, algorithm.
     pub fn describe(&self) -> String {
-        let name = match self.alg {
-            ALG_ES256 => "ES256",
-            ALG_ES384 => "ES384",
-            ALG_ES512 => "ES512",
-            ALG_EDDSA => "EdDSA",
-            ALG_RS256 => "RS256",
-            ALG_RS384 => "RS384",
-            ALG_RS512 => "RS512",
-            ALG_PS256 => "PS256",
-            ALG_PS384 => "PS384",
-            ALG_PS512 => "PS512",
-            ALG_RS1 => "RS1",
-            _ => "?",
-        };
+        let name = crate::domain::cose_algorithm_name(self.alg).unwrap_or("?");
         match &self.key {
             KeyMaterial::Ec2 { crv, .. } => {
                 let curve = match *crv {
@@ -199,6 +206,9 @@ impl CoseKey {
                     n.len() * 8,
                     self.alg
                 )
+            }
+            KeyMaterial::MlDsa { set, .. } => {
+                format!("AKP {} key, algorithm {name} ({})", set.name(), self.alg)
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod inspect;
 mod json;
 mod judge;
 pub mod mds;
+mod ml_dsa;
 pub mod options;
 pub mod payment;
 mod registration;
@@ -68,6 +69,12 @@ pub const ALG_PS512: i64 = -39;
 pub const ALG_RS384: i64 = -258;
 /// COSE algorithm RS512 (RSASSA-PKCS1-v1_5 with SHA-512).
 pub const ALG_RS512: i64 = -259;
+/// COSE algorithm ML-DSA-44 (FIPS 204, key type AKP).
+pub const ALG_ML_DSA_44: i64 = -48;
+/// COSE algorithm ML-DSA-65 (FIPS 204, key type AKP).
+pub const ALG_ML_DSA_65: i64 = -49;
+/// COSE algorithm ML-DSA-87 (FIPS 204, key type AKP).
+pub const ALG_ML_DSA_87: i64 = -50;
 /// COSE algorithm RS1 (RSASSA-PKCS1-v1_5 with SHA-1): accepted only inside TPM attestation
 /// statements and as the algorithm of a TPM-made credential key; such a key never verifies an
 /// assertion.

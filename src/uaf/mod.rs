@@ -19,7 +19,7 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use algorithms::{challenge_hash, check_public_key, verify_signature};
+pub use algorithms::{challenge_hash, check_public_key, sign_alg_name, verify_signature};
 pub use assertion::{
     parse_authentication, parse_registration, verify_attestation_signature,
     verify_authentication_signature, Attestation, AuthAssertion, RegAssertion,

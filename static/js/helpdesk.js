@@ -284,6 +284,7 @@ function credentialItem(credential, index) {
         metaRow("Sync", "sync", syncText(a)),
         metaRow("Connects by", "transports", transportsText(a.transports)),
         metaRow("Attestation", "format", `${a.attestationFormat || "none"}${a.attestationTrusted ? " (trusted)" : " (not verified)"}`),
+        metaRow("Algorithm", "algorithm", a.algorithmName || "—"),
         metaRow("Sign counter", "sign-count", String(a.signCount ?? 0)),
         metaRow("Discoverable", "discoverable", yesNo(a.discoverable)),
         metaRow("User verified", "user-verified", yesNo(a.userVerified)),

@@ -29,6 +29,7 @@ mod onespan;
 mod openapi;
 mod operations;
 mod pages;
+mod post_quantum;
 mod refusals;
 mod rules;
 mod sessions;

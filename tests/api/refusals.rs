@@ -79,7 +79,7 @@ async fn refused_with(t: Tamper, check: &str) {
 
 /// A flows directory holding the shipped applications and a `fido-registration` flow whose step
 /// has these extra lines.
-fn flows_with_registration_step(step_options: &str) -> tempfile::TempDir {
+pub(crate) fn flows_with_registration_step(step_options: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
     std::fs::copy(

@@ -72,6 +72,12 @@ pub enum Alg {
     Es384,
     /// Ed25519, COSE -8.
     EdDsa,
+    /// ML-DSA-44 (FIPS 204), COSE -48, key type AKP.
+    MlDsa44,
+    /// ML-DSA-65, COSE -49.
+    MlDsa65,
+    /// ML-DSA-87, COSE -50.
+    MlDsa87,
 }
 
 impl Alg {
@@ -81,6 +87,9 @@ impl Alg {
             Alg::Es256 => -7,
             Alg::Es384 => -35,
             Alg::EdDsa => -8,
+            Alg::MlDsa44 => -48,
+            Alg::MlDsa65 => -49,
+            Alg::MlDsa87 => -50,
         }
     }
 
@@ -90,6 +99,9 @@ impl Alg {
             -7 => Some(Alg::Es256),
             -35 => Some(Alg::Es384),
             -8 => Some(Alg::EdDsa),
+            -48 => Some(Alg::MlDsa44),
+            -49 => Some(Alg::MlDsa65),
+            -50 => Some(Alg::MlDsa87),
             _ => None,
         }
     }
@@ -324,6 +336,12 @@ impl CredKey {
                 .public_key()
                 .as_ref()
                 .to_vec(),
+            Alg::MlDsa44 | Alg::MlDsa65 | Alg::MlDsa87 => {
+                let seed: [u8; 32] = pkcs8.as_slice().try_into().map_err(|_| {
+                    "privateKeyPkcs8: an ML-DSA key is kept as its 32-byte seed".to_string()
+                })?;
+                ml_dsa_public(alg, &seed)
+            }
         };
         Ok(CredKey { alg, pkcs8, public })
     }
@@ -350,6 +368,14 @@ impl CredKey {
                     public: kp.public_key().as_ref().to_vec(),
                 }
             }
+            Alg::MlDsa44 | Alg::MlDsa65 | Alg::MlDsa87 => {
+                let seed: [u8; 32] = random_bytes();
+                CredKey {
+                    alg,
+                    pkcs8: seed.to_vec(),
+                    public: ml_dsa_public(alg, &seed),
+                }
+            }
         }
     }
 
@@ -361,6 +387,7 @@ impl CredKey {
                 .sign(msg)
                 .as_ref()
                 .to_vec(),
+            Alg::MlDsa44 | Alg::MlDsa65 | Alg::MlDsa87 => ml_dsa_sign(self.alg, &self.pkcs8, msg),
         }
     }
 
@@ -369,6 +396,8 @@ impl CredKey {
             Alg::Es256 => P256_SPKI_PREFIX,
             Alg::Es384 => P384_SPKI_PREFIX,
             Alg::EdDsa => ED25519_SPKI_PREFIX,
+            // No SPKI form is needed of these: the raw encoded key.
+            Alg::MlDsa44 | Alg::MlDsa65 | Alg::MlDsa87 => &[],
         };
         [prefix, &self.public].concat()
     }
@@ -394,8 +423,43 @@ impl CredKey {
                 (Cbor::from(-1), Cbor::from(6)),
                 (Cbor::from(-2), Cbor::Bytes(self.public.clone())),
             ],
+            // Key type AKP (7) with `pub` (-1): the ML-DSA draft for COSE.
+            Alg::MlDsa44 | Alg::MlDsa65 | Alg::MlDsa87 => vec![
+                (Cbor::from(1), Cbor::from(7)),
+                (Cbor::from(3), Cbor::from(alg)),
+                (Cbor::from(-1), Cbor::Bytes(self.public.clone())),
+            ],
         };
         cbor_encode(&Cbor::Map(map))
+    }
+}
+
+/// The encoded ML-DSA public key of the key pair made from `seed` (FIPS 204 KeyGen_internal).
+fn ml_dsa_public(alg: Alg, seed: &[u8; 32]) -> Vec<u8> {
+    fn public<P: ml_dsa::MlDsaParams>(seed: &ml_dsa::Seed) -> Vec<u8> {
+        let key = ml_dsa::ExpandedSigningKey::<P>::from_seed(seed);
+        key.verifying_key().encode().to_vec()
+    }
+    let seed = ml_dsa::Seed::from(*seed);
+    match alg {
+        Alg::MlDsa44 => public::<ml_dsa::MlDsa44>(&seed),
+        Alg::MlDsa65 => public::<ml_dsa::MlDsa65>(&seed),
+        _ => public::<ml_dsa::MlDsa87>(&seed),
+    }
+}
+
+/// A pure ML-DSA signature (empty context, deterministic) with the key made from `seed`.
+fn ml_dsa_sign(alg: Alg, seed: &[u8], msg: &[u8]) -> Vec<u8> {
+    fn sign<P: ml_dsa::MlDsaParams>(seed: &ml_dsa::Seed, msg: &[u8]) -> Vec<u8> {
+        let key = ml_dsa::ExpandedSigningKey::<P>::from_seed(seed);
+        let signature = key.sign_deterministic(msg, &[]).expect("ML-DSA sign");
+        signature.encode().to_vec()
+    }
+    let seed = ml_dsa::Seed::try_from(seed).expect("a 32-byte ML-DSA seed");
+    match alg {
+        Alg::MlDsa44 => sign::<ml_dsa::MlDsa44>(&seed, msg),
+        Alg::MlDsa65 => sign::<ml_dsa::MlDsa65>(&seed, msg),
+        _ => sign::<ml_dsa::MlDsa87>(&seed, msg),
     }
 }
 

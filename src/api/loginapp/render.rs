@@ -79,6 +79,8 @@ pub fn credential_attributes(c: &CredentialView) -> Value {
         "authenticatorName": c.authenticator_name,
         "attestationFormat": c.attestation_format,
         "attestationTrusted": c.attestation_trusted,
+        "algorithm": c.algorithm,
+        "algorithmName": c.algorithm_name,
         "createdAt": time(c.created_at),
         "lastUsedAt": c.last_used_at.map(time),
         "signCount": c.sign_count,

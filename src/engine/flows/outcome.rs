@@ -51,6 +51,10 @@ pub struct CredentialView {
     pub authenticator_icon: Option<String>,
     pub attestation_format: String,
     pub attestation_trusted: bool,
+    /// The COSE algorithm of a WebAuthn key (0 for a FIDO UAF key).
+    pub algorithm: i64,
+    /// Its name: `ES256`, `ML-DSA-65`, … or, for a UAF key, the registry's `ALG_SIGN_*`.
+    pub algorithm_name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub sign_count: u32,

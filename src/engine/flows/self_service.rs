@@ -352,6 +352,12 @@ impl Engine {
             authenticator_icon: self.authenticator_icon(c),
             attestation_format: c.attestation_format.clone(),
             attestation_trusted: c.attestation_trusted,
+            algorithm: c.algorithm,
+            algorithm_name: match &c.uaf {
+                Some(uaf) => crate::uaf::sign_alg_name(uaf.sign_alg).to_string(),
+                None => crate::domain::cose_algorithm_name(c.algorithm)
+                    .map_or_else(|| c.algorithm.to_string(), str::to_string),
+            },
             created_at: c.created_at,
             last_used_at: c.last_used_at,
             sign_count: c.sign_count,

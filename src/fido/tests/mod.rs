@@ -11,6 +11,7 @@ mod inspect;
 mod judge;
 mod mds_characteristics;
 mod mds_parsing;
+mod ml_dsa;
 mod registration;
 mod report;
 mod transaction;
