@@ -92,7 +92,9 @@ pub struct Passed {
 #[derive(Debug, Subcommand)]
 pub enum Verify {
     /// Verify a registration response: --challenge B64URL [--trust-anchors DIR] [--mds FILE]
-    /// [--mds-root PEM]... [--mds-crl PEM]... [--require-trusted] COMMON [FILE]
+    /// [--mds-root PEM]... [--mds-crl PEM]... [--require-trusted]
+    /// [--no-safetynet-timestamp | --safetynet-max-age SECONDS] [--no-cts-profile-match]
+    /// COMMON [FILE]
     Registration(Passed),
     /// Verify an authentication response: --challenge B64URL --public-key B64URL_COSE_KEY
     /// [--sign-count N] [--user-handle B64URL] [--credential-id B64URL]...

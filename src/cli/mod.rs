@@ -5,6 +5,7 @@
 
 mod metadata;
 pub mod verify;
+mod verify_args;
 mod verify_transaction;
 
 use std::io::{Read, Write};
@@ -15,7 +16,8 @@ usage:
   fidoflow [serve]              run the server (configuration: FIDOFLOW_CONFIG or ./fidoflow.toml)
   fidoflow verify registration --challenge B64URL [--trust-anchors DIR] [--mds FILE]
                                [--mds-root PEM]... [--mds-crl PEM]... [--require-trusted]
-                               [COMMON] [FILE]
+                               [--no-safetynet-timestamp | --safetynet-max-age SECONDS]
+                               [--no-cts-profile-match] [COMMON] [FILE]
   fidoflow verify authentication --challenge B64URL --public-key B64URL_COSE_KEY
                                [--sign-count N] [--user-handle B64URL] [--credential-id B64URL]...
                                [--backup-eligible true|false] [COMMON] [FILE]
@@ -25,12 +27,26 @@ usage:
   fidoflow completions bash|zsh|fish|elvish|powershell
 
 COMMON: --rp-id ID --origin ORIGIN [--origin ORIGIN]... [--require-uv] [--allow-cross-origin]
-        [--top-origin ORIGIN]... [--at RFC3339] [--json]
+        [--top-origin ORIGIN]... [--expected-type TYPE]... [--at RFC3339] [--json]
 
 The response JSON (PublicKeyCredential.toJSON()) is read from FILE, or from stdin without FILE
 or with \"-\". --mds takes a metadata BLOB (a JWS, verified against the --mds-root certificates
 and --mds-crl lists at --at) or metadata statements in JSON (taken as given); the attestation
 roots of the authenticator's entry count as trust anchors and its status reports can refuse it.
+
+Verify policies, each with the server setting it stands for in brackets:
+  --expected-type TYPE         accept this clientDataJSON.type instead of webauthn.create /
+                               webauthn.get (e.g. payment.get); repeatable
+                               [relying_party.expected_registration_types,
+                               relying_party.expected_authentication_types]
+  --no-safetynet-timestamp     do not check an android-safetynet timestampMs
+                               [attestation.safetynet_timestamp = false]
+  --safetynet-max-age SECONDS  how far timestampMs may be from --at: 1 to 86400, default 60
+                               [attestation.safetynet_max_age]
+  --no-cts-profile-match       accept a SafetyNet statement without ctsProfileMatch: true
+                               (basicIntegrity: true is still required)
+                               [attestation.safetynet_cts_profile_match = false]
+
 verify transaction checks a transaction evidence document (from the file, or stdin for \"-\")
 offline against the server's evidence public key (--key: the SPKI PEM the server serves at
 /.well-known/fidoflow/evidence-key.pem) and prints what was approved, or the check that refused it.

@@ -1,66 +1,23 @@
 //! `fidoflow verify registration|authentication`: verifies one response offline, as the server
 //! would, and prints every check with its outcome, the decoded response and the attestation's
 //! certificate chain. Exit status 0 verified, 1 refused, 2 usage error. `fidoflow verify
-//! transaction` (evidence documents) is handed to `verify_transaction`.
+//! transaction` (evidence documents) is handed to `verify_transaction`; the options are read by
+//! `verify_args`.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json};
 
 use super::metadata;
 use super::usage_error;
+use super::verify_args::{parse, AuthenticationArgs, Ceremony, Common, Refusal, RegistrationArgs};
 use crate::clock::Clock;
 use crate::domain::b64url_decode;
 use crate::fido::{
-    self, inspect, AttestationPolicy, AuthenticationExpectations, Check, CheckOutcome,
-    FormatPolicy, Judgement, RegistrationError, RegistrationExpectations, TrustAnchors,
-    REGISTRATION_CHECKS,
+    self, inspect, AttestationPolicy, AuthenticationExpectations, Check, CheckOutcome, Judgement,
+    RegistrationError, RegistrationExpectations, TrustAnchors, REGISTRATION_CHECKS,
 };
-
-/// The options both ceremonies take.
-#[derive(Debug, Default)]
-struct Common {
-    rp_id: Option<String>,
-    origins: Vec<String>,
-    require_uv: bool,
-    allow_cross_origin: bool,
-    top_origins: Vec<String>,
-    at: Option<DateTime<Utc>>,
-    json: bool,
-    file: Option<String>,
-    challenge: Option<Vec<u8>>,
-}
-
-#[derive(Debug, Default)]
-struct RegistrationArgs {
-    trust_anchors: Option<PathBuf>,
-    mds: Option<PathBuf>,
-    mds_roots: Vec<PathBuf>,
-    mds_crls: Vec<PathBuf>,
-    require_trusted: bool,
-}
-
-#[derive(Debug, Default)]
-struct AuthenticationArgs {
-    public_key: Option<Vec<u8>>,
-    sign_count: Option<u32>,
-    user_handle: Option<Vec<u8>>,
-    credential_ids: Vec<Vec<u8>>,
-    backup_eligible: Option<bool>,
-}
-
-enum Ceremony {
-    Registration(RegistrationArgs),
-    Authentication(AuthenticationArgs),
-}
-
-/// What `parse` may refuse: a request for help, or a usage error.
-enum Refusal {
-    Help,
-    Usage(String),
-}
 
 pub(super) fn run(
     args: &[String],
@@ -110,139 +67,6 @@ pub(super) fn run(
     } else {
         1
     }
-}
-
-/// Parses `registration|authentication` and its options.
-fn parse(args: &[String]) -> Result<(Common, Ceremony), Refusal> {
-    let usage = |m: String| Refusal::Usage(m);
-    let mut ceremony = match args.first().map(String::as_str) {
-        Some("registration") => Ceremony::Registration(RegistrationArgs::default()),
-        Some("authentication") => Ceremony::Authentication(AuthenticationArgs::default()),
-        Some("-h" | "--help") => return Err(Refusal::Help),
-        Some(other) => {
-            return Err(usage(format!(
-                "verify what? \"{other}\" is not registration, authentication or transaction"
-            )))
-        }
-        None => {
-            return Err(usage(
-                "verify needs registration, authentication or transaction".into(),
-            ))
-        }
-    };
-    let mut common = Common::default();
-    let mut rest = args.iter().skip(1);
-    let mut seen: Vec<String> = Vec::new();
-    while let Some(arg) = rest.next() {
-        if arg == "-h" || arg == "--help" {
-            return Err(Refusal::Help);
-        }
-        if !arg.starts_with("--") {
-            if common.file.is_some() {
-                return Err(usage(format!("more than one input file given (\"{arg}\")")));
-            }
-            common.file = Some(arg.clone());
-            continue;
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let repeatable = matches!(
-            name,
-            "--origin" | "--top-origin" | "--credential-id" | "--mds-root" | "--mds-crl"
-        );
-        if !repeatable && seen.iter().any(|s| s == name) {
-            return Err(usage(format!("{name} is given twice")));
-        }
-        seen.push(name.to_string());
-        let switch = matches!(
-            name,
-            "--require-uv" | "--allow-cross-origin" | "--json" | "--require-trusted"
-        );
-        let value = if switch {
-            if inline.is_some() {
-                return Err(usage(format!("{name} takes no value")));
-            }
-            String::new()
-        } else {
-            match inline.or_else(|| rest.next().cloned()) {
-                Some(v) => v,
-                None => return Err(usage(format!("{name} needs a value"))),
-            }
-        };
-        let b64 = |what: &str| {
-            b64url_decode(value.trim_end_matches('='))
-                .map_err(|_| usage(format!("{what} must be base64url")))
-        };
-        match (name, &mut ceremony) {
-            ("--rp-id", _) => common.rp_id = Some(value.clone()),
-            ("--origin", _) => common.origins.push(value.clone()),
-            ("--top-origin", _) => common.top_origins.push(value.clone()),
-            ("--require-uv", _) => common.require_uv = true,
-            ("--allow-cross-origin", _) => common.allow_cross_origin = true,
-            ("--json", _) => common.json = true,
-            ("--at", _) => {
-                let at = DateTime::parse_from_rfc3339(&value)
-                    .map_err(|_| usage(format!("--at \"{value}\" is not an RFC 3339 time")))?;
-                common.at = Some(at.with_timezone(&Utc));
-            }
-            ("--challenge", _) => common.challenge = Some(b64("--challenge")?),
-            ("--trust-anchors", Ceremony::Registration(r)) => {
-                r.trust_anchors = Some(PathBuf::from(&value));
-            }
-            ("--mds", Ceremony::Registration(r)) => r.mds = Some(PathBuf::from(&value)),
-            ("--mds-root", Ceremony::Registration(r)) => r.mds_roots.push(PathBuf::from(&value)),
-            ("--mds-crl", Ceremony::Registration(r)) => r.mds_crls.push(PathBuf::from(&value)),
-            ("--require-trusted", Ceremony::Registration(r)) => r.require_trusted = true,
-            ("--public-key", Ceremony::Authentication(a)) => {
-                a.public_key = Some(b64("--public-key")?);
-            }
-            ("--sign-count", Ceremony::Authentication(a)) => {
-                let n = value.parse().map_err(|_| {
-                    usage(format!("--sign-count \"{value}\" is not a 32-bit counter"))
-                })?;
-                a.sign_count = Some(n);
-            }
-            ("--user-handle", Ceremony::Authentication(a)) => {
-                a.user_handle = Some(b64("--user-handle")?);
-            }
-            ("--credential-id", Ceremony::Authentication(a)) => {
-                a.credential_ids.push(b64("--credential-id")?);
-            }
-            ("--backup-eligible", Ceremony::Authentication(a)) => {
-                a.backup_eligible = Some(match value.as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(usage("--backup-eligible must be true or false".into())),
-                });
-            }
-            _ => return Err(usage(format!("unknown option {name}"))),
-        }
-    }
-    if common.challenge.is_none() {
-        return Err(usage("--challenge is required".into()));
-    }
-    if common.rp_id.is_none() {
-        return Err(usage("--rp-id is required".into()));
-    }
-    if common.origins.is_empty() {
-        return Err(usage("at least one --origin is required".into()));
-    }
-    match &ceremony {
-        Ceremony::Authentication(a) if a.public_key.is_none() => {
-            return Err(usage("--public-key is required".into()));
-        }
-        Ceremony::Registration(r)
-            if r.mds.is_none() && !(r.mds_roots.is_empty() && r.mds_crls.is_empty()) =>
-        {
-            return Err(usage(
-                "--mds-root and --mds-crl verify an --mds FILE; none is given".into(),
-            ));
-        }
-        _ => {}
-    }
-    Ok((common, ceremony))
 }
 
 fn read_input(file: Option<&str>, stdin: &mut dyn Read) -> Result<String, String> {
@@ -305,14 +129,14 @@ fn registration(
         origins,
         allow_cross_origin: common.allow_cross_origin,
         top_origins: &common.top_origins,
-        client_data_types: &[fido::WEBAUTHN_CREATE],
+        client_data_types: &common.client_data_types(fido::WEBAUTHN_CREATE),
         require_user_verification: common.require_uv,
         algorithms: &algorithms,
         policy: AttestationPolicy::AcceptAny,
         trust_anchors: &configured,
         now,
         accept_unknown_formats: false,
-        formats: FormatPolicy::default(),
+        formats: args.format_policy(),
     };
     let mut checks = Vec::new();
     let verified = fido::verify_registration_observed(credential, &exp, &mut |c| checks.push(c));
@@ -536,7 +360,7 @@ fn authentication(common: &Common, args: &AuthenticationArgs, credential: &Json)
         origins: &common.origins,
         allow_cross_origin: common.allow_cross_origin,
         top_origins: &common.top_origins,
-        client_data_types: &[fido::WEBAUTHN_GET],
+        client_data_types: &common.client_data_types(fido::WEBAUTHN_GET),
         require_user_verification: common.require_uv,
         public_key: args.public_key.as_deref().unwrap_or_default(),
         credential_id: &raw_id,
