@@ -112,7 +112,12 @@ fn the_browser_journeys_pass_in_headless_chromium() {
         );
     }
 
+    // Screenshots go under the target directory: CARGO_TARGET_DIR's when set, else ./target.
+    let screenshots = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| repo.join("target"), PathBuf::from)
+        .join("browser-screenshots");
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let mut node = Command::new("node");
     // TAP on stdout, parsed below so that every journey shows as its own line and a skipped
     // journey, or a run with none, fails; the readable spec report goes to stderr.
@@ -122,7 +127,8 @@ fn the_browser_journeys_pass_in_headless_chromium() {
         .arg(&suite)
         .current_dir(repo)
         .env("FIDOFLOW_BIN", env!("CARGO_BIN_EXE_fidoflow"))
-        .env("FIDOFLOW_CHROMIUM", &browser);
+        .env("FIDOFLOW_CHROMIUM", &browser)
+        .env("BROWSER_SCREENSHOTS_DIR", &screenshots);
     let out = run_bounded(node, RUN_LIMIT);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -134,12 +140,25 @@ fn the_browser_journeys_pass_in_headless_chromium() {
     println!(
         "browser journeys took {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
-        repo.join("target").join("browser-screenshots").display()
+        screenshots.display()
     );
     assert!(
         out.status.success(),
         "the browser journeys failed ({}):\n{stdout}\n{stderr}",
         out.status
+    );
+    let fresh = std::fs::read_dir(&screenshots)
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+                .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= started_at))
+                .count()
+        })
+        .unwrap_or(0);
+    assert!(
+        fresh > 0,
+        "the journeys saved no screenshot in {}",
+        screenshots.display()
     );
     assert!(
         !journeys.is_empty(),

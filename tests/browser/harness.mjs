@@ -15,7 +15,8 @@ import { chromium } from 'playwright-core';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = process.env.FIDOFLOW_CHROMIUM || '/usr/bin/chromium';
-export const SCREENSHOTS = join(REPO, 'target', 'browser-screenshots');
+/** Where screenshots go: the target directory's (tests/browser.rs passes CARGO_TARGET_DIR's). */
+export const SCREENSHOTS = process.env.BROWSER_SCREENSHOTS_DIR || join(REPO, 'target', 'browser-screenshots');
 export const PASSWORD = 'correct horse battery staple';
 /** The pages under test: the repository's `static/`, or another build of them. */
 export const STATIC_DIR = process.env.FIDOFLOW_BROWSER_STATIC_DIR || join(REPO, 'static');
@@ -262,7 +263,7 @@ export async function credentialsOf(cdp, authenticatorId) {
   return credentials;
 }
 
-/** Saves a full-page screenshot as target/browser-screenshots/<name>.png. */
+/** Saves a full-page screenshot as <SCREENSHOTS>/<name>.png. */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
