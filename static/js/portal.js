@@ -7,22 +7,17 @@ import * as webauthn from "./webauthn.js";
 import { CeremonyCancelled, CeremonyRefused } from "./webauthn.js";
 import {
   $,
-  el,
   clear,
   showError,
   showStatus,
   clearMessages,
   bindBusy,
-  timeEl,
-  transportsText,
-  syncText,
-  modelText,
-  credentialIcon,
-  stateText,
   friendlyError,
   confirmDialog,
   nameDialog,
 } from "./ui.js";
+import { credentialItem } from "./credential-view.js";
+import { clearFieldErrors, fieldError, signingInAs, validateSignin } from "./signin.js";
 
 const VIEWS = ["signin", "second-factor", "signup", "account"];
 const TITLES = {
@@ -260,13 +255,22 @@ function onPasswordSubmit(event) {
     await stopConditional();
     const username = $("username").value.trim();
     const password = $("password").value;
-    if (!username || !password) {
-      showError("Enter your username and password.");
-      (username ? $("password") : $("username")).focus();
-      return;
+    if (!validateSignin(username, password)) return;
+    let doc;
+    try {
+      doc = await api.post(`${AUTH}/password/check`, { username, password });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "USERNAME_PASSWORD_WRONG" && !/different user/i.test(err.detail)) {
+        // Next to the field, not at the top of the page.
+        fieldError("password", friendlyError(err));
+        $("password").select();
+        return;
+      }
+      throw err;
     }
-    const doc = await api.post(`${AUTH}/password/check`, { username, password });
     $("password").value = "";
+    // The password step's answer names no user: the second-factor step names the one typed.
+    signingInAs(username);
     await afterAuthStep(doc);
   });
 }
@@ -274,6 +278,7 @@ function onPasswordSubmit(event) {
 function onPasskeySignin() {
   run(
     async () => {
+      clearFieldErrors();
       await stopConditional();
       try {
         await api.post(`${AUTH}/applications/fido-passwordless/access`, {});
@@ -304,6 +309,7 @@ function onSecondFactorBack() {
   run(async () => {
     await api.del(`${AUTH}/flow`);
     $("password").value = "";
+    signingInAs(null);
     setView("signin");
   });
 }
@@ -383,62 +389,8 @@ function renderCredentials() {
   const list = $("credentials");
   clear(list);
   $("credentials-empty").hidden = state.credentials.length > 0;
-  state.credentials.forEach((credential, index) => list.append(credentialItem(credential, index)));
-}
-
-function metaRow(label, cls, value) {
-  return el("div", { class: "meta-row" }, el("dt", { text: label }), el("dd", { class: cls }, value));
-}
-
-function credentialItem(credential, index) {
-  const a = credential.attributes || {};
-  const nameId = `credential-name-${index}`;
-  const name = a.displayName || a.authenticatorName || "Unnamed authenticator";
-  const isKey = !a.backupEligible && Array.isArray(a.transports) && a.transports.some((t) => ["usb", "nfc", "ble", "smart-card"].includes(t));
-  const stateClass = a.enabled ? "state badge ok" : "state badge off";
-
-  const describe = { "aria-describedby": nameId };
-  const rename = el("button", { class: "rename secondary small", type: "button", text: "Rename", attrs: describe });
-  const toggle = el("button", {
-    class: "toggle secondary small",
-    type: "button",
-    text: a.enabled ? "Disable" : "Enable",
-    attrs: describe,
-  });
-  const remove = el("button", { class: "delete danger-outline small", type: "button", text: "Delete", attrs: describe });
-  rename.addEventListener("click", () => onRename(credential));
-  toggle.addEventListener("click", () => onToggle(credential));
-  remove.addEventListener("click", () => onDelete(credential));
-
-  const li = el(
-    "li",
-    { class: `credential${a.enabled ? "" : " is-disabled"}`, dataset: { id: credential.id } },
-    credentialIcon(a, isKey ? "icon-usb" : "icon-passkey"),
-    el(
-      "div",
-      { class: "credential-body" },
-      el(
-        "div",
-        { class: "credential-title" },
-        el("h3", { class: "name", text: name, attrs: { id: nameId } }),
-        el("span", { class: stateClass, text: stateText(a) }),
-      ),
-      el("p", { class: "model", text: modelText(a) }),
-      el(
-        "dl",
-        { class: "meta" },
-        metaRow("Added", "created", timeEl(a.createdAt)),
-        metaRow("Last used", "last-used", timeEl(a.lastUsedAt, { fallback: "Never" })),
-        metaRow("Sync", "sync", syncText(a)),
-        metaRow("Connects by", "transports", transportsText(a.transports)),
-      ),
-      a.enabled || a.disabledBy !== "helpdesk"
-        ? null
-        : el("p", { class: "note", text: "The helpdesk disabled this authenticator. Contact them to enable it again." }),
-    ),
-    el("div", { class: "credential-actions" }, rename, toggle, remove),
-  );
-  return li;
+  const on = { rename: onRename, toggle: onToggle, delete: onDelete };
+  state.credentials.forEach((credential, index) => list.append(credentialItem(credential, index, on)));
 }
 
 function credentialName(credential) {
@@ -586,11 +538,23 @@ async function onAdd(kind) {
   });
   if (name === null) return;
   run(async () => {
-    await runFlow("fido-registration", {
-      displayName: name,
-      hints: securityKey ? ["security-key"] : ["client-device"],
-      attachment: securityKey ? "cross-platform" : "platform",
-    });
+    try {
+      await runFlow("fido-registration", {
+        displayName: name,
+        hints: securityKey ? ["security-key"] : ["client-device"],
+        attachment: securityKey ? "cross-platform" : "platform",
+      });
+    } catch (err) {
+      // The browser's excludeCredentials found one of the account's credentials on it.
+      if (!(err instanceof CeremonyRefused && err.kind === "InvalidStateError")) throw err;
+      showError(
+        securityKey
+          ? "This security key is already registered to your account — nothing was changed. Use another key, or keep using this one."
+          : "This device already has a passkey for your account — nothing was changed. You can already sign in with it here.",
+      );
+      $(securityKey ? "add-security-key" : "add-passkey").focus();
+      return;
+    }
     await loadCredentials();
     showStatus(`Added “${name}”. You can now use it to sign in.`);
     $(securityKey ? "add-security-key" : "add-passkey").focus();

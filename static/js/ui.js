@@ -126,7 +126,10 @@ export function syncText(a) {
   return "Sync status unknown";
 }
 
-/** "YubiKey 5", "claims to be YubiKey 5" (untrusted attestation), or "Unknown model". */
+/**
+ * The helpdesk's wording: "YubiKey 5", "claims to be YubiKey 5" (untrusted attestation), or
+ * "Unknown model". The portal words the model for the account owner (credential-view.js).
+ */
 export function modelText(a) {
   const name = a.authenticatorName;
   if (!name) return "Unknown model";

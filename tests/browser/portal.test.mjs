@@ -320,10 +320,12 @@ test('the wrong password shows an error and signs nobody in', JOURNEY, async () 
     await page.fill('#username', 'gina');
     await page.fill('#password', 'not the password');
     await page.click('#password-signin');
-    await waitUntil(p, 'an error in #message', () => document.querySelector('#message')?.textContent.trim() !== '');
+    // The error sits next to the password field, and is announced.
+    await waitUntil(p, 'an error in #password-error', () => document.querySelector('#password-error')?.textContent.trim() !== '');
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'signin');
     assert.equal((await sessionOf(page)).authenticated, false);
-    assert.equal(await page.getAttribute('#message', 'role'), 'alert');
+    assert.equal(await page.getAttribute('#password-error', 'role'), 'alert');
+    assert.equal(await page.getAttribute('#password', 'aria-invalid'), 'true');
     p.assertClean('the wrong-password journey');
   } finally {
     await p.close();
