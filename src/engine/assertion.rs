@@ -537,9 +537,12 @@ impl Engine {
     ) -> EngineResult<()> {
         self.audit(AuditDraft {
             kind: purpose.audit_kind(),
-            actor: match purpose {
-                Purpose::Login => "anonymous".into(),
-                Purpose::Approval => format!("user:{username}"),
+            // A sign-in's actor is the user once the assertion proved who they are.
+            actor: match (purpose, outcome) {
+                (Purpose::Login, Outcome::Failure) => "anonymous".into(),
+                (Purpose::Login, Outcome::Success) | (Purpose::Approval, _) => {
+                    format!("user:{username}")
+                }
             },
             username: Some(username),
             credential_id: credential,

@@ -45,8 +45,8 @@ pub use crate::fido::transaction::{
 pub use crate::store::{deferred, Pending};
 pub use crate::uaf::{Op as UafOp, StatusCode as UafStatus, UafRefusal};
 pub use admin::{
-    Actor, AdminUser, AuditEntry, CredentialChange, ImportRefusal, ImportReport, Listed,
-    MetadataInUse, MetadataStatus, NewUser, Page, TenantView, TransactionEntry,
+    Actor, AdminUser, AuditEntry, AuditQuery, CredentialChange, ImportRefusal, ImportReport,
+    Listed, MetadataInUse, MetadataStatus, NewUser, Page, TenantView, TransactionEntry,
 };
 pub use backend::{
     BackendAssertion, BackendRegistration, BackendVerified, KeyView, LoggedIn, RequestKind,

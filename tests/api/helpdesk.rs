@@ -628,7 +628,7 @@ async fn audit_events_carry_who_what_and_where_newest_first_in_pages() {
         assert!(!a["requestId"].as_str().unwrap().is_empty(), "{a}");
         assert!(!a["detail"].as_str().unwrap().is_empty(), "{a}");
     }
-    assert_eq!(seen[4]["attributes"]["actor"], "anonymous");
+    assert_eq!(seen[4]["attributes"]["actor"], "user:dora");
     assert_eq!(seen[5]["attributes"]["actor"], "token:test-admin");
     assert!(seen[5]["attributes"].get("credentialId").is_none());
 

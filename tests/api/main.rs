@@ -17,6 +17,7 @@ mod durability;
 mod fuzz;
 mod guards;
 mod helpdesk;
+mod helpdesk_audit;
 mod import;
 mod journeys;
 mod legacy_data;

@@ -22,7 +22,7 @@ use super::openapi;
 use super::routes::{op, Table};
 use super::schema::admin as s;
 use super::schema::{Document, ErrorDocument, ListDocument};
-use crate::engine::{Actor, Engine, EngineError, EngineResult, Page, RequestCtx};
+use crate::engine::{Actor, AuditQuery, Engine, EngineError, EngineResult, Page, RequestCtx};
 
 type Reply = Result<HttpResponse, ApiError>;
 
@@ -96,6 +96,7 @@ pub fn table() -> Table {
             [op!(post, tenants::import_users)],
         )
         .at("/audit", [op!(get, audit_events)])
+        .at("/token", [op!(get, token_info)])
         .at(
             "/mds",
             [op!(get, metadata_status), op!(put, import_metadata)],
@@ -200,23 +201,46 @@ fn segment(req: &HttpRequest, name: &str) -> String {
     get,
     path = "/rest/admin/audit",
     summary = "Read the audit trail (helpdesk)",
-    description = "`audit.event`s, newest first, a page at a time.",
+    description = "`audit.event`s, newest first, a page at a time. With a `filter[…]`, a call \
+        reads at most 10 000 records: a page may then hold fewer events than asked for (even \
+        none) and still have a `meta.page.next` to read on from.",
     params(s::AuditQuery),
     responses(
         (status = 200, description = "A page of `audit.event`s", body = ListDocument<s::AuditEvent>),
-        (status = 400, description = "`INVALID_REQUEST`", body = ErrorDocument),
+        (status = 400, description = "`INVALID_REQUEST`: a page size outside 1–100, a cursor \
+            that is not one, an unknown event name or outcome, a time that is not RFC 3339, \
+            `filter[from]` not before `filter[to]`", body = ErrorDocument),
     )
 )]
 async fn audit_events(req: HttpRequest, e: web::Data<Engine>) -> Reply {
     let mut q = query(&req);
     let page = page(&mut q);
-    let tenant = q.remove("tenant");
-    let username = q.remove("username");
-    let answer = run(&req, e, move |e, a, _| {
-        e.audit_events(a, tenant.as_deref(), username.as_deref(), &page)
-    })
-    .await?;
+    let filter = AuditQuery {
+        tenant: q.remove("tenant"),
+        username: q.remove("username"),
+        event: q.remove("filter[event]"),
+        outcome: q.remove("filter[outcome]"),
+        from: q.remove("filter[from]"),
+        to: q.remove("filter[to]"),
+    };
+    let answer = run(&req, e, move |e, a, _| e.audit_events(a, &filter, &page)).await?;
     Ok(respond_paged(render::audit(answer), &req))
+}
+
+#[utoipa::path(
+    get,
+    path = "/rest/admin/token",
+    summary = "The calling token (helpdesk)",
+    description = "Its name, role and the tenants it may act on, so that a console can offer \
+        only what the role may do; the calls themselves decide.",
+    responses(
+        (status = 200, description = "The `admin.token`", body = Document<s::Token>),
+    )
+)]
+async fn token_info(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    Ok(respond(render::token(
+        run(&req, e, move |_, a, _| Ok(a.clone())).await?,
+    )))
 }
 
 #[utoipa::path(

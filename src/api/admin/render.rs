@@ -5,8 +5,9 @@ use serde_json::json;
 
 use crate::api::document::{time, Answer, Resource};
 use crate::api::loginapp::credential_attributes;
+use crate::config::AdminRole;
 use crate::engine::{
-    AdminUser, AuditEntry, CredentialView, ImportReport, Listed, MetadataStatus, TenantView,
+    Actor, AdminUser, AuditEntry, CredentialView, ImportReport, Listed, MetadataStatus, TenantView,
     TransactionEntry,
 };
 
@@ -88,6 +89,7 @@ pub fn audit(list: Listed<AuditEntry>) -> Answer {
             });
             if let Some(id) = &e.credential_id {
                 attributes["credentialId"] = json!(id);
+                attributes["credentialName"] = json!(e.credential_name);
             }
             Resource {
                 doc_type: "audit.event",
@@ -97,6 +99,22 @@ pub fn audit(list: Listed<AuditEntry>) -> Answer {
         })
         .collect();
     Answer::page(resources, list.next)
+}
+
+pub fn token(a: Actor) -> Answer {
+    Answer::one(
+        "admin.token",
+        a.name.clone(),
+        json!({
+            "name": a.name,
+            "role": match a.role {
+                AdminRole::Admin => "admin",
+                AdminRole::Helpdesk => "helpdesk",
+                AdminRole::Metrics => "metrics",
+            },
+            "tenants": a.tenants,
+        }),
+    )
 }
 
 fn tenant_resource(t: &TenantView) -> Resource {

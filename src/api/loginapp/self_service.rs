@@ -21,7 +21,7 @@ use crate::engine::Engine;
     request_body = s::Abort,
     responses(
         (status = 200, description = "`self-service.session`", body = Document<s::Step>),
-        (status = 400, description = "`UNEXPECTED_CALL`: no challenge waits for a response; `INVALID_REQUEST`: an unknown `reason`", body = ErrorDocument),
+        (status = 400, description = "`UNEXPECTED_CALL`: no challenge waits for a response; `INVALID_REQUEST`: an unknown `reason`, or `EXCLUDED_CREDENTIAL` for a ceremony that is not a registration", body = ErrorDocument),
     )
 )]
 pub async fn abort_self_service(

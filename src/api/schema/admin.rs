@@ -68,6 +68,9 @@ pub struct AuditEvent {
     pub username: Option<String>,
     #[schema(required = false)]
     pub credential_id: Option<String>,
+    /// With `credentialId`: the credential's current name (`null` once it is deleted).
+    #[schema(required = false)]
+    pub credential_name: Option<String>,
     /// `success` or `failure`.
     pub outcome: String,
     pub detail: String,
@@ -80,6 +83,16 @@ pub struct AuditEvent {
     /// The `hash` of the record before it (by `seq`); for the first record, the genesis value
     /// (SHA-256 of `fidoflow audit log genesis`).
     pub prev_hash: Option<String>,
+}
+
+/// The administration token a call was made with (`id`: its name).
+#[derive(ToSchema)]
+pub struct Token {
+    pub name: String,
+    /// `admin` or `helpdesk` (a `metrics` token may not call the administration API).
+    pub role: String,
+    /// The tenants it may act on; `null`: every tenant.
+    pub tenants: Option<Vec<String>>,
 }
 
 /// The imported FIDO metadata BLOB (`id`: `current`); only `imported` when there is none.
@@ -134,6 +147,18 @@ pub struct AuditQuery {
     /// Only this user's events (of `tenant`, else of `default`).
     #[param(required = false)]
     pub username: String,
+    /// Only these events: names such as `USER_LOCKED`, comma-separated (at most 32).
+    #[param(rename = "filter[event]", required = false)]
+    pub filter_event: String,
+    /// Only events with this outcome: `success` or `failure`.
+    #[param(rename = "filter[outcome]", required = false)]
+    pub filter_outcome: String,
+    /// Only events at or after this time (RFC 3339).
+    #[param(rename = "filter[from]", required = false)]
+    pub filter_from: DateTime<Utc>,
+    /// Only events before this time (RFC 3339).
+    #[param(rename = "filter[to]", required = false)]
+    pub filter_to: DateTime<Utc>,
     /// 1–100 per page (default 20).
     #[param(rename = "page[size]", required = false)]
     pub page_size: u32,

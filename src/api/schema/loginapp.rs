@@ -34,7 +34,10 @@ pub struct Abort {
     pub reason: AbortReason,
 }
 
-/// The reasons a browser may report for a cancelled ceremony.
+/// The reasons a browser may report for a cancelled ceremony. `EXCLUDED_CREDENTIAL` (a
+/// self-service registration only): the authenticator already holds one of the user's
+/// credentials (WebAuthn's `InvalidStateError`); it is audited as a refused
+/// `FIDO_REGISTRATION`.
 #[derive(ToSchema)]
 #[schema(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AbortReason {
@@ -42,6 +45,7 @@ pub enum AbortReason {
     NotAllowed,
     Timeout,
     WebAuthnNotAvailable,
+    ExcludedCredential,
 }
 
 /// `POST …/fido/registration/challenge/retrieve`.

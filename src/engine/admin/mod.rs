@@ -1,10 +1,11 @@
 //! Helpdesk and administration (`/rest/admin`): token authentication, roles and the tenants a
 //! token may act on (here); each tenant's users and their credentials (`users.rs`); the tenants
 //! themselves (`tenants.rs`); importing users with their credentials from another server
-//! (`import.rs`); and the audit log. Every change is audited with actor `token:NAME` and the
+//! (`import.rs`); and the audit trail (`audit.rs`). Every change is audited with actor `token:NAME` and the
 //! tenant it touched; a call a token may not make is refused (403) and audited as
 //! `ADMIN_ACCESS_DENIED`.
 
+mod audit;
 mod import;
 mod tenants;
 mod users;
@@ -16,8 +17,9 @@ use super::tenant::Tenant;
 use super::{AuditDraft, Engine, EngineError, EngineResult, RequestCtx};
 use crate::config::AdminRole;
 use crate::domain::{Username, DEFAULT_TENANT};
-use crate::store::{AuditEvent, AuditKind, Outcome};
+use crate::store::{AuditKind, Outcome};
 
+pub use audit::AuditQuery;
 pub use users::{CredentialChange, NewUser};
 pub use views::{
     AdminUser, AuditEntry, ImportRefusal, ImportReport, Listed, MetadataInUse, MetadataStatus,
@@ -202,87 +204,5 @@ impl Engine {
         if let Err(e) = recorded {
             tracing::error!(error = %e, "could not record a refused administration call");
         }
-    }
-
-    /// `GET /rest/admin/audit?tenant=…&username=…&page[size]=…&page[after]=…`: newest first.
-    /// Without `tenant`, a username is one of `default`'s users, and a token limited to some
-    /// tenants sees only their events.
-    pub fn audit_events(
-        &self,
-        actor: &Actor,
-        tenant: Option<&str>,
-        username: Option<&str>,
-        page: &Page,
-    ) -> EngineResult<Listed<AuditEntry>> {
-        let size = page.size()?;
-        let username = username
-            .map(Username::parse)
-            .transpose()
-            .map_err(|e| EngineError::InvalidRequest(format!("`username`: {}", e.0)))?;
-        let before = page.audit_cursor()?;
-        let mut events = match (tenant, &username) {
-            (Some(id), Some(user)) => {
-                actor.require_tenant(id)?;
-                match self.tenant(id) {
-                    Some(t) => t.store().events(Some(user), before, size + 1)?,
-                    // A deleted tenant's events are still in the log.
-                    None => self.store().events_where(before, size + 1, &|e| {
-                        e.belongs_to(id) && e.username.as_ref() == Some(user)
-                    })?,
-                }
-            }
-            (Some(id), None) => {
-                actor.require_tenant(id)?;
-                self.store()
-                    .events_where(before, size + 1, &|e| e.belongs_to(id))?
-            }
-            (None, Some(user)) => {
-                actor.require_tenant(DEFAULT_TENANT)?;
-                self.store().events(Some(user), before, size + 1)?
-            }
-            (None, None) if actor.tenants.is_none() => {
-                self.store().events(None, before, size + 1)?
-            }
-            (None, None) => self.store().events_where(before, size + 1, &|e| {
-                actor.may_act_on(e.tenant.as_deref().unwrap_or(DEFAULT_TENANT))
-            })?,
-        };
-        let more = events.len() > size;
-        events.truncate(size);
-        let next = more
-            .then(|| events.last().map(|e| e.seq.to_string()))
-            .flatten();
-        Ok(Listed {
-            items: events.iter().map(audit_entry).collect(),
-            next,
-        })
-    }
-}
-
-fn audit_entry(e: &AuditEvent) -> AuditEntry {
-    let text = |v: serde_json::Result<serde_json::Value>| {
-        v.ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    AuditEntry {
-        seq: e.seq,
-        time: e.time,
-        event: text(serde_json::to_value(e.event)),
-        actor: e.actor.clone(),
-        username: e.username.as_ref().map(ToString::to_string),
-        credential_id: e.credential_id.as_ref().map(|id| id.to_b64url()),
-        outcome: text(serde_json::to_value(e.outcome)),
-        detail: e.detail.clone(),
-        remote_address: e.remote_address.clone(),
-        user_agent: e.user_agent.clone(),
-        request_id: e.request_id.clone(),
-        tenant: e
-            .tenant
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
-        api_key: e.api_key.clone(),
-        hash: e.hash.clone(),
-        prev_hash: e.prev_hash.clone(),
     }
 }

@@ -39,6 +39,8 @@ pub struct AuditEntry {
     pub actor: String,
     pub username: Option<String>,
     pub credential_id: Option<String>,
+    /// The credential's current name, while it still exists.
+    pub credential_name: Option<String>,
     /// `success` or `failure`.
     pub outcome: String,
     pub detail: String,

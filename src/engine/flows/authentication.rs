@@ -180,7 +180,11 @@ impl Engine {
     ) -> EngineResult<()> {
         self.audit(AuditDraft {
             kind: AuditKind::PasswordCheck,
-            actor: "anonymous".into(),
+            // The user is the actor once the password proved who they are.
+            actor: match outcome {
+                Outcome::Success => format!("user:{name}"),
+                Outcome::Failure => "anonymous".into(),
+            },
             username: Some(name),
             credential_id: None,
             outcome,

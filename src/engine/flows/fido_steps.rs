@@ -29,6 +29,11 @@ pub const ABORT_REASONS: [&str; 4] = [
     "WEB_AUTHN_NOT_AVAILABLE",
 ];
 
+/// The reason a browser reports when a registration is refused because the authenticator
+/// already holds one of the user's credentials (one of `excludeCredentials`: the WebAuthn
+/// `InvalidStateError`). Audited as a refused `FIDO_REGISTRATION`, not as an abort.
+pub const EXCLUDED_CREDENTIAL: &str = "EXCLUDED_CREDENTIAL";
+
 /// The Loginapp error of a refused assertion: the refusal's sentence, with the step that
 /// retrieves a new challenge; an expired challenge and a lock keep their own codes.
 pub(in crate::engine) fn flow_error(purpose: Purpose, e: CeremonyError) -> EngineError {
@@ -349,7 +354,10 @@ impl Engine {
         cx: &RequestCtx,
         reason: &str,
     ) -> EngineResult<StepDone> {
-        check_reason(reason)?;
+        let excluded = reason == EXCLUDED_CREDENTIAL;
+        if !excluded {
+            check_reason(reason)?;
+        }
         let unexpected = || EngineError::UnexpectedCall {
             detail: "no FIDO ceremony of a self-service flow is waiting".into(),
             next: None,
@@ -360,14 +368,34 @@ impl Engine {
             .registry
             .flow(flow.id.as_str())
             .ok_or_else(unexpected)?;
-        machine::accept(&def.steps, &flow, Call::Abort).map_err(|_| unexpected())?;
+        let step = machine::accept(&def.steps, &flow, Call::Abort).map_err(|_| unexpected())?;
+        if excluded && !matches!(step, Step::FidoRegistration { .. }) {
+            return Err(EngineError::InvalidRequest(format!(
+                "`reason` {EXCLUDED_CREDENTIAL} ends a registration only; this ceremony is \
+                 not one"
+            )));
+        }
         if !awaits_response(&flow) {
             return Err(unexpected());
         }
         self.count_abort(cx)?;
         self.spend_ceremony_of(&flow)?;
         let flow = machine::back_to_challenge(flow);
-        self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
+        if excluded {
+            self.audit(AuditDraft {
+                kind: AuditKind::FidoRegistration,
+                actor: s.actor(),
+                username: flow.user.as_ref(),
+                credential_id: None,
+                outcome: Outcome::Failure,
+                detail: "registration refused: this authenticator already holds a credential \
+                         of this user (it is in excludeCredentials); nothing was registered"
+                    .into(),
+                cx,
+            })?;
+        } else {
+            self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
+        }
         let next = machine::next_step_name(&def.steps, &flow);
         let instance = flow.instance.clone();
         s.self_service = Some(flow);
