@@ -198,8 +198,11 @@ async function runConditional(c, signal) {
 
 // ---------------------------------------------------------------- ceremonies
 
-async function reportAbort(base, err) {
-  const reason = err instanceof CeremonyCancelled ? err.reason : "ABORTED";
+async function reportAbort(base, err, { registration = false } = {}) {
+  // A registration the authenticator refuses because it already holds one of the user's
+  // credentials (excludeCredentials: InvalidStateError) is reported as such, not as a cancel.
+  const excluded = registration && err instanceof CeremonyRefused && err.kind === "InvalidStateError";
+  const reason = excluded ? "EXCLUDED_CREDENTIAL" : err instanceof CeremonyCancelled ? err.reason : "ABORTED";
   try {
     await api.post(`${base}/fido/abort`, { reason });
   } catch {
@@ -463,7 +466,7 @@ async function registrationCeremony({ displayName, hints, attachment }) {
   try {
     credential = await webauthn.create(options, { hints, attachment });
   } catch (err) {
-    await reportAbort(SELF, err);
+    await reportAbort(SELF, err, { registration: true });
     throw err;
   }
   return api.post(`${SELF}/fido/registration/attestation-response/check`, { publicKeyCredential: credential });

@@ -61,8 +61,8 @@ test('the helpdesk disables a user\'s key and the user\'s next login with it fai
     await waitText(desk, '#mds-status', 'FIDO metadata: none imported — authenticator models are named from the built-in list.');
     await page.fill('#search', 'fra');
     await page.click('#search-button');
-    await waitCount(desk, '#users li.user[data-username="frank"]', 1);
-    await page.click('#users li.user[data-username="frank"] button.open');
+    await waitCount(desk, '#users tr.user[data-username="frank"]', 1);
+    await page.click('#users tr.user[data-username="frank"] button.open');
     await waitVisible(desk, '#user-detail');
     await waitText(desk, '#detail-username', 'frank');
     await waitCount(desk, '#user-credentials li.credential', 1);
