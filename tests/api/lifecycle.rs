@@ -1131,3 +1131,77 @@ async fn aborts_are_rate_limited_by_address() {
     );
     assert!(fido_aborts(&app).await < 4);
 }
+
+/// The own list names, per credential, the changes the flows would refuse (so that the portal
+/// does not offer them); the helpdesk's list does not.
+#[tokio::test]
+async fn the_own_list_names_the_changes_the_flows_would_refuse() {
+    let app = spawn_app().await;
+    let mut b = sign_up(&app, "refusals").await;
+    let only_way = json!({
+        "delete": "LAST_CREDENTIAL_WITHOUT_PASSWORD",
+        "disable": "LAST_CREDENTIAL_WITHOUT_PASSWORD",
+    });
+    let list = b.credentials().await;
+    assert_eq!(
+        list[0]["attributes"]["changeRefusals"], only_way,
+        "{list:?}"
+    );
+
+    let first = list[0]["id"].as_str().unwrap().to_string();
+    let second = b.register(Some("Second")).await;
+    let list = b.credentials().await;
+    assert_eq!(list.len(), 2);
+    for c in &list {
+        assert_eq!(c["attributes"]["changeRefusals"], json!({}), "{c}");
+    }
+    let (status, desk) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/users/refusals/fido/credentials",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{desk}");
+    assert!(
+        desk["data"][0]["attributes"]
+            .get("changeRefusals")
+            .is_none(),
+        "{desk}"
+    );
+
+    // The helpdesk disables the first: only the helpdesk may enable it, and the second is now
+    // the only way in.
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/rest/admin/users/refusals/fido/credentials/{first}"),
+            Some(crate::common::app::ADMIN_TOKEN),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = passwordless(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let list = b.credentials().await;
+    let of = |id: &str| {
+        list.iter().find(|c| c["id"] == id).unwrap()["attributes"]["changeRefusals"].clone()
+    };
+    assert_eq!(of(&first), json!({"enable": "DISABLED_BY_HELPDESK"}));
+    assert_eq!(of(&second), only_way);
+    // What the list names is what the flow refuses.
+    let (status, doc) = select_credential(&b, "fido-credential-deletion", &second).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "FIDO_CREDENTIAL_CHANGE_NOT_ALLOWED");
+
+    // A user with a password may remove the last credential (the shipped flows allow it).
+    app.create_user("with-password", Some(PASSWORD)).await;
+    let mut c = app.browser();
+    c.login("with-password", PASSWORD).await;
+    c.register(None).await;
+    assert_eq!(
+        c.credentials().await[0]["attributes"]["changeRefusals"],
+        json!({})
+    );
+}

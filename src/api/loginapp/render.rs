@@ -96,6 +96,13 @@ pub fn credential_attributes(c: &CredentialView) -> Value {
     if let Some(request) = &c.uaf_deregistration_request {
         attributes["uafDeregistrationRequest"] = json!(request);
     }
+    if let Some(refusals) = &c.change_refusals {
+        attributes["changeRefusals"] = refusals
+            .iter()
+            .map(|(action, code)| ((*action).to_string(), json!(code)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
     attributes
 }
 

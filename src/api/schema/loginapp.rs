@@ -169,6 +169,23 @@ pub struct Credential {
     /// `DeregistrationRequest` to pass on to the app.
     #[schema(required = false)]
     pub uaf_deregistration_request: Option<String>,
+    /// Only in the self-service list: the changes of this credential its flows would refuse now
+    /// (not offered by the portal), by action; `{}` when none.
+    #[schema(required = false)]
+    pub change_refusals: Option<ChangeRefusals>,
+}
+
+/// A refused change's code: `LAST_CREDENTIAL_WITHOUT_PASSWORD` (the only enabled credential of
+/// an account without a password), `LAST_CREDENTIAL` (the last enabled credential, where the
+/// flow does not allow it) or `DISABLED_BY_HELPDESK` (only the helpdesk can enable it).
+#[derive(ToSchema)]
+pub struct ChangeRefusals {
+    #[schema(required = false)]
+    pub delete: Option<String>,
+    #[schema(required = false)]
+    pub disable: Option<String>,
+    #[schema(required = false)]
+    pub enable: Option<String>,
 }
 
 /// The CSRF header every Loginapp call needs.

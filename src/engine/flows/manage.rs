@@ -45,6 +45,63 @@ pub fn change_allowed(
     }
 }
 
+/// The code of a refused credential change, as the self-service list names it
+/// (`changeRefusals`).
+pub fn refusal_code(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::LastCredentialWithoutPassword => "LAST_CREDENTIAL_WITHOUT_PASSWORD",
+        Refusal::LastCredential => "LAST_CREDENTIAL",
+        Refusal::DisabledByHelpdesk => "DISABLED_BY_HELPDESK",
+        Refusal::AlreadyEnabled => "ALREADY_ENABLED",
+        Refusal::AlreadyDisabled => "ALREADY_DISABLED",
+        _ => "NOT_ALLOWED",
+    }
+}
+
+impl Engine {
+    /// The changes of `target` that every self-service flow applying them would refuse now, by
+    /// action (`delete`, `disable`, `enable`), with the refusal's code: what a page should not
+    /// offer. The state's own no-ops (enabling an enabled credential) are not listed.
+    pub(in crate::engine) fn change_refusals(
+        &self,
+        target: &CredentialRecord,
+        all: &[CredentialRecord],
+        user_has_password: bool,
+    ) -> Vec<(&'static str, &'static str)> {
+        let actions: &[Action] = if target.enabled {
+            &[Action::Delete, Action::Disable]
+        } else {
+            &[Action::Delete, Action::Enable]
+        };
+        let mut refusals = Vec::new();
+        for action in actions {
+            let allow_last: Vec<bool> = self
+                .inner
+                .registry
+                .flows()
+                .filter(|f| f.kind == FlowKind::SelfService)
+                .flat_map(|f| f.steps.iter())
+                .filter_map(|s| match s {
+                    Step::Apply {
+                        action: a,
+                        allow_last_credential,
+                    } if a == action => Some(*allow_last_credential),
+                    _ => None,
+                })
+                .collect();
+            let mut results = allow_last
+                .iter()
+                .map(|allow| change_allowed(*action, target, all, user_has_password, *allow));
+            if let Some(Err(first)) = results.next() {
+                if results.all(|r| r.is_err()) {
+                    refusals.push((action.as_str(), refusal_code(&first)));
+                }
+            }
+        }
+        refusals
+    }
+}
+
 impl Engine {
     fn apply_step_of(&self, flow: &RunningFlow) -> Option<(Action, bool)> {
         let def = self.inner.registry.flow(flow.id.as_str())?;

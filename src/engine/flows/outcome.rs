@@ -69,4 +69,7 @@ pub struct CredentialView {
     /// A FIDO UAF key just deleted: the stringified `DeregistrationRequest` the relying party
     /// passes on to the app.
     pub uaf_deregistration_request: Option<String>,
+    /// Only in the signed-in user's own list: the changes its self-service flows would refuse,
+    /// as (action, refusal code) pairs.
+    pub change_refusals: Option<Vec<(&'static str, &'static str)>>,
 }

@@ -336,9 +336,13 @@ impl Engine {
     pub fn my_credentials(&self, s: &SessionData) -> EngineResult<Vec<CredentialView>> {
         let user = self.signed_in(s)?;
         let credentials = self.store().credentials_of(&user.username)?;
+        let has_password = user.password_hash.is_some();
         Ok(credentials
             .iter()
-            .map(|c| self.credential_view(c))
+            .map(|c| CredentialView {
+                change_refusals: Some(self.change_refusals(c, &credentials, has_password)),
+                ..self.credential_view(c)
+            })
             .collect())
     }
 
@@ -373,6 +377,7 @@ impl Engine {
                 DisabledBy::RelyingParty => "relying-party",
             }),
             uaf_deregistration_request: None,
+            change_refusals: None,
         }
     }
 }

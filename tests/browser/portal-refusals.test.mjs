@@ -1,0 +1,96 @@
+// The portal offers only what the server accepts (issue 16): the only passkey of a passkey-only
+// account cannot be deleted or disabled, and the page says why (visible, and as the buttons'
+// aria-describedby) instead of refusing after a confirmation; once a second authenticator exists
+// both can go. The server names the refusals in the self-service list (`changeRefusals`).
+// At desktop width and at phone width (390 px).
+
+import { after, before, test } from 'node:test';
+import {
+  addAuthenticator, assert, launchBrowser, openPage, portalMissing, screenshot, startServer,
+} from './harness.mjs';
+import {
+  answerNameDialog, assertNoMessage, describe, setPresence, signUpWithPasskey, waitCount,
+} from './portal.mjs';
+
+const JOURNEY = { timeout: 60_000, skip: portalMissing() };
+/** The AAGUID of Chromium's virtual authenticators, named by the operator's table here. */
+const VIRTUAL_AAGUID = '01020304-0506-0708-0102-030405060708';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({
+    configToml: `[authenticators.names]\n"${VIRTUAL_AAGUID}" = "iCloud Keychain"\n`,
+  });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function fits(p, what) {
+  const { scroll, width } = await p.page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
+}
+
+/** The text of the elements an element's aria-describedby names. */
+async function description(p, selector) {
+  return p.page.locator(selector).first().evaluate((node) => (node.getAttribute('aria-describedby') || '')
+    .split(/\s+/).filter(Boolean).map((id) => document.getElementById(id)?.textContent.trim() ?? `(no #${id})`)
+    .join(' | '));
+}
+
+for (const width of [1100, 390]) {
+  test(`at ${width}px a passkey-only account's model is named plainly and its only passkey cannot be deleted or disabled, with the reason`, JOURNEY, async () => {
+    const p = await openPage(browser, server);
+    const { page } = p;
+    const username = `solo${width}`;
+    try {
+      await page.setViewportSize({ width, height: 860 });
+      await signUpWithPasskey(p, username, 'Solo');
+      const item = page.locator('#credentials li.credential').first();
+      // The operator named the model; without verified attestation the portal names it plainly.
+      assert.equal((await item.locator('.model').textContent()).trim(), 'iCloud Keychain');
+      assert.doesNotMatch(await page.locator('#account').innerText(), /claims to be/i);
+      const listed = await server.admin('GET', `/users/${username}/fido/credentials`);
+      assert.equal(listed.body.data[0].attributes.attestationTrusted, false);
+
+      // Delete and Disable are offered disabled, with the reason visible and described.
+      for (const button of ['button.delete', 'button.toggle']) {
+        assert.equal(await item.locator(button).isDisabled(), true, `${button} is disabled\n${await describe(p)}`);
+        assert.match(
+          await description(p, `#credentials li.credential ${button}`),
+          /This is your only way to sign in: add another passkey or a password first\./,
+          `${button}'s aria-describedby names the reason`,
+        );
+      }
+      assert.equal(await item.locator('button.rename').isDisabled(), false, 'renaming stays possible');
+      const reason = item.locator('.refusal');
+      assert.equal(await reason.isVisible(), true, 'the reason is visible');
+      await item.locator('button.delete').click({ force: true, timeout: 2_000 }).catch(() => {});
+      assert.equal(await page.locator('#confirm-dialog').isVisible(), false, 'no confirmation opens');
+      await fits(p, 'the account page');
+      await screenshot(page, `only-passkey-${width}`);
+
+      // With a second authenticator both can go, and the reason is gone.
+      await addAuthenticator(p.cdp, 'usb');
+      await setPresence(p, p.authenticatorId, false);
+      await page.click('#add-security-key');
+      await answerNameDialog(p, 'Spare key');
+      await waitCount(p, '#credentials li.credential', 2);
+      await waitCount(p, '#credentials li.credential button.delete:disabled', 0);
+      assert.equal(await page.locator('#credentials .refusal').count(), 0, 'no reason is shown any more');
+      assert.equal(await page.locator('#credentials button.toggle:disabled').count(), 0);
+      await assertNoMessage(p, 'after adding the second authenticator');
+      p.assertClean(`the only-passkey journey at ${width}px`);
+    } finally {
+      await p.close();
+    }
+  });
+}
