@@ -51,6 +51,8 @@ pub enum ErrorCode {
     InvalidUsername,
     InvalidPassword,
     UsernamePasswordWrong,
+    /// Self-service: the current password is wrong.
+    PasswordWrong,
     UserLocked,
     UnexpectedCall,
     NotAuthorized,
@@ -66,6 +68,8 @@ pub enum ErrorCode {
     UsernameNotAvailable,
     FidoCredentialNotFound,
     FidoCredentialChangeNotAllowed,
+    /// Self-service: removing the password would leave no way to sign in.
+    PasswordRemovalNotAllowed,
     NoValidToken,
     TooManyRequests,
     ServerBusy,
@@ -104,6 +108,7 @@ impl ApiError {
                 E::UsernamePasswordWrong { .. } => {
                     (StatusCode::BAD_REQUEST, C::UsernamePasswordWrong)
                 }
+                E::CurrentPasswordWrong { .. } => (StatusCode::BAD_REQUEST, C::PasswordWrong),
                 E::UserLocked { .. } => (StatusCode::FORBIDDEN, C::UserLocked),
                 E::UnexpectedCall { .. } => (StatusCode::BAD_REQUEST, C::UnexpectedCall),
                 E::NotAuthorized { .. } => (StatusCode::UNAUTHORIZED, C::NotAuthorized),
@@ -133,6 +138,9 @@ impl ApiError {
                 E::FidoCredentialNotFound => (StatusCode::BAD_REQUEST, C::FidoCredentialNotFound),
                 E::FidoCredentialChangeNotAllowed(_) => {
                     (StatusCode::BAD_REQUEST, C::FidoCredentialChangeNotAllowed)
+                }
+                E::PasswordRemovalNotAllowed(_) => {
+                    (StatusCode::BAD_REQUEST, C::PasswordRemovalNotAllowed)
                 }
                 E::NoValidToken => (StatusCode::BAD_REQUEST, C::NoValidToken),
                 E::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, C::TooManyRequests),
@@ -174,7 +182,8 @@ impl ApiError {
             | E::FidoAuthenticationFailed { next, .. }
             | E::FidoAuthenticationTimeout { next }
             | E::FidoApprovalFailed { next, .. }
-            | E::FidoApprovalTimeout { next } => Some(*next),
+            | E::FidoApprovalTimeout { next }
+            | E::CurrentPasswordWrong { next } => Some(*next),
             _ => None,
         };
         match next {

@@ -21,6 +21,9 @@ pub enum EngineError {
         detail: String,
         next_auth_step: Option<&'static str>,
     },
+    /// Self-service: the current password given is not the account's.
+    #[error("the current password is wrong; type it again, or approve with a passkey instead where offered")]
+    CurrentPasswordWrong { next: NextStep },
     #[error("too many failed attempts: this account is temporarily locked")]
     UserLocked { until: DateTime<Utc> },
     #[error("{detail}")]
@@ -65,6 +68,9 @@ pub enum EngineError {
     /// A last-credential rule (or the credential's state) refuses the change.
     #[error("{0}")]
     FidoCredentialChangeNotAllowed(Refusal),
+    /// The password cannot go: the account would be left without a way to sign in.
+    #[error("{0}")]
+    PasswordRemovalNotAllowed(Refusal),
     #[error("all of this account's authenticators are disabled; ask the helpdesk for help")]
     NoValidToken,
     #[error("too many requests; try again in {retry_after} seconds")]

@@ -29,6 +29,20 @@ enum Job {
     },
 }
 
+/// How many characters a password has: the one password rule, for administrators and users.
+pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=1024;
+
+/// A new password against the password rule: `INVALID_PASSWORD` with what to do.
+pub fn check_password_rule(password: &str) -> Result<(), EngineError> {
+    if PASSWORD_LENGTH.contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidPassword(
+            "a password has 8 to 1024 characters".into(),
+        ))
+    }
+}
+
 pub struct Passwords {
     dummy_hash: String,
     permits: Permits,

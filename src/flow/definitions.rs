@@ -66,6 +66,8 @@ pub enum Condition {
     UserHasPassword,
     /// The user has at least one enabled FIDO credential.
     UserHasCredential,
+    /// The nested condition does not hold (e.g. a user without a password).
+    Not { condition: Box<Condition> },
 }
 
 fn default_preferred() -> UserVerification {
@@ -78,7 +80,8 @@ fn default_conveyance() -> Conveyance {
     Conveyance::None
 }
 
-/// What an `apply` step does to the selected credential.
+/// What an `apply` step does: to the selected credential (`rename` … `enable`) or to the
+/// account itself (the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -86,6 +89,12 @@ pub enum Action {
     Delete,
     Disable,
     Enable,
+    /// The account's display name, from a `user-display-name-change` step.
+    SetUserDisplayName,
+    /// The account's password, from a `new-password` step (a change or a new password).
+    SetPassword,
+    /// The account's password goes; refused while no enabled credential would be left.
+    RemovePassword,
 }
 
 impl Action {
@@ -95,7 +104,18 @@ impl Action {
             Action::Delete => "delete",
             Action::Disable => "disable",
             Action::Enable => "enable",
+            Action::SetUserDisplayName => "set-user-display-name",
+            Action::SetPassword => "set-password",
+            Action::RemovePassword => "remove-password",
         }
+    }
+
+    /// Whether the action changes a selected credential (else the account).
+    pub fn on_credential(&self) -> bool {
+        matches!(
+            self,
+            Action::Rename | Action::Delete | Action::Disable | Action::Enable
+        )
     }
 }
 
@@ -159,6 +179,19 @@ pub enum Step {
     CredentialSelection,
     /// The user gives the selected credential a new name.
     DisplayNameChange,
+    /// The account's new display name (self-service).
+    UserDisplayNameChange,
+    /// The user's current password; with `fido_approval` a FIDO approval (the approval
+    /// calls) stands for it.
+    CurrentPassword {
+        #[serde(default)]
+        fido_approval: bool,
+        #[serde(default = "default_required")]
+        user_verification: UserVerification,
+        timeout: Option<Age>,
+    },
+    /// The new password, checked against the password rules (self-service).
+    NewPassword,
     /// Re-authentication with one of the user's enabled credentials before a change.
     FidoApproval {
         #[serde(default = "default_required")]
@@ -192,6 +225,9 @@ impl Step {
             Step::UserData => "user-data",
             Step::CredentialSelection => "credential-selection",
             Step::DisplayNameChange => "display-name-change",
+            Step::UserDisplayNameChange => "user-display-name-change",
+            Step::CurrentPassword { .. } => "current-password",
+            Step::NewPassword => "new-password",
             Step::FidoApproval { .. } => "fido-approval",
             Step::Apply { .. } => "apply",
         }
@@ -235,6 +271,7 @@ impl Condition {
             Condition::AnyOf { conditions } => conditions.iter().any(|c| c.holds(cx)),
             Condition::UserHasPassword => cx.user_has_password,
             Condition::UserHasCredential => cx.user_has_enabled_credential,
+            Condition::Not { condition } => !condition.holds(cx),
         }
     }
 
@@ -343,6 +380,12 @@ mod tests {
         cx.user_has_enabled_credential = true;
         assert!(any.holds(&cx));
         assert!(Condition::UserHasCredential.holds(&cx));
+        let without_password = Condition::Not {
+            condition: Box::new(Condition::UserHasPassword),
+        };
+        assert!(without_password.holds(&cx));
+        cx.user_has_password = true;
+        assert!(!without_password.holds(&cx));
     }
 
     #[test]

@@ -30,6 +30,20 @@ pub struct RunningFlow {
     /// A sign-up's new account, before it exists.
     #[serde(default)]
     pub signup: Option<Signup>,
+    /// The hash of the password a `new-password` step accepted, for the `apply` step.
+    #[serde(default)]
+    pub new_password: Option<NewPasswordHash>,
+}
+
+/// An argon2id PHC string of a new password; never shown by `Debug`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NewPasswordHash(pub String);
+
+impl std::fmt::Debug for NewPasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPasswordHash(…)")
+    }
 }
 
 /// The account a sign-up flow will create when its passkey is registered.
@@ -65,6 +79,9 @@ pub enum Call {
     DisplayNameChange,
     ApprovalChallenge,
     ApprovalResponse,
+    UserDisplayNameChange,
+    CurrentPassword,
+    NewPassword,
 }
 
 /// The call does not fit the running flow's current step.
@@ -89,7 +106,7 @@ pub enum Advance {
 
 fn initial_progress(step: &Step) -> Progress {
     match step {
-        Step::Password { .. } => Progress::PasswordRequired,
+        Step::Password { .. } | Step::CurrentPassword { .. } => Progress::PasswordRequired,
         _ => Progress::ChallengeRequired,
     }
 }
@@ -109,6 +126,7 @@ pub fn start(id: FlowId, steps: &[Step], instance: String, user: Option<Username
         selected: None,
         new_display_name: None,
         signup: None,
+        new_password: None,
     }
 }
 
@@ -144,7 +162,14 @@ pub fn accept<'a>(
         | (Step::FidoApproval { .. }, Call::ApprovalChallenge | Call::Abort)
         | (Step::UserData, Call::UserData)
         | (Step::CredentialSelection, Call::CredentialSelect)
-        | (Step::DisplayNameChange, Call::DisplayNameChange) => true,
+        | (Step::DisplayNameChange, Call::DisplayNameChange)
+        | (Step::UserDisplayNameChange, Call::UserDisplayNameChange)
+        | (Step::CurrentPassword { .. }, Call::CurrentPassword)
+        | (Step::NewPassword, Call::NewPassword) => true,
+        (Step::CurrentPassword { fido_approval, .. }, Call::ApprovalChallenge) => *fido_approval,
+        (Step::CurrentPassword { fido_approval, .. }, Call::ApprovalResponse | Call::Abort) => {
+            *fido_approval && waiting_for_response
+        }
         (
             Step::FidoAuthentication { .. } | Step::FidoPasswordless { .. },
             Call::AssertionResponse,
@@ -172,6 +197,9 @@ pub fn next_step_name(steps: &[Step], flow: &RunningFlow) -> Option<&'static str
         Step::CredentialSelection => "FIDO_CREDENTIAL_SELECTION_REQUIRED",
         Step::DisplayNameChange => "FIDO_DISPLAY_NAME_CHANGE_REQUIRED",
         Step::FidoApproval { .. } => "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED",
+        Step::UserDisplayNameChange => "USER_DISPLAY_NAME_CHANGE_REQUIRED",
+        Step::CurrentPassword { .. } => "CURRENT_PASSWORD_REQUIRED",
+        Step::NewPassword => "NEW_PASSWORD_REQUIRED",
         Step::Apply { .. } => return None,
     })
 }

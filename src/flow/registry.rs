@@ -165,6 +165,7 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
         FlowKind::UserSelfRegistration => "user-self-registration",
     };
     let (mut selected, mut named, mut applied) = (false, false, false);
+    let (mut user_named, mut new_password) = (false, false);
     for (i, step) in flow.steps.iter().enumerate() {
         if applied {
             return Err(at("nothing may follow an `apply` step".into()));
@@ -175,9 +176,18 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
             (FlowKind::SelfService, Step::FidoRegistration { .. }) => !selected,
             (FlowKind::SelfService, Step::CredentialSelection) => i == 0,
             (FlowKind::SelfService, Step::DisplayNameChange) => selected,
-            (FlowKind::SelfService, Step::FidoApproval { .. }) => true,
+            (FlowKind::SelfService, Step::FidoApproval { .. })
+            | (FlowKind::SelfService, Step::CurrentPassword { .. }) => true,
+            (FlowKind::SelfService, Step::UserDisplayNameChange | Step::NewPassword) => !selected,
             (FlowKind::SelfService, Step::Apply { action, .. }) => {
-                selected && (*action != super::definitions::Action::Rename || named)
+                use super::definitions::Action;
+                match action {
+                    Action::Rename => selected && named,
+                    Action::SetUserDisplayName => !selected && user_named,
+                    Action::SetPassword => !selected && new_password,
+                    Action::RemovePassword => !selected,
+                    _ => selected,
+                }
             }
             _ => false,
         };
@@ -191,6 +201,8 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
         match step {
             Step::CredentialSelection => selected = true,
             Step::DisplayNameChange => named = true,
+            Step::UserDisplayNameChange => user_named = true,
+            Step::NewPassword => new_password = true,
             Step::Apply { .. } => applied = true,
             Step::FidoRegistration { algorithms, .. } => {
                 if algorithms.is_empty() {
@@ -216,6 +228,12 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
             "a sign-up flow is a `user-data` step then a `fido-registration` step".into(),
         ));
     }
+    if (user_named || new_password) && !applied {
+        return Err(at(
+            "a flow that asks for a new display name or password must end with an `apply` step"
+                .into(),
+        ));
+    }
     if selected && !applied {
         return Err(at(
             "a flow that selects a credential must end with an `apply` step".into(),
@@ -239,6 +257,7 @@ fn validate_condition(condition: &Condition) -> Result<(), String> {
             Err("an `any-of` condition needs at least one condition".into())
         }
         Condition::AnyOf { conditions } => conditions.iter().try_for_each(validate_condition),
+        Condition::Not { condition } => validate_condition(condition),
         _ => Ok(()),
     }
 }
@@ -300,10 +319,43 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
             (Action::Delete, "delete"),
             (Action::Disable, "disable"),
             (Action::Enable, "enable"),
+            (Action::SetUserDisplayName, "set-user-display-name"),
+            (Action::SetPassword, "set-password"),
+            (Action::RemovePassword, "remove-password"),
         ] {
             assert_eq!(action.as_str(), name);
             let written: Action = serde_json::from_value(serde_json::json!(name)).unwrap();
             assert_eq!(written, action);
+        }
+    }
+
+    /// Account actions need the step that supplies their value and no selected credential;
+    /// credential actions need a selected credential.
+    #[test]
+    fn account_actions_need_their_step_and_no_selected_credential() {
+        let flow = |steps: &str| {
+            format!(
+                "[[flow]]\nid = \"f\"\nkind = \"self-service\"\n\
+                 authorization = [{{ type = \"authenticated-within\", max_age = \"10m\" }}]\n\
+                 steps = [{steps}]\n"
+            )
+        };
+        let ok = |steps: &str| load(&[("flows/a.toml", &flow(steps))]).map(|_| ());
+        assert!(ok(r#"{ type = "user-display-name-change" }, { type = "apply", action = "set-user-display-name" }"#).is_ok());
+        assert!(ok(r#"{ type = "current-password", fido_approval = true }, { type = "new-password" }, { type = "apply", action = "set-password" }"#).is_ok());
+        assert!(ok(
+            r#"{ type = "fido-approval" }, { type = "apply", action = "remove-password" }"#
+        )
+        .is_ok());
+        for refused in [
+            r#"{ type = "apply", action = "set-password" }"#,
+            r#"{ type = "apply", action = "set-user-display-name" }"#,
+            r#"{ type = "new-password" }"#,
+            r#"{ type = "fido-approval" }, { type = "apply", action = "delete" }"#,
+            r#"{ type = "credential-selection" }, { type = "apply", action = "remove-password" }"#,
+            r#"{ type = "credential-selection" }, { type = "new-password" }, { type = "apply", action = "set-password" }"#,
+        ] {
+            assert!(ok(refused).is_err(), "{refused}");
         }
     }
 

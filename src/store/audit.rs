@@ -50,6 +50,12 @@ pub enum AuditKind {
     /// A relying party's transaction (or payment) was approved with a FIDO assertion; the
     /// record's hash is cited by the transaction's evidence.
     TransactionValidated,
+    /// A user changed their account's display name (self-service).
+    UserDisplayNameChanged,
+    /// A user changed or added their password (self-service; the detail says which).
+    PasswordChanged,
+    /// A user removed their password (self-service).
+    PasswordRemoved,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

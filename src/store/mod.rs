@@ -105,6 +105,11 @@ pub enum Refusal {
     /// Removing or disabling the last enabled credential where the flow does not allow it.
     #[error("this is the account's last enabled credential; register another one first")]
     LastCredential,
+    /// Removing the password of an account that has no enabled credential.
+    #[error(
+        "without its password this account would have no way to sign in; register a passkey first"
+    )]
+    NoOtherWayToSignIn,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

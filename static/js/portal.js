@@ -17,6 +17,7 @@ import {
   nameDialog,
 } from "./ui.js";
 import { credentialItem } from "./credential-view.js";
+import { setupAccount, loadAccount } from "./account.js";
 import { clearFieldErrors, fieldError, signingInAs, validateSignin } from "./signin.js";
 
 const VIEWS = ["signin", "second-factor", "signup", "account"];
@@ -375,6 +376,7 @@ async function enterAccount() {
   $("who").textContent = state.username;
   setView("account");
   await loadCredentials();
+  await loadAccount();
 }
 
 async function loadCredentials({ focusId, focusClass } = {}) {
@@ -493,8 +495,14 @@ async function runFlow(flowId, params = {}) {
         case "FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED":
           doc = await registrationCeremony(params);
           break;
-        default:
-          throw new ApiError({ code: "UNEXPECTED_STEP", detail: `the server asked for an unknown step (${next})` });
+        default: {
+          // The account steps are answered by account.js.
+          const answered = params.step?.(next);
+          if (!answered) {
+            throw new ApiError({ code: "UNEXPECTED_STEP", detail: `the server asked for an unknown step (${next})` });
+          }
+          doc = await answered;
+        }
       }
     }
     throw new ApiError({ code: "UNEXPECTED_STEP", detail: "the change did not finish" });
@@ -661,6 +669,7 @@ async function init() {
   $("add-passkey").addEventListener("click", () => onAdd("passkey"));
   $("add-security-key").addEventListener("click", () => onAdd("security-key"));
   $("signout").addEventListener("click", onSignout);
+  setupAccount({ run, runFlow, approvalCeremony, busy: () => operation });
 
   if (!webauthn.available()) {
     $("passkey-signin").disabled = true;

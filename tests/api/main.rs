@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod account;
 mod assertions;
 mod audit_chain;
 mod audit_retention;

@@ -84,6 +84,8 @@ impl AuthFiError {
             | E::FidoApprovalTimeout { .. }
             | E::UsernameNotAvailable { .. }
             | E::FidoCredentialChangeNotAllowed(_)
+            | E::CurrentPasswordWrong { .. }
+            | E::PasswordRemovalNotAllowed(_)
             | E::ConcurrentAccess
             | E::AdminTokenInvalid
             | E::AdminRoleMissing

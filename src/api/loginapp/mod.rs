@@ -4,6 +4,7 @@
 //! of `engine::flows` off the async threads through `handlers.rs`, and render its typed outcome
 //! as a JSON:API document (`render.rs`). Imports `engine` and the shared `api` plumbing only.
 
+mod account;
 mod authentication;
 mod handlers;
 mod render;
@@ -17,6 +18,7 @@ use actix_web::web::{self, ServiceConfig};
 use super::middleware::method_not_allowed;
 use super::openapi;
 use super::routes::{op, Table};
+use account as m;
 use authentication as a;
 use self_service as h;
 use signup as u;
@@ -98,6 +100,16 @@ pub fn tables() -> Vec<Table> {
                 op!(get, h::my_credentials),
                 op!(post, h::my_credentials_by_post),
             ],
-        );
+        )
+        .at("/user", [op!(get, m::my_account)])
+        .at(
+            "/user/display-name/change",
+            [op!(post, m::user_display_name_change)],
+        )
+        .at(
+            "/password/current/check",
+            [op!(post, m::current_password_check)],
+        )
+        .at("/password/new/set", [op!(post, m::new_password)]);
     vec![authentication, signup, self_service]
 }

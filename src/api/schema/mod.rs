@@ -7,6 +7,7 @@
 //! one file per API holds the rest. Imports only `api` (the error codes, the AuthFi code table),
 //! never `engine`.
 
+pub mod account;
 pub mod admin;
 pub mod authfi;
 pub mod conformance;

@@ -23,8 +23,6 @@ pub struct CredentialChange {
     pub enabled: Option<bool>,
 }
 
-const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=1024;
-
 /// A username from a URL path: one that cannot be valid names no user.
 fn path_username(raw: &str) -> EngineResult<Username> {
     Username::parse(raw).map_err(|_| EngineError::UserNotFound(raw.chars().take(64).collect()))
@@ -50,12 +48,10 @@ impl Engine {
             .transpose()
             .map_err(|e| EngineError::InvalidDisplayName(e.0))?;
         let password_hash = match &new.password {
-            Some(p) if !PASSWORD_LENGTH.contains(&p.chars().count()) => {
-                return Err(EngineError::InvalidPassword(
-                    "a password has 8 to 1024 characters".into(),
-                ))
+            Some(p) => {
+                crate::engine::passwords::check_password_rule(p)?;
+                Some(self.inner.passwords.hash(p)?)
             }
-            Some(p) => Some(self.inner.passwords.hash(p)?),
             None => None,
         };
         let user = UserRecord {

@@ -25,7 +25,11 @@ pub fn change_allowed(
     allow_last_credential: bool,
 ) -> Result<(), Refusal> {
     match action {
-        Action::Rename => Ok(()),
+        // Account actions change no credential.
+        Action::Rename
+        | Action::SetUserDisplayName
+        | Action::SetPassword
+        | Action::RemovePassword => Ok(()),
         Action::Enable if target.enabled => Err(Refusal::AlreadyEnabled),
         Action::Enable if target.disabled_by == Some(DisabledBy::Helpdesk) => {
             Err(Refusal::DisabledByHelpdesk)
@@ -170,10 +174,15 @@ impl Engine {
         let user = self.signed_in(s)?;
         let (mut flow, _, step) =
             self.running_step(s, Call::ApprovalChallenge, FlowKind::SelfService)?;
-        let Step::FidoApproval {
+        let (Step::FidoApproval {
             user_verification,
             timeout,
-        } = step
+        }
+        | Step::CurrentPassword {
+            user_verification,
+            timeout,
+            ..
+        }) = step
         else {
             return Err(EngineError::Internal("not an approval step".into()));
         };
@@ -265,36 +274,40 @@ impl Engine {
             .clone()
             .ok_or_else(|| EngineError::Internal("no credential selected".into()))?;
         let new_name = flow.new_display_name.clone();
-        let has_password = user.password_hash.is_some();
-        let result = self
-            .store()
-            .modify_user_credentials(&user.username, &mut |creds| {
-                let pos = creds
-                    .iter()
-                    .position(|c| c.id == id)
-                    .ok_or(StoreError::NotFound)?;
-                change_allowed(action, &creds[pos], creds, has_password, allow_last)
-                    .map_err(StoreError::Refused)?;
-                match action {
-                    Action::Rename => {
-                        if let Some(name) = &new_name {
-                            creds[pos].display_name = name.clone();
-                        }
-                    }
-                    Action::Delete => {
-                        creds.remove(pos);
-                    }
-                    Action::Disable => {
-                        creds[pos].enabled = false;
-                        creds[pos].disabled_by = Some(DisabledBy::User);
-                    }
-                    Action::Enable => {
-                        creds[pos].enabled = true;
-                        creds[pos].disabled_by = None;
+        let store = self.store();
+        let result = store.modify_user_credentials(&user.username, &mut |creds| {
+            // Read again while no other credential change (a password removal included)
+            // runs.
+            let has_password = store
+                .user(&user.username)?
+                .is_some_and(|u| u.password_hash.is_some());
+            let pos = creds
+                .iter()
+                .position(|c| c.id == id)
+                .ok_or(StoreError::NotFound)?;
+            change_allowed(action, &creds[pos], creds, has_password, allow_last)
+                .map_err(StoreError::Refused)?;
+            match action {
+                Action::Rename => {
+                    if let Some(name) = &new_name {
+                        creds[pos].display_name = name.clone();
                     }
                 }
-                Ok(())
-            });
+                Action::Delete => {
+                    creds.remove(pos);
+                }
+                Action::Disable => {
+                    creds[pos].enabled = false;
+                    creds[pos].disabled_by = Some(DisabledBy::User);
+                }
+                Action::Enable => {
+                    creds[pos].enabled = true;
+                    creds[pos].disabled_by = None;
+                }
+                Action::SetUserDisplayName | Action::SetPassword | Action::RemovePassword => {}
+            }
+            Ok(())
+        });
         match result {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(EngineError::FidoCredentialNotFound),
@@ -323,6 +336,12 @@ impl Engine {
                 AuditKind::CredentialEnabled,
                 "enabled by the user".to_string(),
             ),
+            other => {
+                return Err(EngineError::Internal(format!(
+                    "`{}` is not a credential action",
+                    other.as_str()
+                )))
+            }
         };
         self.audit(AuditDraft {
             kind,

@@ -10,7 +10,9 @@
 //!   user's credential list.
 //! - `signup.rs`: passkey sign-up.
 //! - `manage.rs`: credential selection, renaming, approval and the `apply` step.
+//! - `account.rs`: the account view, its display name and password (current, new, removed).
 
+mod account;
 mod authentication;
 mod fido_steps;
 mod manage;
@@ -18,4 +20,4 @@ mod outcome;
 mod self_service;
 mod signup;
 
-pub use outcome::{ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};
+pub use outcome::{AccountView, ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};

@@ -73,3 +73,13 @@ pub struct CredentialView {
     /// as (action, refusal code) pairs.
     pub change_refusals: Option<Vec<(&'static str, &'static str)>>,
 }
+
+/// `GET /user`: the signed-in user's account.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub has_password: bool,
+    pub has_enabled_credential: bool,
+    pub created_at: DateTime<Utc>,
+}

@@ -316,7 +316,11 @@ impl Engine {
         }) = def.steps.get(next.step)
         {
             s.self_service = None;
-            self.apply_change(s, cx, &next, *action, *allow_last_credential)?;
+            if action.on_credential() {
+                self.apply_change(s, cx, &next, *action, *allow_last_credential)?;
+            } else {
+                self.apply_account_change(s, cx, &next, *action)?;
+            }
             next = match machine::advance(&def.steps, next, Facts::default(), self.now()) {
                 Advance::Next(n) => n,
                 Advance::Completed(_) | Advance::NoValidToken => {

@@ -1,0 +1,274 @@
+// The signed-in user's account sections of the portal: the display name and the password
+// (change with the current password or a passkey, add to a passkey-only account, remove).
+// Each change runs its self-service flow through the portal's runFlow; this module answers the
+// account steps (USER_DISPLAY_NAME_CHANGE_REQUIRED, CURRENT_PASSWORD_REQUIRED,
+// NEW_PASSWORD_REQUIRED).
+
+import * as api from "./api.js";
+import { SELF } from "./api.js";
+import { $, el, clear, showStatus, nameDialog, confirmDialog } from "./ui.js";
+
+let hooks = null; // { run, runFlow, approvalCeremony, busy }
+let account = null; // the `my.user` attributes
+
+/** Wires the sections into `#account-settings`; called once by the portal. */
+export function setupAccount(portal) {
+  hooks = portal;
+  document.body.append(passwordDialog());
+}
+
+/** Loads and shows the account; called whenever the account view is entered. */
+export async function loadAccount() {
+  const doc = await api.get(`${SELF}/user`);
+  account = doc?.data?.attributes || null;
+  render();
+}
+
+function render() {
+  const root = $("account-settings");
+  if (!root) return;
+  clear(root);
+  if (!account) return;
+  const name = account.displayName || "";
+  root.append(
+    el(
+      "div",
+      { class: "card", attrs: { "aria-labelledby": "profile-title" } },
+      el("div", { class: "section-head" }, el("h2", { text: "Your account", attrs: { id: "profile-title" } })),
+      el(
+        "dl",
+        { class: "account-facts" },
+        el("dt", { text: "Username" }),
+        el("dd", { text: account.username }),
+        el("dt", { text: "Display name" }),
+        el(
+          "dd",
+          {},
+          el("span", { text: name || "None yet", attrs: { id: "account-display-name" } }),
+          " ",
+          el("button", { class: "link", type: "button", text: "Change", attrs: { id: "account-rename" } }),
+        ),
+      ),
+    ),
+    el(
+      "div",
+      { class: "card", attrs: { "aria-labelledby": "password-title" } },
+      el("div", { class: "section-head" }, el("h2", { text: "Password", attrs: { id: "password-title" } })),
+      el("p", {
+        class: "muted",
+        attrs: { id: "password-state" },
+        text: account.hasPassword
+          ? "You can sign in with your password (and your passkeys)."
+          : "You have no password: you sign in with your passkeys only.",
+      }),
+      el(
+        "div",
+        { class: "actions" },
+        account.hasPassword
+          ? [
+              el("button", { class: "secondary", type: "button", text: "Change password", attrs: { id: "password-change" } }),
+              el("button", {
+                class: "secondary",
+                type: "button",
+                text: "Remove password",
+                attrs: { id: "password-remove" },
+                disabled: !account.hasEnabledCredential,
+              }),
+            ]
+          : el("button", {
+              class: "secondary",
+              type: "button",
+              text: "Add a password",
+              attrs: { id: "password-add" },
+              disabled: !account.hasEnabledCredential,
+            }),
+      ),
+      account.hasPassword && !account.hasEnabledCredential
+        ? el("p", { class: "hint", text: "Add a passkey before you can remove your password." })
+        : null,
+    ),
+  );
+  $("account-rename").addEventListener("click", onRename);
+  $("password-change")?.addEventListener("click", () => onPassword("change"));
+  $("password-add")?.addEventListener("click", () => onPassword("add"));
+  $("password-remove")?.addEventListener("click", onRemove);
+}
+
+// ---- display name
+
+async function onRename() {
+  if (hooks.busy()) return;
+  const name = await nameDialog({
+    title: "Display name",
+    text: "The name shown for your account (not your username).",
+    value: account?.displayName || "",
+    ok: "Save",
+  });
+  if (name === null) return;
+  hooks.run(async () => {
+    await hooks.runFlow("account-display-name", {
+      step: (next) => {
+        if (next !== "USER_DISPLAY_NAME_CHANGE_REQUIRED") return null;
+        return api.post(`${SELF}/user/display-name/change`, { displayName: name });
+      },
+    });
+    await loadAccount();
+    $("account-rename").focus();
+    showStatus(`Your display name is now “${name}”.`);
+  });
+}
+
+// ---- password
+
+async function onPassword(kind) {
+  if (hooks.busy()) return;
+  const answer = await askPassword(kind);
+  if (!answer) return;
+  hooks.run(async () => {
+    await hooks.runFlow(kind === "change" ? "password-change" : "password-add", {
+      step: (next) => {
+        if (next === "CURRENT_PASSWORD_REQUIRED") {
+          if (answer.usePasskey) {
+            showStatus("Confirm with one of your passkeys or security keys.");
+            return hooks.approvalCeremony();
+          }
+          return api.post(`${SELF}/password/current/check`, { password: answer.current });
+        }
+        if (next === "NEW_PASSWORD_REQUIRED") {
+          return api.post(`${SELF}/password/new/set`, { password: answer.password });
+        }
+        return null;
+      },
+    });
+    await loadAccount();
+    $("password-title").focus?.();
+    showStatus(
+      kind === "change"
+        ? "Your password is changed. Your other sessions were signed out."
+        : "You can now also sign in with your password.",
+    );
+  });
+}
+
+async function onRemove() {
+  if (hooks.busy()) return;
+  const ok = await confirmDialog({
+    title: "Remove your password?",
+    text: "You will sign in with your passkeys only, and your other sessions will be signed out. You'll confirm with one of your passkeys or security keys.",
+    ok: "Remove password",
+    danger: true,
+  });
+  if (!ok) return;
+  hooks.run(async () => {
+    await hooks.runFlow("password-removal", {});
+    await loadAccount();
+    showStatus("Your password is removed. You sign in with your passkeys now.");
+  });
+}
+
+// ---- the password dialog
+
+function field(id, label, autocomplete) {
+  return el(
+    "div",
+    { class: "field", attrs: { id: `${id}-field` } },
+    el("label", { text: label, attrs: { for: id } }),
+    el("input", {
+      type: "password",
+      attrs: { id, name: id, autocomplete, maxlength: 1024, "aria-describedby": "password-dialog-error" },
+    }),
+  );
+}
+
+function passwordDialog() {
+  return el(
+    "dialog",
+    { attrs: { id: "password-dialog", "aria-labelledby": "password-dialog-title" } },
+    el(
+      "form",
+      { class: "stack", attrs: { id: "password-form-dialog", novalidate: true } },
+      el("h2", { attrs: { id: "password-dialog-title" }, text: "Password" }),
+      field("current-password-input", "Current password", "current-password"),
+      el(
+        "label",
+        { class: "check", attrs: { id: "use-passkey-label" } },
+        el("input", { type: "checkbox", attrs: { id: "use-passkey-instead" } }),
+        " Confirm with a passkey instead",
+      ),
+      field("new-password-input", "New password (8 characters or more)", "new-password"),
+      el("p", { class: "field-error", hidden: true, attrs: { id: "password-dialog-error", role: "alert" } }),
+      el(
+        "div",
+        { class: "dialog-actions" },
+        el("button", { class: "secondary", type: "button", text: "Cancel", attrs: { id: "password-dialog-cancel" } }),
+        el("button", { class: "primary", type: "submit", text: "Save", attrs: { id: "password-dialog-ok" } }),
+      ),
+    ),
+  );
+}
+
+/** Asks for the passwords; resolves { current, usePasskey, password } or null when cancelled. */
+function askPassword(kind) {
+  const dialog = $("password-dialog");
+  const form = $("password-form-dialog");
+  const current = $("current-password-input");
+  const usePasskey = $("use-passkey-instead");
+  const fresh = $("new-password-input");
+  const error = $("password-dialog-error");
+  const change = kind === "change";
+  $("password-dialog-title").textContent = change ? "Change your password" : "Add a password";
+  $("current-password-input-field").hidden = !change;
+  $("use-passkey-label").hidden = !change || !account?.hasEnabledCredential;
+  current.value = "";
+  fresh.value = "";
+  usePasskey.checked = false;
+  error.hidden = true;
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    const syncPasskey = () => {
+      current.disabled = usePasskey.checked;
+    };
+    syncPasskey();
+    const done = (value) => {
+      form.removeEventListener("submit", onSubmit);
+      $("password-dialog-cancel").removeEventListener("click", onCancel);
+      dialog.removeEventListener("cancel", onEscape);
+      usePasskey.removeEventListener("change", syncPasskey);
+      if (dialog.open) dialog.close();
+      if (opener?.isConnected) opener.focus();
+      resolve(value);
+    };
+    const fail = (text, input) => {
+      error.textContent = text;
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    };
+    const onSubmit = (e) => {
+      e.preventDefault();
+      current.removeAttribute("aria-invalid");
+      fresh.removeAttribute("aria-invalid");
+      if (change && !usePasskey.checked && !current.value) {
+        fail("Please enter your current password, or confirm with a passkey instead.", current);
+        return;
+      }
+      const length = [...fresh.value].length;
+      if (length < 8 || length > 1024) {
+        fail("A password has 8 to 1024 characters.", fresh);
+        return;
+      }
+      done({ current: current.value, usePasskey: change && usePasskey.checked, password: fresh.value });
+    };
+    const onCancel = () => done(null);
+    const onEscape = (e) => {
+      e.preventDefault();
+      done(null);
+    };
+    form.addEventListener("submit", onSubmit);
+    $("password-dialog-cancel").addEventListener("click", onCancel);
+    dialog.addEventListener("cancel", onEscape);
+    usePasskey.addEventListener("change", syncPasskey);
+    dialog.showModal();
+    (change ? current : fresh).focus();
+  });
+}

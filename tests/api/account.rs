@@ -1,0 +1,306 @@
+//! Account self-service over HTTP: the display name, the password changed (with the current
+//! password or a FIDO approval), added to a passkey-only account and removed, and the rules
+//! that refuse each.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::app::{code, spawn_app, Browser, TestApp, ORIGIN, PASSWORD};
+
+const SS: &str = "/rest/protected/self-service";
+const AUTH: &str = "/rest/public/authentication";
+
+async fn select(b: &Browser, flow: &str) -> (StatusCode, Value) {
+    b.post(&format!("{SS}/flows/{flow}/select"), json!({}))
+        .await
+}
+
+fn next_step(doc: &Value) -> &str {
+    doc["data"]["attributes"]["nextStep"].as_str().unwrap_or("")
+}
+
+async fn account(b: &Browser) -> Value {
+    let (status, doc) = b.get(&format!("{SS}/user")).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["type"], "my.user");
+    doc["data"]["attributes"].clone()
+}
+
+async fn approve(b: &mut Browser) -> (StatusCode, Value) {
+    let (status, doc) = b
+        .post(&format!("{SS}/fido/approval/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
+    assert_eq!(options["userVerification"], "required");
+    let assertion = b.authenticator.authenticate(&options, ORIGIN);
+    b.post(
+        &format!("{SS}/fido/approval/assertion-response/check"),
+        json!({ "publicKeyCredential": assertion }),
+    )
+    .await
+}
+
+/// A user with a password and one passkey, signed in with both in a new browser.
+async fn with_password_and_passkey(app: &TestApp, name: &str) -> Browser {
+    app.create_user(name, Some(PASSWORD)).await;
+    let mut b = app.browser();
+    b.login(name, PASSWORD).await;
+    b.register(Some("Laptop")).await;
+    b
+}
+
+async fn password_signs_in(app: &TestApp, name: &str, password: &str) -> bool {
+    let b = app.browser();
+    let (status, _) = b
+        .post(
+            &format!("{AUTH}/password/check"),
+            json!({ "username": name, "password": password }),
+        )
+        .await;
+    status == StatusCode::OK
+}
+
+#[tokio::test]
+async fn the_display_name_is_changed_by_its_flow_and_checked() {
+    let app = spawn_app().await;
+    app.create_user("dora", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.login("dora", PASSWORD).await;
+    let before = account(&b).await;
+    assert_eq!(before["username"], "dora");
+    assert_eq!(before["displayName"], "dora (person)");
+    assert_eq!(before["hasPassword"], true);
+
+    // Out of turn: no flow runs.
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/user/display-name/change"),
+            json!({"displayName": "Dora"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "UNEXPECTED_CALL");
+
+    let (status, doc) = select(&b, "account-display-name").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(next_step(&doc), "USER_DISPLAY_NAME_CHANGE_REQUIRED");
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/user/display-name/change"),
+            json!({"displayName": "  "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "INVALID_DISPLAY_NAME");
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/user/display-name/change"),
+            json!({"displayName": "Dora Explorer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+    assert_eq!(account(&b).await["displayName"], "Dora Explorer");
+
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/users/dora",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["displayName"], "Dora Explorer");
+}
+
+#[tokio::test]
+async fn the_account_is_only_shown_to_a_signed_in_session() {
+    let app = spawn_app().await;
+    let (status, doc) = app.browser().get(&format!("{SS}/user")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
+    assert_eq!(code(&doc), "NOT_AUTHORIZED");
+}
+
+#[tokio::test]
+async fn a_password_change_needs_the_current_password_and_the_rule_and_signs_out_the_others() {
+    let app = spawn_app().await;
+    app.create_user("pat", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.login("pat", PASSWORD).await;
+    let other = app.browser();
+    other.login("pat", PASSWORD).await;
+
+    let (status, doc) = select(&b, "password-add").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
+    let (status, doc) = select(&b, "password-change").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(next_step(&doc), "CURRENT_PASSWORD_REQUIRED");
+
+    // The new password before the current one is out of turn.
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/new/set"),
+            json!({"password": "a new password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "UNEXPECTED_CALL");
+    assert_eq!(doc["meta"]["nextStep"], "CURRENT_PASSWORD_REQUIRED");
+
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/current/check"),
+            json!({"password": "not the password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "PASSWORD_WRONG");
+    assert_eq!(doc["meta"]["nextStep"], "CURRENT_PASSWORD_REQUIRED");
+
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/current/check"),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(next_step(&doc), "NEW_PASSWORD_REQUIRED");
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/new/set"),
+            json!({"password": "short"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&doc), "INVALID_PASSWORD");
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/new/set"),
+            json!({"password": "a much better password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+
+    // This session goes on; the other one is signed out.
+    assert_eq!(account(&b).await["hasPassword"], true);
+    let (status, _) = other.get(&format!("{SS}/user")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!password_signs_in(&app, "pat", PASSWORD).await);
+    assert!(password_signs_in(&app, "pat", "a much better password").await);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_lock_the_account_like_sign_ins() {
+    let app = spawn_app().await;
+    app.create_user("guess", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.login("guess", PASSWORD).await;
+    select(&b, "password-change").await;
+    let mut last = (StatusCode::OK, Value::Null);
+    for _ in 0..10 {
+        last = b
+            .post(
+                &format!("{SS}/password/current/check"),
+                json!({"password": "wrong guess"}),
+            )
+            .await;
+        if code(&last.1) != "PASSWORD_WRONG" {
+            break;
+        }
+    }
+    assert_eq!(last.0, StatusCode::FORBIDDEN, "{}", last.1);
+    assert_eq!(code(&last.1), "USER_LOCKED");
+    // The lock ends the flow and signs the account's sessions out.
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/current/check"),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{doc}");
+    assert_eq!(code(&doc), "NOT_AUTHORIZED");
+}
+
+#[tokio::test]
+async fn a_fido_approval_stands_for_the_current_password() {
+    let app = spawn_app().await;
+    let mut b = with_password_and_passkey(&app, "fay").await;
+    let (status, doc) = select(&b, "password-change").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(next_step(&doc), "NEW_PASSWORD_REQUIRED");
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/new/set"),
+            json!({"password": "approved new password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(password_signs_in(&app, "fay", "approved new password").await);
+}
+
+#[tokio::test]
+async fn a_password_is_removed_after_approval_and_added_back() {
+    let app = spawn_app().await;
+    let mut b = with_password_and_passkey(&app, "rem").await;
+    let (status, doc) = select(&b, "password-removal").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        next_step(&doc),
+        "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+    let now = account(&b).await;
+    assert_eq!(now["hasPassword"], false);
+    assert!(!password_signs_in(&app, "rem", PASSWORD).await);
+
+    // Passkey-only now: no change or removal, but a password can be added.
+    let (status, doc) = select(&b, "password-change").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
+    let (status, doc) = select(&b, "password-add").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        next_step(&doc),
+        "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(next_step(&doc), "NEW_PASSWORD_REQUIRED");
+    let (status, doc) = b
+        .post(
+            &format!("{SS}/password/new/set"),
+            json!({"password": "back with a password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(account(&b).await["hasPassword"], true);
+}
+
+#[tokio::test]
+async fn the_password_of_an_account_without_an_enabled_passkey_cannot_go() {
+    let app = spawn_app().await;
+    app.create_user("only", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.login("only", PASSWORD).await;
+    let (status, doc) = select(&b, "password-removal").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
+    let (status, doc) = b.get(&format!("{SS}/flows")).await;
+    assert_eq!(status, StatusCode::OK);
+    let removal = doc["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "password-removal")
+        .unwrap()
+        .clone();
+    assert_eq!(removal["attributes"]["available"], false);
+}

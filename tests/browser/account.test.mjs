@@ -1,0 +1,122 @@
+// The portal's account sections in headless Chromium with a virtual authenticator, at desktop
+// and at phone width (390 px): a passkey-only account changes its display name, adds a password
+// (approved with its passkey), signs in with it, changes it with the current password and
+// removes it again (approved with its passkey); the password dialog refuses a short password
+// beside its field.
+
+import { after, before, test } from 'node:test';
+import { assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, startServer } from './harness.mjs';
+import {
+  answerNameDialog, assertNoMessage, confirmDialog, signUpWithPasskey, text, waitHidden, waitState,
+  waitText, waitUntil, waitVisible,
+} from './portal.mjs';
+
+const JOURNEY = { timeout: 90_000, skip: portalMissing() };
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function fits(p, what) {
+  const { scroll, width } = await p.page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
+}
+
+async function user(username) {
+  const r = await server.admin('GET', `/users/${username}`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.data.attributes;
+}
+
+async function audit(username) {
+  const r = await server.admin('GET', `/audit?username=${username}&page[size]=100`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.data.map((e) => e.attributes.event);
+}
+
+/** Fills and submits the password dialog. */
+async function answerPasswordDialog(p, { current, password }) {
+  await waitVisible(p, '#password-dialog');
+  if (current !== undefined) await p.page.fill('#current-password-input', current);
+  await p.page.fill('#new-password-input', password);
+  await p.page.click('#password-dialog-ok');
+}
+
+for (const width of [1100, 390]) {
+  test(`at ${width}px a passkey-only account names itself, adds, changes and removes a password`, JOURNEY, async () => {
+    const username = `acct${width}`;
+    const p = await openPage(browser, server);
+    const { page } = p;
+    try {
+      await page.setViewportSize({ width, height: 900 });
+      await signUpWithPasskey(p, username, 'First Name');
+      await waitText(p, '#account-display-name', 'First Name');
+      await waitText(p, '#password-state', 'You have no password: you sign in with your passkeys only.');
+      await fits(p, 'the account view');
+      await screenshot(page, `account-sections-${width}`);
+
+      // The display name.
+      await page.click('#account-rename');
+      await answerNameDialog(p, 'Second Name');
+      await waitText(p, '#account-display-name', 'Second Name');
+      assert.equal((await user(username)).displayName, 'Second Name');
+
+      // A password for the passkey-only account: too short first, refused beside its field.
+      await page.click('#password-add');
+      await waitVisible(p, '#password-dialog');
+      assert.equal(await page.isVisible('#current-password-input'), false, 'no current password to give');
+      await answerPasswordDialog(p, { password: 'short' });
+      await waitText(p, '#password-dialog-error', 'A password has 8 to 1024 characters.');
+      assert.equal(await page.getAttribute('#new-password-input', 'aria-invalid'), 'true');
+      await fits(p, 'the password dialog');
+      await screenshot(page, `account-password-dialog-${width}`);
+      await page.fill('#new-password-input', PASSWORD);
+      await page.click('#password-dialog-ok');
+      await waitHidden(p, '#password-dialog');
+      await waitText(p, '#password-state', 'You can sign in with your password (and your passkeys).');
+      await assertNoMessage(p, 'after adding the password');
+      assert.equal((await user(username)).hasPassword, true);
+
+      // A change with the current password; a wrong one is refused in words.
+      await page.click('#password-change');
+      await answerPasswordDialog(p, { current: 'not my password', password: 'a newer password' });
+      await waitHidden(p, '#password-dialog');
+      await waitUntil(p, 'the wrong password refusal', () => /current password is wrong/i.test(document.getElementById('message').textContent));
+      await page.click('#password-change');
+      await answerPasswordDialog(p, { current: PASSWORD, password: 'a newer password' });
+      await waitHidden(p, '#password-dialog');
+      await waitUntil(p, 'the change confirmed', () => /password is changed/i.test(document.getElementById('status').textContent));
+      await assertNoMessage(p, 'after changing the password');
+
+      // The removal needs a passkey approval (the virtual authenticator answers it).
+      await page.click('#password-remove');
+      await confirmDialog(p, 'passkeys only');
+      await waitText(p, '#password-state', 'You have no password: you sign in with your passkeys only.');
+      await assertNoMessage(p, 'after removing the password');
+      assert.equal((await user(username)).hasPassword, false);
+      assert.ok(await page.isVisible('#password-add'), 'a password can be added again');
+
+      const events = await audit(username);
+      for (const e of ['USER_DISPLAY_NAME_CHANGED', 'PASSWORD_CHANGED', 'PASSWORD_REMOVED']) {
+        assert.ok(events.includes(e), `${e} in ${events.join()}`);
+      }
+      assert.equal(await text(p, '#who'), username);
+      await waitState(p, 'account');
+      p.assertClean(`the account journey at ${width}px`);
+    } finally {
+      await p.close();
+    }
+  });
+}
