@@ -537,38 +537,82 @@ async function signalUser() {
 
 // ---- the buttons
 
+const EXCLUDED = {
+  "security-key": "This security key is already registered to your account — nothing was changed. Use another key, or keep using this one.",
+  passkey: "This device already has a passkey for your account — nothing was changed. You can already sign in with it here.",
+};
+
+/**
+ * Registers a passkey or security key; false, after saying so, when the browser's
+ * excludeCredentials found one of the account's credentials on the authenticator.
+ */
+async function register(kind, displayName) {
+  const securityKey = kind === "security-key";
+  try {
+    await runFlow("fido-registration", {
+      displayName,
+      hints: securityKey ? ["security-key"] : ["client-device"],
+      attachment: securityKey ? "cross-platform" : "platform",
+    });
+    return true;
+  } catch (err) {
+    if (!(err instanceof CeremonyRefused && err.kind === "InvalidStateError")) throw err;
+    showError(EXCLUDED[kind]);
+    $(`add-${kind}`).focus();
+    return false;
+  }
+}
+
 async function onAdd(kind) {
   if (operation) return;
-  const securityKey = kind === "security-key";
+  if (kind === "passkey") {
+    await onAddPasskey();
+    return;
+  }
   const name = await nameDialog({
-    title: securityKey ? "Add a security key" : "Add a passkey on this device",
-    text: securityKey
-      ? "Give the key a name you'll recognise, like “Blue YubiKey”. Then insert or tap it when asked."
-      : "Give the passkey a name you'll recognise, like “Work laptop”. Then confirm with your fingerprint, face or screen lock.",
+    title: "Add a security key",
+    text: "Give the key a name you'll recognise, like “Blue YubiKey”. Then insert or tap it when asked.",
     ok: "Continue",
   });
   if (name === null) return;
   run(async () => {
-    try {
-      await runFlow("fido-registration", {
-        displayName: name,
-        hints: securityKey ? ["security-key"] : ["client-device"],
-        attachment: securityKey ? "cross-platform" : "platform",
-      });
-    } catch (err) {
-      // The browser's excludeCredentials found one of the account's credentials on it.
-      if (!(err instanceof CeremonyRefused && err.kind === "InvalidStateError")) throw err;
-      showError(
-        securityKey
-          ? "This security key is already registered to your account — nothing was changed. Use another key, or keep using this one."
-          : "This device already has a passkey for your account — nothing was changed. You can already sign in with it here.",
-      );
-      $(securityKey ? "add-security-key" : "add-passkey").focus();
-      return;
-    }
+    if (!(await register(kind, name))) return;
     await loadCredentials();
     showStatus(`Added “${name}”. You can now use it to sign in.`);
-    $(securityKey ? "add-security-key" : "add-passkey").focus();
+    $("add-security-key").focus();
+  });
+}
+
+/**
+ * A passkey on this device: the browser's prompt comes first, so that a device that already
+ * holds one of the account's passkeys says so before anything is asked; then its name.
+ */
+async function onAddPasskey() {
+  let added = null;
+  await run(async () => {
+    const before = new Set(state.credentials.map((c) => c.id));
+    if (!(await register("passkey"))) return;
+    await loadCredentials();
+    added = state.credentials.find((c) => !before.has(c.id)) || null;
+  });
+  if (!added) return;
+  const current = added.attributes?.displayName || "";
+  const name = await nameDialog({
+    title: "Name your new passkey",
+    text: "Your passkey is ready. Give it a name you'll recognise, like “Work laptop”.",
+    value: current,
+    ok: "Save",
+  });
+  if (name === null || name === current) {
+    showStatus(`Added “${current || "your passkey"}”. You can now use it to sign in.`);
+    $("add-passkey").focus();
+    return;
+  }
+  run(async () => {
+    await runFlow("fido-credential-rename", { credentialId: added.id, displayName: name });
+    await loadCredentials();
+    showStatus(`Added “${name}”. You can now use it to sign in.`);
+    $("add-passkey").focus();
   });
 }
 

@@ -1,12 +1,13 @@
 // The portal says what is true (issue 16): a known model is named plainly (the "claims to be"
-// hint stays on the helpdesk page), a second passkey on the same device is named as such, the
+// hint stays on the helpdesk page), a passkey is made before it is named so that a second one on
+// the same device is refused in words before anything is asked, the
 // sign-in page leads with the passkey and puts its errors next to their field behind a skip link
 // (at desktop width and at phone width, 390 px), and the second-factor step names the account
 // signing in.
 
 import { after, before, test } from 'node:test';
 import {
-  assert, createUser, launchBrowser, openPage, PASSWORD, portalMissing, screenshot,
+  assert, createUser, credentialsOf, launchBrowser, openPage, PASSWORD, portalMissing, screenshot,
   sessionOf, startServer,
 } from './harness.mjs';
 import {
@@ -70,14 +71,14 @@ test('an unverified model is named plainly on the portal; the helpdesk page keep
   }
 });
 
-test('adding a passkey on a device that already holds one says so', JOURNEY, async () => {
+test('adding a passkey on a device that already holds one says so, before asking for a name', JOURNEY, async () => {
   const p = await openPage(browser, server);
   const { page } = p;
   try {
     await signUpWithPasskey(p, 'twice', 'Twice');
     await page.click('#add-passkey');
-    await answerNameDialog(p, 'Same laptop');
     await waitUntil(p, 'an error in #message', () => document.querySelector('#message')?.textContent.trim() !== '');
+    assert.equal(await page.locator('#name-dialog').isVisible(), false, 'no name was asked for');
     assert.equal(
       await text(p, '#message'),
       'This device already has a passkey for your account — nothing was changed. You can already sign in with it here.',
@@ -87,6 +88,32 @@ test('adding a passkey on a device that already holds one says so', JOURNEY, asy
     const listed = await server.admin('GET', '/users/twice/fido/credentials');
     assert.equal(listed.body.data.length, 1, 'nothing was registered');
     p.assertClean('the same-device journey');
+  } finally {
+    await p.close();
+  }
+});
+
+test('a passkey added on this device is made first, then named', JOURNEY, async () => {
+  await createUser(server, 'nora', { password: PASSWORD });
+  const p = await openPage(browser, server);
+  const { page } = p;
+  try {
+    await page.goto('/');
+    await waitState(p, 'signin');
+    await page.fill('#username', 'nora');
+    await page.fill('#password', PASSWORD);
+    await page.click('#password-signin');
+    await waitState(p, 'account');
+    await page.click('#add-passkey');
+    await waitVisible(p, '#name-dialog');
+    assert.equal((await credentialsOf(p.cdp, p.authenticatorId)).length, 1, 'the passkey exists before it is named');
+    assert.equal(await text(p, '#name-title'), 'Name your new passkey');
+    await answerNameDialog(p, 'Work laptop');
+    await waitText(p, '#credentials li.credential .name', 'Work laptop');
+    await waitText(p, '#status', 'Added “Work laptop”. You can now use it to sign in.');
+    const listed = await server.admin('GET', '/users/nora/fido/credentials');
+    assert.deepEqual(listed.body.data.map((c) => c.attributes.displayName), ['Work laptop']);
+    p.assertClean('the add-a-passkey journey');
   } finally {
     await p.close();
   }
