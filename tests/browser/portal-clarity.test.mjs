@@ -52,6 +52,18 @@ test('an unverified model is named plainly on the portal; the helpdesk page keep
     assert.doesNotMatch(await p.page.locator('#account').innerText(), /claims to be/i);
     const listed = await server.admin('GET', '/users/claimant/fido/credentials');
     assert.equal(listed.body.data[0].attributes.attestationTrusted, false);
+    // Only a verified attestation makes the portal say "verified" (the list answered as if the
+    // metadata had verified it).
+    await p.page.route('**/rest/protected/self-service/fido/credentials', async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      for (const c of json.data) c.attributes.attestationTrusted = true;
+      await route.fulfill({ response, json });
+    });
+    await p.page.reload();
+    await waitState(p, 'account');
+    await waitText(p, '#credentials li.credential .model', 'iCloud Keychain — verified');
+    await p.page.unroute('**/rest/protected/self-service/fido/credentials');
     const { page } = desk;
     await page.goto('/helpdesk');
     await page.fill('#token', server.adminToken);
