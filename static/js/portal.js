@@ -713,7 +713,14 @@ async function init() {
   $("add-passkey").addEventListener("click", () => onAdd("passkey"));
   $("add-security-key").addEventListener("click", () => onAdd("security-key"));
   $("signout").addEventListener("click", onSignout);
-  setupAccount({ run, runFlow, approvalCeremony, busy: () => operation });
+  // An account change (a password added or removed) changes what may be done with the passkeys
+  // (changeRefusals): the list is read again afterwards while the account is shown.
+  const runAndReload = (fn, options) =>
+    run(async () => {
+      await fn();
+      if (currentView() === "account" && state.username) await loadCredentials().catch(() => {});
+    }, options);
+  setupAccount({ run: runAndReload, runFlow, approvalCeremony, busy: () => operation });
 
   if (!webauthn.available()) {
     $("passkey-signin").disabled = true;

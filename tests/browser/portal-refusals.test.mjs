@@ -1,15 +1,17 @@
 // The portal offers only what the server accepts (issue 16): the only passkey of a passkey-only
 // account cannot be deleted or disabled, and the page says why (visible, and as the buttons'
 // aria-describedby) instead of refusing after a confirmation; once a second authenticator exists
-// both can go. The server names the refusals in the self-service list (`changeRefusals`).
+// both can go, and a password added (or removed) on the account page changes that at once. The
+// server names the refusals in the self-service list (`changeRefusals`).
 // At desktop width and at phone width (390 px).
 
 import { after, before, test } from 'node:test';
 import {
-  addAuthenticator, assert, launchBrowser, openPage, portalMissing, screenshot, startServer,
+  addAuthenticator, assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, startServer,
 } from './harness.mjs';
 import {
-  answerNameDialog, assertNoMessage, describe, setPresence, signUpWithPasskey, waitCount,
+  answerNameDialog, assertNoMessage, confirmDialog, describe, setPresence, signUpWithPasskey, waitCount,
+  waitHidden, waitText, waitVisible,
 } from './portal.mjs';
 
 const JOURNEY = { timeout: 60_000, skip: portalMissing() };
@@ -94,3 +96,31 @@ for (const width of [1100, 390]) {
     }
   });
 }
+
+test('a password added or removed on the account page changes what the only passkey offers, without a reload', JOURNEY, async () => {
+  const p = await openPage(browser, server);
+  const { page } = p;
+  const deleteDisabled = () => page.locator('#credentials li.credential button.delete').first().isDisabled();
+  try {
+    await signUpWithPasskey(p, 'switcher', 'Switcher');
+    assert.equal(await deleteDisabled(), true, 'the only way in cannot go');
+
+    await page.click('#password-add');
+    await waitVisible(p, '#password-dialog');
+    await page.fill('#new-password-input', PASSWORD);
+    await page.click('#password-dialog-ok');
+    await waitHidden(p, '#password-dialog');
+    await waitText(p, '#password-state', 'You can sign in with your password (and your passkeys).');
+    await waitCount(p, '#credentials li.credential button.delete:disabled', 0);
+    assert.equal(await page.locator('#credentials .refusal').count(), 0, 'the reason is gone');
+
+    await page.click('#password-remove');
+    await confirmDialog(p);
+    await waitText(p, '#password-state', 'You have no password: you sign in with your passkeys only.');
+    await waitCount(p, '#credentials li.credential button.delete:disabled', 1);
+    await assertNoMessage(p, 'after the password changes');
+    p.assertClean('the password-and-passkey journey');
+  } finally {
+    await p.close();
+  }
+});
