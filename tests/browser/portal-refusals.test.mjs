@@ -11,7 +11,7 @@ import {
 } from './harness.mjs';
 import {
   answerNameDialog, assertNoMessage, confirmDialog, describe, setPresence, signUpWithPasskey, waitCount,
-  waitHidden, waitText, waitVisible,
+  waitAnyState, waitHidden, waitState, waitText, waitVisible,
 } from './portal.mjs';
 
 const JOURNEY = { timeout: 60_000, skip: portalMissing() };
@@ -120,6 +120,48 @@ test('a password added or removed on the account page changes what the only pass
     await waitCount(p, '#credentials li.credential button.delete:disabled', 1);
     await assertNoMessage(p, 'after the password changes');
     p.assertClean('the password-and-passkey journey');
+  } finally {
+    await p.close();
+  }
+});
+
+test('a key the helpdesk disabled offers no Enable, and says why', JOURNEY, async () => {
+  const p = await openPage(browser, server);
+  const { page } = p;
+  try {
+    await signUpWithPasskey(p, 'held', 'Held');
+    const usb = await addAuthenticator(p.cdp, 'usb');
+    await setPresence(p, p.authenticatorId, false);
+    await page.click('#add-security-key');
+    await answerNameDialog(p, 'Desk key');
+    await waitCount(p, '#credentials li.credential', 2);
+    const listed = await server.admin('GET', '/users/held/fido/credentials');
+    const key = listed.body.data.find((c) => c.attributes.displayName === 'Desk key');
+    const r = await server.admin('PATCH', `/users/held/fido/credentials/${key.id}`, { enabled: false });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+
+    // The helpdesk's change ended the session: the passkey signs in again.
+    await setPresence(p, usb, false);
+    await setPresence(p, p.authenticatorId, true);
+    // Passkey autofill may answer first on the fresh page; else the button signs in.
+    await page.goto('/');
+    if (await waitAnyState(p, ['signin', 'account']) === 'signin') {
+      await page.click('#passkey-signin', { timeout: 2_000 }).catch(() => {});
+    }
+    await waitState(p, 'account');
+    await waitCount(p, '#credentials li.credential', 2);
+    const item = page.locator(`#credentials li.credential[data-id="${key.id}"]`);
+    assert.equal((await item.locator('button.toggle').textContent()).trim(), 'Enable');
+    assert.equal(await item.locator('button.toggle').isDisabled(), true, `Enable is disabled\n${await describe(p)}`);
+    assert.match(
+      await description(p, `#credentials li.credential[data-id="${key.id}"] button.toggle`),
+      /The helpdesk disabled this authenticator\. Contact them to enable it again\./,
+    );
+    assert.equal(await item.locator('button.delete').isDisabled(), false, 'deleting it stays possible');
+    // The passkey is now the only enabled way in.
+    const passkey = page.locator(`#credentials li.credential:not([data-id="${key.id}"])`);
+    assert.equal(await passkey.locator('button.delete').isDisabled(), true);
+    p.assertClean('the helpdesk-disabled journey');
   } finally {
     await p.close();
   }
