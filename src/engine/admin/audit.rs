@@ -251,3 +251,128 @@ fn scan(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// A log of `n` events, seq 1..=n, one a minute, every third a failure.
+    fn log(n: u64) -> Vec<AuditEvent> {
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        (1..=n)
+            .map(|seq| {
+                let outcome = if seq % 3 == 0 {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
+                let mut e = AuditEvent::new(
+                    start + chrono::Duration::minutes(seq as i64),
+                    AuditKind::PasswordCheck,
+                    "anonymous",
+                    outcome,
+                    "",
+                );
+                e.seq = seq;
+                e
+            })
+            .collect()
+    }
+
+    /// `fetch` over `log`, newest first.
+    fn reader(log: &[AuditEvent]) -> impl Fn(Option<u64>, usize) -> StoreResult<Vec<AuditEvent>> {
+        let log = log.to_vec();
+        move |before, limit| {
+            Ok(log
+                .iter()
+                .rev()
+                .filter(|e| before.is_none_or(|b| e.seq < b))
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn filter(q: AuditQuery) -> Filter {
+        Filter::parse(&q).unwrap()
+    }
+
+    fn failures() -> Filter {
+        filter(AuditQuery {
+            outcome: Some("failure".into()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_filtered_page_fills_up_and_names_the_last_event_as_the_cursor() {
+        let (page, next) = scan(&failures(), None, 3, reader(&log(30))).unwrap();
+        let seqs: Vec<u64> = page.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [30, 27, 24]);
+        assert_eq!(next, Some(24));
+        let (page, next) = scan(&failures(), next, 100, reader(&log(30))).unwrap();
+        assert_eq!(page.len(), 7);
+        assert_eq!(next, None, "the log ran out");
+    }
+
+    #[test]
+    fn a_scan_stops_at_filter_from_and_at_the_scan_limit() {
+        let from = filter(AuditQuery {
+            from: Some("2026-12-01T00:25:00Z".into()),
+            ..Default::default()
+        });
+        let (page, next) = scan(&from, None, 100, reader(&log(30))).unwrap();
+        assert_eq!(page.len(), 6, "seq 25..=30");
+        assert_eq!(next, None);
+
+        // Nothing matches: the call reads SCAN_LIMIT records and hands back where it stopped.
+        let none = filter(AuditQuery {
+            event: Some("USER_LOCKED".into()),
+            ..Default::default()
+        });
+        let total = SCAN_LIMIT as u64 + 500;
+        let (page, next) = scan(&none, None, 20, reader(&log(total))).unwrap();
+        assert!(page.is_empty());
+        assert_eq!(next, Some(total - SCAN_LIMIT as u64 + 1));
+        let (page, next) = scan(&none, next, 20, reader(&log(total))).unwrap();
+        assert!(page.is_empty());
+        assert_eq!(next, None, "the rest of the log is read to its start");
+    }
+
+    #[test]
+    fn bad_filters_are_refused_and_times_are_ordered() {
+        for q in [
+            AuditQuery {
+                event: Some("LOGIN".into()),
+                ..Default::default()
+            },
+            AuditQuery {
+                outcome: Some("Success".into()),
+                ..Default::default()
+            },
+            AuditQuery {
+                to: Some("2026-12-01".into()),
+                ..Default::default()
+            },
+            AuditQuery {
+                from: Some("2026-12-02T00:00:00Z".into()),
+                to: Some("2026-12-01T00:00:00+01:00".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(
+                matches!(Filter::parse(&q), Err(EngineError::InvalidRequest(_))),
+                "{q:?}"
+            );
+        }
+        let f = filter(AuditQuery {
+            event: Some("PASSWORD_CHECK, USER_LOCKED".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            f.events,
+            Some(vec![AuditKind::PasswordCheck, AuditKind::UserLocked])
+        );
+    }
+}
