@@ -254,12 +254,13 @@ fn refused(e: clap::Error) -> ExitCode {
     }
 }
 
-/// An error of `serve` or `mds`: printed, exit status 1.
+/// An error of `serve` or `mds`: its message (with its causes, `a: b`) on stderr, exit status 1;
+/// never a backtrace, whatever `RUST_BACKTRACE` says.
 fn status(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:?}");
+            eprintln!("{e:#}");
             ExitCode::FAILURE
         }
     }

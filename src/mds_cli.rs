@@ -76,7 +76,7 @@ pub fn import(settings: &Settings, file: &Path, now: DateTime<Utc>) -> anyhow::R
 /// Re-judges every stored credential's attestation against the configured anchors and the
 /// stored metadata, updating `attestationTrusted` and `authenticatorName`.
 pub fn reevaluate(settings: Settings) -> anyhow::Result<String> {
-    let registry = Registry::load(&settings.server.flows_dir)?;
+    let registry = Registry::load_or_shipped(settings.server.flows_dir.as_deref())?;
     let trust = trust_anchors(&settings)?;
     let store = open_store(&settings)?;
     let engine = Engine::new(

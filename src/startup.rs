@@ -27,6 +27,8 @@ use crate::store::{
     PgOptions, PgSessionStore, PgStore, Sessions, SledSessionStore, SledStore, Storage, StoreFaults,
 };
 
+mod summary;
+
 /// How long a graceful shutdown waits for requests in flight before it drops them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
@@ -34,14 +36,18 @@ pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 /// when there is one, over the built-in defaults, then the `FIDOFLOW_*` environment.
 pub fn settings() -> anyhow::Result<Settings> {
     let env: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let file = env
-        .get("FIDOFLOW_CONFIG")
+    Ok(Settings::load(config_file().as_deref(), &env)?)
+}
+
+/// The configuration file [`settings`] reads: `FIDOFLOW_CONFIG`, else `./fidoflow.toml` when
+/// there is one.
+fn config_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("FIDOFLOW_CONFIG")
         .map(std::path::PathBuf::from)
         .or_else(|| {
             let default = std::path::PathBuf::from("fidoflow.toml");
             default.exists().then_some(default)
-        });
-    Ok(Settings::load(file.as_deref(), &env)?)
+        })
 }
 
 /// `fidoflow serve`: the settings, the log (`log.format`, `RUST_LOG`), the server; on SIGTERM
@@ -57,6 +63,7 @@ pub fn serve() -> anyhow::Result<()> {
         let stop = stop_signals().context("cannot listen for SIGTERM and SIGINT")?;
         // Tools find the port in this line (the text, and `port` in both formats).
         tracing::info!(port = app.port(), "fidoflow listening");
+        app.log_summary(config_file().as_deref());
         app.run_until(stop).await
     })
 }
@@ -102,6 +109,8 @@ pub struct Application {
     admin_server: Option<Server>,
     engine: Engine,
     faults: StoreFaults,
+    /// The applications and flows loaded, for the start-up summary.
+    flow_ids: Vec<String>,
 }
 
 impl Application {
@@ -119,8 +128,13 @@ impl Application {
         let data_dir = settings.server.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("server.data_dir: cannot create {}", data_dir.display()))?;
-        let registry = Registry::load(&settings.server.flows_dir)?;
+        let registry = Registry::load_or_shipped(settings.server.flows_dir.as_deref())?;
         check_attestation_policy(&settings, &registry)?;
+        let flow_ids: Vec<String> = registry
+            .applications()
+            .map(|a| a.id.to_string())
+            .chain(registry.flows().map(|f| f.id.to_string()))
+            .collect();
         let trust = trust_anchors(&settings)?;
         let OpenedStore {
             store,
@@ -179,7 +193,7 @@ impl Application {
                     .app_data(data.clone())
                     .app_data(cookie_key.clone())
                     .configure(api::public_routes)
-                    .configure(|cfg| api::page_routes(cfg, &static_dir));
+                    .configure(|cfg| api::page_routes(cfg, static_dir.as_deref()));
                 if admin_inline {
                     app = app.configure(|cfg| api::admin_routes(cfg, false));
                 }
@@ -234,6 +248,7 @@ impl Application {
             admin_server,
             engine,
             faults,
+            flow_ids,
         })
     }
 

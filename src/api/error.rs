@@ -28,8 +28,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the X-Same-Domain header is missing: send it with any non-empty value")]
     CsrfHeaderMissing,
-    #[error("the Origin of this request is not one of this server's origins")]
-    CsrfOriginMismatch,
+    /// The Origin of a browser-facing call is not one of the server's; the detail says which
+    /// origin came and which the server accepts.
+    #[error("{0}")]
+    CsrfOriginMismatch(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -46,6 +48,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     CsrfHeaderMissing,
     CsrfOriginMismatch,
+    /// The admin API was called on a server with no admin token configured.
+    NoAdminTokenConfigured,
     InternalError,
     InvalidDisplayName,
     InvalidUsername,
@@ -98,7 +102,7 @@ impl ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, C::MethodNotAllowed),
             ApiError::CsrfHeaderMissing => (StatusCode::FORBIDDEN, C::CsrfHeaderMissing),
-            ApiError::CsrfOriginMismatch => (StatusCode::FORBIDDEN, C::CsrfOriginMismatch),
+            ApiError::CsrfOriginMismatch(_) => (StatusCode::FORBIDDEN, C::CsrfOriginMismatch),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::InternalError),
             ApiError::Engine(e) => match e {
                 E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, C::InvalidRequest),
@@ -147,6 +151,7 @@ impl ApiError {
                 E::ServerBusy(_) => (StatusCode::SERVICE_UNAVAILABLE, C::ServerBusy),
                 E::ConcurrentAccess => (StatusCode::BAD_REQUEST, C::ConcurrentAccess),
                 E::AdminTokenInvalid => (StatusCode::UNAUTHORIZED, C::NotAuthenticated),
+                E::NoAdminTokenConfigured => (StatusCode::FORBIDDEN, C::NoAdminTokenConfigured),
                 E::AdminRoleMissing | E::AdminTenantForbidden(_) => {
                     (StatusCode::FORBIDDEN, C::Forbidden)
                 }

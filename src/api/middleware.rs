@@ -164,15 +164,13 @@ pub async fn rest_rules(
                 .headers()
                 .get("x-same-domain")
                 .is_some_and(|v| !v.as_bytes().is_empty());
+            let refused_origin = origin
+                .as_ref()
+                .filter(|o| !origins.contains(o) && !cors.contains(o));
             let refusal = if !has_header {
                 Some(ApiError::CsrfHeaderMissing)
-            } else if origin
-                .as_ref()
-                .is_some_and(|o| !origins.contains(o) && !cors.contains(o))
-            {
-                Some(ApiError::CsrfOriginMismatch)
             } else {
-                None
+                refused_origin.map(|o| super::origin_help::origin_refused(o, &origins))
             };
             if let Some(e) = refusal {
                 return Ok(req.into_response(e.error_response()));

@@ -14,6 +14,7 @@
 //! `fido`, `flow`, `config` or `startup`.
 
 pub mod admin;
+mod assets;
 pub mod authfi;
 pub mod backend;
 pub mod conformance;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod onespan;
 pub mod openapi;
+mod origin_help;
 pub mod pages;
 pub mod routes;
 pub mod schema;
@@ -47,9 +49,12 @@ pub const SESSION_COOKIE: &str = "FIDOFLOW_SESSION";
 pub struct ClientCertificate(pub Vec<u8>);
 
 /// The browser pages and their assets.
-pub fn page_routes(cfg: &mut ServiceConfig, static_dir: &std::path::Path) {
+pub fn page_routes(cfg: &mut ServiceConfig, static_dir: Option<&std::path::Path>) {
     pages::table().register(cfg);
-    cfg.service(pages::assets(static_dir));
+    match static_dir {
+        Some(dir) => cfg.service(pages::assets(dir)),
+        None => cfg.service(assets::routes()),
+    };
 }
 
 /// Routes of the public listener: the browser-facing Loginapp REST API and `/openapi.json` (and,

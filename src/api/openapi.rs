@@ -246,7 +246,7 @@ pub fn admin_operation(op: &mut Operation) {
         "ErrorDocument",
         &[
             ("401", "`NOT_AUTHENTICATED`: no token, or not a configured one"),
-            ("403", "`FORBIDDEN`: the token's role may not make this call (audited `ADMIN_ACCESS_DENIED`)"),
+            ("403", "`FORBIDDEN`: the token's role may not make this call (audited `ADMIN_ACCESS_DENIED`); `NO_ADMIN_TOKEN_CONFIGURED`: the server has no admin token at all"),
             ("default", "`INTERNAL_ERROR` or another code of `ErrorCode`"),
         ],
     );
@@ -265,10 +265,17 @@ pub fn metrics_operation(op: &mut Operation) {
     errors(
         op,
         "ErrorDocument",
-        &[(
-            "401",
-            "`NOT_AUTHENTICATED`: on the public listener, no token or not a configured one",
-        )],
+        &[
+            (
+                "401",
+                "`NOT_AUTHENTICATED`: on the public listener, no token or not a configured one",
+            ),
+            (
+                "403",
+                "`NO_ADMIN_TOKEN_CONFIGURED`: on the public listener, the server has no admin \
+                 token at all",
+            ),
+        ],
     );
 }
 

@@ -1,5 +1,6 @@
 //! The browser pages: the self-service portal at `/`, the helpdesk page at `/helpdesk`, and their
-//! assets under `/static`, all read from `server.static_dir`.
+//! assets under `/static`, all read from `server.static_dir`, else built in (`assets`). A page
+//! asked for at an IP address is sent to the configured origin (`origin_help`).
 
 use actix_files::NamedFile;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -22,7 +23,15 @@ async fn page(
     engine: web::Data<Engine>,
     file: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let path = engine.settings().server.static_dir.join(file);
+    let settings = engine.settings();
+    if let Some(redirect) = super::origin_help::page_redirect(&req, &settings.relying_party.origins)
+    {
+        return Ok(redirect);
+    }
+    let Some(dir) = &settings.server.static_dir else {
+        return super::assets::shipped(&req, file);
+    };
+    let path = dir.join(file);
     let named = NamedFile::open_async(&path).await.map_err(|e| {
         ApiError::Internal(format!("the page {} cannot be read: {e}", path.display()))
     })?;

@@ -206,8 +206,14 @@ mod tests {
         let s = Settings::from_toml_str("[server]\nbind = \"127.0.0.1:1234\"\n", &vars).unwrap();
         assert_eq!(s.server.bind, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(s.server.data_dir, PathBuf::from("/var/lib/fidoflow"));
-        assert_eq!(s.server.flows_dir, PathBuf::from("/etc/fidoflow/flows"));
-        assert_eq!(s.server.static_dir, PathBuf::from("/usr/share/fidoflow"));
+        assert_eq!(
+            s.server.flows_dir,
+            Some(PathBuf::from("/etc/fidoflow/flows"))
+        );
+        assert_eq!(
+            s.server.static_dir,
+            Some(PathBuf::from("/usr/share/fidoflow"))
+        );
         assert_eq!(s.relying_party.id, "example.org");
         assert_eq!(s.relying_party.name, "Example");
         assert_eq!(

@@ -8,7 +8,8 @@
 //! each other file reads and validates its sections: `relying_party` (with `client_data_types`,
 //! the accepted `clientDataJSON.type` values), `attestation` (with the metadata service and
 //! authenticator names), `limits` (session, lockout, rate limits, ceremony timeouts, CORS,
-//! proxies), `admin`, `tenants` (with their `api_keys`), `audit` (retention of
+//! proxies), `derived` (the origin derived from `server.bind` when none is listed), `admin`,
+//! `tenants` (with their `api_keys`), `audit` (retention of
 //! the audit log), `log` (the log's format), `store` (sled or PostgreSQL); `secret` hashes and
 //! compares bearer secrets and reads the cookie key (`session.key`). Every public type is
 //! re-exported here, as `crate::config::X`.
@@ -18,6 +19,7 @@ mod api_keys;
 mod attestation;
 mod audit;
 mod client_data_types;
+mod derived;
 #[cfg(test)]
 mod documented;
 mod env;
@@ -45,6 +47,7 @@ pub use attestation::{
 };
 pub use audit::{AuditSettings, MAX_AUDIT_RETAIN, MIN_AUDIT_SIZE};
 pub use client_data_types::client_data_types;
+pub use derived::{derived_origin, DERIVED_ORIGIN_DEFAULT_PORT};
 pub use env::ENVIRONMENT;
 pub use evidence::EvidenceSettings;
 pub use limits::{
@@ -105,10 +108,13 @@ pub struct ServerSettings {
     /// The sled database (`store.backend = "sled"`), and the cookie-signing key file unless
     /// `session.key` is set.
     pub data_dir: PathBuf,
-    /// Flow definitions.
-    pub flows_dir: PathBuf,
-    /// Browser portal and helpdesk page.
-    pub static_dir: PathBuf,
+    /// Flow definitions; `None`: the flows built into the binary.
+    pub flows_dir: Option<PathBuf>,
+    /// Browser portal and helpdesk page; `None`: the pages built into the binary.
+    pub static_dir: Option<PathBuf>,
+    /// `relying_party.origins` was not set: the origin was derived from `bind`
+    /// ([`derived_origin`]).
+    pub origins_derived: bool,
     /// HTTPS on `bind`: the certificate chain and private key (PEM files); both or neither.
     pub tls: Option<TlsFiles>,
     /// How often expired state is purged and audit retention runs. Not a key of the file:
@@ -192,16 +198,14 @@ impl Settings {
         assemble(Some(("configuration", text)), env)
     }
 
-    /// Validated defaults for tests: port 0, the given data directory, this crate's `flows/` and
-    /// `static/`, insecure cookies (the origin stays `http://localhost:8080`), rate limits off.
+    /// Validated defaults for tests: port 0, the given data directory, the built-in flows and
+    /// pages, insecure cookies (the origin stays `http://localhost:8080`), rate limits off.
     pub fn for_tests(data_dir: &Path) -> Settings {
         let mut settings =
             assemble(None, &HashMap::new()).expect("the built-in defaults are valid");
-        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         settings.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         settings.server.data_dir = data_dir.to_owned();
-        settings.server.flows_dir = manifest_dir.join("flows");
-        settings.server.static_dir = manifest_dir.join("static");
+        settings.server.origins_derived = false;
         settings.session.insecure_cookies = true;
         settings.rate_limits.enabled = false;
         settings
@@ -246,8 +250,9 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
         ServerSettings {
             bind: required(raw.server.bind, "server.bind")?,
             data_dir: directory_path(raw.server.data_dir, "server.data_dir")?,
-            flows_dir: directory_path(raw.server.flows_dir, "server.flows_dir")?,
-            static_dir: directory_path(raw.server.static_dir, "server.static_dir")?,
+            flows_dir: optional_directory(raw.server.flows_dir, "server.flows_dir")?,
+            static_dir: optional_directory(raw.server.static_dir, "server.static_dir")?,
+            origins_derived: raw.relying_party.origins.is_none(),
             tls: match (raw.server.tls_cert, raw.server.tls_key) {
                 (None, None) => None,
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -265,8 +270,15 @@ fn resolve(raw: RawFile, bootstrap: Option<&str>) -> Result<Settings, ConfigErro
             purge_interval: PURGE_INTERVAL,
         };
     let store = store::store(raw.store)?;
-    let relying_party =
-        relying_party::relying_party(raw.relying_party, &relying_party::RpKeys::global())?;
+    let mut raw_rp = raw.relying_party;
+    if raw_rp.origins.is_none() {
+        raw_rp.origins = raw_rp
+            .id
+            .as_deref()
+            .and_then(|id| derived_origin(id, server.bind.port(), server.tls.is_some()))
+            .map(|origin| vec![origin]);
+    }
+    let relying_party = relying_party::relying_party(raw_rp, &relying_party::RpKeys::global())?;
     let attestation = attestation::attestation(raw.attestation.clone(), "attestation")?;
     let session = limits::session(raw.session, &relying_party)?;
     let lockout = limits::lockout(raw.lockout)?;
@@ -324,6 +336,13 @@ fn directory_path(value: Option<PathBuf>, key: &str) -> Result<PathBuf, ConfigEr
     Ok(path)
 }
 
+/// An optional directory: not set is `None`, empty is refused.
+fn optional_directory(value: Option<PathBuf>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    value
+        .map(|path| directory_path(Some(path), key))
+        .transpose()
+}
+
 fn positive<T: Default + PartialEq>(value: Option<T>, key: &str) -> Result<T, ConfigError> {
     let value = required(value, key)?;
     if value == T::default() {
@@ -372,8 +391,9 @@ mod tests {
         let s = parse("").unwrap();
         assert_eq!(s.server.bind, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(s.server.data_dir, PathBuf::from("./data"));
-        assert_eq!(s.server.flows_dir, PathBuf::from("./flows"));
-        assert_eq!(s.server.static_dir, PathBuf::from("./static"));
+        assert_eq!(s.server.flows_dir, None, "the built-in flows");
+        assert_eq!(s.server.static_dir, None, "the built-in pages");
+        assert!(s.server.origins_derived);
         assert_eq!(s.relying_party.id, "localhost");
         assert_eq!(s.relying_party.name, "fidoflow");
         assert_eq!(s.relying_party.origins, vec!["http://localhost:8080"]);
@@ -503,8 +523,10 @@ mod tests {
         let s = Settings::for_tests(Path::new("/tmp/somewhere"));
         assert_eq!(s.server.bind.port(), 0);
         assert_eq!(s.server.data_dir, PathBuf::from("/tmp/somewhere"));
-        assert!(s.server.flows_dir.ends_with("flows") && s.server.flows_dir.is_absolute());
-        assert!(s.server.static_dir.ends_with("static") && s.server.static_dir.is_absolute());
+        assert_eq!(s.server.flows_dir, None);
+        assert_eq!(s.server.static_dir, None);
+        assert_eq!(s.relying_party.origins, vec!["http://localhost:8080"]);
+        assert!(!s.server.origins_derived);
         assert!(s.session.insecure_cookies);
         assert!(!s.rate_limits.enabled);
     }

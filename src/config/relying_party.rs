@@ -92,7 +92,16 @@ pub(super) fn relying_party(
     }
 
     let mut origins = Vec::new();
-    for origin in required(raw.origins, &keys.origins)? {
+    let listed = raw.origins.ok_or_else(|| {
+        invalid(
+            &keys.origins,
+            format!(
+                "is not set; list the origins the pages are served from, e.g. https://{id} (one \
+                 is derived from server.bind only for the RP ID localhost)"
+            ),
+        )
+    })?;
+    for origin in listed {
         let origin = origin.trim();
         let normalised = if let Some(hash) = origin.strip_prefix(ANDROID_ORIGIN_PREFIX) {
             if hash.is_empty() {

@@ -81,6 +81,12 @@ pub enum EngineError {
     ConcurrentAccess,
     #[error("a valid administration token is required (Authorization: Bearer …)")]
     AdminTokenInvalid,
+    /// The server has no admin token at all, so no bearer token can be accepted.
+    #[error(
+        "no admin token is configured on this server; start it with FIDOFLOW_ADMIN_TOKEN set \
+         (or [[admin.tokens]] in its configuration)"
+    )]
+    NoAdminTokenConfigured,
     #[error("this token's role may not do that")]
     AdminRoleMissing,
     /// The token is limited to other tenants (403, like a role refusal).

@@ -323,16 +323,21 @@ impl Engine {
     /// `GET /rest/admin/mds`: the imported BLOB's number, `nextUpdate`, whether it is stale,
     /// when it was imported and how many entries it holds.
     pub fn metadata_status(&self, _actor: &Actor) -> EngineResult<MetadataStatus> {
-        let now = self.now();
         Ok(MetadataStatus {
-            current: self.metadata().map(|m| MetadataInUse {
-                number: m.blob.number,
-                next_update: m.blob.next_update.to_string(),
-                stale: m.blob.is_stale(now),
-                imported_at: m.imported_at,
-                entries: m.blob.entries.len(),
-                legal_header: m.blob.legal_header.clone(),
-            }),
+            current: self.metadata_in_use(),
+        })
+    }
+
+    /// The imported BLOB in use, if any (the start-up summary names it).
+    pub fn metadata_in_use(&self) -> Option<MetadataInUse> {
+        let now = self.now();
+        self.metadata().map(|m| MetadataInUse {
+            number: m.blob.number,
+            next_update: m.blob.next_update.to_string(),
+            stale: m.blob.is_stale(now),
+            imported_at: m.imported_at,
+            entries: m.blob.entries.len(),
+            legal_header: m.blob.legal_header.clone(),
         })
     }
 

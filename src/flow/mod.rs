@@ -1,5 +1,5 @@
 //! Declarative flows: the serde model of `flows/*.toml` (`definitions`), the registry that loads
-//! and validates them at start (`registry`), and the pure state machine that says which call a
+//! and validates them at start (`registry`; those built into the binary: `shipped`), and the pure state machine that says which call a
 //! running flow accepts and what comes next (`machine`). No I/O besides reading the flow files
 //! at start, no HTTP, no crypto, no storage: imports only `domain`.
 
@@ -8,6 +8,7 @@ pub mod definitions;
 mod fuzz_tests;
 pub mod machine;
 pub mod registry;
+mod shipped;
 
 pub use definitions::{Application, Condition, ConditionContext, FlowDefinition, FlowKind, Step};
 pub use machine::{Call, Facts, Progress, RunningFlow, Unexpected};

@@ -226,8 +226,10 @@ export function friendlyError(err, { cancelled = CANCELLED } = {}) {
     case "SERVER_BUSY":
       return "The server is busy right now. Try again in a moment.";
     case "CSRF_HEADER_MISSING":
-    case "CSRF_ORIGIN_MISMATCH":
       return "The server refused this request as a security precaution (it did not come from this site). Reload the page and try again.";
+    case "CSRF_ORIGIN_MISMATCH":
+      // The server says at which address the page was opened and which it accepts.
+      return detail || "The server refused this request: this page was opened at an address the server does not accept. Open the server's configured address.";
     case "CONCURRENT_ACCESS":
       return "Another request was still running. Try again in a moment.";
     case "NOT_AUTHORIZED":
@@ -250,6 +252,8 @@ export function friendlyError(err, { cancelled = CANCELLED } = {}) {
       return "Something went wrong on the server. Please try again later.";
     case "NOT_AUTHENTICATED":
       return "That helpdesk token was not accepted. Check it and set it again.";
+    case "NO_ADMIN_TOKEN_CONFIGURED":
+      return "No admin token is configured on this server, so no token can be accepted here. Start the server with FIDOFLOW_ADMIN_TOKEN set (or [[admin.tokens]] in its configuration), then set that token here.";
     case "FORBIDDEN":
       return "This helpdesk token is not allowed to do that.";
     case "USER_NOT_FOUND":

@@ -384,7 +384,7 @@ async fn user_verification_clear_is_refused_when_the_step_requires_it() {
     )
     .unwrap();
     let dir = flows.path().to_path_buf();
-    let app = spawn_app_with(move |s| s.server.flows_dir = dir).await;
+    let app = spawn_app_with(move |s| s.server.flows_dir = Some(dir)).await;
 
     let mut browser = user_with_passkey(&app, "uvrequired").await;
     let options = password_then_challenge(&browser, "uvrequired").await;

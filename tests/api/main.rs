@@ -15,6 +15,7 @@ mod client_data_types;
 mod cluster;
 mod conformance;
 mod durability;
+mod first_run;
 mod fuzz;
 mod guards;
 mod helpdesk;

@@ -342,7 +342,7 @@ async fn the_aaguid_allow_list_admits_only_listed_models_with_trusted_attestatio
     let blob = fx.blob(1, "2099-01-01", certified("L1"));
     let flows = direct_attestation_flows();
     let app = app_with_blob(&fx, &blob, |s| {
-        s.server.flows_dir = flows.path().to_owned();
+        s.server.flows_dir = Some(flows.path().to_owned());
         s.attestation.aaguid_allow_list = vec![AAGUID_TEXT.to_string()];
     })
     .await;
@@ -381,7 +381,7 @@ async fn a_minimum_certification_level_refuses_lower_certified_authenticators() 
     let flows = direct_attestation_flows();
     let l1 = fx.blob(1, "2099-01-01", certified("L1"));
     let mut app = app_with_blob(&fx, &l1, |s| {
-        s.server.flows_dir = flows.path().to_owned();
+        s.server.flows_dir = Some(flows.path().to_owned());
         s.attestation.minimum_certification_level = Some("L2".into());
     })
     .await;

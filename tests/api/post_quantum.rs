@@ -12,7 +12,7 @@ use crate::refusals::flows_with_registration_step;
 #[tokio::test]
 async fn an_ml_dsa_passkey_is_offered_where_listed_registers_signs_in_and_shows_its_algorithm() {
     let flows = flows_with_registration_step("algorithms = [-49, -7]");
-    let app = spawn_app_with(|s| s.server.flows_dir = flows.path().to_owned()).await;
+    let app = spawn_app_with(|s| s.server.flows_dir = Some(flows.path().to_owned())).await;
     let name = app.create_user("alice", Some(PASSWORD)).await;
     let mut browser = app.browser();
     browser.login(&name, PASSWORD).await;

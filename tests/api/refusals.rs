@@ -249,7 +249,7 @@ async fn a_registration_without_user_presence_is_refused() {
 #[tokio::test]
 async fn a_registration_without_user_verification_is_refused_when_the_step_requires_it() {
     let flows = flows_with_registration_step(r#"user_verification = "required""#);
-    let app = spawn_app_with(|s| s.server.flows_dir = flows.path().to_owned()).await;
+    let app = spawn_app_with(|s| s.server.flows_dir = Some(flows.path().to_owned())).await;
     let mut browser = signed_in(&app, "alice").await;
     let options = browser.start_registration(None).await;
     assert_eq!(
@@ -291,7 +291,7 @@ async fn a_registration_without_user_verification_is_accepted_when_it_is_only_pr
 #[tokio::test]
 async fn a_registration_with_an_algorithm_the_step_did_not_offer_is_refused() {
     let flows = flows_with_registration_step("algorithms = [-7]");
-    let app = spawn_app_with(|s| s.server.flows_dir = flows.path().to_owned()).await;
+    let app = spawn_app_with(|s| s.server.flows_dir = Some(flows.path().to_owned())).await;
     let mut browser = signed_in(&app, "alice").await;
     let options = browser.start_registration(None).await;
     assert_eq!(
@@ -356,7 +356,7 @@ async fn require_trusted(root: &pki::Ca) -> (TestApp, tempfile::TempDir, tempfil
     std::fs::write(anchors.path().join("root.pem"), &root.cert_pem).expect("write anchor");
     let flows = flows_with_registration_step(r#"attestation = "direct""#);
     let app = spawn_app_with(|s| {
-        s.server.flows_dir = flows.path().to_owned();
+        s.server.flows_dir = Some(flows.path().to_owned());
         s.attestation.policy = AttestationPolicyKind::RequireTrusted;
         s.attestation.trust_anchors_dir = Some(anchors.path().to_owned());
     })
@@ -867,7 +867,7 @@ type = "fido-registration"
 user_verification = "required"
 "#;
     std::fs::write(flows.path().join("second.toml"), second).expect("write flow");
-    let app = spawn_app_with(|s| s.server.flows_dir = flows.path().to_owned()).await;
+    let app = spawn_app_with(|s| s.server.flows_dir = Some(flows.path().to_owned())).await;
     let mut browser = signed_in(&app, "alice").await;
     let options = browser.start_registration(None).await;
     let (status, doc) = browser

@@ -34,7 +34,7 @@ async fn a_broken_flow_file_stops_the_start_with_its_name_and_reason() {
     )
     .unwrap();
     let mut settings = Settings::for_tests(data.path());
-    settings.server.flows_dir = flows.path().to_path_buf();
+    settings.server.flows_dir = Some(flows.path().to_path_buf());
     let err = Application::build(settings, Clock::system())
         .err()
         .expect("refused");

@@ -88,6 +88,7 @@ impl AuthFiError {
             | E::PasswordRemovalNotAllowed(_)
             | E::ConcurrentAccess
             | E::AdminTokenInvalid
+            | E::NoAdminTokenConfigured
             | E::AdminRoleMissing
             | E::AdminTenantForbidden(_)
             | E::TenantNotFound(_)

@@ -148,6 +148,9 @@ fn in_tenant(cx: &RequestCtx, tenant: &str) -> RequestCtx {
 impl Engine {
     /// Checks a bearer token (SHA-256, constant-time against every configured token).
     pub fn admin_actor(&self, bearer: Option<&str>) -> EngineResult<Actor> {
+        if self.inner.settings.admin.tokens.is_empty() {
+            return Err(EngineError::NoAdminTokenConfigured);
+        }
         let token = bearer.ok_or(EngineError::AdminTokenInvalid)?;
         let found = self
             .inner
