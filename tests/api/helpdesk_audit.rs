@@ -142,6 +142,30 @@ async fn a_fido_sign_in_names_the_user_as_its_actor() {
     .await;
     assert_eq!(attr(&events, "actor"), ["user:erin"]);
     assert_eq!(attr(&events, "outcome"), ["success"]);
+
+    // A second factor cancelled after the password: the password proved who the user is.
+    let other = app.browser();
+    other.login("erin", PASSWORD).await;
+    let (status, doc) = other
+        .post(
+            "/rest/public/authentication/fido/challenge/retrieve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (status, doc) = other
+        .post(
+            "/rest/public/authentication/fido/abort",
+            json!({ "reason": "NOT_ALLOWED" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let (aborts, _) = page(
+        &app,
+        "/rest/admin/audit?username=erin&filter[event]=FIDO_ABORT",
+    )
+    .await;
+    assert_eq!(attr(&aborts, "actor"), ["user:erin"]);
 }
 
 #[tokio::test]

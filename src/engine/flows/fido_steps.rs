@@ -287,7 +287,12 @@ impl Engine {
         self.count_abort(cx)?;
         self.spend_ceremony_of(&flow)?;
         let flow = machine::back_to_challenge(flow);
-        self.audit_abort(cx, s.actor(), flow.user.as_ref(), reason)?;
+        // The flow names a user only once a password, a session or an assertion proved them.
+        let actor = flow
+            .user
+            .as_ref()
+            .map_or_else(|| s.actor(), |u| format!("user:{u}"));
+        self.audit_abort(cx, actor, flow.user.as_ref(), reason)?;
         let instance = flow.instance.clone();
         let next = self
             .inner
