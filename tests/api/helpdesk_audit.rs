@@ -6,8 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::app::{
-    code, spawn_app, Browser, TestApp, ADMIN_TOKEN, HELPDESK_TOKEN, PASSWORD,
+    code, spawn_app, spawn_app_with, Browser, TestApp, ADMIN_TOKEN, HELPDESK_TOKEN, PASSWORD,
 };
+use fidoflow::config::{AdminRole, AdminToken};
 
 async fn helpdesk(app: &TestApp, path: &str) -> (StatusCode, Value) {
     app.admin(Method::GET, path, Some(HELPDESK_TOKEN), None)
@@ -248,4 +249,24 @@ async fn the_token_call_tells_the_console_its_role() {
         .admin(Method::POST, "/rest/admin/token", Some(ADMIN_TOKEN), None)
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_metrics_token_may_not_ask_the_token_call_and_is_audited() {
+    const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdefghijklmnopqrstuvwxyz";
+    let app = spawn_app_with(|s| {
+        s.admin.tokens.push(AdminToken::from_token(
+            "test-metrics",
+            AdminRole::Metrics,
+            METRICS_TOKEN,
+        ))
+    })
+    .await;
+    let (status, doc) = app
+        .admin(Method::GET, "/rest/admin/token", Some(METRICS_TOKEN), None)
+        .await;
+    assert_eq!((status, code(&doc)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let (denied, _) = page(&app, "/rest/admin/audit?filter[event]=ADMIN_ACCESS_DENIED").await;
+    assert_eq!(attr(&denied, "actor"), ["token:test-metrics"]);
+    assert!(attr(&denied, "detail")[0].contains("GET /rest/admin/token"));
 }
