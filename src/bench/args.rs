@@ -94,12 +94,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub admin_token: Option<String>,
 
-    /// The flows directory the spawned server reads (default: ./flows, else the source tree's).
+    /// The flows directory the spawned server reads (default: the flows built into the binary).
     #[arg(long)]
     pub flows_dir: Option<PathBuf>,
 
-    /// The static directory the spawned server serves (default: ./static, else the source
-    /// tree's).
+    /// The static directory the spawned server serves (default: the pages built into the
+    /// binary).
     #[arg(long)]
     pub static_dir: Option<PathBuf>,
 

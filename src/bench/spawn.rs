@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,26 +61,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The directory given, else `./NAME`, else the source tree's (a build from this checkout).
-fn directory(given: &Option<PathBuf>, name: &str, option: &str) -> Result<PathBuf, String> {
-    if let Some(dir) = given {
-        return if dir.is_dir() {
-            Ok(dir.clone())
-        } else {
-            Err(format!("{option} {}: not a directory", dir.display()))
-        };
+/// A directory given with `option`, which must exist; `None` when none is given (the server
+/// then uses the flows or pages built into it).
+fn directory(given: &Option<PathBuf>, option: &str) -> Result<Option<PathBuf>, String> {
+    match given {
+        Some(dir) if dir.is_dir() => Ok(Some(dir.clone())),
+        Some(dir) => Err(format!("{option} {}: not a directory", dir.display())),
+        None => Ok(None),
     }
-    let here = PathBuf::from(name);
-    if here.is_dir() {
-        return std::path::absolute(&here).map_err(|e| format!("{name}: {e}"));
-    }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
-    if source.is_dir() {
-        return Ok(source);
-    }
-    Err(format!(
-        "no ./{name} directory here nor at {}; name one with {option}",
-        source.display()
-    ))
 }
 
 /// The port of a `fidoflow listening` line: `port=N` (text logs) or `"port":N` (JSON logs).
@@ -138,8 +126,8 @@ fn drain(
 
 pub fn spawn(args: &BenchArgs) -> Result<Spawned, String> {
     let exe = std::env::current_exe().map_err(|e| format!("finding this binary: {e}"))?;
-    let flows = directory(&args.flows_dir, "flows", "--flows-dir")?;
-    let statics = directory(&args.static_dir, "static", "--static-dir")?;
+    let flows = directory(&args.flows_dir, "--flows-dir")?;
+    let statics = directory(&args.static_dir, "--static-dir")?;
     let origin =
         url::Url::parse(&args.origin).map_err(|e| format!("--origin {:?}: {e}", args.origin))?;
     let rp_id = origin
@@ -177,8 +165,6 @@ pub fn spawn(args: &BenchArgs) -> Result<Spawned, String> {
         .env("FIDOFLOW_CONFIG", &config_path)
         .env("FIDOFLOW_BIND", "127.0.0.1:0")
         .env("FIDOFLOW_DATA_DIR", dir.path().join("data"))
-        .env("FIDOFLOW_FLOWS_DIR", &flows)
-        .env("FIDOFLOW_STATIC_DIR", &statics)
         .env("FIDOFLOW_RATE_LIMITS", "off")
         .env("FIDOFLOW_RP_ID", &rp_id)
         .env("FIDOFLOW_ORIGINS", origin.as_str().trim_end_matches('/'))
@@ -192,6 +178,12 @@ pub fn spawn(args: &BenchArgs) -> Result<Spawned, String> {
         .stderr(Stdio::piped());
     if let Some(url) = &args.store_url {
         command.env("FIDOFLOW_STORE_URL", url);
+    }
+    if let Some(dir) = &flows {
+        command.env("FIDOFLOW_FLOWS_DIR", dir);
+    }
+    if let Some(dir) = &statics {
+        command.env("FIDOFLOW_STATIC_DIR", dir);
     }
     let mut child = command
         .spawn()
