@@ -151,7 +151,11 @@ fn the_browser_journeys_pass_in_headless_chromium() {
         .map(|dir| {
             dir.flatten()
                 .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
-                .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= started_at))
+                .filter(|e| {
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t >= started_at)
+                })
                 .count()
         })
         .unwrap_or(0);
