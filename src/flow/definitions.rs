@@ -95,6 +95,8 @@ pub enum Action {
     SetPassword,
     /// The account's password goes; refused while no enabled credential would be left.
     RemovePassword,
+    /// The account goes with its credentials; every session of it ends.
+    DeleteAccount,
 }
 
 impl Action {
@@ -107,6 +109,7 @@ impl Action {
             Action::SetUserDisplayName => "set-user-display-name",
             Action::SetPassword => "set-password",
             Action::RemovePassword => "remove-password",
+            Action::DeleteAccount => "delete-account",
         }
     }
 

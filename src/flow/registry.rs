@@ -185,7 +185,7 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
                     Action::Rename => selected && named,
                     Action::SetUserDisplayName => !selected && user_named,
                     Action::SetPassword => !selected && new_password,
-                    Action::RemovePassword => !selected,
+                    Action::RemovePassword | Action::DeleteAccount => !selected,
                     _ => selected,
                 }
             }
@@ -322,6 +322,7 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
             (Action::SetUserDisplayName, "set-user-display-name"),
             (Action::SetPassword, "set-password"),
             (Action::RemovePassword, "remove-password"),
+            (Action::DeleteAccount, "delete-account"),
         ] {
             assert_eq!(action.as_str(), name);
             let written: Action = serde_json::from_value(serde_json::json!(name)).unwrap();
@@ -347,6 +348,10 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
             r#"{ type = "fido-approval" }, { type = "apply", action = "remove-password" }"#
         )
         .is_ok());
+        assert!(
+            ok(r#"{ type = "fido-approval" }, { type = "apply", action = "delete-account" }"#)
+                .is_ok()
+        );
         for refused in [
             r#"{ type = "apply", action = "set-password" }"#,
             r#"{ type = "apply", action = "set-user-display-name" }"#,

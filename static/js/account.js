@@ -1,5 +1,6 @@
 // The signed-in user's account sections of the portal: the display name and the password
-// (change with the current password or a passkey, add to a passkey-only account, remove).
+// (change with the current password or a passkey, add to a passkey-only account, remove), and
+// deleting the account.
 // Each change runs its self-service flow through the portal's runFlow; this module answers the
 // account steps (USER_DISPLAY_NAME_CHANGE_REQUIRED, CURRENT_PASSWORD_REQUIRED,
 // NEW_PASSWORD_REQUIRED).
@@ -8,7 +9,7 @@ import * as api from "./api.js";
 import { SELF } from "./api.js";
 import { $, el, clear, showStatus, nameDialog, confirmDialog } from "./ui.js";
 
-let hooks = null; // { run, runFlow, approvalCeremony, busy }
+let hooks = null; // { run, runFlow, approvalCeremony, busy, leave }
 let account = null; // the `my.user` attributes
 
 /** Wires the sections into `#account-settings`; called once by the portal. */
@@ -87,11 +88,55 @@ function render() {
         ? el("p", { class: "hint", text: "Add a passkey before you can remove your password." })
         : null,
     ),
+    el(
+      "div",
+      { class: "card", attrs: { "aria-labelledby": "delete-account-title" } },
+      el("div", { class: "section-head" }, el("h2", { text: "Delete your account", attrs: { id: "delete-account-title" } })),
+      el("p", {
+        class: "muted",
+        text: "Your account, its password and all its passkeys and security keys are removed, and you are signed out everywhere. This can't be undone.",
+      }),
+      el(
+        "div",
+        { class: "actions" },
+        el("button", {
+          class: "danger-outline",
+          type: "button",
+          text: "Delete my account",
+          attrs: { id: "account-delete" },
+          disabled: !account.hasEnabledCredential,
+        }),
+      ),
+      account.hasEnabledCredential
+        ? null
+        : el("p", { class: "hint", text: "Deleting your account needs a confirmation with a passkey: add one first." }),
+    ),
   );
   $("account-rename").addEventListener("click", onRename);
   $("password-change")?.addEventListener("click", () => onPassword("change"));
   $("password-add")?.addEventListener("click", () => onPassword("add"));
   $("password-remove")?.addEventListener("click", onRemove);
+  $("account-delete").addEventListener("click", onDeleteAccount);
+}
+
+// ---- the account itself
+
+async function onDeleteAccount() {
+  if (hooks.busy()) return;
+  const ok = await confirmDialog({
+    title: "Delete your account?",
+    text: `“${account.username}” and all its passkeys and security keys will be removed, and you'll be signed out everywhere. This can't be undone. You'll confirm with one of your passkeys or security keys.`,
+    ok: "Delete my account",
+    danger: true,
+  });
+  if (!ok) return;
+  hooks.run(async () => {
+    await hooks.runFlow("account-deletion", {});
+    account = null;
+    render();
+    await hooks.leave();
+    showStatus("Your account was deleted. You're signed out.");
+  });
 }
 
 // ---- display name

@@ -673,6 +673,21 @@ async function onDelete(credential) {
   });
 }
 
+/** The account was deleted: its passkeys are gone from the password manager's view too. */
+async function accountDeleted() {
+  state.credentials = [];
+  try {
+    await signalCredentials();
+  } catch {
+    // best effort
+  }
+  signedOut();
+  state.userId = null;
+  state.userIdOwner = null;
+  state.displayName = null;
+  setView("signin");
+}
+
 function onSignout() {
   run(async () => {
     try {
@@ -720,7 +735,7 @@ async function init() {
       await fn();
       if (currentView() === "account" && state.username) await loadCredentials().catch(() => {});
     }, options);
-  setupAccount({ run: runAndReload, runFlow, approvalCeremony, busy: () => operation });
+  setupAccount({ run: runAndReload, runFlow, approvalCeremony, busy: () => operation, leave: accountDeleted });
 
   if (!webauthn.available()) {
     $("passkey-signin").disabled = true;

@@ -304,3 +304,84 @@ async fn the_password_of_an_account_without_an_enabled_passkey_cannot_go() {
         .clone();
     assert_eq!(removal["attributes"]["available"], false);
 }
+
+#[tokio::test]
+async fn an_account_is_deleted_after_a_fresh_approval_with_everything_of_it() {
+    let app = spawn_app().await;
+    app.create_user("leaver", Some(PASSWORD)).await;
+    // Signed in elsewhere while the password alone still did it.
+    let other = app.browser();
+    other.login("leaver", PASSWORD).await;
+    let mut b = app.browser();
+    b.login("leaver", PASSWORD).await;
+    b.register(Some("Laptop")).await;
+    b.register(Some("Phone")).await;
+    assert_eq!(account(&other).await["username"], "leaver");
+
+    let (status, doc) = select(&b, "account-deletion").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        next_step(&doc),
+        "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED"
+    );
+    let (status, doc) = approve(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+
+    // This session and the other one are signed out; the user and its credentials are gone.
+    let (_, doc) = b.get(&format!("{AUTH}/session")).await;
+    assert_eq!(doc["data"]["attributes"]["authenticated"], false, "{doc}");
+    let (status, _) = other.get(&format!("{SS}/user")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = Some(crate::common::app::ADMIN_TOKEN);
+    let (status, _) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/users/leaver",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!password_signs_in(&app, "leaver", PASSWORD).await);
+
+    // Audited as the user's own deletion.
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/audit?username=leaver&page[size]=100",
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let deleted = doc["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["attributes"]["event"] == "USER_DELETED")
+        .expect("a USER_DELETED record")
+        .clone();
+    assert_eq!(deleted["attributes"]["actor"], "user:leaver");
+    let said = deleted["attributes"]["detail"].as_str().unwrap();
+    assert!(said.contains("2 credential(s)"), "{said}");
+    assert!(
+        said.contains("this session and 1 other session(s) ended"),
+        "{said}"
+    );
+
+    // The name is free again.
+    app.create_user("leaver", None).await;
+}
+
+#[tokio::test]
+async fn an_account_without_a_passkey_cannot_start_its_deletion() {
+    let app = spawn_app().await;
+    app.create_user("stayer", Some(PASSWORD)).await;
+    let b = app.browser();
+    b.login("stayer", PASSWORD).await;
+    let (status, doc) = select(&b, "account-deletion").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
+    assert_eq!(account(&b).await["username"], "stayer");
+}

@@ -2,10 +2,12 @@
 // and at phone width (390 px): a passkey-only account changes its display name, adds a password
 // (approved with its passkey), signs in with it, changes it with the current password and
 // removes it again (approved with its passkey); the password dialog refuses a short password
-// beside its field.
+// beside its field. An account is deleted after a passkey approval and the page signs out.
 
 import { after, before, test } from 'node:test';
-import { assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, startServer } from './harness.mjs';
+import {
+  assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, sessionOf, startServer,
+} from './harness.mjs';
 import {
   answerNameDialog, assertNoMessage, confirmDialog, signUpWithPasskey, text, waitHidden, waitState,
   waitText, waitUntil, waitVisible,
@@ -115,6 +117,33 @@ for (const width of [1100, 390]) {
       assert.equal(await text(p, '#who'), username);
       await waitState(p, 'account');
       p.assertClean(`the account journey at ${width}px`);
+    } finally {
+      await p.close();
+    }
+  });
+}
+
+for (const width of [1100, 390]) {
+  test(`at ${width}px an account is deleted after a passkey approval and the page signs out`, JOURNEY, async () => {
+    const username = `gone${width}`;
+    const p = await openPage(browser, server);
+    const { page } = p;
+    try {
+      await page.setViewportSize({ width, height: 900 });
+      await signUpWithPasskey(p, username, 'Leaving Soon');
+      await waitVisible(p, '#account-delete');
+      await fits(p, 'the account view with its delete section');
+      await page.click('#account-delete');
+      await confirmDialog(p, username);
+      await waitState(p, 'signin');
+      await waitUntil(p, 'the deletion confirmed', () => /account was deleted/i.test(document.getElementById('status').textContent));
+      await assertNoMessage(p, 'after deleting the account');
+      await screenshot(page, `account-deleted-${width}`);
+      assert.equal((await sessionOf(page)).authenticated, false, 'signed out on the server');
+      const r = await server.admin('GET', `/users/${username}`);
+      assert.equal(r.status, 404, JSON.stringify(r.body));
+      assert.ok((await audit(username)).includes('USER_DELETED'));
+      p.assertClean(`the deletion journey at ${width}px`);
     } finally {
       await p.close();
     }

@@ -1,6 +1,6 @@
 //! Account self-service: the signed-in user's account view, the account's display name, the
 //! current and the new password, and the `apply` steps that change the account (display name,
-//! password set or removed).
+//! password set or removed, the account deleted).
 
 use super::{AccountView, StepDone};
 use crate::domain::DisplayName;
@@ -146,6 +146,7 @@ impl Engine {
     ) -> EngineResult<()> {
         let user = self.signed_in(s)?;
         let name = user.username.clone();
+        let actor = s.actor();
         let (kind, detail) = match action {
             Action::SetUserDisplayName => {
                 let new = flow
@@ -203,6 +204,32 @@ impl Engine {
                 }
                 (AuditKind::PasswordRemoved, "password removed".to_string())
             }
+            Action::DeleteAccount => {
+                let credentials = match self.store().delete_user(&name) {
+                    Ok(ids) => ids.len(),
+                    Err(StoreError::NotFound) => 0,
+                    Err(e) => return Err(e.into()),
+                };
+                // Its lockout entry goes too; every other session of it ends, and this one
+                // is destroyed with the answer.
+                self.store().unlock(&name)?;
+                let sessions = self.store().end_sessions_of(&name, s.sid.as_deref())?;
+                for flow in [s.auth_flow.take(), s.self_service.take()]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.spend_ceremony_of(&flow)?;
+                }
+                *s = SessionData {
+                    purge: true,
+                    ..SessionData::default()
+                };
+                let detail = format!(
+                    "account deleted by its user with {credentials} credential(s); this \
+                     session and {sessions} other session(s) ended"
+                );
+                (AuditKind::UserDeleted, detail)
+            }
             other => {
                 return Err(EngineError::Internal(format!(
                     "`{}` is not an account action",
@@ -212,7 +239,7 @@ impl Engine {
         };
         self.audit(AuditDraft {
             kind,
-            actor: s.actor(),
+            actor,
             username: Some(&name),
             credential_id: None,
             outcome: Outcome::Success,

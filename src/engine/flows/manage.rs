@@ -29,7 +29,8 @@ pub fn change_allowed(
         Action::Rename
         | Action::SetUserDisplayName
         | Action::SetPassword
-        | Action::RemovePassword => Ok(()),
+        | Action::RemovePassword
+        | Action::DeleteAccount => Ok(()),
         Action::Enable if target.enabled => Err(Refusal::AlreadyEnabled),
         Action::Enable if target.disabled_by == Some(DisabledBy::Helpdesk) => {
             Err(Refusal::DisabledByHelpdesk)
@@ -304,7 +305,10 @@ impl Engine {
                     creds[pos].enabled = true;
                     creds[pos].disabled_by = None;
                 }
-                Action::SetUserDisplayName | Action::SetPassword | Action::RemovePassword => {}
+                Action::SetUserDisplayName
+                | Action::SetPassword
+                | Action::RemovePassword
+                | Action::DeleteAccount => {}
             }
             Ok(())
         });
