@@ -241,3 +241,30 @@ fn a_bad_configuration_prints_its_message_alone_and_exits_1() {
         "relying_party.id: `1.2.3.4` is an IP address; an RP ID must be a domain"
     );
 }
+
+/// The built-in assets carry a strong ETag (their SHA-256): a revalidation answers `304`, and a
+/// `HEAD` the headers alone.
+#[tokio::test]
+async fn built_in_assets_are_revalidated_by_their_etag() {
+    let app = crate::common::app::spawn_app().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/static/js/api.js", app.base);
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.len() == 66 && etag.starts_with('"'), "{etag}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let again = client
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let head = client.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+}
