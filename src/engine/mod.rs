@@ -56,7 +56,9 @@ pub use ceremony::{CeremonyError, Channel, Refusal, RefusalKind};
 pub use challenges::Challenges;
 pub use cluster::FOLLOW_INTERVAL;
 pub use error::{EngineError, NextStep};
-pub use flows::{AccountView, ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};
+pub use flows::{
+    AccountView, ChallengeIssued, CredentialView, FlowOffer, SecurityEvent, SessionView, StepDone,
+};
 pub use health::{HealthCheck, Readiness};
 pub use limits::Limited;
 pub use metadata::{metadata_record, trust_anchors, verify_for_import, LoadedMetadata};

@@ -1,13 +1,13 @@
 // The signed-in user's account sections of the portal: the display name and the password
 // (change with the current password or a passkey, add to a passkey-only account, remove), and
-// deleting the account.
+// deleting the account; and the account's recent security activity (from the audit log).
 // Each change runs its self-service flow through the portal's runFlow; this module answers the
 // account steps (USER_DISPLAY_NAME_CHANGE_REQUIRED, CURRENT_PASSWORD_REQUIRED,
 // NEW_PASSWORD_REQUIRED).
 
 import * as api from "./api.js";
 import { SELF } from "./api.js";
-import { $, el, clear, showStatus, nameDialog, confirmDialog } from "./ui.js";
+import { $, el, clear, showStatus, nameDialog, confirmDialog, timeEl } from "./ui.js";
 
 let hooks = null; // { run, runFlow, approvalCeremony, busy, leave }
 let account = null; // the `my.user` attributes
@@ -23,6 +23,7 @@ export async function loadAccount() {
   const doc = await api.get(`${SELF}/user`);
   account = doc?.data?.attributes || null;
   render();
+  await loadActivity();
 }
 
 function render() {
@@ -90,6 +91,14 @@ function render() {
     ),
     el(
       "div",
+      { class: "card", attrs: { "aria-labelledby": "activity-title" } },
+      el("div", { class: "section-head" }, el("h2", { text: "Recent security activity", attrs: { id: "activity-title" } })),
+      el("ul", { class: "activity", attrs: { id: "activity", "aria-labelledby": "activity-title" } }),
+      el("p", { class: "empty", hidden: true, text: "Nothing yet.", attrs: { id: "activity-empty" } }),
+      el("button", { class: "secondary", type: "button", hidden: true, text: "Show older activity", attrs: { id: "activity-more" } }),
+    ),
+    el(
+      "div",
       { class: "card", attrs: { "aria-labelledby": "delete-account-title" } },
       el("div", { class: "section-head" }, el("h2", { text: "Delete your account", attrs: { id: "delete-account-title" } })),
       el("p", {
@@ -117,6 +126,67 @@ function render() {
   $("password-add")?.addEventListener("click", () => onPassword("add"));
   $("password-remove")?.addEventListener("click", onRemove);
   $("account-delete").addEventListener("click", onDeleteAccount);
+  $("activity-more").addEventListener("click", () => {
+    if (!hooks.busy()) hooks.run(() => loadActivity({ more: true }));
+  });
+}
+
+// ---- recent security activity
+
+const EVENTS = {
+  PASSWORD_CHECK: ["Signed in with the password", "A wrong password was given"],
+  FIDO_AUTHENTICATION: ["Signed in with a passkey", "A passkey sign-in failed"],
+  FIDO_REGISTRATION: ["Passkey or security key added", "Adding a passkey failed"],
+  SIGN_UP: ["Account created with a passkey", "Account creation failed"],
+  CREDENTIAL_RENAMED: ["Passkey renamed", "Renaming a passkey failed"],
+  CREDENTIAL_DISABLED: ["Passkey disabled", "Disabling a passkey failed"],
+  CREDENTIAL_ENABLED: ["Passkey enabled", "Enabling a passkey failed"],
+  CREDENTIAL_DELETED: ["Passkey deleted", "Deleting a passkey failed"],
+  SIGN_COUNTER_REGRESSION: ["A passkey's counter went backwards (possibly cloned)", "A passkey's counter went backwards (possibly cloned)"],
+  USER_LOCKED: ["Account locked after failed attempts", "Account locked after failed attempts"],
+  USER_UNLOCKED: ["Account unlocked", "Unlocking failed"],
+  USER_DISPLAY_NAME_CHANGED: ["Display name changed", "Changing the display name failed"],
+  PASSWORD_CHANGED: ["Password set", "Setting the password failed"],
+  PASSWORD_REMOVED: ["Password removed", "Removing the password failed"],
+};
+const BY = { helpdesk: " by the helpdesk", system: " by the server" };
+
+let activityNext = null;
+
+async function loadActivity({ more = false } = {}) {
+  const list = $("activity");
+  if (!list) return;
+  const query = more && activityNext ? `?page[size]=10&page[after]=${encodeURIComponent(activityNext)}` : "?page[size]=10";
+  const doc = await api.get(`${SELF}/security-events${query}`);
+  if (!more) clear(list);
+  for (const e of Array.isArray(doc.data) ? doc.data : []) list.append(activityItem(e.attributes || {}));
+  activityNext = doc.meta?.page?.next || null;
+  $("activity-empty").hidden = list.children.length > 0;
+  $("activity-more").hidden = !activityNext;
+}
+
+/** The words for an event; a few events say more by their detail. */
+function activityWords(a) {
+  if (a.event === "PASSWORD_CHECK" && /^self-service/.test(a.detail || "")) {
+    return ["Current password confirmed", "A wrong current password was given"];
+  }
+  if (a.event === "PASSWORD_CHANGED") {
+    return a.detail === "password added" ? ["Password added", "Adding a password failed"] : ["Password changed", "Changing the password failed"];
+  }
+  return EVENTS[a.event] || [a.event, `${a.event} (failed)`];
+}
+
+function activityItem(a) {
+  const [ok, failed] = activityWords(a);
+  const where = [a.remoteAddress, a.userAgent].filter(Boolean).join(" · ");
+  return el(
+    "li",
+    { class: a.success ? "activity-item" : "activity-item failed", dataset: { event: a.event } },
+    el("span", { class: "what", text: `${a.success ? ok : failed}${BY[a.by] || ""}` }),
+    " ",
+    el("span", { class: "when muted" }, timeEl(a.time)),
+    where ? el("span", { class: "where muted", text: where }) : null,
+  );
 }
 
 // ---- the account itself

@@ -385,3 +385,64 @@ async fn an_account_without_a_passkey_cannot_start_its_deletion() {
     assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
     assert_eq!(account(&b).await["username"], "stayer");
 }
+
+#[tokio::test]
+async fn the_own_security_events_come_newest_first_a_bounded_page_at_a_time() {
+    let app = spawn_app().await;
+    let b = with_password_and_passkey(&app, "watcher").await;
+    assert!(!password_signs_in(&app, "watcher", "a wrong guess").await);
+    // Another user's events are not in the list.
+    app.create_user("neighbour", Some(PASSWORD)).await;
+    app.browser().login("neighbour", PASSWORD).await;
+
+    let (status, doc) = b.get(&format!("{SS}/security-events")).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let list = doc["data"].as_array().unwrap();
+    let events: Vec<(&str, bool, &str)> = list
+        .iter()
+        .map(|e| {
+            let a = &e["attributes"];
+            (
+                a["event"].as_str().unwrap(),
+                a["success"].as_bool().unwrap(),
+                a["by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("PASSWORD_CHECK", false, "someone"),
+            ("FIDO_REGISTRATION", true, "you"),
+            ("PASSWORD_CHECK", true, "you"),
+        ],
+        "{doc}"
+    );
+    assert!(list.iter().all(|e| e["type"] == "my.security.event"));
+    assert!(list[1]["attributes"]["credentialId"].is_string());
+    assert!(doc["meta"].get("page").is_none(), "{doc}");
+
+    // One at a time, by the cursor.
+    let (status, first) = b.get(&format!("{SS}/security-events?page[size]=1")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["data"].as_array().unwrap().len(), 1);
+    let next = first["meta"]["page"]["next"].as_str().unwrap().to_string();
+    let (status, second) = b
+        .get(&format!(
+            "{SS}/security-events?page[size]=1&page[after]={next}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(
+        second["data"][0]["attributes"]["event"],
+        "FIDO_REGISTRATION"
+    );
+
+    for bad in ["page[size]=0", "page[size]=51", "page[after]=later"] {
+        let (status, doc) = b.get(&format!("{SS}/security-events?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {doc}");
+        assert_eq!(code(&doc), "INVALID_REQUEST");
+    }
+    let (status, _) = app.browser().get(&format!("{SS}/security-events")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

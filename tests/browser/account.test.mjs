@@ -2,7 +2,8 @@
 // and at phone width (390 px): a passkey-only account changes its display name, adds a password
 // (approved with its passkey), signs in with it, changes it with the current password and
 // removes it again (approved with its passkey); the password dialog refuses a short password
-// beside its field. An account is deleted after a passkey approval and the page signs out.
+// beside its field; the recent security activity lists each change, newest first. An account is
+// deleted after a passkey approval and the page signs out.
 
 import { after, before, test } from 'node:test';
 import {
@@ -109,6 +110,21 @@ for (const width of [1100, 390]) {
       await assertNoMessage(p, 'after removing the password');
       assert.equal((await user(username)).hasPassword, false);
       assert.ok(await page.isVisible('#password-add'), 'a password can be added again');
+
+      // The recent activity names each change, newest first; the wrong password as a failure.
+      await waitUntil(p, 'the removal first in the activity', () => document.querySelector('#activity li')?.dataset.event === 'PASSWORD_REMOVED');
+      const activity = await page.$$eval('#activity li', (items) => items.map((li) => [li.dataset.event, li.classList.contains('failed'), li.querySelector('.what').textContent]));
+      const shown = activity.map(([event]) => event);
+      for (const e of ['PASSWORD_REMOVED', 'PASSWORD_CHANGED', 'PASSWORD_CHECK', 'USER_DISPLAY_NAME_CHANGED', 'SIGN_UP']) {
+        assert.ok(shown.includes(e), `${e} in ${shown.join()}`);
+      }
+      const words = activity.map(([, , what]) => what);
+      for (const w of ['Password removed', 'Password changed', 'Password added', 'Current password confirmed']) {
+        assert.ok(words.includes(w), `${w} in ${words.join()}`);
+      }
+      assert.ok(activity.some(([event, failed, what]) => event === 'PASSWORD_CHECK' && failed && what === 'A wrong current password was given'), JSON.stringify(activity));
+      await fits(p, 'the account view with its activity');
+      await screenshot(page, `account-activity-${width}`);
 
       const events = await audit(username);
       for (const e of ['USER_DISPLAY_NAME_CHANGED', 'PASSWORD_CHANGED', 'PASSWORD_REMOVED']) {

@@ -8,12 +8,12 @@ use serde_json::json;
 
 use super::handlers::{run, run_blocking, Reply};
 use super::render::{step, SELF_SERVICE_SESSION};
-use crate::api::document::{time, Answer};
+use crate::api::document::{time, Answer, Resource};
 use crate::api::extract::JsonBody;
 use crate::api::schema::account as a;
 use crate::api::schema::loginapp as s;
-use crate::api::schema::{Document, ErrorDocument};
-use crate::engine::{AccountView, Engine};
+use crate::api::schema::{Document, ErrorDocument, ListDocument};
+use crate::engine::{AccountView, Engine, SecurityEvent};
 
 fn account(v: AccountView) -> Answer {
     Answer::one(
@@ -126,6 +126,63 @@ pub async fn new_password(
         s,
         move |e, s, cx| e.new_password(s, cx, &password),
         step(SELF_SERVICE_SESSION),
+    )
+    .await
+}
+
+fn security_events((events, next): (Vec<SecurityEvent>, Option<String>)) -> Answer {
+    Answer::page(
+        events
+            .into_iter()
+            .map(|e| Resource {
+                doc_type: "my.security.event",
+                id: e.seq.to_string(),
+                attributes: json!({
+                    "time": time(e.time),
+                    "event": e.event,
+                    "success": e.success,
+                    "by": e.by,
+                    "credentialId": e.credential_id,
+                    "detail": e.detail,
+                    "remoteAddress": e.remote_address,
+                    "userAgent": e.user_agent,
+                }),
+            })
+            .collect(),
+        next,
+    )
+}
+
+#[utoipa::path(
+    get,
+    path = "/rest/protected/self-service/security-events",
+    summary = "The signed-in user's own recent security events",
+    description = "From the audit log, newest first: sign-ins, passkeys added, renamed, disabled, \
+        enabled or removed, password and display-name changes, locks. A page reads at most \
+        2 000 of the user's records: it may hold fewer events than asked for and still have a \
+        `meta.page.next`.",
+    params(a::SecurityEventsPage),
+    responses(
+        (status = 200, description = "`my.security.event`s; `meta.page.next` when there are older ones", body = ListDocument<a::SecurityEvent>),
+        (status = 400, description = "`INVALID_REQUEST`: a page size outside 1–50, a cursor that is not one", body = ErrorDocument),
+    )
+)]
+pub async fn my_security_events(req: HttpRequest, e: web::Data<Engine>, s: Session) -> Reply {
+    let mut size = None;
+    let mut after = None;
+    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match k.as_ref() {
+            "page[size]" => size = Some(v.into_owned()),
+            "page[after]" => after = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    run(
+        req,
+        e,
+        s,
+        move |e, s, _| e.my_security_events(s, size.as_deref(), after.as_deref()),
+        security_events,
     )
     .await
 }

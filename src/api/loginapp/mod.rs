@@ -110,6 +110,7 @@ pub fn tables() -> Vec<Table> {
             "/password/current/check",
             [op!(post, m::current_password_check)],
         )
-        .at("/password/new/set", [op!(post, m::new_password)]);
+        .at("/password/new/set", [op!(post, m::new_password)])
+        .at("/security-events", [op!(get, m::my_security_events)]);
     vec![authentication, signup, self_service]
 }

@@ -31,3 +31,34 @@ pub struct Password {
     /// The current password, or the new one (8 to 1024 characters).
     pub password: String,
 }
+
+/// One of the signed-in user's own security events (`id`: its audit sequence number).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SecurityEvent {
+    pub time: DateTime<Utc>,
+    /// The audit event: `PASSWORD_CHECK`, `FIDO_AUTHENTICATION`, `FIDO_REGISTRATION`,
+    /// `SIGN_UP`, `CREDENTIAL_RENAMED`, `CREDENTIAL_DISABLED`, `CREDENTIAL_ENABLED`,
+    /// `CREDENTIAL_DELETED`, `SIGN_COUNTER_REGRESSION`, `USER_LOCKED`, `USER_UNLOCKED`,
+    /// `USER_DISPLAY_NAME_CHANGED`, `PASSWORD_CHANGED`, `PASSWORD_REMOVED`.
+    pub event: String,
+    pub success: bool,
+    /// `you`, `helpdesk`, `someone` (a sign-in attempt before it knew who) or `system`.
+    pub by: String,
+    pub credential_id: Option<String>,
+    pub detail: String,
+    pub remote_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The page of `GET …/security-events`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SecurityEventsPage {
+    /// 1 to 50; default 20.
+    #[param(rename = "page[size]")]
+    pub page_size: Option<usize>,
+    /// The `meta.page.next` of the previous page.
+    #[param(rename = "page[after]")]
+    pub page_after: Option<String>,
+}

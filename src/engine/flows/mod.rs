@@ -10,6 +10,7 @@
 //!   user's credential list.
 //! - `signup.rs`: passkey sign-up.
 //! - `manage.rs`: credential selection, renaming, approval and the `apply` step.
+//! - `security_events.rs`: the user's own recent security events from the audit log.
 //! - `account.rs`: the account view, its display name and password (current, new, removed).
 
 mod account;
@@ -17,7 +18,10 @@ mod authentication;
 mod fido_steps;
 mod manage;
 mod outcome;
+mod security_events;
 mod self_service;
 mod signup;
 
-pub use outcome::{AccountView, ChallengeIssued, CredentialView, FlowOffer, SessionView, StepDone};
+pub use outcome::{
+    AccountView, ChallengeIssued, CredentialView, FlowOffer, SecurityEvent, SessionView, StepDone,
+};

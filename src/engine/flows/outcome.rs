@@ -83,3 +83,19 @@ pub struct AccountView {
     pub has_enabled_credential: bool,
     pub created_at: DateTime<Utc>,
 }
+
+/// `GET /security-events`: one of the user's own security events.
+#[derive(Debug, Clone)]
+pub struct SecurityEvent {
+    pub seq: u64,
+    pub time: DateTime<Utc>,
+    /// The audit event name (`FIDO_AUTHENTICATION`).
+    pub event: String,
+    pub success: bool,
+    /// `you`, `helpdesk`, `someone` (a sign-in before it knew who) or `system`.
+    pub by: &'static str,
+    pub credential_id: Option<String>,
+    pub detail: String,
+    pub remote_address: Option<String>,
+    pub user_agent: Option<String>,
+}
