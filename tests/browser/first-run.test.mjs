@@ -1,7 +1,9 @@
 // The first ten minutes: the bare binary, started in an empty directory with nothing set but the
 // port, prints the address to open; Chromium, sent to the address the log named first
 // (127.0.0.1, which no passkey can belong to), lands on the printed one and reaches a working
-// passkey sign-up there without anything else configured.
+// passkey sign-up there without anything else configured. The same bare server shows its two
+// first-run messages: the helpdesk page says no admin token is configured, and a page opened at an
+// address the server does not accept says which it was and which one to open.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -78,5 +80,48 @@ test('the address the bare binary prints reaches a working passkey sign-up', JOU
     p.assertClean('the first run');
   } finally {
     await p.close();
+  }
+});
+
+/** Waits until the page's text says `needle`, and returns that text. */
+async function waitForText(page, needle) {
+  await page.waitForFunction((n) => document.body.innerText.includes(n), needle);
+  return page.evaluate(() => document.body.innerText);
+}
+
+test('the helpdesk page of a server without an admin token says so', JOURNEY, async () => {
+  const p = await openPage(browser, server, { authenticator: null });
+  try {
+    await p.page.goto('/helpdesk');
+    await p.page.fill('#token', 'x'.repeat(40));
+    await p.page.click('#token-set');
+    const text = await waitForText(p.page, 'No admin token is configured on this server');
+    assert.ok(text.includes('FIDOFLOW_ADMIN_TOKEN'), text);
+    assert.ok(!/not accepted/i.test(text), `the page must not say the token was not accepted:\n${text}`);
+    p.assertClean('the helpdesk page');
+  } finally {
+    await p.close();
+  }
+});
+
+test('a page opened at an address the server does not accept says which to open', JOURNEY, async () => {
+  // other.test reaches the same server, but it is no origin of it (and no IP: not redirected).
+  const elsewhere = await launchBrowser({ args: ['--host-resolver-rules=MAP other.test 127.0.0.1'] });
+  const opened = `http://other.test:${server.port}`;
+  const p = await openPage(elsewhere, { ...server, origin: opened });
+  try {
+    await p.page.goto('/');
+    await p.page.click('#show-signup');
+    await p.page.fill('#signup-username', 'lost');
+    await p.page.fill('#signup-displayname', 'Lost Visitor');
+    await p.page.click('#signup-submit');
+    const text = await waitForText(p.page, 'but the server only accepts');
+    assert.ok(text.includes(opened), `the message names the address opened:\n${text}`);
+    assert.ok(text.includes(server.origin), `the message names the address to open:\n${text}`);
+    assert.ok(/FIDOFLOW_ORIGINS|relying_party\.origins/.test(text), `and what to set:\n${text}`);
+    assert.ok(server.log().includes(opened), 'the refused Origin is in the log');
+  } finally {
+    await p.close();
+    await elsewhere.close();
   }
 });
