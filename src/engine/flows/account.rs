@@ -3,7 +3,6 @@
 //! password set or removed, the account deleted).
 
 use super::{AccountView, StepDone};
-use crate::domain::DisplayName;
 use crate::engine::metrics::Busy;
 use crate::engine::passwords::check_password_rule;
 use crate::engine::{AuditDraft, Engine, EngineError, EngineResult, Limited, RequestCtx};
@@ -36,13 +35,7 @@ impl Engine {
         cx: &RequestCtx,
         display_name: &str,
     ) -> EngineResult<StepDone> {
-        self.signed_in(s)?;
-        let (mut flow, def, _) =
-            self.running_step(s, Call::UserDisplayNameChange, FlowKind::SelfService)?;
-        let name =
-            DisplayName::parse(display_name).map_err(|e| EngineError::InvalidDisplayName(e.0))?;
-        flow.new_display_name = Some(name);
-        self.advance_flow(s, cx, def, flow)
+        self.new_display_name(s, cx, Call::UserDisplayNameChange, display_name)
     }
 
     /// `POST /rest/protected/self-service/password/current/check`: counted against the

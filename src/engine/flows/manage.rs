@@ -157,9 +157,20 @@ impl Engine {
         cx: &RequestCtx,
         display_name: &str,
     ) -> EngineResult<StepDone> {
+        self.new_display_name(s, cx, Call::DisplayNameChange, display_name)
+    }
+
+    /// The display-name step of a self-service flow (`call`: a credential's or the user's):
+    /// the name checked and kept for the flow's `apply` step.
+    pub(in crate::engine) fn new_display_name(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        call: Call,
+        display_name: &str,
+    ) -> EngineResult<StepDone> {
         self.signed_in(s)?;
-        let (mut flow, def, _) =
-            self.running_step(s, Call::DisplayNameChange, FlowKind::SelfService)?;
+        let (mut flow, def, _) = self.running_step(s, call, FlowKind::SelfService)?;
         let name =
             DisplayName::parse(display_name).map_err(|e| EngineError::InvalidDisplayName(e.0))?;
         flow.new_display_name = Some(name);
