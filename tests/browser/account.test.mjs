@@ -10,8 +10,8 @@ import {
   assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, sessionOf, startServer,
 } from './harness.mjs';
 import {
-  answerNameDialog, assertNoMessage, confirmDialog, signUpWithPasskey, text, waitHidden, waitState,
-  waitText, waitUntil, waitVisible,
+  answerNameDialog, assertFits, assertNoMessage, confirmDialog, signUpWithPasskey, text,
+  waitHidden, waitState, waitText, waitUntil, waitVisible,
 } from './portal.mjs';
 
 const JOURNEY = { timeout: 90_000, skip: portalMissing() };
@@ -28,14 +28,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function fits(p, what) {
-  const { scroll, width } = await p.page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
-  assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
-}
 
 async function user(username) {
   const r = await server.admin('GET', `/users/${username}`);
@@ -67,7 +59,7 @@ for (const width of [1100, 390]) {
       await signUpWithPasskey(p, username, 'First Name');
       await waitText(p, '#account-display-name', 'First Name');
       await waitText(p, '#password-state', 'You have no password: you sign in with your passkeys only.');
-      await fits(p, 'the account view');
+      await assertFits(p, 'the account view');
       await screenshot(page, `account-sections-${width}`);
 
       // The display name.
@@ -83,7 +75,7 @@ for (const width of [1100, 390]) {
       await answerPasswordDialog(p, { password: 'short' });
       await waitText(p, '#password-dialog-error', 'A password has 8 to 1024 characters.');
       assert.equal(await page.getAttribute('#new-password-input', 'aria-invalid'), 'true');
-      await fits(p, 'the password dialog');
+      await assertFits(p, 'the password dialog');
       await screenshot(page, `account-password-dialog-${width}`);
       await page.fill('#new-password-input', PASSWORD);
       await page.click('#password-dialog-ok');
@@ -123,7 +115,7 @@ for (const width of [1100, 390]) {
         assert.ok(words.includes(w), `${w} in ${words.join()}`);
       }
       assert.ok(activity.some(([event, failed, what]) => event === 'PASSWORD_CHECK' && failed && what === 'A wrong current password was given'), JSON.stringify(activity));
-      await fits(p, 'the account view with its activity');
+      await assertFits(p, 'the account view with its activity');
       await screenshot(page, `account-activity-${width}`);
 
       const events = await audit(username);
@@ -148,7 +140,7 @@ for (const width of [1100, 390]) {
       await page.setViewportSize({ width, height: 900 });
       await signUpWithPasskey(p, username, 'Leaving Soon');
       await waitVisible(p, '#account-delete');
-      await fits(p, 'the account view with its delete section');
+      await assertFits(p, 'the account view with its delete section');
       await page.click('#account-delete');
       await confirmDialog(p, username);
       await waitState(p, 'signin');

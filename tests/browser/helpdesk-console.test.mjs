@@ -11,8 +11,8 @@ import {
   assert, createUser, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, startServer,
 } from './harness.mjs';
 import {
-  answerNameDialog, assertNoMessage, confirmDialog, describe, text, waitCount, waitHidden,
-  waitState, waitText, waitUntil, waitVisible,
+  answerNameDialog, assertFits, assertNoMessage, confirmDialog, describe, text, waitCount,
+  waitHidden, waitState, waitText, waitUntil, waitVisible,
 } from './portal.mjs';
 
 const HELPDESK_TOKEN = randomBytes(30).toString('base64url');
@@ -48,12 +48,6 @@ async function searchUsers(p, prefix) {
 }
 
 const row = (p, name) => p.page.locator(`#users tr.user[data-username="${name}"]`);
-
-/** No part of the page is wider than the viewport. */
-async function assertNoSideScroll(p, what) {
-  const [scroll, width] = await p.page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-  assert.ok(scroll <= width, `${what}: the page scrolls sideways (${scroll} > ${width})\n${await describe(p)}`);
-}
 
 test('an admin pages through users, creates, unlocks and deletes one, and filters the trail', { timeout: 90_000, skip }, async () => {
   for (let i = 0; i < 22; i += 1) await createUser(server, `pager${String(i).padStart(2, '0')}`);
@@ -175,10 +169,10 @@ test('an admin pages through users, creates, unlocks and deletes one, and filter
     await row(desk, 'mona').locator('button.open').click();
     await waitText(desk, '#detail-username', 'mona');
     await waitCount(desk, '#audit tr.event', 1);
-    await assertNoSideScroll(desk, 'phone width');
+    await assertFits(desk, 'phone width');
     await screenshot(page, 'helpdesk-console-phone');
     await page.setViewportSize({ width: 1100, height: 900 });
-    await assertNoSideScroll(desk, 'desktop width');
+    await assertFits(desk, 'desktop width');
 
     // Forget the token: it is gone from the tab.
     await page.click('#token-forget');
@@ -216,7 +210,7 @@ test('a helpdesk token sees creating and deleting users disabled, with the reaso
     await waitVisible(desk, '#delete-user-reason');
     assert.match(await text(desk, '#delete-user-reason'), /needs an admin token/);
     await page.setViewportSize({ width: 390, height: 844 });
-    await assertNoSideScroll(desk, 'phone width, helpdesk role');
+    await assertFits(desk, 'phone width, helpdesk role');
     await screenshot(page, 'helpdesk-console-helpdesk-role');
     await assertNoMessage(desk, 'helpdesk role');
     desk.assertClean('the helpdesk page');

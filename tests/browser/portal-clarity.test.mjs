@@ -11,13 +11,11 @@ import {
   sessionOf, startServer,
 } from './harness.mjs';
 import {
-  answerNameDialog, assertNoMessage, setPresence, signUpWithPasskey, text, waitCount,
-  waitState, waitText, waitUntil, waitVisible,
+  answerNameDialog, assertFits, assertNoMessage, setPresence, signUpWithPasskey, text,
+  VIRTUAL_AAGUID, waitCount, waitState, waitText, waitUntil, waitVisible,
 } from './portal.mjs';
 
 const JOURNEY = { timeout: 60_000, skip: portalMissing() };
-/** The AAGUID of Chromium's virtual authenticators, named by the operator's table here. */
-const VIRTUAL_AAGUID = '01020304-0506-0708-0102-030405060708';
 
 let server;
 let browser;
@@ -33,14 +31,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function fits(p, what) {
-  const { scroll, width } = await p.page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
-  assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
-}
 
 test('an unverified model is named plainly on the portal; the helpdesk page keeps the "claims to be" hint', JOURNEY, async () => {
   const p = await openPage(browser, server);
@@ -154,7 +144,7 @@ for (const width of [1100, 390]) {
       });
       assert.deepEqual(order, { before: true, above: true, primary: true, text: 'Sign in with a passkey' });
       assert.equal(await page.getAttribute('#username', 'autocomplete'), 'username webauthn');
-      await fits(p, 'the sign-in page');
+      await assertFits(p, 'the sign-in page');
 
       // The first Tab reaches the skip link, visible when focused; Enter moves to the content.
       await page.keyboard.press('Tab');
@@ -189,7 +179,7 @@ for (const width of [1100, 390]) {
       assert.equal(await page.locator('#username-error').isVisible(), false);
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'password');
       assert.equal((await sessionOf(page)).authenticated, false);
-      await fits(p, 'the sign-in page with errors');
+      await assertFits(p, 'the sign-in page with errors');
 
       // The right password signs in (no second factor yet), and the errors are gone next time.
       await page.fill('#password', PASSWORD);

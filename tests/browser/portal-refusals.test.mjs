@@ -10,13 +10,12 @@ import {
   addAuthenticator, assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, startServer,
 } from './harness.mjs';
 import {
-  answerNameDialog, assertNoMessage, confirmDialog, describe, setPresence, signUpWithPasskey, waitCount,
-  waitAnyState, waitHidden, waitState, waitText, waitVisible,
+  answerNameDialog, assertFits, assertNoMessage, confirmDialog, describe, setPresence,
+  signUpWithPasskey, VIRTUAL_AAGUID, waitAnyState, waitCount, waitHidden, waitState, waitText,
+  waitVisible,
 } from './portal.mjs';
 
 const JOURNEY = { timeout: 60_000, skip: portalMissing() };
-/** The AAGUID of Chromium's virtual authenticators, named by the operator's table here. */
-const VIRTUAL_AAGUID = '01020304-0506-0708-0102-030405060708';
 
 let server;
 let browser;
@@ -32,14 +31,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function fits(p, what) {
-  const { scroll, width } = await p.page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
-  assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
-}
 
 /** The text of the elements an element's aria-describedby names. */
 async function description(p, selector) {
@@ -77,7 +68,7 @@ for (const width of [1100, 390]) {
       assert.equal(await reason.isVisible(), true, 'the reason is visible');
       await item.locator('button.delete').click({ force: true, timeout: 2_000 }).catch(() => {});
       assert.equal(await page.locator('#confirm-dialog').isVisible(), false, 'no confirmation opens');
-      await fits(p, 'the account page');
+      await assertFits(p, 'the account page');
       await screenshot(page, `only-passkey-${width}`);
 
       // With a second authenticator both can go, and the reason is gone.

@@ -4,6 +4,18 @@
 
 import { assert, STEP_TIMEOUT } from './harness.mjs';
 
+/** The AAGUID of Chromium's virtual authenticators (a journey may name it in the operator's table). */
+export const VIRTUAL_AAGUID = '01020304-0506-0708-0102-030405060708';
+
+/** No part of the page is wider than the window: nothing scrolls sideways. */
+export async function assertFits(p, what) {
+  const { scroll, width } = await p.page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+  }));
+  assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window\n${await describe(p)}`);
+}
+
 /** What the page shows right now, for failure messages. */
 export async function describe(p) {
   const view = await p.page.evaluate(() => ({

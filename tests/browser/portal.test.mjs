@@ -10,8 +10,8 @@ import {
   screenshot, sessionOf, sleep, startServer,
 } from './harness.mjs';
 import {
-  answerNameDialog, assertNoMessage, calls, conditionalRetrievals, confirmDialog, credentialNamed,
-  describe, setPresence, signUpWithPasskey, text, waitCount, waitState, waitText,
+  answerNameDialog, assertFits, assertNoMessage, calls, conditionalRetrievals, confirmDialog,
+  credentialNamed, describe, setPresence, signUpWithPasskey, text, waitCount, waitState, waitText,
   waitUntil,
 } from './portal.mjs';
 
@@ -277,23 +277,16 @@ test('a cancelled passkey prompt is reported with fido/abort and told apart from
 test('at phone width nothing scrolls sideways, and sign-up works from the keyboard alone', JOURNEY, async () => {
   const p = await openPage(browser, server);
   const { page } = p;
-  const fits = async (what) => {
-    const { scroll, width } = await page.evaluate(() => ({
-      scroll: document.documentElement.scrollWidth,
-      width: window.innerWidth,
-    }));
-    assert.ok(scroll <= width, `${what} is ${scroll}px wide in a ${width}px window`);
-  };
   try {
     await page.setViewportSize({ width: 360, height: 740 });
     await page.goto('/');
     await waitState(p, 'signin');
-    await fits('the sign-in page');
+    await assertFits(p, 'the sign-in page');
     // Keyboard only: focus the sign-up link, Enter, type, Tab, type, Enter.
     await page.focus('#show-signup');
     await page.keyboard.press('Enter');
     await waitState(p, 'signup');
-    await fits('the sign-up page');
+    await assertFits(p, 'the sign-up page');
     await page.focus('#signup-username');
     await page.keyboard.type('jules');
     await page.keyboard.press('Tab');
@@ -302,7 +295,7 @@ test('at phone width nothing scrolls sideways, and sign-up works from the keyboa
     await page.keyboard.press('Enter');
     await waitState(p, 'account');
     await waitCount(p, '#credentials li.credential', 1);
-    await fits('the account page');
+    await assertFits(p, 'the account page');
     await screenshot(page, 'account-phone');
     p.assertClean('the phone-width journey');
   } finally {
