@@ -5,7 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::app::{code, spawn_app, Browser, TestApp, ORIGIN, PASSWORD};
+use crate::common::app::{code, spawn_app, Browser, TestApp, PASSWORD};
+use crate::lifecycle::approve;
 
 const SS: &str = "/rest/protected/self-service";
 const AUTH: &str = "/rest/public/authentication";
@@ -24,21 +25,6 @@ async fn account(b: &Browser) -> Value {
     assert_eq!(status, StatusCode::OK, "{doc}");
     assert_eq!(doc["data"]["type"], "my.user");
     doc["data"]["attributes"].clone()
-}
-
-async fn approve(b: &mut Browser) -> (StatusCode, Value) {
-    let (status, doc) = b
-        .post(&format!("{SS}/fido/approval/challenge/retrieve"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{doc}");
-    let options = doc["data"]["attributes"]["publicKeyCredentialRequestOptions"].clone();
-    assert_eq!(options["userVerification"], "required");
-    let assertion = b.authenticator.authenticate(&options, ORIGIN);
-    b.post(
-        &format!("{SS}/fido/approval/assertion-response/check"),
-        json!({ "publicKeyCredential": assertion }),
-    )
-    .await
 }
 
 /// A user with a password and one passkey, signed in with both in a new browser.

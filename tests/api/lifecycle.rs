@@ -117,7 +117,9 @@ async fn select_credential(b: &Browser, flow: &str, id: &str) -> (StatusCode, Va
     .await
 }
 
-async fn approve(b: &mut Browser) -> (StatusCode, Value) {
+/// The FIDO approval step of a running self-service flow, with the browser's authenticator;
+/// returns the check's answer.
+pub(crate) async fn approve(b: &mut Browser) -> (StatusCode, Value) {
     let (status, doc) = b
         .post(&format!("{SS}/fido/approval/challenge/retrieve"), json!({}))
         .await;
