@@ -27,38 +27,33 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-/// The headings of a Markdown text outside code blocks, with their level.
-fn headings(text: &str) -> Vec<(usize, String)> {
+/// The lines of a Markdown text outside its fenced code blocks.
+fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
     let mut in_code = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
+    text.lines().filter(move |line| {
         if line.trim_start().starts_with("```") {
             in_code = !in_code;
-            continue;
+            return false;
         }
-        if in_code {
-            continue;
-        }
-        let level = line.chars().take_while(|c| *c == '#').count();
-        if level > 0 && line[level..].starts_with(' ') {
-            out.push((level, line[level + 1..].trim().to_string()));
-        }
-    }
-    out
+        !in_code
+    })
+}
+
+/// The headings of a Markdown text outside code blocks, with their level.
+fn headings(text: &str) -> Vec<(usize, String)> {
+    prose_lines(text)
+        .filter_map(|line| {
+            let level = line.chars().take_while(|c| *c == '#').count();
+            (level > 0 && line[level..].starts_with(' '))
+                .then(|| (level, line[level + 1..].trim().to_string()))
+        })
+        .collect()
 }
 
 /// The targets of the Markdown links `[text](target)` of a text, outside code blocks.
 fn link_targets(text: &str) -> Vec<String> {
-    let mut in_code = false;
     let mut out = Vec::new();
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for line in prose_lines(text) {
         let mut rest = line;
         while let Some(at) = rest.find("](") {
             let after = &rest[at + 2..];

@@ -17,10 +17,15 @@ use std::time::{Duration, Instant};
 /// The URL of a fresh, empty database on the test server, made for the caller alone and kept
 /// until the test server stops.
 pub fn fresh_database_url() -> String {
-    let admin = server_url();
+    fresh_database().1
+}
+
+/// A fresh, empty database on the test server: its name and URL.
+fn fresh_database() -> (String, String) {
     let name = format!("t_{}", crate::domain::hex(&rand::random::<[u8; 8]>()));
     admin_sql(&format!("CREATE DATABASE {name}"));
-    with_database(admin, &name)
+    let url = with_database(server_url(), &name);
+    (name, url)
 }
 
 /// [`fresh_database_url`] for a database that lives as long as the directory `owner` (a test's
@@ -41,8 +46,7 @@ pub fn database_for(owner: &Path) -> String {
         // FORCE ends the connections a stopped server's pool may still hold (PostgreSQL 13+).
         admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
-    let url = fresh_database_url();
-    let name = url::Url::parse(&url).expect("a database URL").path()[1..].to_string();
+    let (name, url) = fresh_database();
     OWNED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
