@@ -435,6 +435,30 @@ pub trait SessionStore {
     /// (`sid`) is `except_sid`; returns how many were ended. A request of an ended session that
     /// is still running cannot revive its login.
     fn end_sessions_of(&self, username: &Username, except_sid: Option<&str>) -> StoreResult<usize>;
+    /// The sessions signed in as `username` that have not expired at `now`, at most `limit` of
+    /// them (in no particular order).
+    fn sessions_of(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<SignedInSession>>;
+    /// Ends the session signed in as `username` whose engine session id is `sid`; `false` when
+    /// there is none (ended, expired and purged, or another user's).
+    fn end_session_of(&self, username: &Username, sid: &str) -> StoreResult<bool>;
+}
+
+/// A session signed in as a user, as [`SessionStore::sessions_of`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedInSession {
+    /// The engine's session id (`sid` in the state), when the state holds one.
+    pub sid: Option<String>,
+    /// The state's `login` value, as the engine wrote it.
+    pub login: String,
+    /// When the session was last written or extended, that is when a request of it was last
+    /// seen (`None` for a session stored before this was kept).
+    pub seen_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A relying party made through the admin API (tenants of the configuration file are not

@@ -21,7 +21,13 @@ use super::{db_error, is_unique_violation, pool_error};
 use crate::store::{StoreError, StoreResult};
 
 /// The migrations, in order; the version of a database is how many of them it holds.
-pub const MIGRATIONS: &[(&str, &str)] = &[("initial", include_str!("migrations/001_initial.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("initial", include_str!("migrations/001_initial.sql")),
+    (
+        "session seen_at",
+        include_str!("migrations/002_session_seen_at.sql"),
+    ),
+];
 
 /// How long a lease holds without being renewed: longer than any migration takes.
 const LEASE: Duration = Duration::from_secs(120);

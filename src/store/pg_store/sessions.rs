@@ -3,7 +3,7 @@
 //!
 //! Table `sessions`: the session key (43 characters of base64url) → the JSON state, with
 //! `username` (the user it is signed in to, for `end_sessions_of`), `sid` (the engine's session
-//! id) and `expires_at`. Every write is committed before the answer goes out. Updating a session
+//! id), `expires_at` and `seen_at` (the last write or extension, that is the last request). Every write is committed before the answer goes out. Updating a session
 //! that is gone (ended, expired, purged) never writes it back: an update is an `UPDATE`, which
 //! finds no row.
 //!
@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use super::{decode, encode, params, PgStore};
 use crate::domain::Username;
 use crate::store::sled_store::{new_session_key as new_key, signed_in_as, SessionState as State};
-use crate::store::{StoreResult, AUTHENTICATED_KEY, SID_KEY};
+use crate::store::{SignedInSession, StoreResult, AUTHENTICATED_KEY, SID_KEY};
 
 /// Where a session store reads the time.
 type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -52,7 +52,7 @@ impl PgSessionStore {
 
     async fn insert(&self, state: &State, ttl: &CookieDuration) -> anyhow::Result<SessionKey> {
         let (user, sid, value) = columns(state)?;
-        let expires = self.expiry(ttl);
+        let (expires, now) = (self.expiry(ttl), (self.now)());
         loop {
             let key = new_key();
             let params = params![
@@ -60,13 +60,14 @@ impl PgSessionStore {
                 user.clone(),
                 sid.clone(),
                 expires,
-                value.clone()
+                value.clone(),
+                now
             ];
             let inserted = self
                 .blocking(move |s| {
                     s.insert(
-                        "INSERT INTO sessions (key, username, sid, expires_at, state) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO sessions (key, username, sid, expires_at, state, seen_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
                         params,
                     )
                 })
@@ -127,8 +128,8 @@ impl SessionStore for PgSessionStore {
         let written = self
             .blocking(move |s| {
                 s.execute(
-                    "UPDATE sessions SET username = $2, sid = $3, expires_at = $4, state = $5 \
-                     WHERE key = $1 AND expires_at > $6",
+                    "UPDATE sessions SET username = $2, sid = $3, expires_at = $4, state = $5, \
+                     seen_at = $6 WHERE key = $1 AND expires_at > $6",
                     params![key, user, sid, expires, value, now],
                 )
             })
@@ -156,7 +157,8 @@ impl SessionStore for PgSessionStore {
         );
         self.blocking(move |s| {
             s.execute(
-                "UPDATE sessions SET expires_at = $2 WHERE key = $1 AND expires_at > $3",
+                "UPDATE sessions SET expires_at = $2, seen_at = $3 \
+                 WHERE key = $1 AND expires_at > $3",
                 params![key, expires, now],
             )
         })
@@ -183,5 +185,44 @@ impl crate::store::SessionStore for PgStore {
             ],
         )?;
         Ok(n as usize)
+    }
+
+    fn sessions_of(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<SignedInSession>> {
+        let rows = self.rows(
+            "SELECT sid, state, seen_at, expires_at FROM sessions \
+             WHERE username = $1 AND expires_at > $2 LIMIT $3",
+            params![
+                username.as_str().to_string(),
+                now,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let state: State = decode(&row.get::<_, Vec<u8>>(1))?;
+            let Some(login) = state.get(AUTHENTICATED_KEY) else {
+                continue;
+            };
+            found.push(SignedInSession {
+                sid: row.get(0),
+                login: login.clone(),
+                seen_at: row.get(2),
+                expires_at: row.get(3),
+            });
+        }
+        Ok(found)
+    }
+
+    fn end_session_of(&self, username: &Username, sid: &str) -> StoreResult<bool> {
+        let n = self.execute(
+            "DELETE FROM sessions WHERE username = $1 AND sid = $2",
+            params![username.as_str().to_string(), sid.to_string()],
+        )?;
+        Ok(n > 0)
     }
 }

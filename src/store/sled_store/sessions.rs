@@ -9,7 +9,8 @@
 //!
 //! Trees and their key encodings:
 //! - `sessions`: the session key (43 characters of base64url from 32 random bytes) → JSON
-//!   `{"state": {...}, "expires_at": RFC 3339}`.
+//!   `{"state": {...}, "expires_at": RFC 3339, "seen_at": RFC 3339}` (`seen_at`: the last write
+//!   or extension, that is the last request; absent in sessions stored before it was kept).
 //! - `sessions_by_user`: username ‖ 0x00 ‖ session key (UTF-8) → empty; one entry per session
 //!   whose state holds a login (the `login` state key, JSON with `username`).
 //!
@@ -39,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use super::volatile::{Only, Put, Volatile};
 use super::{user_key, SledStore};
 use crate::domain::Username;
-use crate::store::StoreResult;
+use crate::store::{SignedInSession, StoreResult};
 
 pub(in crate::store) type State = HashMap<String, String>;
 
@@ -53,6 +54,8 @@ pub const AUTHENTICATED_KEY: &str = "login";
 pub(super) struct Stored {
     state: State,
     expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seen_at: Option<DateTime<Utc>>,
 }
 
 /// The bounds of the in-memory sessions: 100,000 of them, 64 MiB.
@@ -151,6 +154,7 @@ impl SledSessionStore {
         let stored = Stored {
             state,
             expires_at: self.expiry(ttl),
+            seen_at: Some((self.now)()),
         };
         let table = &self.store.session_table;
         if user.is_some() {
@@ -345,6 +349,60 @@ impl crate::store::SessionStore for SledStore {
         self.flush()?;
         Ok(ended)
     }
+
+    fn sessions_of(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<SignedInSession>> {
+        let prefix = user_key(username, b"");
+        let mut found = Vec::new();
+        for key in self.sessions_by_user.scan_prefix(&prefix).keys() {
+            if found.len() >= limit {
+                break;
+            }
+            let key = key?;
+            // An entry may outlive its session or name a user it no longer holds.
+            let Some(raw) = self.sessions.get(&key[prefix.len()..])? else {
+                continue;
+            };
+            let Ok(stored) = serde_json::from_slice::<Stored>(&raw) else {
+                continue;
+            };
+            if stored.expires_at <= now || signed_in_as(&stored.state).as_ref() != Some(username) {
+                continue;
+            }
+            let Some(login) = stored.state.get(AUTHENTICATED_KEY) else {
+                continue;
+            };
+            found.push(SignedInSession {
+                sid: stored
+                    .state
+                    .get(SID_KEY)
+                    .and_then(|s| serde_json::from_str(s).ok()),
+                login: login.clone(),
+                seen_at: stored.seen_at,
+                expires_at: stored.expires_at,
+            });
+        }
+        Ok(found)
+    }
+
+    fn end_session_of(&self, username: &Username, sid: &str) -> StoreResult<bool> {
+        let prefix = user_key(username, b"");
+        for key in self.sessions_by_user.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let session_key = &key[prefix.len()..];
+            if self.session_sid(session_key).as_deref() == Some(sid)
+                && self.remove_session_of(session_key, username)?
+            {
+                self.flush()?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 impl SessionStore for SledSessionStore {
@@ -412,6 +470,7 @@ impl SessionStore for SledSessionStore {
                 return Ok(());
             }
             stored.expires_at = self.expiry(ttl);
+            stored.seen_at = Some((self.now)());
             let (size, expires_at) = (footprint(session_key.as_ref(), &stored), stored.expires_at);
             // Only if still there: an ended session is never written back.
             if let Put::Kept = table.put(
@@ -431,6 +490,7 @@ impl SessionStore for SledSessionStore {
                 return Ok(());
             }
             stored.expires_at = self.expiry(ttl);
+            stored.seen_at = Some((self.now)());
             // Only if unchanged meanwhile: an ended session is never written back.
             let _ = self.store.sessions.compare_and_swap(
                 key,

@@ -329,3 +329,125 @@ async fn an_expired_session_is_not_loaded_nor_written_back(
         "two expired, not yet purged; two new"
     );
 }
+
+both_sessions!(a_users_sessions_are_listed_with_when_each_was_last_seen);
+async fn a_users_sessions_are_listed_with_when_each_was_last_seen(
+    s: impl SessionStore,
+    store: &dyn Storage,
+    time: Time,
+) {
+    let (alice, start) = (name("alice"), time.now());
+    let one = s
+        .save(state_with_sid(Some("alice"), "one"), &TTL)
+        .await
+        .unwrap();
+    time.advance(chrono::Duration::minutes(5));
+    s.save(state_with_sid(Some("alice"), "two"), &TTL)
+        .await
+        .unwrap();
+    s.save(state_with_sid(Some("bob"), "one"), &TTL)
+        .await
+        .unwrap();
+    s.save(state_with_sid(None, "anon"), &TTL).await.unwrap();
+    // Signed in, then out again: not alice's any more.
+    let gone = s
+        .save(state_with_sid(Some("alice"), "out"), &TTL)
+        .await
+        .unwrap();
+    s.update(gone, state_with_sid(None, "out"), &TTL)
+        .await
+        .unwrap();
+    time.advance(chrono::Duration::minutes(1));
+    s.update_ttl(&one, &TTL).await.unwrap();
+
+    let mut listed = store.sessions_of(&alice, time.now(), 10).unwrap();
+    listed.sort_by(|a, b| a.sid.cmp(&b.sid));
+    let sids: Vec<_> = listed.iter().map(|l| l.sid.as_deref()).collect();
+    assert_eq!(sids, [Some("one"), Some("two")]);
+    let (at6, at5) = (
+        start + chrono::Duration::minutes(6),
+        start + chrono::Duration::minutes(5),
+    );
+    let close =
+        |a: Option<DateTime<Utc>>, b: DateTime<Utc>| (a.unwrap() - b).num_milliseconds().abs() < 2;
+    assert!(close(listed[0].seen_at, at6), "{:?}", listed[0].seen_at);
+    assert!(close(listed[1].seen_at, at5), "{:?}", listed[1].seen_at);
+    assert!(close(
+        Some(listed[0].expires_at),
+        at6 + chrono::Duration::minutes(15)
+    ));
+    let login: serde_json::Value = serde_json::from_str(&listed[0].login).unwrap();
+    assert_eq!(login["username"], "alice");
+    assert_eq!(store.sessions_of(&alice, time.now(), 1).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .sessions_of(&name("bob"), time.now(), 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .sessions_of(&name("carol"), time.now(), 10)
+        .unwrap()
+        .is_empty());
+    // "two" expires at 20 minutes, "one" at 21: in between only "one" is listed.
+    let between = start + chrono::Duration::seconds(20 * 60 + 30);
+    let left = store.sessions_of(&alice, between, 10).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].sid.as_deref(), Some("one"));
+}
+
+both_sessions!(ending_one_session_by_its_sid_spares_the_others);
+async fn ending_one_session_by_its_sid_spares_the_others(
+    s: impl SessionStore,
+    store: &dyn Storage,
+    time: Time,
+) {
+    let alice = name("alice");
+    let a1 = s
+        .save(state_with_sid(Some("alice"), "one"), &TTL)
+        .await
+        .unwrap();
+    let a2 = s
+        .save(state_with_sid(Some("alice"), "two"), &TTL)
+        .await
+        .unwrap();
+    let b1 = s
+        .save(state_with_sid(Some("bob"), "one"), &TTL)
+        .await
+        .unwrap();
+    let anon = s.save(state_with_sid(None, "one"), &TTL).await.unwrap();
+    assert!(store.end_session_of(&alice, "one").unwrap());
+    assert!(s.load(&a1).await.unwrap().is_none());
+    assert!(s.load(&a2).await.unwrap().is_some());
+    assert!(s.load(&b1).await.unwrap().is_some(), "another user's");
+    assert!(s.load(&anon).await.unwrap().is_some(), "nobody's");
+    assert!(
+        !store.end_session_of(&alice, "one").unwrap(),
+        "ended already"
+    );
+    assert!(!store.end_session_of(&alice, "none-such").unwrap());
+    // A request of the ended session still running cannot revive its login.
+    let revived = s
+        .update(copy(&a1), state_with_sid(Some("alice"), "one"), &TTL)
+        .await
+        .unwrap();
+    assert!(!s
+        .load(&revived)
+        .await
+        .unwrap()
+        .unwrap()
+        .contains_key(AUTHENTICATED_KEY));
+    // Signed in as bob now: not alice's to end.
+    s.update(a2, state_with_sid(Some("bob"), "two"), &TTL)
+        .await
+        .unwrap();
+    assert!(!store.end_session_of(&alice, "two").unwrap());
+    assert_eq!(
+        store
+            .sessions_of(&name("bob"), time.now(), 10)
+            .unwrap()
+            .len(),
+        2
+    );
+}
