@@ -72,6 +72,8 @@ pub enum ErrorCode {
     UsernameNotAvailable,
     FidoCredentialNotFound,
     FidoCredentialChangeNotAllowed,
+    /// Self-service: the selected session is not one of the account's (any more).
+    SessionNotFound,
     /// Self-service: removing the password would leave no way to sign in.
     PasswordRemovalNotAllowed,
     NoValidToken,
@@ -140,6 +142,7 @@ impl ApiError {
                     (StatusCode::BAD_REQUEST, C::UsernameNotAvailable)
                 }
                 E::FidoCredentialNotFound => (StatusCode::BAD_REQUEST, C::FidoCredentialNotFound),
+                E::SessionNotFound => (StatusCode::BAD_REQUEST, C::SessionNotFound),
                 E::FidoCredentialChangeNotAllowed(_) => {
                     (StatusCode::BAD_REQUEST, C::FidoCredentialChangeNotAllowed)
                 }

@@ -65,6 +65,10 @@ pub enum EngineError {
     },
     #[error("this account has no such credential")]
     FidoCredentialNotFound,
+    #[error(
+        "this account has no such session; it may have ended already, so list the sessions again"
+    )]
+    SessionNotFound,
     /// A last-credential rule (or the credential's state) refuses the change.
     #[error("{0}")]
     FidoCredentialChangeNotAllowed(Refusal),

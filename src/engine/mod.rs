@@ -57,7 +57,8 @@ pub use challenges::Challenges;
 pub use cluster::FOLLOW_INTERVAL;
 pub use error::{EngineError, NextStep};
 pub use flows::{
-    AccountView, ChallengeIssued, CredentialView, FlowOffer, SecurityEvent, SessionView, StepDone,
+    AccountSession, AccountView, ChallengeIssued, CredentialView, FlowOffer, SecurityEvent,
+    SessionView, StepDone,
 };
 pub use health::{HealthCheck, Readiness};
 pub use limits::Limited;

@@ -16,6 +16,26 @@ pub struct Login {
     pub tags: Vec<(Tag, DateTime<Utc>)>,
     /// Applications whose flow completed in this session, with when.
     pub applications: Vec<(FlowId, DateTime<Utc>)>,
+    /// When this user signed in to the session (a step-up keeps it; `None` in sessions from
+    /// before it was kept).
+    #[serde(default)]
+    pub signed_in_at: Option<DateTime<Utc>>,
+    /// The browser (`User-Agent`, at most [`Login::USER_AGENT_KEPT`] characters) and the
+    /// address the last sign-in or step-up came from.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub remote_address: Option<String>,
+}
+
+impl Login {
+    /// How much of a `User-Agent` a session keeps.
+    pub const USER_AGENT_KEPT: usize = 256;
+
+    /// The part of a `User-Agent` a session keeps.
+    pub fn user_agent_kept(agent: &str) -> String {
+        agent.chars().take(Self::USER_AGENT_KEPT).collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

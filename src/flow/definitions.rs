@@ -97,6 +97,10 @@ pub enum Action {
     RemovePassword,
     /// The account goes with its credentials; every session of it ends.
     DeleteAccount,
+    /// The session picked by a `session-selection` step ends (this one too, if picked).
+    EndSession,
+    /// Every other session signed in to the account ends; this one stays.
+    EndOtherSessions,
 }
 
 impl Action {
@@ -110,7 +114,14 @@ impl Action {
             Action::SetPassword => "set-password",
             Action::RemovePassword => "remove-password",
             Action::DeleteAccount => "delete-account",
+            Action::EndSession => "end-session",
+            Action::EndOtherSessions => "end-other-sessions",
         }
+    }
+
+    /// Whether the action ends sessions of the account.
+    pub fn on_sessions(&self) -> bool {
+        matches!(self, Action::EndSession | Action::EndOtherSessions)
     }
 
     /// Whether the action changes a selected credential (else the account).
@@ -182,6 +193,9 @@ pub enum Step {
     CredentialSelection,
     /// The user gives the selected credential a new name.
     DisplayNameChange,
+    /// The user picks one of the sessions signed in to their account (session flows, first
+    /// step).
+    SessionSelection,
     /// The account's new display name (self-service).
     UserDisplayNameChange,
     /// The user's current password; with `fido_approval` a FIDO approval (the approval
@@ -228,6 +242,7 @@ impl Step {
             Step::UserData => "user-data",
             Step::CredentialSelection => "credential-selection",
             Step::DisplayNameChange => "display-name-change",
+            Step::SessionSelection => "session-selection",
             Step::UserDisplayNameChange => "user-display-name-change",
             Step::CurrentPassword { .. } => "current-password",
             Step::NewPassword => "new-password",

@@ -33,6 +33,9 @@ pub struct RunningFlow {
     /// The hash of the password a `new-password` step accepted, for the `apply` step.
     #[serde(default)]
     pub new_password: Option<NewPasswordHash>,
+    /// The engine session id (`sid`) of the session a `session-selection` step picked.
+    #[serde(default)]
+    pub selected_session: Option<String>,
 }
 
 /// An argon2id PHC string of a new password; never shown by `Debug`.
@@ -82,6 +85,7 @@ pub enum Call {
     UserDisplayNameChange,
     CurrentPassword,
     NewPassword,
+    SessionSelect,
 }
 
 /// The call does not fit the running flow's current step.
@@ -127,6 +131,7 @@ pub fn start(id: FlowId, steps: &[Step], instance: String, user: Option<Username
         new_display_name: None,
         signup: None,
         new_password: None,
+        selected_session: None,
     }
 }
 
@@ -162,6 +167,7 @@ pub fn accept<'a>(
         | (Step::FidoApproval { .. }, Call::ApprovalChallenge | Call::Abort)
         | (Step::UserData, Call::UserData)
         | (Step::CredentialSelection, Call::CredentialSelect)
+        | (Step::SessionSelection, Call::SessionSelect)
         | (Step::DisplayNameChange, Call::DisplayNameChange)
         | (Step::UserDisplayNameChange, Call::UserDisplayNameChange)
         | (Step::CurrentPassword { .. }, Call::CurrentPassword)
@@ -195,6 +201,7 @@ pub fn next_step_name(steps: &[Step], flow: &RunningFlow) -> Option<&'static str
         Step::FidoRegistration { .. } => "FIDO_REGISTRATION_CHALLENGE_RETRIEVAL_REQUIRED",
         Step::UserData => "USER_DATA_REQUIRED",
         Step::CredentialSelection => "FIDO_CREDENTIAL_SELECTION_REQUIRED",
+        Step::SessionSelection => "SESSION_SELECTION_REQUIRED",
         Step::DisplayNameChange => "FIDO_DISPLAY_NAME_CHANGE_REQUIRED",
         Step::FidoApproval { .. } => "FIDO_APPROVAL_CHALLENGE_RETRIEVAL_REQUIRED",
         Step::UserDisplayNameChange => "USER_DISPLAY_NAME_CHANGE_REQUIRED",

@@ -165,7 +165,7 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
         FlowKind::UserSelfRegistration => "user-self-registration",
     };
     let (mut selected, mut named, mut applied) = (false, false, false);
-    let (mut user_named, mut new_password) = (false, false);
+    let (mut user_named, mut new_password, mut session) = (false, false, false);
     for (i, step) in flow.steps.iter().enumerate() {
         if applied {
             return Err(at("nothing may follow an `apply` step".into()));
@@ -173,20 +173,25 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
         let fits = match (flow.kind, step) {
             (FlowKind::UserSelfRegistration, Step::UserData) => i == 0,
             (FlowKind::UserSelfRegistration, Step::FidoRegistration { .. }) => i == 1,
-            (FlowKind::SelfService, Step::FidoRegistration { .. }) => !selected,
-            (FlowKind::SelfService, Step::CredentialSelection) => i == 0,
+            (FlowKind::SelfService, Step::FidoRegistration { .. }) => !selected && !session,
+            (FlowKind::SelfService, Step::CredentialSelection | Step::SessionSelection) => i == 0,
             (FlowKind::SelfService, Step::DisplayNameChange) => selected,
             (FlowKind::SelfService, Step::FidoApproval { .. })
             | (FlowKind::SelfService, Step::CurrentPassword { .. }) => true,
-            (FlowKind::SelfService, Step::UserDisplayNameChange | Step::NewPassword) => !selected,
+            (FlowKind::SelfService, Step::UserDisplayNameChange | Step::NewPassword) => {
+                !selected && !session
+            }
             (FlowKind::SelfService, Step::Apply { action, .. }) => {
                 use super::definitions::Action;
                 match action {
                     Action::Rename => selected && named,
-                    Action::SetUserDisplayName => !selected && user_named,
-                    Action::SetPassword => !selected && new_password,
-                    Action::RemovePassword | Action::DeleteAccount => !selected,
-                    _ => selected,
+                    Action::SetUserDisplayName => !selected && !session && user_named,
+                    Action::SetPassword => !selected && !session && new_password,
+                    Action::RemovePassword | Action::DeleteAccount | Action::EndOtherSessions => {
+                        !selected && !session
+                    }
+                    Action::EndSession => session,
+                    Action::Delete | Action::Disable | Action::Enable => selected,
                 }
             }
             _ => false,
@@ -200,6 +205,7 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
         }
         match step {
             Step::CredentialSelection => selected = true,
+            Step::SessionSelection => session = true,
             Step::DisplayNameChange => named = true,
             Step::UserDisplayNameChange => user_named = true,
             Step::NewPassword => new_password = true,
@@ -237,6 +243,11 @@ fn validate_flow(flow: &FlowDefinition) -> Result<(), String> {
     if selected && !applied {
         return Err(at(
             "a flow that selects a credential must end with an `apply` step".into(),
+        ));
+    }
+    if session && !applied {
+        return Err(at(
+            "a flow that selects a session must end with an `apply` step".into(),
         ));
     }
     for condition in flow.access.iter().chain(&flow.authorization) {
@@ -362,6 +373,43 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
         ] {
             assert!(ok(refused).is_err(), "{refused}");
         }
+    }
+
+    /// `end-session` needs a selected session, `end-other-sessions` none; a session selection
+    /// comes first and ends with an `apply` step; no other action follows it.
+    #[test]
+    fn session_actions_need_their_selection_and_nothing_else() {
+        let flow = |steps: &str| {
+            format!(
+                "[[flow]]\nid = \"f\"\nkind = \"self-service\"\n\
+                 authorization = [{{ type = \"authenticated-within\", max_age = \"10m\" }}]\n\
+                 steps = [{steps}]\n"
+            )
+        };
+        let ok = |steps: &str| load(&[("flows/a.toml", &flow(steps))]).map(|_| ());
+        for accepted in [
+            r#"{ type = "session-selection" }, { type = "apply", action = "end-session" }"#,
+            r#"{ type = "session-selection" }, { type = "fido-approval" }, { type = "apply", action = "end-session" }"#,
+            r#"{ type = "apply", action = "end-other-sessions" }"#,
+            r#"{ type = "fido-approval" }, { type = "apply", action = "end-other-sessions" }"#,
+        ] {
+            assert!(ok(accepted).is_ok(), "{accepted}");
+        }
+        for refused in [
+            r#"{ type = "apply", action = "end-session" }"#,
+            r#"{ type = "session-selection" }"#,
+            r#"{ type = "fido-approval" }, { type = "session-selection" }, { type = "apply", action = "end-session" }"#,
+            r#"{ type = "credential-selection" }, { type = "apply", action = "end-session" }"#,
+            r#"{ type = "session-selection" }, { type = "apply", action = "end-other-sessions" }"#,
+            r#"{ type = "session-selection" }, { type = "apply", action = "delete" }"#,
+            r#"{ type = "session-selection" }, { type = "apply", action = "delete-account" }"#,
+            r#"{ type = "session-selection" }, { type = "new-password" }, { type = "apply", action = "set-password" }"#,
+            r#"{ type = "session-selection" }, { type = "fido-registration" }"#,
+        ] {
+            assert!(ok(refused).is_err(), "{refused}");
+        }
+        let err = ok(r#"{ type = "session-selection" }"#).unwrap_err();
+        assert!(err.reason.contains("selects a session"), "{err}");
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub enum AuditKind {
     PasswordChanged,
     /// A user removed their password (self-service).
     PasswordRemoved,
+    /// A user signed out one session of their account, or every other one (self-service; the
+    /// detail says which and how many).
+    SessionsEnded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 // The signed-in user's account sections of the portal: the display name and the password
 // (change with the current password or a passkey, add to a passkey-only account, remove), and
-// deleting the account; and the account's recent security activity (from the audit log).
+// deleting the account; the account's recent security activity (from the audit log); and the
+// card of its active sessions (static/js/sessions.js).
 // Each change runs its self-service flow through the portal's runFlow; this module answers the
 // account steps (USER_DISPLAY_NAME_CHANGE_REQUIRED, CURRENT_PASSWORD_REQUIRED,
 // NEW_PASSWORD_REQUIRED).
@@ -8,6 +9,7 @@
 import * as api from "./api.js";
 import { SELF } from "./api.js";
 import { $, el, clear, showStatus, nameDialog, confirmDialog, timeEl } from "./ui.js";
+import { sessionsCard, loadSessions } from "./sessions.js";
 
 let hooks = null; // { run, runFlow, approvalCeremony, busy, leave }
 let account = null; // the `my.user` attributes
@@ -23,7 +25,7 @@ export async function loadAccount() {
   const doc = await api.get(`${SELF}/user`);
   account = doc?.data?.attributes || null;
   render();
-  await loadActivity();
+  await Promise.all([loadActivity(), loadSessions()]);
 }
 
 function render() {
@@ -89,6 +91,7 @@ function render() {
         ? el("p", { class: "hint", text: "Add a passkey before you can remove your password." })
         : null,
     ),
+    sessionsCard({ ...hooks, activity: loadActivity }),
     el(
       "div",
       { class: "card", attrs: { "aria-labelledby": "activity-title" } },
@@ -148,6 +151,7 @@ const EVENTS = {
   USER_DISPLAY_NAME_CHANGED: ["Display name changed", "Changing the display name failed"],
   PASSWORD_CHANGED: ["Password set", "Setting the password failed"],
   PASSWORD_REMOVED: ["Password removed", "Removing the password failed"],
+  SESSIONS_ENDED: ["Signed out another session", "Signing out failed"],
 };
 const BY = { helpdesk: " by the helpdesk", system: " by the server" };
 
@@ -169,6 +173,10 @@ async function loadActivity({ more = false } = {}) {
 function activityWords(a) {
   if (a.event === "PASSWORD_CHECK" && /^self-service/.test(a.detail || "")) {
     return ["Current password confirmed", "A wrong current password was given"];
+  }
+  if (a.event === "SESSIONS_ENDED") {
+    if (a.detail === "signed out this session") return ["Signed out this session", "Signing out failed"];
+    if (/other session/.test(a.detail || "")) return ["Signed out everywhere else", "Signing out failed"];
   }
   if (a.event === "PASSWORD_CHANGED") {
     return a.detail === "password added" ? ["Password added", "Adding a password failed"] : ["Password changed", "Changing the password failed"];

@@ -5,6 +5,7 @@
 mod common;
 
 mod account;
+mod active_sessions;
 mod assertions;
 mod audit_chain;
 mod audit_retention;

@@ -3,15 +3,17 @@
 // (approved with its passkey), signs in with it, changes it with the current password and
 // removes it again (approved with its passkey); the password dialog refuses a short password
 // beside its field; the recent security activity lists each change, newest first. An account is
-// deleted after a passkey approval and the page signs out.
+// deleted after a passkey approval and the page signs out. An account signed in from three
+// browsers lists them, signs one out, then every other one.
 
 import { after, before, test } from 'node:test';
 import {
-  assert, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, sessionOf, startServer,
+  assert, createUser, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, sessionOf,
+  startServer,
 } from './harness.mjs';
 import {
   answerNameDialog, assertFits, assertNoMessage, confirmDialog, signUpWithPasskey, text,
-  waitHidden, waitState, waitText, waitUntil, waitVisible,
+  waitCount, waitHidden, waitState, waitText, waitUntil, waitVisible,
 } from './portal.mjs';
 
 const JOURNEY = { timeout: 90_000, skip: portalMissing() };
@@ -154,6 +156,91 @@ for (const width of [1100, 390]) {
       p.assertClean(`the deletion journey at ${width}px`);
     } finally {
       await p.close();
+    }
+  });
+}
+
+/** Signs `username` in with the password in a new browser context; the portal shows the account. */
+async function signedInPage(username) {
+  const p = await openPage(browser, server);
+  await p.page.goto('/');
+  await waitState(p, 'signin');
+  await p.page.fill('#username', username);
+  await p.page.fill('#password', PASSWORD);
+  await p.page.click('#password-signin');
+  await waitState(p, 'account');
+  return p;
+}
+
+for (const width of [1100, 390]) {
+  test(`at ${width}px the account lists where it is signed in, signs one session out, then every other`, JOURNEY, async () => {
+    const username = `sess${width}`;
+    await createUser(server, username, { password: PASSWORD });
+    const pages = [];
+    try {
+      pages.push(await signedInPage(username), await signedInPage(username));
+      const [first, second] = pages;
+      const p = await signedInPage(username);
+      pages.push(p);
+      const { page } = p;
+      await page.setViewportSize({ width, height: 900 });
+
+      // This session first, marked and without a sign-out button; the two others after it.
+      await waitCount(p, '#sessions li.session-item', 3);
+      const items = await page.$$eval('#sessions li.session-item', (lis) => lis.map((li) => ({
+        current: li.dataset.current,
+        device: li.querySelector('.what').textContent,
+        badge: li.querySelector('.badge')?.textContent || null,
+        button: li.querySelector('button')?.getAttribute('aria-label') || null,
+        where: li.querySelector('.where').textContent,
+        seen: li.querySelector('.when').textContent,
+      })));
+      assert.deepEqual(items.map((i) => i.current), ['true', 'false', 'false'], JSON.stringify(items));
+      assert.equal(items[0].badge, 'This device');
+      assert.equal(items[0].button, null, 'no sign-out button for this session');
+      assert.equal(items[0].seen, 'Active now');
+      for (const i of items) {
+        assert.equal(i.device, 'Chrome on Linux', JSON.stringify(i));
+        assert.ok(i.where.startsWith('127.0.0.1 · signed in '), JSON.stringify(i));
+      }
+      for (const i of items.slice(1)) {
+        assert.ok(i.button.startsWith('Sign out Chrome on Linux, last seen '), JSON.stringify(i));
+        assert.ok(i.seen.startsWith('Last seen '), JSON.stringify(i));
+      }
+      assert.equal(await page.isDisabled('#sessions-sign-out-others'), false);
+      await assertFits(p, 'the sessions card');
+      await screenshot(page, `account-sessions-${width}`);
+
+      // One other session signs out; the other stays.
+      const id = await page.getAttribute('#sessions li[data-current="false"] >> nth=0', 'data-session-id');
+      await page.click(`#sessions li[data-session-id="${id}"] button`);
+      await waitCount(p, '#sessions li.session-item', 2);
+      await waitUntil(p, 'the sign-out confirmed', () => /Chrome on Linux is signed out/.test(document.getElementById('status').textContent));
+      await assertNoMessage(p, 'after signing one session out');
+      const states = [(await sessionOf(first.page)).authenticated, (await sessionOf(second.page)).authenticated];
+      assert.deepEqual([...states].sort(), [false, true], 'exactly one of the others signed out');
+
+      // Every other session signs out after a confirmation; this one stays.
+      await page.click('#sessions-sign-out-others');
+      await confirmDialog(p, 'This one stays signed in');
+      await waitCount(p, '#sessions li.session-item', 1);
+      await waitVisible(p, '#sessions-alone');
+      assert.equal(await page.isDisabled('#sessions-sign-out-others'), true);
+      await assertNoMessage(p, 'after signing out everywhere else');
+      assert.equal((await sessionOf(first.page)).authenticated, false);
+      assert.equal((await sessionOf(second.page)).authenticated, false);
+      assert.equal((await sessionOf(page)).authenticated, true, 'this session stays');
+
+      // The activity tells both apart.
+      await waitUntil(p, 'the sign-outs in the activity', () => document.querySelectorAll('#activity li[data-event="SESSIONS_ENDED"]').length === 2);
+      const words = await page.$$eval('#activity li[data-event="SESSIONS_ENDED"] .what', (w) => w.map((x) => x.textContent));
+      assert.deepEqual(words, ['Signed out everywhere else', 'Signed out another session']);
+      assert.ok((await audit(username)).includes('SESSIONS_ENDED'));
+      await assertFits(p, 'the sessions card alone');
+      await screenshot(page, `account-sessions-alone-${width}`);
+      for (const q of pages) q.assertClean(`the sessions journey at ${width}px`);
+    } finally {
+      for (const q of pages) await q.close();
     }
   });
 }

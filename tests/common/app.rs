@@ -251,6 +251,18 @@ impl TestApp {
         }
     }
 
+    /// A browser that sends `user_agent` as its `User-Agent`.
+    pub fn browser_as(&self, user_agent: &str) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .user_agent(user_agent)
+                .build()
+                .expect("client"),
+            ..self.browser()
+        }
+    }
+
     /// A browser that keeps the cookies (and authenticator) of `other`, pointed at this server.
     pub fn same_browser(&self, other: Browser) -> Browser {
         Browser {

@@ -48,7 +48,7 @@ impl AuthFiError {
                 (StatusCode::BAD_REQUEST, 1002)
             }
             E::UserNotFound(_) => (StatusCode::NOT_FOUND, 1000),
-            E::UserCredentialNotFound(_) | E::FidoCredentialNotFound => {
+            E::UserCredentialNotFound(_) | E::FidoCredentialNotFound | E::SessionNotFound => {
                 (StatusCode::NOT_FOUND, 1002)
             }
             E::UserLocked { .. } => (StatusCode::FORBIDDEN, 2000),

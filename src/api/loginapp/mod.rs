@@ -9,6 +9,7 @@ mod authentication;
 mod handlers;
 mod render;
 mod self_service;
+mod sessions;
 mod signup;
 
 pub use render::credential_attributes;
@@ -21,6 +22,7 @@ use super::routes::{op, Table};
 use account as m;
 use authentication as a;
 use self_service as h;
+use sessions as n;
 use signup as u;
 
 fn resource(path: &str) -> actix_web::Resource {
@@ -111,6 +113,8 @@ pub fn tables() -> Vec<Table> {
             [op!(post, m::current_password_check)],
         )
         .at("/password/new/set", [op!(post, m::new_password)])
-        .at("/security-events", [op!(get, m::my_security_events)]);
+        .at("/security-events", [op!(get, m::my_security_events)])
+        .at("/sessions", [op!(get, n::my_sessions)])
+        .at("/session/select", [op!(post, n::session_select)]);
     vec![authentication, signup, self_service]
 }

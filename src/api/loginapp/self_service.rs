@@ -93,7 +93,7 @@ pub async fn select_flow(
         req,
         e,
         s,
-        move |e, s, _| e.select_flow(s, &id),
+        move |e, s, cx| e.select_flow(s, cx, &id),
         step(SELF_SERVICE_SESSION),
     )
     .await

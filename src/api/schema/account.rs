@@ -32,6 +32,31 @@ pub struct Password {
     pub password: String,
 }
 
+/// One of the sessions signed in to the account (`id`: what `…/session/select` takes).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AccountSession {
+    /// Whether it is the session asking.
+    pub current: bool,
+    /// "Chrome on Linux", from the user agent; `null` when it names no known browser or system.
+    pub device: Option<String>,
+    /// The browser's `User-Agent` (its first 256 characters).
+    pub user_agent: Option<String>,
+    /// The address its last sign-in or step-up came from.
+    pub remote_address: Option<String>,
+    pub signed_in_at: DateTime<Utc>,
+    /// Its last request; for the current session, now.
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// `POST …/session/select`: the first step of `session-sign-out`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SessionSelect {
+    /// The `id` of a `my.session` of the session list.
+    pub session_id: String,
+}
+
 /// One of the signed-in user's own security events (`id`: its audit sequence number).
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
@@ -40,7 +65,7 @@ pub struct SecurityEvent {
     /// The audit event: `PASSWORD_CHECK`, `FIDO_AUTHENTICATION`, `FIDO_REGISTRATION`,
     /// `SIGN_UP`, `CREDENTIAL_RENAMED`, `CREDENTIAL_DISABLED`, `CREDENTIAL_ENABLED`,
     /// `CREDENTIAL_DELETED`, `SIGN_COUNTER_REGRESSION`, `USER_LOCKED`, `USER_UNLOCKED`,
-    /// `USER_DISPLAY_NAME_CHANGED`, `PASSWORD_CHANGED`, `PASSWORD_REMOVED`.
+    /// `USER_DISPLAY_NAME_CHANGED`, `PASSWORD_CHANGED`, `PASSWORD_REMOVED`, `SESSIONS_ENDED`.
     pub event: String,
     pub success: bool,
     /// `you`, `helpdesk`, `someone` (a sign-in attempt before it knew who) or `system`.

@@ -168,7 +168,7 @@ impl Engine {
         let mut flow = flow;
         flow.user = Some(name.clone());
         let facts = self.facts(&name)?;
-        self.after_step(s, app, flow, facts, now)
+        self.after_step(s, cx, app, flow, facts, now)
     }
 
     fn audit_password(
@@ -206,6 +206,7 @@ impl Engine {
     pub(in crate::engine) fn after_step(
         &self,
         s: &mut SessionData,
+        cx: &RequestCtx,
         app: &Application,
         flow: RunningFlow,
         facts: Facts,
@@ -228,7 +229,7 @@ impl Engine {
             }
             Advance::Completed(done) => {
                 let instance = done.instance.clone();
-                self.complete_login(s, done, now)?;
+                self.complete_login(s, cx, done, now)?;
                 Ok(StepDone {
                     instance,
                     next: None,
@@ -242,10 +243,12 @@ impl Engine {
     }
 
     /// The flow completed: the session becomes (or stays) authenticated for its user, the
-    /// flow's tags start to count, and the session key is renewed.
+    /// flow's tags start to count, and the session key is renewed. The browser and address it
+    /// completed from are kept for the account's list of its sessions.
     pub(in crate::engine) fn complete_login(
         &self,
         s: &mut SessionData,
+        cx: &RequestCtx,
         flow: RunningFlow,
         now: DateTime<Utc>,
     ) -> EngineResult<()> {
@@ -261,9 +264,14 @@ impl Engine {
                 authenticated_at: now,
                 tags: Vec::new(),
                 applications: Vec::new(),
+                signed_in_at: Some(now),
+                user_agent: None,
+                remote_address: None,
             },
         };
         login.authenticated_at = now;
+        login.user_agent = cx.user_agent.as_deref().map(Login::user_agent_kept);
+        login.remote_address = cx.remote_address.clone();
         for (tag, at) in flow.granted {
             login.tags.retain(|(t, _)| *t != tag);
             login.tags.push((tag, at));
@@ -542,6 +550,9 @@ grants = ["PASSWORD_AGAIN"]
                 authenticated_at: earlier,
                 tags: vec![(FlowId::parse("PASSWORD_VERIFIED").unwrap(), earlier)],
                 applications: vec![(FlowId::parse("default").unwrap(), earlier)],
+                signed_in_at: Some(earlier),
+                user_agent: Some("bob's browser".into()),
+                remote_address: Some("192.0.2.1".into()),
             }),
             ..SessionData::default()
         };
@@ -552,7 +563,8 @@ grants = ["PASSWORD_AGAIN"]
         let mut flow = machine::start(app.id.clone(), &app.steps, random_id(), Some(alice));
         flow.granted
             .push((FlowId::parse("FIDO_VERIFIED").unwrap(), now));
-        t.complete_login(&mut s, flow, now).unwrap();
+        t.complete_login(&mut s, &RequestCtx::default(), flow, now)
+            .unwrap();
         assert_eq!(
             s.login,
             Some(Login {
@@ -560,6 +572,9 @@ grants = ["PASSWORD_AGAIN"]
                 authenticated_at: now,
                 tags: vec![(FlowId::parse("FIDO_VERIFIED").unwrap(), now)],
                 applications: vec![(FlowId::parse("fido-step-up").unwrap(), now)],
+                signed_in_at: Some(now),
+                user_agent: None,
+                remote_address: None,
             })
         );
         assert!(s.renew);

@@ -255,7 +255,7 @@ impl Engine {
         if matches!(step, Step::Password { .. }) {
             let instance = flow.instance.clone();
             let done = machine::complete_with_passkey(&app.steps, flow, now);
-            self.complete_login(s, done, now)?;
+            self.complete_login(s, cx, done, now)?;
             return Ok(StepDone {
                 instance,
                 next: None,
@@ -267,7 +267,7 @@ impl Engine {
             has_credentials: true,
             has_enabled_credentials: true,
         };
-        self.after_step(s, app, flow, facts, now)
+        self.after_step(s, cx, app, flow, facts, now)
     }
 
     /// `POST /rest/public/authentication/fido/abort`: the browser reports a cancelled

@@ -30,7 +30,9 @@ pub fn change_allowed(
         | Action::SetUserDisplayName
         | Action::SetPassword
         | Action::RemovePassword
-        | Action::DeleteAccount => Ok(()),
+        | Action::DeleteAccount
+        | Action::EndSession
+        | Action::EndOtherSessions => Ok(()),
         Action::Enable if target.enabled => Err(Refusal::AlreadyEnabled),
         Action::Enable if target.disabled_by == Some(DisabledBy::Helpdesk) => {
             Err(Refusal::DisabledByHelpdesk)
@@ -319,7 +321,9 @@ impl Engine {
                 Action::SetUserDisplayName
                 | Action::SetPassword
                 | Action::RemovePassword
-                | Action::DeleteAccount => {}
+                | Action::DeleteAccount
+                | Action::EndSession
+                | Action::EndOtherSessions => {}
             }
             Ok(())
         });

@@ -12,6 +12,7 @@
 //! - `manage.rs`: credential selection, renaming, approval and the `apply` step.
 //! - `security_events.rs`: the user's own recent security events from the audit log.
 //! - `account.rs`: the account view, its display name and password (current, new, removed).
+//! - `sessions.rs`: the account's active sessions, signing one out or every other one.
 
 mod account;
 mod authentication;
@@ -20,8 +21,10 @@ mod manage;
 mod outcome;
 mod security_events;
 mod self_service;
+mod sessions;
 mod signup;
 
 pub use outcome::{
-    AccountView, ChallengeIssued, CredentialView, FlowOffer, SecurityEvent, SessionView, StepDone,
+    AccountSession, AccountView, ChallengeIssued, CredentialView, FlowOffer, SecurityEvent,
+    SessionView, StepDone,
 };

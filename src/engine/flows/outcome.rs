@@ -84,6 +84,23 @@ pub struct AccountView {
     pub created_at: DateTime<Utc>,
 }
 
+/// `GET /sessions`: one of the sessions signed in to the user's account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountSession {
+    /// The id a `session-selection` step takes (a digest of the engine's session id).
+    pub id: String,
+    /// Whether it is the session asking.
+    pub current: bool,
+    /// "Chrome on Linux", from the user agent, when it names a known browser or system.
+    pub device: Option<String>,
+    pub user_agent: Option<String>,
+    /// The address the last sign-in or step-up came from.
+    pub remote_address: Option<String>,
+    pub signed_in_at: DateTime<Utc>,
+    /// Its last request (for the current session: now).
+    pub last_seen_at: DateTime<Utc>,
+}
+
 /// `GET /security-events`: one of the user's own security events.
 #[derive(Debug, Clone)]
 pub struct SecurityEvent {

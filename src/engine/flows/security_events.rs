@@ -32,6 +32,7 @@ fn is_security_event(kind: AuditKind) -> bool {
             | K::UserDisplayNameChanged
             | K::PasswordChanged
             | K::PasswordRemoved
+            | K::SessionsEnded
     )
 }
 

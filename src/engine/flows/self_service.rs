@@ -86,8 +86,14 @@ impl Engine {
             .collect())
     }
 
-    /// `POST /flows/{flowId}/select`.
-    pub fn select_flow(&self, s: &mut SessionData, flow_id: &str) -> EngineResult<StepDone> {
+    /// `POST /flows/{flowId}/select`. A flow that begins with its `apply` step (such as
+    /// `end-other-sessions`) is applied at once.
+    pub fn select_flow(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        flow_id: &str,
+    ) -> EngineResult<StepDone> {
         let user = self.signed_in(s)?;
         let def = self
             .self_service_flows()
@@ -105,13 +111,13 @@ impl Engine {
             }
         }
         let credentials = self.store().credentials_of(&user.username)?;
-        let cx = self.condition_context(s, &user, &credentials);
-        if !Condition::all_hold(&def.access, &cx) {
+        let conditions = self.condition_context(s, &user, &credentials);
+        if !Condition::all_hold(&def.access, &conditions) {
             return Err(EngineError::PreconditionNotFulfilled(format!(
                 "the flow `{flow_id}` is not available for this account"
             )));
         }
-        if !Condition::all_hold(&def.authorization, &cx) {
+        if !Condition::all_hold(&def.authorization, &conditions) {
             return Err(EngineError::StepUpRequired(format!(
                 "the flow `{flow_id}` needs a more recent sign-in; authenticate again"
             )));
@@ -120,13 +126,7 @@ impl Engine {
             self.spend_ceremony_of(&previous)?;
         }
         let flow = machine::start(def.id.clone(), &def.steps, random_id(), Some(user.username));
-        let next = machine::next_step_name(&def.steps, &flow);
-        let instance = flow.instance.clone();
-        s.self_service = Some(flow);
-        Ok(StepDone {
-            instance,
-            next: next.map(NextStep::Step),
-        })
+        self.run_flow_from(s, cx, def, flow)
     }
 
     /// `DELETE /rest/protected/self-service/flow`.
@@ -299,16 +299,31 @@ impl Engine {
         flow: RunningFlow,
     ) -> EngineResult<StepDone> {
         let instance = flow.instance.clone();
+        match machine::advance(&def.steps, flow, Facts::default(), self.now()) {
+            Advance::Next(next) => self.run_flow_from(s, cx, def, next),
+            Advance::Completed(_) | Advance::NoValidToken => {
+                s.self_service = None;
+                Ok(StepDone {
+                    instance,
+                    next: None,
+                })
+            }
+        }
+    }
+
+    /// Runs the flow's `apply` steps from its current step on, then keeps it waiting for its
+    /// next step's call (or ends it when none is left).
+    fn run_flow_from(
+        &self,
+        s: &mut SessionData,
+        cx: &RequestCtx,
+        def: &FlowDefinition,
+        mut next: RunningFlow,
+    ) -> EngineResult<StepDone> {
+        let instance = next.instance.clone();
         let done = |instance| StepDone {
             instance,
             next: None,
-        };
-        let mut next = match machine::advance(&def.steps, flow, Facts::default(), self.now()) {
-            Advance::Next(next) => next,
-            Advance::Completed(_) | Advance::NoValidToken => {
-                s.self_service = None;
-                return Ok(done(instance));
-            }
         };
         while let Some(Step::Apply {
             action,
@@ -318,6 +333,8 @@ impl Engine {
             s.self_service = None;
             if action.on_credential() {
                 self.apply_change(s, cx, &next, *action, *allow_last_credential)?;
+            } else if action.on_sessions() {
+                self.apply_session_change(s, cx, &next, *action)?;
             } else {
                 self.apply_account_change(s, cx, &next, *action)?;
             }
@@ -397,10 +414,14 @@ mod tests {
         t.add_user("alice", Some(PASSWORD));
         let mut s = SessionData::default();
         t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
-        let started = t.select_flow(&mut s, "fido-registration").unwrap();
+        let started = t
+            .select_flow(&mut s, &RequestCtx::default(), "fido-registration")
+            .unwrap();
         assert_eq!(started.next, Some(REGISTRATION_NEXT));
 
-        let refused = t.select_flow(&mut s, "fido-credential-enable").unwrap_err();
+        let refused = t
+            .select_flow(&mut s, &RequestCtx::default(), "fido-credential-enable")
+            .unwrap_err();
         match refused {
             EngineError::UnexpectedCall { detail, next } => {
                 assert_eq!(next, Some(REGISTRATION_NEXT), "{detail}");

@@ -177,7 +177,7 @@ impl Engine {
             done.granted.push((tag.clone(), now));
         }
         let instance = done.instance.clone();
-        self.complete_login(s, done, now)?;
+        self.complete_login(s, cx, done, now)?;
         s.self_service = None;
         Ok(StepDone {
             instance,
