@@ -162,7 +162,7 @@ fn migrate_brings_a_database_to_the_schema_and_needs_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("schema version 1"),
+        stdout(&out).contains("schema version 2"),
         "{}",
         stdout(&out)
     );

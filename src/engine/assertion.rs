@@ -197,6 +197,7 @@ impl Engine {
                 cx,
                 purpose,
                 &username,
+                ceremony.username.is_some(),
                 None,
                 Outcome::Failure,
                 "the challenge expired",
@@ -219,6 +220,7 @@ impl Engine {
                 cx,
                 purpose,
                 &username,
+                ceremony.username.is_some(),
                 None,
                 Outcome::Failure,
                 "refused: the username is locked",
@@ -304,6 +306,7 @@ impl Engine {
                 cx,
                 purpose,
                 username,
+                ceremony.username.is_some(),
                 credential_id,
                 Outcome::Failure,
                 &detail,
@@ -503,7 +506,15 @@ impl Engine {
             Purpose::Login => "signed in with a FIDO credential",
             Purpose::Approval => "approved with a FIDO credential",
         };
-        self.audit_assertion(cx, purpose, username, Some(&id), Outcome::Success, detail)?;
+        self.audit_assertion(
+            cx,
+            purpose,
+            username,
+            true,
+            Some(&id),
+            Outcome::Success,
+            detail,
+        )?;
         Ok(updated)
     }
 
@@ -526,23 +537,28 @@ impl Engine {
         })
     }
 
+    /// Audits an assertion of `username`'s. `identified`: a password step or the session had
+    /// proved who the user is before this assertion (a second factor, a step-up, an approval),
+    /// or the assertion itself did.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn audit_assertion(
         &self,
         cx: &RequestCtx,
         purpose: Purpose,
         username: &Username,
+        identified: bool,
         credential: Option<&CredentialId>,
         outcome: Outcome,
         detail: &str,
     ) -> EngineResult<()> {
         self.audit(AuditDraft {
             kind: purpose.audit_kind(),
-            // A sign-in's actor is the user once the assertion proved who they are.
+            // A sign-in's actor is the user once known: after the password (a second factor),
+            // in a signed-in session, or when the assertion proved it; a failed passkey
+            // sign-in named the user only by a claim.
             actor: match (purpose, outcome) {
-                (Purpose::Login, Outcome::Failure) => "anonymous".into(),
-                (Purpose::Login, Outcome::Success) | (Purpose::Approval, _) => {
-                    format!("user:{username}")
-                }
+                (Purpose::Login, Outcome::Failure) if !identified => "anonymous".into(),
+                _ => format!("user:{username}"),
             },
             username: Some(username),
             credential_id: credential,

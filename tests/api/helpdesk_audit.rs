@@ -270,3 +270,55 @@ async fn a_metrics_token_may_not_ask_the_token_call_and_is_audited() {
     assert_eq!(attr(&denied, "actor"), ["token:test-metrics"]);
     assert!(attr(&denied, "detail")[0].contains("GET /rest/admin/token"));
 }
+
+/// Answers the waiting FIDO step of `browser`'s sign-in with an assertion whose signature is
+/// spoiled; it must be refused.
+async fn spoiled_fido_step(browser: &mut Browser) {
+    const AUTH: &str = "/rest/public/authentication";
+    let (status, doc) = browser
+        .post(&format!("{AUTH}/fido/challenge/retrieve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let options = &doc["data"]["attributes"]["publicKeyCredentialRequestOptions"];
+    let mut assertion = browser
+        .authenticator
+        .authenticate(options, crate::common::app::ORIGIN);
+    assertion["response"]["signature"] = json!("AAAA");
+    let (status, doc) = browser
+        .post(
+            &format!("{AUTH}/fido/assertion-response/check"),
+            json!({ "publicKeyCredential": assertion }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+}
+
+#[tokio::test]
+async fn a_failed_second_factor_is_the_users_and_a_failed_passkey_sign_in_anonymous() {
+    const AUTH: &str = "/rest/public/authentication";
+    let app = spawn_app().await;
+    let (mut browser, _) = user_with_credential(&app, "erin").await;
+    let (status, _) = browser.post(&format!("{AUTH}/logout"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A passkey sign-in names its user only by the userHandle it claims.
+    let (status, _) = browser
+        .post(
+            &format!("{AUTH}/applications/fido-passwordless/access"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    spoiled_fido_step(&mut browser).await;
+    let (status, _) = browser.delete(&format!("{AUTH}/flow")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // After the password, the second factor is the user's, failed or not.
+    browser.login("erin", PASSWORD).await;
+    spoiled_fido_step(&mut browser).await;
+
+    let path = "/rest/admin/audit?username=erin&filter[event]=FIDO_AUTHENTICATION";
+    let (events, _) = page(&app, path).await;
+    assert_eq!(attr(&events, "outcome"), ["failure", "failure"]);
+    assert_eq!(attr(&events, "actor"), ["user:erin", "anonymous"]);
+}

@@ -237,6 +237,7 @@ impl Engine {
                 cx,
                 Purpose::Login,
                 &username,
+                true,
                 None,
                 Outcome::Failure,
                 detail,
