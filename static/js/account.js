@@ -116,10 +116,10 @@ function render() {
           type: "button",
           text: "Delete my account",
           attrs: { id: "account-delete" },
-          disabled: !account.hasEnabledCredential,
+          disabled: !account.hasEnabledCredential && !account.hasPassword,
         }),
       ),
-      account.hasEnabledCredential
+      account.hasEnabledCredential || account.hasPassword
         ? null
         : el("p", { class: "hint", text: "Deleting your account needs a confirmation with a passkey: add one first." }),
     ),
@@ -201,15 +201,24 @@ function activityItem(a) {
 
 async function onDeleteAccount() {
   if (hooks.busy()) return;
+  // With a passkey the deletion is approved with one; a password-only account with its password.
+  const byPassword = !account.hasEnabledCredential;
   const ok = await confirmDialog({
     title: "Delete your account?",
-    text: `“${account.username}” and all its passkeys and security keys will be removed, and you'll be signed out everywhere. This can't be undone. You'll confirm with one of your passkeys or security keys.`,
+    text: `“${account.username}” and all its passkeys and security keys will be removed, and you'll be signed out everywhere. This can't be undone. ${
+      byPassword ? "You'll confirm with your password." : "You'll confirm with one of your passkeys or security keys."
+    }`,
     ok: "Delete my account",
     danger: true,
   });
   if (!ok) return;
+  const answer = byPassword ? await askPassword("delete") : null;
+  if (byPassword && !answer) return;
   hooks.run(async () => {
-    await hooks.runFlow("account-deletion", {});
+    await hooks.runFlow(byPassword ? "account-deletion-by-password" : "account-deletion", {
+      step: (next) =>
+        next === "CURRENT_PASSWORD_REQUIRED" && answer ? api.post(`${SELF}/password/current/check`, { password: answer.current }) : null,
+    });
     account = null;
     render();
     await hooks.leave();
@@ -338,9 +347,15 @@ function askPassword(kind) {
   const usePasskey = $("use-passkey-instead");
   const fresh = $("new-password-input");
   const error = $("password-dialog-error");
+  // "change": current and new; "add": new only; "delete": the current one only.
   const change = kind === "change";
-  $("password-dialog-title").textContent = change ? "Change your password" : "Add a password";
-  $("current-password-input-field").hidden = !change;
+  const confirmOnly = kind === "delete";
+  const titles = { change: "Change your password", add: "Add a password", delete: "Confirm with your password" };
+  $("password-dialog-title").textContent = titles[kind];
+  $("password-dialog-ok").textContent = confirmOnly ? "Delete my account" : "Save";
+  $("password-dialog-ok").classList.toggle("danger", confirmOnly);
+  $("current-password-input-field").hidden = !change && !confirmOnly;
+  $("new-password-input-field").hidden = confirmOnly;
   $("use-passkey-label").hidden = !change || !account?.hasEnabledCredential;
   current.value = "";
   fresh.value = "";
@@ -375,6 +390,11 @@ function askPassword(kind) {
         fail("Please enter your current password, or confirm with a passkey instead.", current);
         return;
       }
+      if (confirmOnly) {
+        if (!current.value) fail("Please enter your password.", current);
+        else done({ current: current.value, usePasskey: false, password: "" });
+        return;
+      }
       const length = [...fresh.value].length;
       if (length < 8 || length > 1024) {
         fail("A password has 8 to 1024 characters.", fresh);
@@ -392,6 +412,6 @@ function askPassword(kind) {
     dialog.addEventListener("cancel", onEscape);
     usePasskey.addEventListener("change", syncPasskey);
     dialog.showModal();
-    (change ? current : fresh).focus();
+    (change || confirmOnly ? current : fresh).focus();
   });
 }

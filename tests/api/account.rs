@@ -361,15 +361,55 @@ async fn an_account_is_deleted_after_a_fresh_approval_with_everything_of_it() {
 }
 
 #[tokio::test]
-async fn an_account_without_a_passkey_cannot_start_its_deletion() {
+async fn a_password_only_account_is_deleted_after_its_current_password_and_only_it() {
     let app = spawn_app().await;
     app.create_user("stayer", Some(PASSWORD)).await;
+    let other = app.browser();
+    other.login("stayer", PASSWORD).await;
     let b = app.browser();
     b.login("stayer", PASSWORD).await;
+    // Without a passkey there is no approval to give: the password flow is offered instead.
     let (status, doc) = select(&b, "account-deletion").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
     assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
-    assert_eq!(account(&b).await["username"], "stayer");
+
+    let (status, doc) = select(&b, "account-deletion-by-password").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(next_step(&doc), "CURRENT_PASSWORD_REQUIRED");
+    let path = format!("{SS}/password/current/check");
+    let check = |password: &'static str| b.post(&path, json!({ "password": password }));
+    let (status, doc) = check("not the password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{doc}");
+    assert_eq!(code(&doc), "PASSWORD_WRONG");
+    assert_eq!(account(&b).await["username"], "stayer", "still there");
+    let (status, doc) = check(PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["data"]["attributes"].get("nextStep").is_none(), "{doc}");
+
+    let (_, doc) = b.get(&format!("{AUTH}/session")).await;
+    assert_eq!(doc["data"]["attributes"]["authenticated"], false, "{doc}");
+    let (status, _) = other.get(&format!("{SS}/user")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "signed out everywhere");
+    assert!(!password_signs_in(&app, "stayer", PASSWORD).await);
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/audit?username=stayer&filter[event]=USER_DELETED",
+            Some(crate::common::app::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        doc["data"][0]["attributes"]["actor"], "user:stayer",
+        "{doc}"
+    );
+
+    // An account with a passkey is not deleted by its password alone.
+    let b = with_password_and_passkey(&app, "keeper").await;
+    let (status, doc) = select(&b, "account-deletion-by-password").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{doc}");
+    assert_eq!(code(&doc), "PRECONDITION_NOT_FULFILLED");
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 // removes it again (approved with its passkey); the password dialog refuses a short password
 // beside its field; the recent security activity lists each change, newest first. An account is
 // deleted after a passkey approval and the page signs out. An account signed in from three
-// browsers lists them, signs one out, then every other one.
+// browsers lists them, signs one out, then every other one. A password-only account is deleted
+// after its password.
 
 import { after, before, test } from 'node:test';
 import {
@@ -241,6 +242,43 @@ for (const width of [1100, 390]) {
       for (const q of pages) q.assertClean(`the sessions journey at ${width}px`);
     } finally {
       for (const q of pages) await q.close();
+    }
+  });
+}
+
+for (const width of [1100, 390]) {
+  test(`at ${width}px a password-only account is deleted after its password`, JOURNEY, async () => {
+    const username = `pwgone${width}`;
+    await createUser(server, username, { password: PASSWORD });
+    const p = await signedInPage(username);
+    const { page } = p;
+    try {
+      await page.setViewportSize({ width, height: 900 });
+      await waitVisible(p, '#account-delete');
+      assert.equal(await page.isDisabled('#account-delete'), false, 'offered without a passkey');
+      await page.click('#account-delete');
+      await confirmDialog(p, 'confirm with your password');
+      await waitVisible(p, '#password-dialog');
+      assert.equal(await page.isVisible('#new-password-input'), false, 'no new password asked');
+      assert.equal(await text(p, '#password-dialog-ok'), 'Delete my account');
+      // Nothing given: refused beside the field.
+      await page.click('#password-dialog-ok');
+      await waitText(p, '#password-dialog-error', 'Please enter your password.');
+      assert.equal(await page.getAttribute('#current-password-input', 'aria-invalid'), 'true');
+      await assertFits(p, 'the password confirmation');
+      await screenshot(page, `account-delete-by-password-${width}`);
+      await page.fill('#current-password-input', PASSWORD);
+      await page.click('#password-dialog-ok');
+      await waitState(p, 'signin');
+      await waitUntil(p, 'the deletion confirmed', () => /account was deleted/i.test(document.getElementById('status').textContent));
+      await assertNoMessage(p, 'after deleting the account by its password');
+      assert.equal((await sessionOf(page)).authenticated, false, 'signed out on the server');
+      const r = await server.admin('GET', `/users/${username}`);
+      assert.equal(r.status, 404, JSON.stringify(r.body));
+      assert.ok((await audit(username)).includes('USER_DELETED'));
+      p.assertClean(`the password deletion journey at ${width}px`);
+    } finally {
+      await p.close();
     }
   });
 }
