@@ -122,7 +122,8 @@ pub fn tenant_from_json(
 ) -> Result<TenantSettings, ConfigError> {
     let raw: RawTenant = serde_json::from_value(value.clone())
         .map_err(|e| invalid(format!("tenants[{}]", others.len()), e.to_string()))?;
-    tenant(raw, others.len(), others, &RawAttestation::default())
+    let built_in = super::raw::parse_raw(super::DEFAULTS_LABEL, super::DEFAULTS)?.attestation;
+    tenant(raw, others.len(), others, &built_in)
 }
 
 /// The tenant at `index`, checked against the ones before it.

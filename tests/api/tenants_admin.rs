@@ -417,3 +417,22 @@ async fn a_new_tenant_with_a_taken_id_or_access_path_or_invalid_settings_is_refu
         "nothing was made: {doc}"
     );
 }
+
+/// An `attestation` object that names only some keys takes the defaults for the others, at
+/// once and after a restart (the stored settings are read again).
+#[tokio::test]
+async fn a_tenants_attestation_keys_left_out_take_their_defaults() {
+    let app = spawn_with_tenants().await;
+    let mut settings = fresh_settings();
+    settings["attestation"] = json!({ "accept_unknown_formats": true });
+    let (status, doc) = admin(&app, Method::POST, "/rest/admin/tenants", Some(settings)).await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    let app = app.restart().await;
+    let (status, doc) = admin(&app, Method::GET, "/rest/admin/tenants/fresh", None).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let fresh = Backend::new(&app, FRESH_PATH, Some(FRESH_KEY));
+    let mut key = SoftAuthenticator::new();
+    fresh.register("alice", &mut key, DEMO_ORIGIN).await;
+    let (status, signed_in) = fresh.login(&mut key, DEMO_ORIGIN).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+}
