@@ -18,7 +18,7 @@ use crate::store::{SledStore, UserRecord};
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// The files of this crate's `flows/`.
-const SHIPPED: [(&str, &str); 3] = [
+const SHIPPED: [(&str, &str); 4] = [
     (
         "applications.toml",
         include_str!("../../flows/applications.toml"),
@@ -28,11 +28,14 @@ const SHIPPED: [(&str, &str); 3] = [
         include_str!("../../flows/self-service.toml"),
     ),
     ("sign-up.toml", include_str!("../../flows/sign-up.toml")),
+    ("account.toml", include_str!("../../flows/account.toml")),
 ];
 
 pub(crate) struct TestEngine {
     pub engine: Engine,
     pub clock: Clock,
+    /// The engine's store, for what the HTTP layer writes (sessions).
+    pub sled: SledStore,
     _dir: tempfile::TempDir,
 }
 
@@ -56,7 +59,8 @@ impl TestEngine {
                 .map(|(file, text)| (Path::new(*file), *text)),
         )
         .expect("the flows are valid");
-        let store = std::sync::Arc::new(SledStore::open(dir.path()).expect("the store"));
+        let sled = SledStore::open(dir.path()).expect("the store");
+        let store = std::sync::Arc::new(sled.clone());
         let clock = Clock::manual(Utc::now());
         let engine = Engine::new(
             settings,
@@ -70,6 +74,7 @@ impl TestEngine {
         Self {
             engine,
             clock,
+            sled,
             _dir: dir,
         }
     }

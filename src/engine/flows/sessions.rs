@@ -224,6 +224,172 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::testing::{cx, TestEngine, PASSWORD};
+    use crate::store::{SessionStore as _, SledSessionStore};
+    use actix_session::storage::SessionStore as _;
+    use actix_web::cookie::time::Duration as CookieDuration;
+
+    /// A session of `name` with the engine session id `sid`, as the HTTP layer holds it.
+    fn signed_in(t: &TestEngine, name: &str, sid: &str, agent: &str) -> SessionData {
+        let now = t.now();
+        SessionData {
+            sid: Some(sid.into()),
+            login: Some(Login {
+                username: Username::parse(name).unwrap(),
+                authenticated_at: now,
+                tags: Vec::new(),
+                applications: Vec::new(),
+                signed_in_at: Some(now),
+                user_agent: Some(agent.into()),
+                remote_address: Some("192.0.2.7".into()),
+            }),
+            ..SessionData::default()
+        }
+    }
+
+    /// Stores `s` as the session store does (the state keys of `SessionData`).
+    fn store(t: &TestEngine, s: &SessionData) {
+        let sessions = SledSessionStore::new(t.sled.clone(), {
+            let clock = t.clock.clone();
+            std::sync::Arc::new(move || clock.now())
+        });
+        let mut state = std::collections::HashMap::new();
+        state.insert(
+            SessionData::KEY_SID.to_string(),
+            serde_json::to_string(&s.sid).unwrap(),
+        );
+        state.insert(
+            SessionData::KEY_LOGIN.to_string(),
+            serde_json::to_string(&s.login).unwrap(),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(sessions.save(state, &CookieDuration::minutes(30)))
+            .unwrap();
+    }
+
+    const LINUX_CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36";
+    const IPHONE: &str =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Version/17.5 Safari/604.1";
+
+    #[test]
+    fn the_list_puts_this_session_first_and_names_the_others_by_digest() {
+        let t = TestEngine::new();
+        t.add_user("alice", Some(PASSWORD));
+        t.add_user("bob", Some(PASSWORD));
+        let mine = signed_in(&t, "alice", "mine", LINUX_CHROME);
+        t.clock.advance(chrono::Duration::minutes(2));
+        let phone = signed_in(&t, "alice", "phone", IPHONE);
+        store(&t, &phone);
+        store(&t, &signed_in(&t, "bob", "bobs", IPHONE));
+        // This session is listed even before it is stored.
+        t.clock.advance(chrono::Duration::minutes(1));
+        let list = t.my_sessions(&mine).unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        assert!(list[0].current);
+        assert_eq!(list[0].id, public_id("mine"));
+        assert_eq!(list[0].device.as_deref(), Some("Chrome on Linux"));
+        assert_eq!(list[0].last_seen_at, t.now());
+        assert_eq!(list[1].id, public_id("phone"));
+        assert_eq!(list[1].device.as_deref(), Some("Safari on iOS"));
+        assert_eq!(list[1].remote_address.as_deref(), Some("192.0.2.7"));
+        assert_eq!(t.now() - list[1].last_seen_at, chrono::Duration::minutes(1));
+        // Stored too, it is listed once.
+        store(&t, &mine);
+        assert_eq!(t.my_sessions(&mine).unwrap().len(), 2);
+        // Not signed in: no list.
+        assert!(matches!(
+            t.my_sessions(&SessionData::default()),
+            Err(EngineError::NotAuthorized { .. })
+        ));
+    }
+
+    #[test]
+    fn one_session_ends_by_its_list_id_and_this_one_like_a_logout() {
+        let t = TestEngine::new();
+        t.add_user("alice", Some(PASSWORD));
+        t.add_user("bob", Some(PASSWORD));
+        let mut mine = signed_in(&t, "alice", "mine", LINUX_CHROME);
+        store(&t, &mine);
+        store(&t, &signed_in(&t, "alice", "phone", IPHONE));
+        store(&t, &signed_in(&t, "bob", "bobs", IPHONE));
+        let alice = Username::parse("alice").unwrap();
+
+        let started = t.select_flow(&mut mine, &cx(), "session-sign-out").unwrap();
+        assert_eq!(
+            started.next,
+            Some(crate::engine::NextStep::Step("SESSION_SELECTION_REQUIRED"))
+        );
+        for wrong in [public_id("bobs"), "phone".into(), String::new()] {
+            assert!(
+                matches!(
+                    t.session_select(&mut mine, &cx(), &wrong),
+                    Err(EngineError::SessionNotFound)
+                ),
+                "{wrong}"
+            );
+        }
+        let done = t
+            .session_select(&mut mine, &cx(), &public_id("phone"))
+            .unwrap();
+        assert_eq!(done.next, None);
+        assert!(!mine.purge && !mine.renew);
+        let left = t.store().sessions_of(&alice, t.now(), 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].sid.as_deref(), Some("mine"));
+
+        t.select_flow(&mut mine, &cx(), "session-sign-out").unwrap();
+        t.session_select(&mut mine, &cx(), &public_id("mine"))
+            .unwrap();
+        assert!(mine.purge, "this session is destroyed with the answer");
+        assert!(mine.login.is_none());
+        assert!(t
+            .store()
+            .sessions_of(&alice, t.now(), 10)
+            .unwrap()
+            .is_empty());
+        let bob = Username::parse("bob").unwrap();
+        assert_eq!(t.store().sessions_of(&bob, t.now(), 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn signing_out_everywhere_else_is_applied_at_selection_and_renews_this_session() {
+        let t = TestEngine::new();
+        t.add_user("alice", Some(PASSWORD));
+        let mut mine = signed_in(&t, "alice", "mine", LINUX_CHROME);
+        store(&t, &mine);
+        store(&t, &signed_in(&t, "alice", "phone", IPHONE));
+        store(&t, &signed_in(&t, "alice", "tablet", IPHONE));
+        let done = t
+            .select_flow(&mut mine, &cx(), "sessions-sign-out-others")
+            .unwrap();
+        assert_eq!(done.next, None);
+        assert!(mine.self_service.is_none(), "the flow is over");
+        assert!(mine.renew && !mine.purge);
+        let alice = Username::parse("alice").unwrap();
+        let left = t.store().sessions_of(&alice, t.now(), 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].sid.as_deref(), Some("mine"));
+    }
+
+    /// An account action is not a session action: the display name changes through the flow.
+    #[test]
+    fn an_account_flow_is_applied_to_the_account() {
+        let t = TestEngine::new();
+        t.add_user("alice", Some(PASSWORD));
+        let mut mine = signed_in(&t, "alice", "mine", LINUX_CHROME);
+        t.select_flow(&mut mine, &cx(), "account-display-name")
+            .unwrap();
+        let done = t
+            .user_display_name_change(&mut mine, &cx(), "Alice A.")
+            .unwrap();
+        assert_eq!(done.next, None);
+        let alice = Username::parse("alice").unwrap();
+        let user = t.store().user(&alice).unwrap().unwrap();
+        assert_eq!(user.display_name.unwrap().to_string(), "Alice A.");
+    }
 
     #[test]
     fn common_browsers_and_systems_are_named() {
