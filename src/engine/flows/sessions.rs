@@ -225,7 +225,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::engine::testing::{cx, TestEngine, PASSWORD};
-    use crate::store::{SessionStore as _, SledSessionStore};
+    use crate::store::SledSessionStore;
     use actix_session::storage::SessionStore as _;
     use actix_web::cookie::time::Duration as CookieDuration;
 
