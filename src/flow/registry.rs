@@ -341,18 +341,21 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
         }
     }
 
+    /// Loads one self-service flow with `steps` (the inside of its `steps = [...]`).
+    fn load_self_service(steps: &str) -> Result<(), RegistryError> {
+        let flow = format!(
+            "[[flow]]\nid = \"f\"\nkind = \"self-service\"\n\
+             authorization = [{{ type = \"authenticated-within\", max_age = \"10m\" }}]\n\
+             steps = [{steps}]\n"
+        );
+        load(&[("flows/a.toml", &flow)]).map(|_| ())
+    }
+
     /// Account actions need the step that supplies their value and no selected credential;
     /// credential actions need a selected credential.
     #[test]
     fn account_actions_need_their_step_and_no_selected_credential() {
-        let flow = |steps: &str| {
-            format!(
-                "[[flow]]\nid = \"f\"\nkind = \"self-service\"\n\
-                 authorization = [{{ type = \"authenticated-within\", max_age = \"10m\" }}]\n\
-                 steps = [{steps}]\n"
-            )
-        };
-        let ok = |steps: &str| load(&[("flows/a.toml", &flow(steps))]).map(|_| ());
+        let ok = load_self_service;
         assert!(ok(r#"{ type = "user-display-name-change" }, { type = "apply", action = "set-user-display-name" }"#).is_ok());
         assert!(ok(r#"{ type = "current-password", fido_approval = true }, { type = "new-password" }, { type = "apply", action = "set-password" }"#).is_ok());
         assert!(ok(
@@ -379,14 +382,7 @@ steps = [{ type = "password", grants = ["PASSWORD_VERIFIED"] }]
     /// comes first and ends with an `apply` step; no other action follows it.
     #[test]
     fn session_actions_need_their_selection_and_nothing_else() {
-        let flow = |steps: &str| {
-            format!(
-                "[[flow]]\nid = \"f\"\nkind = \"self-service\"\n\
-                 authorization = [{{ type = \"authenticated-within\", max_age = \"10m\" }}]\n\
-                 steps = [{steps}]\n"
-            )
-        };
-        let ok = |steps: &str| load(&[("flows/a.toml", &flow(steps))]).map(|_| ());
+        let ok = load_self_service;
         for accepted in [
             r#"{ type = "session-selection" }, { type = "apply", action = "end-session" }"#,
             r#"{ type = "session-selection" }, { type = "fido-approval" }, { type = "apply", action = "end-session" }"#,
