@@ -297,6 +297,7 @@ impl Engine {
         credential: &Value,
         purpose: Purpose,
     ) -> CeremonyResult<CredentialRecord> {
+        let what = refused_what(purpose, ceremony);
         let refuse = |credential_id: Option<&CredentialId>,
                       kind: RefusalKind,
                       check: &'static str,
@@ -322,7 +323,7 @@ impl Engine {
                     None,
                     RefusalKind::Malformed,
                     e.check(),
-                    format!("sign-in refused ({}): {e}", e.check()),
+                    format!("{what} refused ({}): {e}", e.check()),
                 ))
             }
         };
@@ -331,7 +332,7 @@ impl Engine {
                 None,
                 RefusalKind::Malformed,
                 "credentialId",
-                format!("sign-in refused (credentialId): {}", e.0),
+                format!("{what} refused (credentialId): {}", e.0),
             )
         })?;
         if !ceremony.allowed_credentials.is_empty() && !ceremony.allowed_credentials.contains(&id) {
@@ -339,8 +340,7 @@ impl Engine {
                 None,
                 RefusalKind::UnknownCredential,
                 "credentialId",
-                "sign-in refused (credentialId): this credential was not one the challenge allowed"
-                    .into(),
+                format!("{what} refused (credentialId): this credential was not one the challenge allowed"),
             ));
         }
         let store = tenant.store();
@@ -352,8 +352,7 @@ impl Engine {
                     None,
                     RefusalKind::UnknownCredential,
                     "credentialId",
-                    "sign-in refused (credentialId): the credential is not registered to this user"
-                        .into(),
+                    format!("{what} refused (credentialId): the credential is not registered to this user"),
                 )
             })?;
         if !record.enabled {
@@ -361,7 +360,7 @@ impl Engine {
                 Some(&id),
                 RefusalKind::CredentialDisabled,
                 "credential",
-                "sign-in refused (credential): this credential is disabled".into(),
+                format!("{what} refused (credential): this credential is disabled"),
             ));
         }
         if user_handle
@@ -372,8 +371,7 @@ impl Engine {
                 Some(&id),
                 RefusalKind::UnknownCredential,
                 "userHandle",
-                "sign-in refused (userHandle): the user handle does not belong to this credential"
-                    .into(),
+                format!("{what} refused (userHandle): the user handle does not belong to this credential"),
             ));
         }
         let rp = &tenant.relying_party;
@@ -427,18 +425,18 @@ impl Engine {
                 Some(&id),
                 kind,
                 e.check(),
-                format!("sign-in refused ({}): {e}", e.check()),
+                format!("{what} refused ({}): {e}", e.check()),
             )
         })?;
         if verified.backup_eligible != record.backup_eligible {
-            return Err(refuse(Some(&id), RefusalKind::Check, "backupEligible", "sign-in refused (backupEligible): the backup eligibility changed since registration".into()));
+            return Err(refuse(Some(&id), RefusalKind::Check, "backupEligible", format!("{what} refused (backupEligible): the backup eligibility changed since registration")));
         }
         if let Some(why) = self.sign_in_refusal(&record) {
             return Err(refuse(
                 Some(&id),
                 RefusalKind::Policy,
                 "metadataStatus",
-                format!("sign-in refused (metadataStatus): {why}"),
+                format!("{what} refused (metadataStatus): {why}"),
             ));
         }
         let now = self.now();
@@ -488,7 +486,7 @@ impl Engine {
                     Some(&id),
                     kind,
                     check,
-                    format!("sign-in refused: {why}"),
+                    format!("{what} refused: {why}"),
                 ));
             }
             // Deleted by a request that finished while this assertion was being verified.
@@ -497,7 +495,7 @@ impl Engine {
                     Some(&id),
                     RefusalKind::UnknownCredential,
                     "credentialId",
-                    "sign-in refused (credentialId): this credential was deleted meanwhile".into(),
+                    format!("{what} refused (credentialId): this credential was deleted meanwhile"),
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -614,6 +612,17 @@ fn update_refusal(why: &StoreRefusal) -> (RefusalKind, &'static str) {
     }
 }
 
+/// What a refused assertion names as refused: a "sign-in", an "approval" (of a change to one's
+/// own credentials), a "transaction" or a "payment".
+fn refused_what(purpose: Purpose, ceremony: &Ceremony) -> &'static str {
+    match (&ceremony.signed, purpose) {
+        (Some(signed), _) if signed.merchant_origin.is_some() => "payment",
+        (Some(_), _) => "transaction",
+        (None, Purpose::Approval) => "approval",
+        (None, Purpose::Login) => "sign-in",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,5 +646,33 @@ mod tests {
             update_refusal(&StoreRefusal::AlreadyEnabled),
             (RefusalKind::Check, "credential")
         );
+    }
+
+    #[test]
+    fn a_refusal_names_what_was_refused() {
+        let mut ceremony = Ceremony {
+            challenge: vec![7; 32],
+            purpose: crate::store::CeremonyPurpose::Authentication,
+            tenant: None,
+            username: None,
+            user_handle: None,
+            credential_name: None,
+            require_user_verification: false,
+            algorithms: vec![-7],
+            allowed_credentials: vec![],
+            expires_at: chrono::Utc::now(),
+            signed: None,
+            payment: false,
+        };
+        assert_eq!(refused_what(Purpose::Login, &ceremony), "sign-in");
+        assert_eq!(refused_what(Purpose::Approval, &ceremony), "approval");
+        ceremony.signed = Some(crate::store::SignedRequest {
+            content: serde_json::json!({"transaction": {}}),
+            nonce: vec![1; 16],
+            merchant_origin: None,
+        });
+        assert_eq!(refused_what(Purpose::Login, &ceremony), "transaction");
+        ceremony.signed.as_mut().unwrap().merchant_origin = Some("https://shop.example".into());
+        assert_eq!(refused_what(Purpose::Login, &ceremony), "payment");
     }
 }

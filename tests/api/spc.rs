@@ -94,11 +94,9 @@ async fn a_secure_payment_confirmation_is_verified_and_a_mismatched_payment_memb
         let assertion = card.authenticate_with(&o, merchant, &t);
         let r = server.validate("grace", &id, &assertion).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{check}: {}", r.body);
-        assert!(
-            r.body["message"].as_str().unwrap().contains(check),
-            "{check}: {}",
-            r.body
-        );
+        let message = r.body["message"].as_str().unwrap();
+        assert!(message.contains(check), "{check}: {}", r.body);
+        assert!(message.starts_with("payment refused ("), "{message}");
     }
 
     let assertion = card.authenticate_with(

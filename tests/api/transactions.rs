@@ -38,7 +38,7 @@ async fn a_tampered_transaction_is_refused_each_with_its_message() {
     let approval = phone.authenticate(&options, DEMO_ORIGIN);
     refused(
         &server.validate("bob", &second, &approval).await,
-        "challenge",
+        "transaction refused (challenge)",
     );
 
     // The approval of the first validates once; sent again, its requestID is spent.
