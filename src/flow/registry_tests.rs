@@ -125,6 +125,13 @@ fn session_actions_need_their_selection_and_nothing_else() {
         r#"{ type = "session-selection" }, { type = "apply", action = "delete-account" }"#,
         r#"{ type = "session-selection" }, { type = "new-password" }, { type = "apply", action = "set-password" }"#,
         r#"{ type = "session-selection" }, { type = "fido-registration" }"#,
+        // Steps that fit no session flow, even when it ends with its own action.
+        r#"{ type = "session-selection" }, { type = "fido-registration" }, { type = "apply", action = "end-session" }"#,
+        r#"{ type = "session-selection" }, { type = "new-password" }, { type = "apply", action = "end-session" }"#,
+        r#"{ type = "session-selection" }, { type = "user-display-name-change" }, { type = "apply", action = "end-session" }"#,
+        r#"{ type = "credential-selection" }, { type = "fido-registration" }, { type = "apply", action = "delete" }"#,
+        // A rename needs the new name.
+        r#"{ type = "credential-selection" }, { type = "apply", action = "rename" }"#,
     ] {
         assert!(ok(refused).is_err(), "{refused}");
     }
