@@ -226,7 +226,8 @@ export function friendlyError(err, { cancelled = CANCELLED } = {}) {
     case "SERVER_BUSY":
       return "The server is busy right now. Try again in a moment.";
     case "CSRF_HEADER_MISSING":
-      return "The server refused this request as a security precaution (it did not come from this site). Reload the page and try again.";
+      // This page always sends X-Same-Domain: a stale cached page, or a proxy that drops it.
+      return "The server refused this request as a security precaution: it arrived without the X-Same-Domain header this page sends. Reload the page; if this keeps happening, a proxy between you and the server drops that header and must pass it on.";
     case "CSRF_ORIGIN_MISMATCH":
       // The server says at which address the page was opened and which it accepts.
       return detail || "The server refused this request: this page was opened at an address the server does not accept. Open the server's configured address.";
