@@ -175,6 +175,7 @@ function activityWords(a) {
     return ["Current password confirmed", "A wrong current password was given"];
   }
   if (a.event === "SESSIONS_ENDED") {
+    if (a.by === "helpdesk") return ["Signed out everywhere", "Signing out failed"];
     if (a.detail === "signed out this session") return ["Signed out this session", "Signing out failed"];
     if (/other session/.test(a.detail || "")) return ["Signed out everywhere else", "Signing out failed"];
   }

@@ -136,6 +136,23 @@ function onUnlock() {
   });
 }
 
+async function onEndSessions() {
+  if (busy()) return;
+  const user = currentUser;
+  const ok = await confirmDialog({
+    title: `Sign ${user} out everywhere?`,
+    text: `Every browser and device signed in as ${user} is signed out, as after a lost device. Their passkeys and password stay.`,
+    ok: "Sign out everywhere",
+  });
+  if (!ok) return;
+  run(async () => {
+    await call("POST", `${userPath(user)}/sessions/end`, {});
+    await refreshDetail({ credentials: false });
+    $("detail-username").focus();
+    showStatus(`${user} is signed out everywhere.`);
+  });
+}
+
 async function onDeleteUser() {
   if (busy() || !isAdmin()) return;
   const user = currentUser;
@@ -159,5 +176,6 @@ async function onDeleteUser() {
 
 export function init() {
   $("unlock").addEventListener("click", onUnlock);
+  $("end-sessions").addEventListener("click", onEndSessions);
   $("delete-user").addEventListener("click", onDeleteUser);
 }

@@ -300,3 +300,64 @@ async fn replay(app: &TestApp, cookie: &str) -> (StatusCode, Value) {
     )
     .await
 }
+
+#[tokio::test]
+async fn the_helpdesk_signs_a_user_out_everywhere() {
+    use crate::common::app::HELPDESK_TOKEN;
+    let app = spawn_app().await;
+    app.create_user("sam", Some(PASSWORD)).await;
+    app.create_user("bob", Some(PASSWORD)).await;
+    let laptop = signed_in(&app, "sam", CHROME_LINUX).await;
+    let phone = signed_in(&app, "sam", SAFARI_IPHONE).await;
+    let bobs = signed_in(&app, "bob", SAFARI_IPHONE).await;
+    let end = |path: &'static str| {
+        app.admin(
+            reqwest::Method::POST,
+            path,
+            Some(HELPDESK_TOKEN),
+            Some(json!({})),
+        )
+    };
+
+    let (status, doc) = end("/rest/admin/users/sam/sessions/end").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["data"]["type"], "user");
+    assert_eq!(doc["data"]["id"], "sam");
+    assert!(!is_signed_in(&laptop).await);
+    assert!(!is_signed_in(&phone).await);
+    assert!(is_signed_in(&bobs).await, "another user's session stays");
+    let (status, doc) = end("/rest/admin/users/nobody/sessions/end").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{doc}");
+    assert_eq!(code(&doc), "USER_NOT_FOUND");
+
+    // Audited with the count, by the token; the user sees it as the helpdesk's.
+    let (status, doc) = app
+        .admin(
+            reqwest::Method::GET,
+            "/rest/admin/audit?username=sam&filter[event]=SESSIONS_ENDED",
+            Some(HELPDESK_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let event = &doc["data"][0]["attributes"];
+    assert!(
+        event["actor"].as_str().unwrap().starts_with("token:"),
+        "{event}"
+    );
+    assert_eq!(
+        event["detail"],
+        "signed out everywhere by the helpdesk: 2 session(s) ended"
+    );
+    let again = signed_in(&app, "sam", CHROME_LINUX).await;
+    let (status, doc) = again.get(&format!("{SS}/security-events")).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let ended = doc["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["attributes"]["event"] == "SESSIONS_ENDED")
+        .expect("the helpdesk's sign-out among the user's events")
+        .clone();
+    assert_eq!(ended["attributes"]["by"], "helpdesk");
+}

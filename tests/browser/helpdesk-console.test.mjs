@@ -1,6 +1,7 @@
 // The helpdesk console in headless Chromium: the token kept for the tab and forgotten, the
 // users table in pages, creating and deleting a user (admin role; a helpdesk token sees both
-// disabled, with the reason), Unlock offered only for a locked user, and the audit trail with
+// disabled, with the reason), Unlock offered only for a locked user, "Sign out everywhere"
+// ending a signed-in user's session, and the audit trail with
 // its filters, user-agent column, USER_LOCKED shown as "Locked" and times in the viewer's
 // locale; at desktop and phone (390 px) width. A key registered twice shows in the trail as a
 // refused registration, with the credential's name beside its id.
@@ -8,7 +9,8 @@
 import { after, before, test } from 'node:test';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  assert, createUser, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, startServer,
+  assert, createUser, launchBrowser, openPage, PASSWORD, portalMissing, screenshot, sessionOf,
+  startServer,
 } from './harness.mjs';
 import {
   answerNameDialog, assertFits, assertNoMessage, confirmDialog, describe, text, waitCount,
@@ -145,6 +147,24 @@ test('an admin pages through users, creates, unlocks and deletes one, and filter
     await waitText(desk, '#detail-locked', 'Not locked');
     await waitCount(desk, '#audit tr.event[data-event="USER_UNLOCKED"]', 1);
     assert.equal((await row(desk, 'lena').locator('.locked').textContent()).trim(), 'No');
+
+    // Sign out everywhere: Lena signs in in her own browser, the helpdesk signs her out.
+    const lena = await openPage(browser, server, { authenticator: null });
+    try {
+      await lena.page.goto('/');
+      await waitState(lena, 'signin');
+      await lena.page.fill('#username', 'lena');
+      await lena.page.fill('#password', PASSWORD);
+      await lena.page.click('#password-signin');
+      await waitState(lena, 'account');
+      await page.click('#end-sessions');
+      await confirmDialog(desk, 'lena');
+      await waitText(desk, '#status', 'lena is signed out everywhere.');
+      await waitCount(desk, '#audit tr.event[data-event="SESSIONS_ENDED"]', 1);
+      assert.equal((await sessionOf(lena.page)).authenticated, false, 'signed out on the server');
+    } finally {
+      await lena.close();
+    }
 
     // The token was kept for the tab: a reload still uses it.
     await page.reload();

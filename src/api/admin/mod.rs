@@ -52,6 +52,10 @@ pub fn table() -> Table {
                 vec![op!(post, users::unlock_user)],
             ),
             (
+                "/users/{username}/sessions/end",
+                vec![op!(post, users::end_user_sessions)],
+            ),
+            (
                 "/users/{username}/transactions",
                 vec![op!(get, users::user_transactions)],
             ),

@@ -129,6 +129,29 @@ pub(super) async fn unlock_user(req: HttpRequest, e: web::Data<Engine>) -> Reply
 }
 
 #[utoipa::path(
+    post,
+    path = "/rest/admin/users/{username}/sessions/end",
+    summary = "Sign a user out everywhere (helpdesk)",
+    description = "Ends every session of the user, as after a lost device (audited \
+        `SESSIONS_ENDED` with how many ended). Users of other tenants than `default` have no \
+        sessions here.",
+    params(s::UserPath),
+    responses(
+        (status = 200, description = "The `user`", body = Document<s::User>),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorDocument),
+    )
+)]
+pub(super) async fn end_user_sessions(req: HttpRequest, e: web::Data<Engine>) -> Reply {
+    let (tenant, username) = (tenant(&req), segment(&req, "username"));
+    Ok(respond(render::user(
+        run(&req, e, move |e, a, cx| {
+            e.end_user_sessions(a, cx, &tenant, &username)
+        })
+        .await?,
+    )))
+}
+
+#[utoipa::path(
     get,
     path = "/rest/admin/users/{username}/fido/credentials",
     summary = "List a user's FIDO credentials (helpdesk)",

@@ -208,6 +208,35 @@ impl Engine {
         self.admin_user(&tenant, &user)
     }
 
+    /// `POST /rest/admin[/tenants/{tenant}]/users/{username}/sessions/end`: signs the user out
+    /// everywhere; audited `SESSIONS_ENDED` with how many ended. Only `default`'s users have
+    /// sessions here: for another tenant's user none end.
+    pub fn end_user_sessions(
+        &self,
+        actor: &Actor,
+        cx: &RequestCtx,
+        tenant: &str,
+        username: &str,
+    ) -> EngineResult<AdminUser> {
+        let tenant = self.scoped_tenant(actor, tenant)?;
+        let user = existing_user(&tenant, username)?;
+        let ended = if tenant.is_default() {
+            self.store().end_sessions_of(&user.username, None)?
+        } else {
+            0
+        };
+        self.audit(AuditDraft {
+            kind: AuditKind::SessionsEnded,
+            actor: actor.label(),
+            username: Some(&user.username),
+            credential_id: None,
+            outcome: Outcome::Success,
+            detail: format!("signed out everywhere by the helpdesk: {ended} session(s) ended"),
+            cx: &in_tenant(cx, &tenant.id),
+        })?;
+        self.admin_user(&tenant, &user)
+    }
+
     /// `GET /rest/admin[/tenants/{tenant}]/users/{username}/fido/credentials`: the self-service
     /// list's attributes.
     pub fn user_credentials(
