@@ -650,20 +650,7 @@ mod tests {
 
     #[test]
     fn a_refusal_names_what_was_refused() {
-        let mut ceremony = Ceremony {
-            challenge: vec![7; 32],
-            purpose: crate::store::CeremonyPurpose::Authentication,
-            tenant: None,
-            username: None,
-            user_handle: None,
-            credential_name: None,
-            require_user_verification: false,
-            algorithms: vec![-7],
-            allowed_credentials: vec![],
-            expires_at: chrono::Utc::now(),
-            signed: None,
-            payment: false,
-        };
+        let mut ceremony = crate::store::suite::fixtures::ceremony();
         assert_eq!(refused_what(Purpose::Login, &ceremony), "sign-in");
         assert_eq!(refused_what(Purpose::Approval, &ceremony), "approval");
         ceremony.signed = Some(crate::store::SignedRequest {

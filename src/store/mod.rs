@@ -19,7 +19,7 @@ mod pg_store;
 mod session_stores;
 mod sled_store;
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

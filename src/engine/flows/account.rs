@@ -207,16 +207,7 @@ impl Engine {
                 // is destroyed with the answer.
                 self.store().unlock(&name)?;
                 let sessions = self.store().end_sessions_of(&name, s.sid.as_deref())?;
-                for flow in [s.auth_flow.take(), s.self_service.take()]
-                    .into_iter()
-                    .flatten()
-                {
-                    self.spend_ceremony_of(&flow)?;
-                }
-                *s = SessionData {
-                    purge: true,
-                    ..SessionData::default()
-                };
+                self.destroy_session(s)?;
                 let detail = format!(
                     "account deleted by its user with {credentials} credential(s); this \
                      session and {sessions} other session(s) ended"

@@ -376,6 +376,17 @@ impl Engine {
                 cx,
             })?;
         }
+        self.destroy_session(s)?;
+        Ok(StepDone {
+            instance: random_id(),
+            next: None,
+        })
+    }
+
+    /// Empties the session and marks it to be destroyed with the answer (its cookie cleared):
+    /// the ceremonies of its flows are spent, its login is gone. Logout, account deletion and
+    /// signing this session out from the session list.
+    pub(in crate::engine) fn destroy_session(&self, s: &mut SessionData) -> EngineResult<()> {
         for flow in [s.auth_flow.take(), s.self_service.take()]
             .into_iter()
             .flatten()
@@ -386,10 +397,7 @@ impl Engine {
             purge: true,
             ..SessionData::default()
         };
-        Ok(StepDone {
-            instance: random_id(),
-            next: None,
-        })
+        Ok(())
     }
 
     /// A flow that ends takes its pending ceremony with it.

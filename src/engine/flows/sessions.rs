@@ -192,13 +192,7 @@ impl Engine {
                     .ok_or_else(|| EngineError::Internal("no session selected".into()))?;
                 if s.sid.as_deref() == Some(sid.as_str()) {
                     self.store().end_session_of(name, &sid)?;
-                    if let Some(flow) = s.auth_flow.take() {
-                        self.spend_ceremony_of(&flow)?;
-                    }
-                    *s = SessionData {
-                        purge: true,
-                        ..SessionData::default()
-                    };
+                    self.destroy_session(s)?;
                     return Ok("signed out this session".into());
                 }
                 let ended = self.store().end_session_of(name, &sid)?;

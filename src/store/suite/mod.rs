@@ -38,8 +38,8 @@ macro_rules! both {
 }
 pub(super) use both;
 
-/// Records the suite's tests share.
-pub(super) mod fixtures {
+/// Records the suite's tests share (and the engine's unit tests).
+pub(crate) mod fixtures {
     use chrono::Utc;
 
     use crate::domain::CredentialId;
