@@ -414,13 +414,11 @@ mod tests {
         t.add_user("alice", Some(PASSWORD));
         let mut s = SessionData::default();
         t.password_check(&mut s, &cx(), "alice", PASSWORD).unwrap();
-        let started = t
-            .select_flow(&mut s, &RequestCtx::default(), "fido-registration")
-            .unwrap();
+        let started = t.select_flow(&mut s, &cx(), "fido-registration").unwrap();
         assert_eq!(started.next, Some(REGISTRATION_NEXT));
 
         let refused = t
-            .select_flow(&mut s, &RequestCtx::default(), "fido-credential-enable")
+            .select_flow(&mut s, &cx(), "fido-credential-enable")
             .unwrap_err();
         match refused {
             EngineError::UnexpectedCall { detail, next } => {
